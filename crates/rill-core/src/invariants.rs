@@ -1,0 +1,158 @@
+//! `check_invariants`: a validation pass over the whole state, for tests and the simulator to
+//! run after every applied command. A violation is a bug in the engine or the store.
+//!
+//! One invariant is kept apart, [`check_delivery_bound`]: "no pending ID above the group's
+//! last-delivered ID". Redis itself breaks it on request (XGROUP SETID to an earlier ID, XCLAIM
+//! FORCE of an undelivered entry), so it holds only for histories without those.
+
+use crate::id::StreamId;
+use crate::store::Store;
+
+const ALL: usize = usize::MAX;
+
+fn fail(key: &[u8], what: String) -> Result<(), String> {
+    Err(format!("stream {:?}: {what}", String::from_utf8_lossy(key)))
+}
+
+/// Checks every stream, group, consumer and pending entry.
+pub fn check_invariants<S: Store>(store: &S) -> Result<(), String> {
+    for key in store.stream_keys(None, ALL) {
+        check_stream(store, &key)?;
+    }
+    Ok(())
+}
+
+fn check_stream<S: Store>(store: &S, key: &[u8]) -> Result<(), String> {
+    let meta = store.stream(key).ok_or("listed stream has no metadata")?;
+    let entries = store.entries(key, StreamId::MIN, StreamId::MAX, false, ALL);
+    if entries.len() as u64 != meta.length {
+        return fail(
+            key,
+            format!("length {} but {} entries", meta.length, entries.len()),
+        );
+    }
+    let first = entries.first().map_or(StreamId::MIN, |(id, _)| *id);
+    if first != meta.first_id {
+        return fail(
+            key,
+            format!("first_id {} but first entry {first}", meta.first_id),
+        );
+    }
+    if let Some((top, _)) = entries.last() {
+        if *top > meta.last_id {
+            return fail(key, format!("entry {top} above last_id {}", meta.last_id));
+        }
+    }
+    if entries.windows(2).any(|w| w[0].0 >= w[1].0) {
+        return fail(key, "entries out of order".to_owned());
+    }
+    if meta.entries_added < meta.length {
+        return fail(
+            key,
+            format!(
+                "entries_added {} below length {}",
+                meta.entries_added, meta.length
+            ),
+        );
+    }
+    if meta.max_deleted_id > meta.last_id {
+        return fail(
+            key,
+            format!(
+                "max_deleted_id {} above last_id {}",
+                meta.max_deleted_id, meta.last_id
+            ),
+        );
+    }
+    for (group, group_meta) in store.groups(key) {
+        check_group(store, key, &group, group_meta.pending_count)?;
+    }
+    Ok(())
+}
+
+fn check_group<S: Store>(
+    store: &S,
+    key: &[u8],
+    group: &[u8],
+    pending_count: u64,
+) -> Result<(), String> {
+    let g = String::from_utf8_lossy(group);
+    let pel = store.pending_range(key, group, StreamId::MIN, StreamId::MAX, ALL);
+    if pel.len() as u64 != pending_count {
+        return fail(
+            key,
+            format!(
+                "group {g}: pending_count {pending_count} but {} records",
+                pel.len()
+            ),
+        );
+    }
+    let consumers = store.consumers(key, group);
+    let mut owned = 0u64;
+    for (name, meta) in &consumers {
+        let c = String::from_utf8_lossy(name);
+        let ids = store.consumer_pending_range(key, group, name, StreamId::MIN, StreamId::MAX, ALL);
+        if ids.len() as u64 != meta.pending_count {
+            return fail(
+                key,
+                format!(
+                    "group {g} consumer {c}: count {} but {} indexed",
+                    meta.pending_count,
+                    ids.len()
+                ),
+            );
+        }
+        for id in ids {
+            match store.pending(key, group, id) {
+                Some(pe) if pe.consumer == *name => {}
+                Some(_) => {
+                    return fail(
+                        key,
+                        format!("group {g}: {id} indexed under {c} but owned by another"),
+                    )
+                }
+                None => {
+                    return fail(
+                        key,
+                        format!("group {g}: {id} indexed under {c} but not pending"),
+                    )
+                }
+            }
+        }
+        owned += meta.pending_count;
+    }
+    if owned != pending_count {
+        return fail(
+            key,
+            format!("group {g}: consumers own {owned} of {pending_count} pending entries"),
+        );
+    }
+    for (id, pe) in &pel {
+        if !consumers.iter().any(|(name, _)| *name == pe.consumer) {
+            return fail(key, format!("group {g}: {id} owned by a missing consumer"));
+        }
+    }
+    Ok(())
+}
+
+/// No pending ID is above its group's last-delivered ID.
+pub fn check_delivery_bound<S: Store>(store: &S) -> Result<(), String> {
+    for key in store.stream_keys(None, ALL) {
+        for (group, meta) in store.groups(&key) {
+            let above = meta.last_delivered_id.next().map_or(Vec::new(), |start| {
+                store.pending_range(&key, &group, start, StreamId::MAX, 1)
+            });
+            if let Some((id, _)) = above.first() {
+                let g = String::from_utf8_lossy(&group);
+                return fail(
+                    &key,
+                    format!(
+                        "group {g}: pending {id} above last-delivered {}",
+                        meta.last_delivered_id
+                    ),
+                );
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,214 @@
+//! [`MemStore`]: the [`Store`] trait over `BTreeMap`s, for tests and tools that need no disk.
+
+use std::collections::BTreeMap;
+use std::ops::Bound::{Excluded, Included, Unbounded};
+
+use crate::id::StreamId;
+use crate::store::{ConsumerMeta, Fields, GroupMeta, PendingEntry, Store, StreamMeta};
+
+type Key = Vec<u8>;
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MemStore {
+    pub streams: BTreeMap<Key, StreamMeta>,
+    pub entries: BTreeMap<(Key, StreamId), Fields>,
+    pub groups: BTreeMap<(Key, Key), GroupMeta>,
+    pub consumers: BTreeMap<(Key, Key, Key), ConsumerMeta>,
+    pub pending: BTreeMap<(Key, Key, StreamId), PendingEntry>,
+    pub consumer_pending: BTreeMap<(Key, Key, Key, StreamId), ()>,
+}
+
+impl MemStore {
+    pub fn new() -> MemStore {
+        MemStore::default()
+    }
+}
+
+fn retain_prefix<K: Ord + Clone, V>(map: &mut BTreeMap<K, V>, keep: impl Fn(&K) -> bool) {
+    map.retain(|k, _| keep(k));
+}
+
+impl Store for MemStore {
+    fn stream(&self, key: &[u8]) -> Option<StreamMeta> {
+        self.streams.get(key).cloned()
+    }
+
+    fn put_stream(&mut self, key: &[u8], meta: &StreamMeta) {
+        self.streams.insert(key.to_vec(), meta.clone());
+    }
+
+    fn delete_stream(&mut self, key: &[u8]) {
+        self.streams.remove(key);
+        retain_prefix(&mut self.entries, |(k, _)| k != key);
+        retain_prefix(&mut self.groups, |(k, _)| k != key);
+        retain_prefix(&mut self.consumers, |(k, _, _)| k != key);
+        retain_prefix(&mut self.pending, |(k, _, _)| k != key);
+        retain_prefix(&mut self.consumer_pending, |(k, _, _, _)| k != key);
+    }
+
+    fn stream_keys(&self, after: Option<&[u8]>, limit: usize) -> Vec<Vec<u8>> {
+        let lower = match after {
+            Some(after) => Excluded(after.to_vec()),
+            None => Unbounded,
+        };
+        self.streams
+            .range((lower, Unbounded))
+            .take(limit)
+            .map(|(k, _)| k.clone())
+            .collect()
+    }
+
+    fn entry(&self, key: &[u8], id: StreamId) -> Option<Fields> {
+        self.entries.get(&(key.to_vec(), id)).cloned()
+    }
+
+    fn entries(
+        &self,
+        key: &[u8],
+        start: StreamId,
+        end: StreamId,
+        rev: bool,
+        limit: usize,
+    ) -> Vec<(StreamId, Fields)> {
+        if start > end {
+            return Vec::new();
+        }
+        let range = self
+            .entries
+            .range((key.to_vec(), start)..=(key.to_vec(), end));
+        let map = |((_, id), f): (&(Key, StreamId), &Fields)| (*id, f.clone());
+        if rev {
+            range.rev().take(limit).map(map).collect()
+        } else {
+            range.take(limit).map(map).collect()
+        }
+    }
+
+    fn put_entry(&mut self, key: &[u8], id: StreamId, fields: &Fields) {
+        self.entries.insert((key.to_vec(), id), fields.clone());
+    }
+
+    fn delete_entry(&mut self, key: &[u8], id: StreamId) {
+        self.entries.remove(&(key.to_vec(), id));
+    }
+
+    fn groups(&self, key: &[u8]) -> Vec<(Vec<u8>, GroupMeta)> {
+        self.groups
+            .range((Included((key.to_vec(), Vec::new())), Unbounded))
+            .take_while(|((k, _), _)| k == key)
+            .map(|((_, g), m)| (g.clone(), m.clone()))
+            .collect()
+    }
+
+    fn group(&self, key: &[u8], group: &[u8]) -> Option<GroupMeta> {
+        self.groups.get(&(key.to_vec(), group.to_vec())).cloned()
+    }
+
+    fn put_group(&mut self, key: &[u8], group: &[u8], meta: &GroupMeta) {
+        self.groups
+            .insert((key.to_vec(), group.to_vec()), meta.clone());
+    }
+
+    fn delete_group(&mut self, key: &[u8], group: &[u8]) {
+        self.groups.remove(&(key.to_vec(), group.to_vec()));
+        retain_prefix(&mut self.consumers, |(k, g, _)| !(k == key && g == group));
+        retain_prefix(&mut self.pending, |(k, g, _)| !(k == key && g == group));
+        retain_prefix(&mut self.consumer_pending, |(k, g, _, _)| {
+            !(k == key && g == group)
+        });
+    }
+
+    fn consumers(&self, key: &[u8], group: &[u8]) -> Vec<(Vec<u8>, ConsumerMeta)> {
+        self.consumers
+            .range((
+                Included((key.to_vec(), group.to_vec(), Vec::new())),
+                Unbounded,
+            ))
+            .take_while(|((k, g, _), _)| k == key && g == group)
+            .map(|((_, _, c), m)| (c.clone(), m.clone()))
+            .collect()
+    }
+
+    fn consumer(&self, key: &[u8], group: &[u8], consumer: &[u8]) -> Option<ConsumerMeta> {
+        self.consumers
+            .get(&(key.to_vec(), group.to_vec(), consumer.to_vec()))
+            .cloned()
+    }
+
+    fn put_consumer(&mut self, key: &[u8], group: &[u8], consumer: &[u8], meta: &ConsumerMeta) {
+        self.consumers.insert(
+            (key.to_vec(), group.to_vec(), consumer.to_vec()),
+            meta.clone(),
+        );
+    }
+
+    fn delete_consumer(&mut self, key: &[u8], group: &[u8], consumer: &[u8]) {
+        self.consumers
+            .remove(&(key.to_vec(), group.to_vec(), consumer.to_vec()));
+    }
+
+    fn pending(&self, key: &[u8], group: &[u8], id: StreamId) -> Option<PendingEntry> {
+        self.pending
+            .get(&(key.to_vec(), group.to_vec(), id))
+            .cloned()
+    }
+
+    fn pending_range(
+        &self,
+        key: &[u8],
+        group: &[u8],
+        start: StreamId,
+        end: StreamId,
+        limit: usize,
+    ) -> Vec<(StreamId, PendingEntry)> {
+        if start > end {
+            return Vec::new();
+        }
+        let (k, g) = (key.to_vec(), group.to_vec());
+        self.pending
+            .range((k.clone(), g.clone(), start)..=(k, g, end))
+            .take(limit)
+            .map(|((_, _, id), e)| (*id, e.clone()))
+            .collect()
+    }
+
+    fn put_pending(&mut self, key: &[u8], group: &[u8], id: StreamId, entry: &PendingEntry) {
+        let (k, g) = (key.to_vec(), group.to_vec());
+        if let Some(old) = self
+            .pending
+            .insert((k.clone(), g.clone(), id), entry.clone())
+        {
+            self.consumer_pending
+                .remove(&(k.clone(), g.clone(), old.consumer, id));
+        }
+        self.consumer_pending
+            .insert((k, g, entry.consumer.clone(), id), ());
+    }
+
+    fn delete_pending(&mut self, key: &[u8], group: &[u8], id: StreamId) {
+        let (k, g) = (key.to_vec(), group.to_vec());
+        if let Some(old) = self.pending.remove(&(k.clone(), g.clone(), id)) {
+            self.consumer_pending.remove(&(k, g, old.consumer, id));
+        }
+    }
+
+    fn consumer_pending_range(
+        &self,
+        key: &[u8],
+        group: &[u8],
+        consumer: &[u8],
+        start: StreamId,
+        end: StreamId,
+        limit: usize,
+    ) -> Vec<StreamId> {
+        if start > end {
+            return Vec::new();
+        }
+        let (k, g, c) = (key.to_vec(), group.to_vec(), consumer.to_vec());
+        self.consumer_pending
+            .range((k.clone(), g.clone(), c.clone(), start)..=(k, g, c, end))
+            .take(limit)
+            .map(|((_, _, _, id), _)| *id)
+            .collect()
+    }
+}

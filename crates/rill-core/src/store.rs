@@ -1,0 +1,124 @@
+//! The state the engine reads and writes, as a trait over typed records.
+//!
+//! `rill-storage` implements [`Store`] over RocksDB column families (one write batch per
+//! command); [`crate::mem::MemStore`] implements it over `BTreeMap`s for tests. The engine sees
+//! its own writes within a command: an implementation must answer reads from its pending writes.
+//!
+//! Every method is infallible. An implementation that meets an I/O error or undecodable bytes
+//! records the error, answers as if the record were absent, and refuses to commit; a half-seen
+//! state therefore never reaches disk.
+
+use crate::id::StreamId;
+
+/// An entry's field-value pairs in insertion order.
+pub type Fields = Vec<(Vec<u8>, Vec<u8>)>;
+
+/// Per-stream metadata: everything XINFO STREAM reports that is not derived from entries.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StreamMeta {
+    /// Number of entries present.
+    pub length: u64,
+    /// Highest ID ever added (or set by XSETID); new IDs must be greater.
+    pub last_id: StreamId,
+    /// Smallest ID present, `0-0` when empty.
+    pub first_id: StreamId,
+    /// Highest ID ever deleted (XDEL or trimming), `0-0` if none.
+    pub max_deleted_id: StreamId,
+    /// Count of all entries ever added.
+    pub entries_added: u64,
+}
+
+/// A consumer group.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct GroupMeta {
+    pub last_delivered_id: StreamId,
+    /// Logical read counter (`entries-read`); `None` when unknown (Redis's -1).
+    pub entries_read: Option<u64>,
+    /// Size of the group's pending-entries list; kept in step with the PEL records.
+    pub pending_count: u64,
+}
+
+/// A consumer within a group.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ConsumerMeta {
+    /// Last time the consumer tried to read or claim (`seen-time`, drives `idle`).
+    pub seen_ms: u64,
+    /// Last successful read or claim (`active-time`, drives `inactive`); `None` if never.
+    pub active_ms: Option<u64>,
+    /// Number of pending entries owned by this consumer.
+    pub pending_count: u64,
+}
+
+/// One pending (delivered, unacknowledged) entry of a group.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PendingEntry {
+    pub consumer: Vec<u8>,
+    pub delivery_ms: u64,
+    pub delivery_count: u64,
+}
+
+/// Typed access to streams, entries, groups, consumers and pending entries.
+///
+/// Ranges are inclusive on both ends. Listings return at most `limit` records.
+pub trait Store {
+    fn stream(&self, key: &[u8]) -> Option<StreamMeta>;
+    fn put_stream(&mut self, key: &[u8], meta: &StreamMeta);
+    /// Removes the stream and everything under it: entries, groups, consumers, pending entries.
+    fn delete_stream(&mut self, key: &[u8]);
+    /// Stream keys in byte order, strictly after `after` when given.
+    fn stream_keys(&self, after: Option<&[u8]>, limit: usize) -> Vec<Vec<u8>>;
+
+    fn entry(&self, key: &[u8], id: StreamId) -> Option<Fields>;
+    /// Entries with `start <= id <= end`, ascending, or descending when `rev`.
+    fn entries(
+        &self,
+        key: &[u8],
+        start: StreamId,
+        end: StreamId,
+        rev: bool,
+        limit: usize,
+    ) -> Vec<(StreamId, Fields)>;
+    fn put_entry(&mut self, key: &[u8], id: StreamId, fields: &Fields);
+    fn delete_entry(&mut self, key: &[u8], id: StreamId);
+
+    /// Groups of a stream, by name.
+    fn groups(&self, key: &[u8]) -> Vec<(Vec<u8>, GroupMeta)>;
+    fn group(&self, key: &[u8], group: &[u8]) -> Option<GroupMeta>;
+    fn put_group(&mut self, key: &[u8], group: &[u8], meta: &GroupMeta);
+    /// Removes the group with its consumers and pending entries.
+    fn delete_group(&mut self, key: &[u8], group: &[u8]);
+
+    /// Consumers of a group, by name.
+    fn consumers(&self, key: &[u8], group: &[u8]) -> Vec<(Vec<u8>, ConsumerMeta)>;
+    fn consumer(&self, key: &[u8], group: &[u8], consumer: &[u8]) -> Option<ConsumerMeta>;
+    fn put_consumer(&mut self, key: &[u8], group: &[u8], consumer: &[u8], meta: &ConsumerMeta);
+    /// Removes the consumer record only. The caller removes its pending entries first.
+    fn delete_consumer(&mut self, key: &[u8], group: &[u8], consumer: &[u8]);
+
+    fn pending(&self, key: &[u8], group: &[u8], id: StreamId) -> Option<PendingEntry>;
+    /// The group's pending entries with `start <= id <= end`, ascending.
+    fn pending_range(
+        &self,
+        key: &[u8],
+        group: &[u8],
+        start: StreamId,
+        end: StreamId,
+        limit: usize,
+    ) -> Vec<(StreamId, PendingEntry)>;
+    /// Inserts or replaces a pending entry, keeping the per-consumer index in step (an entry
+    /// that changes owner leaves the old owner's index).
+    fn put_pending(&mut self, key: &[u8], group: &[u8], id: StreamId, entry: &PendingEntry);
+    /// Removes a pending entry and its per-consumer index record.
+    fn delete_pending(&mut self, key: &[u8], group: &[u8], id: StreamId);
+    /// IDs pending for one consumer with `start <= id <= end`, ascending, from the per-consumer
+    /// index (no scan of the whole group).
+    fn consumer_pending_range(
+        &self,
+        key: &[u8],
+        group: &[u8],
+        consumer: &[u8],
+        start: StreamId,
+        end: StreamId,
+        limit: usize,
+    ) -> Vec<StreamId>;
+}

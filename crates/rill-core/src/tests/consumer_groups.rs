@@ -1,0 +1,605 @@
+//! XGROUP, XREADGROUP, XACK, XPENDING, XCLAIM, XAUTOCLAIM, XINFO GROUPS|CONSUMERS.
+
+use expect_test::expect;
+
+use super::check;
+
+#[test]
+fn xgroup_subcommands() {
+    check(
+        r#"
+        XGROUP CREATE s g $
+        XGROUP CREATE s g $ MKSTREAM
+        XGROUP CREATE s g $ MKSTREAM
+        XGROUP CREATE s g2 0 ENTRIESREAD 5
+        XGROUP CREATE s g3 0 ENTRIESREAD -5
+        XGROUP CREATE s g3 x
+        XGROUP CREATE s g3 0 FOO
+        XGROUP CREATE s
+        XGROUP FOO s g
+        XGROUP SETID s nog 0
+        XGROUP SETID s g 5-5 ENTRIESREAD 3
+        XGROUP SETID s g $
+        XGROUP SETID s g 0 FOO 1
+        XGROUP CREATECONSUMER s g alice
+        XGROUP CREATECONSUMER s g alice
+        XGROUP CREATECONSUMER s nog alice
+        XGROUP DELCONSUMER s g alice
+        XGROUP DELCONSUMER s g alice
+        XGROUP DESTROY s g2
+        XGROUP DESTROY s g2
+        XGROUP DESTROY missing g
+        XINFO GROUPS s
+        XGROUP HELP
+        "#,
+        expect![[r#"
+            > XGROUP CREATE s g $
+            -ERR The XGROUP subcommand requires the key to exist. Note that for CREATE you may want to use the MKSTREAM option to create an empty stream automatically.
+            > XGROUP CREATE s g $ MKSTREAM
+            +OK
+            > XGROUP CREATE s g $ MKSTREAM
+            -BUSYGROUP Consumer Group name already exists
+            > XGROUP CREATE s g2 0 ENTRIESREAD 5
+            +OK
+            > XGROUP CREATE s g3 0 ENTRIESREAD -5
+            -ERR value for ENTRIESREAD must be positive or -1
+            > XGROUP CREATE s g3 x
+            -ERR Invalid stream ID specified as stream command argument
+            > XGROUP CREATE s g3 0 FOO
+            -ERR unknown subcommand or wrong number of arguments for 'CREATE'. Try XGROUP HELP.
+            > XGROUP CREATE s
+            -ERR wrong number of arguments for 'xgroup|create' command
+            > XGROUP FOO s g
+            -ERR unknown subcommand 'FOO'. Try XGROUP HELP.
+            > XGROUP SETID s nog 0
+            -NOGROUP No such consumer group 'nog' for key name 's'
+            > XGROUP SETID s g 5-5 ENTRIESREAD 3
+            +OK
+            > XGROUP SETID s g $
+            +OK
+            > XGROUP SETID s g 0 FOO 1
+            -ERR unknown subcommand or wrong number of arguments for 'SETID'. Try XGROUP HELP.
+            > XGROUP CREATECONSUMER s g alice
+            :1
+            > XGROUP CREATECONSUMER s g alice
+            :0
+            > XGROUP CREATECONSUMER s nog alice
+            -NOGROUP No such consumer group 'nog' for key name 's'
+            > XGROUP DELCONSUMER s g alice
+            :0
+            > XGROUP DELCONSUMER s g alice
+            :0
+            > XGROUP DESTROY s g2
+            :1
+            > XGROUP DESTROY s g2
+            :0
+            > XGROUP DESTROY missing g
+            -ERR The XGROUP subcommand requires the key to exist. Note that for CREATE you may want to use the MKSTREAM option to create an empty stream automatically.
+            > XINFO GROUPS s
+            [{"name": "g", "consumers": :0, "pending": :0, "last-delivered-id": "0-0", "entries-read": (nil), "lag": :0}]
+            > XGROUP HELP
+            [+XGROUP <subcommand> [<arg> [value] [opt] ...]. Subcommands are:, +CREATE <key> <groupname> <id|$> [option], +    Create a new consumer group. Options are:, +    * MKSTREAM, +      Create the empty stream if it does not exist., +    * ENTRIESREAD entries_read, +      Set the group's entries_read counter (internal use)., +CREATECONSUMER <key> <groupname> <consumer>, +    Create a new consumer in the specified group., +DELCONSUMER <key> <groupname> <consumer>, +    Remove the specified consumer., +DESTROY <key> <groupname>, +    Remove the specified group., +SETID <key> <groupname> <id|$> [ENTRIESREAD entries_read], +    Set the current group ID and entries_read counter., +HELP, +    Print this help.]
+        "#]],
+    );
+}
+
+#[test]
+fn xreadgroup_new_history_and_noack() {
+    check(
+        r#"
+        XADD s 1-1 f 1
+        XADD s 2-1 f 2
+        XADD s 3-1 f 3
+        XGROUP CREATE s g 0
+        @2000
+        XREADGROUP GROUP g alice COUNT 2 STREAMS s >
+        @3000
+        XREADGROUP GROUP g bob STREAMS s >
+        XREADGROUP GROUP g bob STREAMS s >
+        XREADGROUP GROUP g alice STREAMS s 0
+        XREADGROUP GROUP g alice STREAMS s 1-1
+        XREADGROUP GROUP g carol STREAMS s 0
+        XDEL s 1-1
+        XREADGROUP GROUP g alice STREAMS s 0
+        XPENDING s g - + 10
+        XADD s 4-1 f 4
+        XREADGROUP GROUP g alice NOACK STREAMS s >
+        XPENDING s g
+        XINFO GROUPS s
+        XREADGROUP GROUP nog alice STREAMS s >
+        XREADGROUP GROUP g alice STREAMS missing >
+        XREADGROUP GROUP g alice STREAMS s $
+        XREADGROUP GROUP g alice STREAMS s +
+        XREADGROUP GROUP g alice STREAMS s
+        XREADGROUP STREAMS s >
+        XREADGROUP GROUP g alice STREAMS s x
+        "#,
+        expect![[r#"
+            > XADD s 1-1 f 1
+            "1-1"
+            > XADD s 2-1 f 2
+            "2-1"
+            > XADD s 3-1 f 3
+            "3-1"
+            > XGROUP CREATE s g 0
+            +OK
+            > XREADGROUP GROUP g alice COUNT 2 STREAMS s >
+            {"s" => [["1-1", ["f", "1"]], ["2-1", ["f", "2"]]]}
+            > XREADGROUP GROUP g bob STREAMS s >
+            {"s" => [["3-1", ["f", "3"]]]}
+            > XREADGROUP GROUP g bob STREAMS s >
+            (nil-array)
+            > XREADGROUP GROUP g alice STREAMS s 0
+            {"s" => [["1-1", ["f", "1"]], ["2-1", ["f", "2"]]]}
+            > XREADGROUP GROUP g alice STREAMS s 1-1
+            {"s" => [["2-1", ["f", "2"]]]}
+            > XREADGROUP GROUP g carol STREAMS s 0
+            {"s" => []}
+            > XDEL s 1-1
+            :1
+            > XREADGROUP GROUP g alice STREAMS s 0
+            {"s" => [["1-1", (nil-array)], ["2-1", ["f", "2"]]]}
+            > XPENDING s g - + 10
+            [["1-1", "alice", :0, :2], ["2-1", "alice", :0, :4], ["3-1", "bob", :0, :1]]
+            > XADD s 4-1 f 4
+            "4-1"
+            > XREADGROUP GROUP g alice NOACK STREAMS s >
+            {"s" => [["4-1", ["f", "4"]]]}
+            > XPENDING s g
+            [:3, "1-1", "3-1", [["alice", "2"], ["bob", "1"]]]
+            > XINFO GROUPS s
+            [{"name": "g", "consumers": :3, "pending": :3, "last-delivered-id": "4-1", "entries-read": :4, "lag": :0}]
+            > XREADGROUP GROUP nog alice STREAMS s >
+            -NOGROUP No such key 's' or consumer group 'nog' in XREADGROUP with GROUP option
+            > XREADGROUP GROUP g alice STREAMS missing >
+            -NOGROUP No such key 'missing' or consumer group 'g' in XREADGROUP with GROUP option
+            > XREADGROUP GROUP g alice STREAMS s $
+            -ERR The $ ID is meaningless in the context of XREADGROUP: you want to read the history of this consumer by specifying a proper ID, or use the > ID to get new messages. The $ ID would just return an empty result set.
+            > XREADGROUP GROUP g alice STREAMS s +
+            -ERR Invalid stream ID specified as stream command argument
+            > XREADGROUP GROUP g alice STREAMS s
+            -ERR wrong number of arguments for 'xreadgroup' command
+            > XREADGROUP STREAMS s >
+            -ERR wrong number of arguments for 'xreadgroup' command
+            > XREADGROUP GROUP g alice STREAMS s x
+            -ERR Invalid stream ID specified as stream command argument
+        "#]],
+    );
+}
+
+#[test]
+fn xreadgroup_several_streams_and_setid_redelivery() {
+    check(
+        r#"
+        XADD a 1-1 f 1
+        XADD b 1-1 f 1
+        XGROUP CREATE a g 0
+        XGROUP CREATE b g $
+        XREADGROUP GROUP g alice STREAMS a b > >
+        XADD b 2-1 f 2
+        XREADGROUP GROUP g alice STREAMS a b > >
+        XGROUP SETID a g 0
+        XREADGROUP GROUP g bob STREAMS a >
+        XPENDING a g - + 10
+        XINFO CONSUMERS a g
+        "#,
+        expect![[r#"
+            > XADD a 1-1 f 1
+            "1-1"
+            > XADD b 1-1 f 1
+            "1-1"
+            > XGROUP CREATE a g 0
+            +OK
+            > XGROUP CREATE b g $
+            +OK
+            > XREADGROUP GROUP g alice STREAMS a b > >
+            {"a" => [["1-1", ["f", "1"]]]}
+            > XADD b 2-1 f 2
+            "2-1"
+            > XREADGROUP GROUP g alice STREAMS a b > >
+            {"b" => [["2-1", ["f", "2"]]]}
+            > XGROUP SETID a g 0
+            +OK
+            > XREADGROUP GROUP g bob STREAMS a >
+            {"a" => [["1-1", ["f", "1"]]]}
+            > XPENDING a g - + 10
+            [["1-1", "bob", :0, :1]]
+            > XINFO CONSUMERS a g
+            [{"name": "alice", "pending": :0, "idle": :0, "inactive": :0}, {"name": "bob", "pending": :1, "idle": :0, "inactive": :0}]
+        "#]],
+    );
+}
+
+#[test]
+fn xack_and_xpending() {
+    check(
+        r#"
+        XADD s 1-1 f 1
+        XADD s 2-1 f 2
+        XADD s 3-1 f 3
+        XGROUP CREATE s g 0
+        @1000
+        XREADGROUP GROUP g alice COUNT 2 STREAMS s >
+        @1500
+        XREADGROUP GROUP g bob STREAMS s >
+        @2000
+        XPENDING s g
+        XPENDING s g - + 10
+        XPENDING s g IDLE 700 - + 10
+        XPENDING s g - + 10 bob
+        XPENDING s g - + 10 nobody
+        XPENDING s g (1-1 + 1
+        XPENDING s g - + 0
+        XPENDING s g - + 10 bob extra
+        XPENDING s g - +
+        XPENDING s g IDLE 10 - + 
+        XPENDING s g x + 10
+        XPENDING s g - + x
+        XPENDING s nog
+        XPENDING missing g
+        XACK s g 1-1 1-1 9-9
+        XACK s g x
+        XACK s nog 1-1
+        XACK missing g 1-1
+        XPENDING s g
+        XACK s g 2-1 3-1
+        XPENDING s g
+        "#,
+        expect![[r#"
+            > XADD s 1-1 f 1
+            "1-1"
+            > XADD s 2-1 f 2
+            "2-1"
+            > XADD s 3-1 f 3
+            "3-1"
+            > XGROUP CREATE s g 0
+            +OK
+            > XREADGROUP GROUP g alice COUNT 2 STREAMS s >
+            {"s" => [["1-1", ["f", "1"]], ["2-1", ["f", "2"]]]}
+            > XREADGROUP GROUP g bob STREAMS s >
+            {"s" => [["3-1", ["f", "3"]]]}
+            > XPENDING s g
+            [:3, "1-1", "3-1", [["alice", "2"], ["bob", "1"]]]
+            > XPENDING s g - + 10
+            [["1-1", "alice", :1000, :1], ["2-1", "alice", :1000, :1], ["3-1", "bob", :500, :1]]
+            > XPENDING s g IDLE 700 - + 10
+            [["1-1", "alice", :1000, :1], ["2-1", "alice", :1000, :1]]
+            > XPENDING s g - + 10 bob
+            [["3-1", "bob", :500, :1]]
+            > XPENDING s g - + 10 nobody
+            []
+            > XPENDING s g (1-1 + 1
+            [["2-1", "alice", :1000, :1]]
+            > XPENDING s g - + 0
+            []
+            > XPENDING s g - + 10 bob extra
+            [["3-1", "bob", :500, :1]]
+            > XPENDING s g - +
+            -ERR syntax error
+            > XPENDING s g IDLE 10 - +
+            -ERR syntax error
+            > XPENDING s g x + 10
+            -ERR Invalid stream ID specified as stream command argument
+            > XPENDING s g - + x
+            -ERR value is not an integer or out of range
+            > XPENDING s nog
+            -NOGROUP No such key 's' or consumer group 'nog'
+            > XPENDING missing g
+            -NOGROUP No such key 'missing' or consumer group 'g'
+            > XACK s g 1-1 1-1 9-9
+            :1
+            > XACK s g x
+            -ERR Invalid stream ID specified as stream command argument
+            > XACK s nog 1-1
+            :0
+            > XACK missing g 1-1
+            :0
+            > XPENDING s g
+            [:2, "2-1", "3-1", [["alice", "1"], ["bob", "1"]]]
+            > XACK s g 2-1 3-1
+            :2
+            > XPENDING s g
+            [:0, (nil), (nil), (nil-array)]
+        "#]],
+    );
+}
+
+#[test]
+fn xclaim() {
+    check(
+        r#"
+        XADD s 1-1 f 1
+        XADD s 2-1 f 2
+        XADD s 3-1 f 3
+        XGROUP CREATE s g 0
+        @1000
+        XREADGROUP GROUP g alice STREAMS s >
+        @1100
+        XCLAIM s g bob 500 1-1
+        @2000
+        XCLAIM s g bob 500 1-1
+        XCLAIM s g bob 0 2-1 JUSTID
+        XCLAIM s g bob 0 3-1 RETRYCOUNT 7 IDLE 300
+        XPENDING s g - + 10
+        XCLAIM s g carol 0 1-1 TIME 1500
+        XCLAIM s g carol 0 1-1 TIME 99999
+        XPENDING s g - + 10 carol
+        XDEL s 2-1
+        XCLAIM s g carol 0 2-1
+        XPENDING s g
+        XADD s 4-1 f 4
+        XCLAIM s g dave 0 4-1
+        XCLAIM s g dave 0 4-1 FORCE
+        XPENDING s g - + 10 dave
+        XCLAIM s g erin 0 1-1 LASTID 9-0 JUSTID
+        XINFO GROUPS s
+        XCLAIM s g bob 0 1-1 FOO
+        XCLAIM s g bob x 1-1
+        XCLAIM s g bob 0 1-1 IDLE x
+        XCLAIM s nog bob 0 1-1
+        XINFO CONSUMERS s g
+        "#,
+        expect![[r#"
+            > XADD s 1-1 f 1
+            "1-1"
+            > XADD s 2-1 f 2
+            "2-1"
+            > XADD s 3-1 f 3
+            "3-1"
+            > XGROUP CREATE s g 0
+            +OK
+            > XREADGROUP GROUP g alice STREAMS s >
+            {"s" => [["1-1", ["f", "1"]], ["2-1", ["f", "2"]], ["3-1", ["f", "3"]]]}
+            > XCLAIM s g bob 500 1-1
+            []
+            > XCLAIM s g bob 500 1-1
+            [["1-1", ["f", "1"]]]
+            > XCLAIM s g bob 0 2-1 JUSTID
+            ["2-1"]
+            > XCLAIM s g bob 0 3-1 RETRYCOUNT 7 IDLE 300
+            [["3-1", ["f", "3"]]]
+            > XPENDING s g - + 10
+            [["1-1", "bob", :0, :2], ["2-1", "bob", :0, :1], ["3-1", "bob", :300, :7]]
+            > XCLAIM s g carol 0 1-1 TIME 1500
+            [["1-1", ["f", "1"]]]
+            > XCLAIM s g carol 0 1-1 TIME 99999
+            [["1-1", ["f", "1"]]]
+            > XPENDING s g - + 10 carol
+            [["1-1", "carol", :0, :4]]
+            > XDEL s 2-1
+            :1
+            > XCLAIM s g carol 0 2-1
+            []
+            > XPENDING s g
+            [:2, "1-1", "3-1", [["bob", "1"], ["carol", "1"]]]
+            > XADD s 4-1 f 4
+            "4-1"
+            > XCLAIM s g dave 0 4-1
+            []
+            > XCLAIM s g dave 0 4-1 FORCE
+            [["4-1", ["f", "4"]]]
+            > XPENDING s g - + 10 dave
+            [["4-1", "dave", :0, :2]]
+            > XCLAIM s g erin 0 1-1 LASTID 9-0 JUSTID
+            ["1-1"]
+            > XINFO GROUPS s
+            [{"name": "g", "consumers": :5, "pending": :3, "last-delivered-id": "9-0", "entries-read": :3, "lag": :1}]
+            > XCLAIM s g bob 0 1-1 FOO
+            -ERR Unrecognized XCLAIM option 'FOO'
+            > XCLAIM s g bob x 1-1
+            -ERR Invalid min-idle-time argument for XCLAIM
+            > XCLAIM s g bob 0 1-1 IDLE x
+            -ERR Invalid IDLE option argument for XCLAIM
+            > XCLAIM s nog bob 0 1-1
+            -NOGROUP No such key 's' or consumer group 'nog'
+            > XINFO CONSUMERS s g
+            [{"name": "alice", "pending": :0, "idle": :1000, "inactive": :1000}, {"name": "bob", "pending": :1, "idle": :0, "inactive": :0}, {"name": "carol", "pending": :0, "idle": :0, "inactive": :0}, {"name": "dave", "pending": :1, "idle": :0, "inactive": :0}, {"name": "erin", "pending": :1, "idle": :0, "inactive": :0}]
+        "#]],
+    );
+}
+
+#[test]
+fn xautoclaim() {
+    check(
+        r#"
+        XADD s 1-1 f 1
+        XADD s 2-1 f 2
+        XADD s 3-1 f 3
+        XADD s 4-1 f 4
+        XGROUP CREATE s g 0
+        @1000
+        XREADGROUP GROUP g alice STREAMS s >
+        XDEL s 2-1
+        @5000
+        XAUTOCLAIM s g bob 3000 0 COUNT 1
+        XAUTOCLAIM s g bob 3000 0 COUNT 1
+        XAUTOCLAIM s g bob 3000 3-1 JUSTID
+        XAUTOCLAIM s g bob 3000 0
+        XPENDING s g - + 10
+        XAUTOCLAIM s g bob 0 (4-1
+        XAUTOCLAIM s g bob 0 0 COUNT 0
+        XAUTOCLAIM s g bob 0 0 FOO
+        XAUTOCLAIM s g bob x 0
+        XAUTOCLAIM s nog bob 0 0
+        XINFO CONSUMERS s g
+        "#,
+        expect![[r#"
+            > XADD s 1-1 f 1
+            "1-1"
+            > XADD s 2-1 f 2
+            "2-1"
+            > XADD s 3-1 f 3
+            "3-1"
+            > XADD s 4-1 f 4
+            "4-1"
+            > XGROUP CREATE s g 0
+            +OK
+            > XREADGROUP GROUP g alice STREAMS s >
+            {"s" => [["1-1", ["f", "1"]], ["2-1", ["f", "2"]], ["3-1", ["f", "3"]], ["4-1", ["f", "4"]]]}
+            > XDEL s 2-1
+            :1
+            > XAUTOCLAIM s g bob 3000 0 COUNT 1
+            ["2-1", [["1-1", ["f", "1"]]], []]
+            > XAUTOCLAIM s g bob 3000 0 COUNT 1
+            ["3-1", [], ["2-1"]]
+            > XAUTOCLAIM s g bob 3000 3-1 JUSTID
+            ["0-0", ["3-1", "4-1"], []]
+            > XAUTOCLAIM s g bob 3000 0
+            ["0-0", [], []]
+            > XPENDING s g - + 10
+            [["1-1", "bob", :0, :2], ["3-1", "bob", :0, :1], ["4-1", "bob", :0, :1]]
+            > XAUTOCLAIM s g bob 0 (4-1
+            ["0-0", [], []]
+            > XAUTOCLAIM s g bob 0 0 COUNT 0
+            -ERR COUNT must be > 0
+            > XAUTOCLAIM s g bob 0 0 FOO
+            -ERR syntax error
+            > XAUTOCLAIM s g bob x 0
+            -ERR Invalid min-idle-time argument for XAUTOCLAIM
+            > XAUTOCLAIM s nog bob 0 0
+            -NOGROUP No such key 's' or consumer group 'nog'
+            > XINFO CONSUMERS s g
+            [{"name": "alice", "pending": :0, "idle": :4000, "inactive": :4000}, {"name": "bob", "pending": :3, "idle": :0, "inactive": :0}]
+        "#]],
+    );
+}
+
+#[test]
+fn xautoclaim_attempts_bound_the_scan() {
+    let mut script = String::from("XGROUP CREATE s g 0 MKSTREAM\n");
+    for i in 1..=30 {
+        script.push_str(&format!("XADD s {i}-0 f v\n"));
+    }
+    script.push_str("@1000\nXREADGROUP GROUP g alice COUNT 30 STREAMS s >\n@1500\nXAUTOCLAIM s g bob 1000 0 COUNT 2 JUSTID\n");
+    let mut store = crate::MemStore::new();
+    let mut now = 0;
+    let mut last = crate::Reply::ok();
+    for line in script.lines() {
+        if let Some(ms) = line.strip_prefix('@') {
+            now = ms.parse().unwrap();
+            continue;
+        }
+        let Some(Ok(cmd)) = crate::parse(&super::split_args(line)) else {
+            panic!("{line}")
+        };
+        last = crate::execute(&mut store, &cmd, now, &crate::Limits::default());
+    }
+    // 2 x 10 attempts visit 20 entries, none idle enough; the cursor is the 21st.
+    expect![[r#"["21-0", [], []]"#]].assert_eq(&super::render(&last));
+}
+
+#[test]
+fn lag_and_entries_read() {
+    check(
+        r#"
+        XGROUP CREATE s g $ MKSTREAM
+        XINFO GROUPS s
+        XADD s 1-1 f 1
+        XADD s 2-1 f 2
+        XADD s 3-1 f 3
+        XINFO GROUPS s
+        XREADGROUP GROUP g alice COUNT 1 STREAMS s >
+        XINFO GROUPS s
+        XDEL s 3-1
+        XINFO GROUPS s
+        XREADGROUP GROUP g alice STREAMS s >
+        XINFO GROUPS s
+        XGROUP CREATE s late 0
+        XINFO GROUPS s
+        XADD s 4-1 f 4
+        XREADGROUP GROUP late bob STREAMS s >
+        XINFO GROUPS s
+        "#,
+        expect![[r#"
+            > XGROUP CREATE s g $ MKSTREAM
+            +OK
+            > XINFO GROUPS s
+            [{"name": "g", "consumers": :0, "pending": :0, "last-delivered-id": "0-0", "entries-read": (nil), "lag": :0}]
+            > XADD s 1-1 f 1
+            "1-1"
+            > XADD s 2-1 f 2
+            "2-1"
+            > XADD s 3-1 f 3
+            "3-1"
+            > XINFO GROUPS s
+            [{"name": "g", "consumers": :0, "pending": :0, "last-delivered-id": "0-0", "entries-read": (nil), "lag": :3}]
+            > XREADGROUP GROUP g alice COUNT 1 STREAMS s >
+            {"s" => [["1-1", ["f", "1"]]]}
+            > XINFO GROUPS s
+            [{"name": "g", "consumers": :1, "pending": :1, "last-delivered-id": "1-1", "entries-read": :1, "lag": :2}]
+            > XDEL s 3-1
+            :1
+            > XINFO GROUPS s
+            [{"name": "g", "consumers": :1, "pending": :1, "last-delivered-id": "1-1", "entries-read": :1, "lag": (nil)}]
+            > XREADGROUP GROUP g alice STREAMS s >
+            {"s" => [["2-1", ["f", "2"]]]}
+            > XINFO GROUPS s
+            [{"name": "g", "consumers": :1, "pending": :2, "last-delivered-id": "2-1", "entries-read": (nil), "lag": (nil)}]
+            > XGROUP CREATE s late 0
+            +OK
+            > XINFO GROUPS s
+            [{"name": "g", "consumers": :1, "pending": :2, "last-delivered-id": "2-1", "entries-read": (nil), "lag": (nil)}, {"name": "late", "consumers": :0, "pending": :0, "last-delivered-id": "0-0", "entries-read": (nil), "lag": (nil)}]
+            > XADD s 4-1 f 4
+            "4-1"
+            > XREADGROUP GROUP late bob STREAMS s >
+            {"s" => [["1-1", ["f", "1"]], ["2-1", ["f", "2"]], ["4-1", ["f", "4"]]]}
+            > XINFO GROUPS s
+            [{"name": "g", "consumers": :1, "pending": :2, "last-delivered-id": "2-1", "entries-read": (nil), "lag": (nil)}, {"name": "late", "consumers": :1, "pending": :3, "last-delivered-id": "4-1", "entries-read": :4, "lag": :0}]
+        "#]],
+    );
+}
+
+#[test]
+fn delconsumer_and_destroy_drop_pending() {
+    check(
+        r#"
+        XADD s 1-1 f 1
+        XADD s 2-1 f 2
+        XGROUP CREATE s g 0
+        XREADGROUP GROUP g alice COUNT 1 STREAMS s >
+        XREADGROUP GROUP g bob STREAMS s >
+        XGROUP DELCONSUMER s g alice
+        XPENDING s g
+        XGROUP DESTROY s g
+        XPENDING s g
+        XGROUP CREATE s g 0
+        XPENDING s g
+        DEL s
+        XPENDING s g
+        XGROUP CREATE s g 0 MKSTREAM
+        XINFO STREAM s
+        "#,
+        expect![[r#"
+            > XADD s 1-1 f 1
+            "1-1"
+            > XADD s 2-1 f 2
+            "2-1"
+            > XGROUP CREATE s g 0
+            +OK
+            > XREADGROUP GROUP g alice COUNT 1 STREAMS s >
+            {"s" => [["1-1", ["f", "1"]]]}
+            > XREADGROUP GROUP g bob STREAMS s >
+            {"s" => [["2-1", ["f", "2"]]]}
+            > XGROUP DELCONSUMER s g alice
+            :1
+            > XPENDING s g
+            [:1, "2-1", "2-1", [["bob", "1"]]]
+            > XGROUP DESTROY s g
+            :1
+            > XPENDING s g
+            -NOGROUP No such key 's' or consumer group 'g'
+            > XGROUP CREATE s g 0
+            +OK
+            > XPENDING s g
+            [:0, (nil), (nil), (nil-array)]
+            > DEL s
+            :1
+            > XPENDING s g
+            -NOGROUP No such key 's' or consumer group 'g'
+            > XGROUP CREATE s g 0 MKSTREAM
+            +OK
+            > XINFO STREAM s
+            {"length": :0, "radix-tree-keys": :0, "radix-tree-nodes": :1, "last-generated-id": "0-0", "max-deleted-entry-id": "0-0", "entries-added": :0, "recorded-first-entry-id": "0-0", "groups": :1, "first-entry": (nil), "last-entry": (nil)}
+        "#]],
+    );
+}
