@@ -345,12 +345,12 @@ fn parse_ids(args: &[Vec<u8>]) -> Result<Vec<StreamId>, Reply> {
     args.iter().map(|a| strict_id(a)).collect()
 }
 
+/// What XADD/XTRIM options parse to: the trim clause, NOMKSTREAM, and XADD's ID with its index.
+type AddOrTrim = (Option<Trim>, bool, Option<(AddId, usize)>);
+
 /// The shared option parser of XADD and XTRIM (`streamParseAddOrTrimArgsOrReply`). Returns the
 /// trim clause and, for XADD, the index of the ID argument.
-fn parse_add_or_trim(
-    a: &[Vec<u8>],
-    xadd: bool,
-) -> Result<(Option<Trim>, bool, Option<(AddId, usize)>), Reply> {
+fn parse_add_or_trim(a: &[Vec<u8>], xadd: bool) -> Result<AddOrTrim, Reply> {
     let mut strategy: Option<TrimStrategy> = None;
     let mut approx = false;
     let mut limit: Option<u64> = None;
@@ -525,7 +525,7 @@ fn parse_xread(a: &[Vec<u8>], group: bool) -> Parsed {
             count = Some(int_arg(&a[i + 1], None)?.max(0) as u64).filter(|n| *n > 0);
             i += 1;
         } else if eq(opt, "STREAMS") && more > 0 {
-            if more % 2 != 0 {
+            if !more.is_multiple_of(2) {
                 let ids = if group {
                     "an ID or '>'"
                 } else {
@@ -830,7 +830,7 @@ fn parse_xautoclaim(a: &[Vec<u8>]) -> Parsed {
         let more = a.len() - 1 - j;
         if eq(&a[j], "COUNT") && more > 0 {
             let n = crate::id::parse_i64(&a[j + 1]).ok_or_else(|| err(errors::NOT_INTEGER))?;
-            if n < 1 || n > i64::MAX / 16 {
+            if !(1..=i64::MAX / 16).contains(&n) {
                 return Err(err("ERR COUNT must be > 0"));
             }
             count = n as u64;

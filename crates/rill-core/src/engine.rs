@@ -832,12 +832,12 @@ impl<S: Store> Exec<'_, S> {
         &mut self,
         key: &[u8],
         group: &[u8],
-        consumer: &[u8],
         id: StreamId,
         old: Option<PendingEntry>,
         new: PendingEntry,
         group_meta: &mut GroupMeta,
     ) {
+        let consumer = new.consumer.as_slice();
         match &old {
             Some(old) if old.consumer == consumer => {}
             Some(old) => {
@@ -936,7 +936,7 @@ impl<S: Store> Exec<'_, S> {
                 delivery_ms,
                 delivery_count,
             };
-            self.claim_one(key, group, &c.consumer, id, old, new, &mut group_meta);
+            self.claim_one(key, group, id, old, new, &mut group_meta);
             self.mark_active(key, group, &c.consumer);
             out.push(self.claimed_reply(key, id, c.justid));
         }
@@ -970,27 +970,21 @@ impl<S: Store> Exec<'_, S> {
         let mut attempts = c.count * 10;
         let mut claimed = Vec::new();
         let mut deleted = Vec::new();
-        let mut cursor = c.start;
         let mut next_cursor = StreamId::MIN;
         // Mirrors the rax walk in `xautoclaimCommand`: stop after `attempts` visits or `count`
         // results; the cursor is the first pending ID not visited.
-        loop {
-            let Some((id, pe)) = self
-                .store
-                .pending_range(key, group, cursor, StreamId::MAX, 1)
+        let mut cursor = Some(c.start);
+        while let Some((id, pe)) = cursor.and_then(|from| {
+            self.store
+                .pending_range(key, group, from, StreamId::MAX, 1)
                 .pop()
-            else {
-                break;
-            };
+        }) {
             if attempts == 0 || count == 0 {
                 next_cursor = id;
                 break;
             }
             attempts -= 1;
-            match id.next() {
-                Some(next) => cursor = next,
-                None => attempts = 0,
-            }
+            cursor = id.next();
             if self.store.entry(key, id).is_none() {
                 self.drop_pending(key, group, id, &pe, &mut group_meta);
                 deleted.push(id_reply(id));
@@ -1010,7 +1004,7 @@ impl<S: Store> Exec<'_, S> {
                 delivery_ms: self.now_ms,
                 delivery_count,
             };
-            self.claim_one(key, group, &c.consumer, id, Some(pe), new, &mut group_meta);
+            self.claim_one(key, group, id, Some(pe), new, &mut group_meta);
             self.mark_active(key, group, &c.consumer);
             claimed.push(self.claimed_reply(key, id, c.justid));
             count -= 1;

@@ -1,0 +1,122 @@
+//! The column families and the tag byte that opens every key.
+//!
+//! ```text
+//!   streams       0x01 | stream_key                                   -> StreamMeta
+//!   entries       0x02 | len | stream_key | id                        -> Fields
+//!   groups        0x03 | len | stream_key | group                     -> GroupMeta
+//!   consumers     0x04 | len | stream_key | len | group | consumer    -> ConsumerMeta
+//!   pel           0x05 | len | stream_key | len | group | id          -> PendingEntry
+//!   consumer_pel  0x06 | len | stream_key | len | group | len | consumer | id -> (empty)
+//!   node          0x40                                                -> applied index
+//! ```
+//!
+//! `len` is a `u32` BE, `id` is `ms u64 BE | seq u64 BE`. Each module states its layout.
+//! Tags are distinct across families, so a key filed in the wrong family fails to decode.
+
+pub(crate) mod consumer_pel;
+pub(crate) mod consumers;
+pub(crate) mod entries;
+pub(crate) mod groups;
+pub(crate) mod node;
+pub(crate) mod pel;
+pub(crate) mod streams;
+
+/// First byte of every key. Persisted: values never change and are never reused.
+#[repr(u8)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(crate) enum KeyTag {
+    Stream = 0x01,
+    Entry = 0x02,
+    Group = 0x03,
+    Consumer = 0x04,
+    Pending = 0x05,
+    ConsumerPending = 0x06,
+    AppliedIndex = 0x40,
+}
+
+/// A column family. `STATE` are the ones that hold stream state (and feed the digest); `Node`
+/// holds bookkeeping about this replica.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) enum Cf {
+    Streams,
+    Entries,
+    Groups,
+    Consumers,
+    Pel,
+    ConsumerPel,
+    Node,
+}
+
+impl Cf {
+    /// Column families holding stream state, in digest order.
+    pub(crate) const STATE: [Cf; 6] = [
+        Cf::Streams,
+        Cf::Entries,
+        Cf::Groups,
+        Cf::Consumers,
+        Cf::Pel,
+        Cf::ConsumerPel,
+    ];
+    pub(crate) const ALL: [Cf; 7] = [
+        Cf::Streams,
+        Cf::Entries,
+        Cf::Groups,
+        Cf::Consumers,
+        Cf::Pel,
+        Cf::ConsumerPel,
+        Cf::Node,
+    ];
+
+    /// The RocksDB name. Persisted: never rename.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Cf::Streams => "streams",
+            Cf::Entries => "entries",
+            Cf::Groups => "groups",
+            Cf::Consumers => "consumers",
+            Cf::Pel => "pel",
+            Cf::ConsumerPel => "consumer_pel",
+            Cf::Node => "node",
+        }
+    }
+
+    /// Position in [`Cf::ALL`], for per-family arrays.
+    pub(crate) fn index(self) -> usize {
+        self as usize
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tags_and_names_are_pinned() {
+        let tags = [
+            KeyTag::Stream,
+            KeyTag::Entry,
+            KeyTag::Group,
+            KeyTag::Consumer,
+            KeyTag::Pending,
+            KeyTag::ConsumerPending,
+            KeyTag::AppliedIndex,
+        ];
+        assert_eq!(tags.map(|t| t as u8), [1, 2, 3, 4, 5, 6, 0x40]);
+        let names = Cf::ALL.map(Cf::name);
+        assert_eq!(
+            names,
+            [
+                "streams",
+                "entries",
+                "groups",
+                "consumers",
+                "pel",
+                "consumer_pel",
+                "node"
+            ]
+        );
+        for (i, cf) in Cf::ALL.iter().enumerate() {
+            assert_eq!(cf.index(), i);
+        }
+    }
+}

@@ -1,0 +1,181 @@
+//! [`Db`]: the RocksDB instance, its column families, and the one way state reaches disk.
+//!
+//! ```text
+//!   writer task                                reader tasks
+//!   db.begin() ──▶ Txn ─ Store reads/writes     db.read() ──▶ Txn ─ Store reads
+//!                   │                                          (dropped; status() for errors)
+//!   db.commit(txn, applied_index)
+//!                   │ one WriteBatch = range deletes + point writes + applied index
+//!                   ▼
+//!                RocksDB (sync per DbOptions)
+//! ```
+//!
+//! Every txn reads from one RocksDB snapshot, so a multi-step read is consistent; the applied
+//! index sits in the same snapshot, so a reader knows which state it saw.
+
+use std::path::Path;
+use std::ptr;
+use std::sync::{Mutex, PoisonError};
+
+use rocksdb::{
+    ColumnFamily, ColumnFamilyDescriptor, DBCompressionType, Options, WriteBatch, WriteOptions, DB,
+};
+
+use crate::cf::{node, Cf};
+use crate::digest::Fnv64;
+use crate::error::StorageError;
+use crate::txn::Txn;
+
+/// How to open a [`Db`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DbOptions {
+    /// Fsync the write-ahead log on every commit. Off only where losing the last commits on a
+    /// machine crash is acceptable (tests, or a replica that can catch up from its peers).
+    pub sync: bool,
+}
+
+impl Default for DbOptions {
+    fn default() -> DbOptions {
+        DbOptions { sync: true }
+    }
+}
+
+/// The store on disk. `Send + Sync`: share it in an `Arc` between one writer and many readers.
+pub struct Db {
+    rocks: DB,
+    sync: bool,
+    /// Applied index of the last commit. The lock serialises commits; the value lets a commit
+    /// check that nothing else committed since its txn's snapshot.
+    committed_index: Mutex<u64>,
+}
+
+impl Db {
+    /// Opens (or creates) the store at `path`, creating missing column families.
+    pub fn open(path: impl AsRef<Path>, options: &DbOptions) -> Result<Db, StorageError> {
+        let path = path.as_ref();
+        let families = Cf::ALL.map(|cf| ColumnFamilyDescriptor::new(cf.name(), rocks_options()));
+        let rocks = DB::open_cf_descriptors(&rocks_options(), path, families)?;
+        let applied_index = read_applied_index(&rocks)?;
+        tracing::info!(path = %path.display(), applied_index, "opened store");
+        Ok(Db {
+            rocks,
+            sync: options.sync,
+            committed_index: Mutex::new(applied_index),
+        })
+    }
+
+    /// Index of the last committed log entry; 0 on a fresh store.
+    pub fn applied_index(&self) -> Result<u64, StorageError> {
+        read_applied_index(&self.rocks)
+    }
+
+    /// A write transaction over a snapshot of the current state.
+    pub fn begin(&self) -> Txn<'_> {
+        Txn::new(self, true)
+    }
+
+    /// A read view over a snapshot of the current state. Any number may be open at once, from
+    /// any thread; each sees one consistent state.
+    pub fn read(&self) -> Txn<'_> {
+        Txn::new(self, false)
+    }
+
+    /// Writes everything `txn` did, plus `applied_index`, in one atomic `WriteBatch`.
+    ///
+    /// Refuses, writing nothing, a txn that met an error, a read view, a txn whose snapshot is
+    /// no longer the latest state (another commit landed), and an index that does not grow.
+    pub fn commit(&self, txn: Txn<'_>, applied_index: u64) -> Result<(), StorageError> {
+        assert!(
+            ptr::eq(txn.db(), self),
+            "txn committed to a Db that did not begin it"
+        );
+        let txn = txn.into_committable()?;
+        // Poison only means a panic elsewhere while holding the lock; the value is written only
+        // after a successful write, so it is still the truth.
+        let mut committed = self
+            .committed_index
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if txn.applied_index != *committed {
+            return Err(StorageError::ConcurrentCommit {
+                began_at: txn.applied_index,
+                current: *committed,
+            });
+        }
+        if applied_index <= *committed {
+            return Err(StorageError::AppliedIndexNotIncreasing {
+                current: *committed,
+                requested: applied_index,
+            });
+        }
+        let mut batch = WriteBatch::default();
+        txn.overlay.write_to(&mut batch, |cf| self.handle(cf));
+        batch.put_cf(
+            self.handle(Cf::Node),
+            node::APPLIED_INDEX_KEY,
+            node::encode_applied_index(applied_index),
+        );
+        let mut write_options = WriteOptions::default();
+        write_options.set_sync(self.sync);
+        self.rocks.write_opt(batch, &write_options)?;
+        *committed = applied_index;
+        Ok(())
+    }
+
+    /// A hash of every key and value of the state column families (not `node`), from one
+    /// snapshot. Equal states give equal digests on every replica and build.
+    pub fn digest(&self) -> Result<u64, StorageError> {
+        let snapshot = self.rocks.snapshot();
+        let mut hash = Fnv64::new();
+        for cf in Cf::STATE {
+            hash.write_framed(cf.name().as_bytes());
+            let mut iter = snapshot.raw_iterator_cf(self.handle(cf));
+            iter.seek_to_first();
+            let mut records: u64 = 0;
+            while let Some((key, value)) = iter.item() {
+                hash.write_framed(key);
+                hash.write_framed(value);
+                records += 1;
+                iter.next();
+            }
+            iter.status()?;
+            // Closes the family, so a record cannot pass for one of the next family.
+            hash.write(&records.to_be_bytes());
+        }
+        Ok(hash.finish())
+    }
+
+    pub(crate) fn rocks(&self) -> &DB {
+        &self.rocks
+    }
+
+    pub(crate) fn handle(&self, cf: Cf) -> &ColumnFamily {
+        // `open` creates every family in `Cf::ALL`; a missing one is a bug, not bad data.
+        self.rocks
+            .cf_handle(cf.name())
+            .expect("column family created at open")
+    }
+}
+
+fn rocks_options() -> Options {
+    let mut options = Options::default();
+    options.create_if_missing(true);
+    options.create_missing_column_families(true);
+    // Spelled out so that no build's default (Snappy when linked) changes the files written.
+    options.set_compression_type(DBCompressionType::None);
+    options
+}
+
+fn read_applied_index(rocks: &DB) -> Result<u64, StorageError> {
+    let handle = rocks
+        .cf_handle(Cf::Node.name())
+        .expect("column family created at open");
+    let Some(bytes) = rocks.get_cf(handle, node::APPLIED_INDEX_KEY)? else {
+        return Ok(0);
+    };
+    node::decode_applied_index(&bytes).map_err(|source| StorageError::Corrupt {
+        cf: Cf::Node.name(),
+        key: node::APPLIED_INDEX_KEY.to_vec(),
+        source,
+    })
+}

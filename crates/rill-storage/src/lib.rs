@@ -1,0 +1,33 @@
+//! The RocksDB implementation of [`rill_core::Store`]. The only crate that imports `rocksdb`.
+//!
+//! ```text
+//!   rill-core engine ──Store──▶ Txn ──overlay + snapshot──▶ Db::commit ──WriteBatch──▶ RocksDB
+//! ```
+//!
+//! One column family per record type (`cf/`), each module stating its `Key:` and `Value:`
+//! layout. One commit is one atomic `WriteBatch` carrying the applied index with the state it
+//! produced, so the two never disagree on disk.
+
+mod cf;
+mod codec;
+mod db;
+mod digest;
+mod error;
+mod overlay;
+mod scan;
+mod txn;
+
+#[cfg(test)]
+mod tests;
+
+pub use db::{Db, DbOptions};
+pub use error::{DecodeError, StorageError};
+pub use txn::Txn;
+
+/// `Db` is shared in an `Arc` by one writer task and many reader tasks; a `Txn` moves between
+/// threads with its task and may be borrowed across an `.await`.
+const _: () = {
+    const fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Db>();
+    assert_send_sync::<Txn<'static>>();
+};

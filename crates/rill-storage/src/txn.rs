@@ -1,0 +1,433 @@
+//! [`Txn`]: the [`Store`] a command executes against, over one RocksDB snapshot.
+//!
+//! ```text
+//!   Store read  ──▶ overlay (own writes) ──miss──▶ snapshot (as of begin)
+//!   Store write ──▶ overlay ──Db::commit──▶ one WriteBatch with the applied index
+//! ```
+//!
+//! `Store` methods cannot fail. An I/O error or undecodable bytes is recorded (the first one
+//! wins), the read answers as if the record were absent, and `Db::commit` refuses the txn, so
+//! a state computed from a half-seen store never reaches disk.
+
+use std::sync::OnceLock;
+
+use rill_core::{ConsumerMeta, Fields, GroupMeta, PendingEntry, Store, StreamId, StreamMeta};
+use rocksdb::Snapshot;
+
+use crate::cf::{consumer_pel, consumers, entries, groups, node, pel, streams, Cf};
+use crate::codec::KeyRange;
+use crate::db::Db;
+use crate::error::{DecodeError, StorageError};
+use crate::overlay::Overlay;
+use crate::scan::{scan, Record};
+
+/// A consistent view of the store plus the writes made through it.
+///
+/// From [`Db::begin`] it is a write transaction for [`Db::commit`]; from [`Db::read`] it is a
+/// read view whose write methods panic. `Send + Sync`, so a read view can be shared or held
+/// across an `.await`.
+pub struct Txn<'db> {
+    db: &'db Db,
+    snapshot: Snapshot<'db>,
+    /// Applied index stored in `snapshot`: the state this txn reads is the state after it.
+    applied_index: u64,
+    writable: bool,
+    overlay: Overlay,
+    /// First error met. Reads take `&self`, hence the cell; set once, later errors are its
+    /// consequences.
+    error: OnceLock<StorageError>,
+}
+
+/// What `Db::commit` needs from a txn that met no error.
+pub(crate) struct Committable {
+    pub(crate) applied_index: u64,
+    pub(crate) overlay: Overlay,
+}
+
+impl<'db> Txn<'db> {
+    pub(crate) fn new(db: &'db Db, writable: bool) -> Txn<'db> {
+        let snapshot = db.rocks().snapshot();
+        let mut txn = Txn {
+            db,
+            snapshot,
+            applied_index: 0,
+            writable,
+            overlay: Overlay::default(),
+            error: OnceLock::new(),
+        };
+        txn.applied_index = txn
+            .get(
+                Cf::Node,
+                &node::APPLIED_INDEX_KEY,
+                node::decode_applied_index,
+            )
+            .unwrap_or(0);
+        txn
+    }
+
+    /// The applied index this txn's snapshot reflects.
+    pub fn applied_index(&self) -> u64 {
+        self.applied_index
+    }
+
+    /// The first error this txn met, if any. A reader calls it after its reads to tell "absent"
+    /// from "could not read".
+    pub fn status(&self) -> Result<(), StorageError> {
+        match self.error.get() {
+            None => Ok(()),
+            Some(error) => Err(error.clone()),
+        }
+    }
+
+    pub(crate) fn db(&self) -> &'db Db {
+        self.db
+    }
+
+    /// Consumes the txn for commit: its writes, or the reason it must not be committed.
+    pub(crate) fn into_committable(self) -> Result<Committable, StorageError> {
+        if let Some(error) = self.error.into_inner() {
+            return Err(error);
+        }
+        if !self.writable {
+            return Err(StorageError::ReadOnly);
+        }
+        Ok(Committable {
+            applied_index: self.applied_index,
+            overlay: self.overlay,
+        })
+    }
+
+    fn fail(&self, error: StorageError) {
+        let message = error.to_string();
+        if self.error.set(error).is_ok() {
+            tracing::error!(error = %message, "storage read failed; txn will refuse to commit");
+        }
+    }
+
+    fn get_raw(&self, cf: Cf, key: &[u8]) -> Option<Vec<u8>> {
+        if let Some(answer) = self.overlay.get(cf, key) {
+            return answer.map(<[u8]>::to_vec);
+        }
+        match self.snapshot.get_cf(self.db.handle(cf), key) {
+            Ok(value) => value,
+            Err(error) => {
+                self.fail(error.into());
+                None
+            }
+        }
+    }
+
+    fn get<T>(
+        &self,
+        cf: Cf,
+        key: &[u8],
+        decode: impl Fn(&[u8]) -> Result<T, DecodeError>,
+    ) -> Option<T> {
+        let bytes = self.get_raw(cf, key)?;
+        match decode(&bytes) {
+            Ok(value) => Some(value),
+            Err(source) => {
+                self.fail(StorageError::Corrupt {
+                    cf: cf.name(),
+                    key: key.to_vec(),
+                    source,
+                });
+                None
+            }
+        }
+    }
+
+    fn scan_raw(&self, cf: Cf, range: &KeyRange, rev: bool, limit: usize) -> Vec<Record> {
+        match scan(
+            &self.snapshot,
+            self.db.handle(cf),
+            &self.overlay,
+            cf,
+            range,
+            rev,
+            limit,
+        ) {
+            Ok(records) => records,
+            Err(error) => {
+                self.fail(error.into());
+                Vec::new()
+            }
+        }
+    }
+
+    /// Decoded records of a range; an undecodable record is recorded and left out.
+    fn scan<T>(
+        &self,
+        cf: Cf,
+        range: &KeyRange,
+        rev: bool,
+        limit: usize,
+        decode: impl Fn(&[u8], &[u8]) -> Result<T, DecodeError>,
+    ) -> Vec<T> {
+        let mut out = Vec::new();
+        for (key, value) in self.scan_raw(cf, range, rev, limit) {
+            match decode(&key, &value) {
+                Ok(record) => out.push(record),
+                Err(source) => self.fail(StorageError::Corrupt {
+                    cf: cf.name(),
+                    key,
+                    source,
+                }),
+            }
+        }
+        out
+    }
+
+    fn put(&mut self, cf: Cf, key: Vec<u8>, value: Vec<u8>) {
+        self.assert_writable();
+        self.overlay.put(cf, key, Some(value));
+    }
+
+    fn delete(&mut self, cf: Cf, key: Vec<u8>) {
+        self.assert_writable();
+        self.overlay.put(cf, key, None);
+    }
+
+    fn delete_range(&mut self, cf: Cf, range: KeyRange) {
+        self.assert_writable();
+        self.overlay.delete_range(cf, range);
+    }
+
+    fn assert_writable(&self) {
+        assert!(
+            self.writable,
+            "write through a read view (Db::read); use Db::begin"
+        );
+    }
+}
+
+/// Checks that a record found under a parent's prefix names that parent.
+fn expect_parent(found: &[u8], expected: &[u8], what: &'static str) -> Result<(), DecodeError> {
+    if found != expected {
+        return Err(DecodeError::Misplaced(what));
+    }
+    Ok(())
+}
+
+impl Store for Txn<'_> {
+    fn stream(&self, key: &[u8]) -> Option<StreamMeta> {
+        self.get(Cf::Streams, &streams::key(key), streams::decode_value)
+    }
+
+    fn put_stream(&mut self, key: &[u8], meta: &StreamMeta) {
+        let bytes = streams::encode_value(meta);
+        debug_assert_eq!(streams::decode_value(&bytes).as_ref(), Ok(meta));
+        self.put(Cf::Streams, streams::key(key), bytes);
+    }
+
+    fn delete_stream(&mut self, key: &[u8]) {
+        self.delete(Cf::Streams, streams::key(key));
+        self.delete_range(Cf::Entries, entries::stream_range(key));
+        self.delete_range(Cf::Groups, groups::stream_range(key));
+        self.delete_range(Cf::Consumers, consumers::stream_range(key));
+        self.delete_range(Cf::Pel, pel::stream_range(key));
+        self.delete_range(Cf::ConsumerPel, consumer_pel::stream_range(key));
+    }
+
+    fn stream_keys(&self, after: Option<&[u8]>, limit: usize) -> Vec<Vec<u8>> {
+        let range = streams::keys_after(after);
+        self.scan(Cf::Streams, &range, false, limit, |k, v| {
+            streams::decode_value(v)?;
+            Ok(streams::decode_key(k)?.to_vec())
+        })
+    }
+
+    fn entry(&self, key: &[u8], id: StreamId) -> Option<Fields> {
+        self.get(Cf::Entries, &entries::key(key, id), entries::decode_value)
+    }
+
+    fn entries(
+        &self,
+        key: &[u8],
+        start: StreamId,
+        end: StreamId,
+        rev: bool,
+        limit: usize,
+    ) -> Vec<(StreamId, Fields)> {
+        if start > end {
+            return Vec::new();
+        }
+        self.scan(
+            Cf::Entries,
+            &entries::id_range(key, start, end),
+            rev,
+            limit,
+            |k, v| {
+                let (stream, id) = entries::decode_key(k)?;
+                expect_parent(stream, key, "entry outside its stream's range")?;
+                Ok((id, entries::decode_value(v)?))
+            },
+        )
+    }
+
+    fn put_entry(&mut self, key: &[u8], id: StreamId, fields: &Fields) {
+        let bytes = entries::encode_value(fields);
+        debug_assert_eq!(entries::decode_value(&bytes).as_ref(), Ok(fields));
+        self.put(Cf::Entries, entries::key(key, id), bytes);
+    }
+
+    fn delete_entry(&mut self, key: &[u8], id: StreamId) {
+        self.delete(Cf::Entries, entries::key(key, id));
+    }
+
+    fn groups(&self, key: &[u8]) -> Vec<(Vec<u8>, GroupMeta)> {
+        self.scan(
+            Cf::Groups,
+            &groups::stream_range(key),
+            false,
+            usize::MAX,
+            |k, v| {
+                let (stream, group) = groups::decode_key(k)?;
+                expect_parent(stream, key, "group outside its stream's range")?;
+                Ok((group.to_vec(), groups::decode_value(v)?))
+            },
+        )
+    }
+
+    fn group(&self, key: &[u8], group: &[u8]) -> Option<GroupMeta> {
+        self.get(Cf::Groups, &groups::key(key, group), groups::decode_value)
+    }
+
+    fn put_group(&mut self, key: &[u8], group: &[u8], meta: &GroupMeta) {
+        let bytes = groups::encode_value(meta);
+        debug_assert_eq!(groups::decode_value(&bytes).as_ref(), Ok(meta));
+        self.put(Cf::Groups, groups::key(key, group), bytes);
+    }
+
+    fn delete_group(&mut self, key: &[u8], group: &[u8]) {
+        self.delete(Cf::Groups, groups::key(key, group));
+        self.delete_range(Cf::Consumers, consumers::group_range(key, group));
+        self.delete_range(Cf::Pel, pel::group_range(key, group));
+        self.delete_range(Cf::ConsumerPel, consumer_pel::group_range(key, group));
+    }
+
+    fn consumers(&self, key: &[u8], group: &[u8]) -> Vec<(Vec<u8>, ConsumerMeta)> {
+        self.scan(
+            Cf::Consumers,
+            &consumers::group_range(key, group),
+            false,
+            usize::MAX,
+            |k, v| {
+                let found = consumers::decode_key(k)?;
+                expect_parent(found.stream, key, "consumer outside its stream's range")?;
+                expect_parent(found.group, group, "consumer outside its group's range")?;
+                Ok((found.consumer.to_vec(), consumers::decode_value(v)?))
+            },
+        )
+    }
+
+    fn consumer(&self, key: &[u8], group: &[u8], consumer: &[u8]) -> Option<ConsumerMeta> {
+        self.get(
+            Cf::Consumers,
+            &consumers::key(key, group, consumer),
+            consumers::decode_value,
+        )
+    }
+
+    fn put_consumer(&mut self, key: &[u8], group: &[u8], consumer: &[u8], meta: &ConsumerMeta) {
+        let bytes = consumers::encode_value(meta);
+        debug_assert_eq!(consumers::decode_value(&bytes).as_ref(), Ok(meta));
+        self.put(Cf::Consumers, consumers::key(key, group, consumer), bytes);
+    }
+
+    fn delete_consumer(&mut self, key: &[u8], group: &[u8], consumer: &[u8]) {
+        self.delete(Cf::Consumers, consumers::key(key, group, consumer));
+    }
+
+    fn pending(&self, key: &[u8], group: &[u8], id: StreamId) -> Option<PendingEntry> {
+        self.get(Cf::Pel, &pel::key(key, group, id), pel::decode_value)
+    }
+
+    fn pending_range(
+        &self,
+        key: &[u8],
+        group: &[u8],
+        start: StreamId,
+        end: StreamId,
+        limit: usize,
+    ) -> Vec<(StreamId, PendingEntry)> {
+        if start > end {
+            return Vec::new();
+        }
+        self.scan(
+            Cf::Pel,
+            &pel::id_range(key, group, start, end),
+            false,
+            limit,
+            |k, v| {
+                let found = pel::decode_key(k)?;
+                expect_parent(
+                    found.stream,
+                    key,
+                    "pending entry outside its stream's range",
+                )?;
+                expect_parent(
+                    found.group,
+                    group,
+                    "pending entry outside its group's range",
+                )?;
+                Ok((found.id, pel::decode_value(v)?))
+            },
+        )
+    }
+
+    fn put_pending(&mut self, key: &[u8], group: &[u8], id: StreamId, entry: &PendingEntry) {
+        // The old owner's index record must go, or the entry would be pending for two consumers.
+        if let Some(old) = self.pending(key, group, id) {
+            self.delete(
+                Cf::ConsumerPel,
+                consumer_pel::key(key, group, &old.consumer, id),
+            );
+        }
+        let bytes = pel::encode_value(entry);
+        debug_assert_eq!(pel::decode_value(&bytes).as_ref(), Ok(entry));
+        self.put(Cf::Pel, pel::key(key, group, id), bytes);
+        self.put(
+            Cf::ConsumerPel,
+            consumer_pel::key(key, group, &entry.consumer, id),
+            consumer_pel::VALUE.to_vec(),
+        );
+    }
+
+    fn delete_pending(&mut self, key: &[u8], group: &[u8], id: StreamId) {
+        if let Some(old) = self.pending(key, group, id) {
+            self.delete(
+                Cf::ConsumerPel,
+                consumer_pel::key(key, group, &old.consumer, id),
+            );
+        }
+        self.delete(Cf::Pel, pel::key(key, group, id));
+    }
+
+    fn consumer_pending_range(
+        &self,
+        key: &[u8],
+        group: &[u8],
+        consumer: &[u8],
+        start: StreamId,
+        end: StreamId,
+        limit: usize,
+    ) -> Vec<StreamId> {
+        if start > end {
+            return Vec::new();
+        }
+        let range = consumer_pel::id_range(key, group, consumer, start, end);
+        self.scan(Cf::ConsumerPel, &range, false, limit, |k, v| {
+            let found = consumer_pel::decode_key(k)?;
+            expect_parent(found.stream, key, "index record outside its stream")?;
+            expect_parent(found.group, group, "index record outside its group")?;
+            expect_parent(
+                found.consumer,
+                consumer,
+                "index record outside its consumer",
+            )?;
+            consumer_pel::decode_value(v)?;
+            Ok(found.id)
+        })
+    }
+}
