@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Runs Rill's checks and tests: format, lints, then every test in the workspace.
+# Needs: a Rust toolchain, libclang (Debian: libclang-dev) for the RocksDB bindings, and
+# cargo-nextest (falls back to `cargo test`). redis-server (Debian: redis-server) enables the
+# differential tests against real Redis; set RILL_REQUIRE_REDIS=1 to make its absence an error.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! command -v cargo >/dev/null; then
+  echo "error: cargo not found; install Rust (https://rustup.rs)" >&2
+  exit 1
+fi
+if ! ls /usr/lib/llvm-*/lib/libclang*.so* >/dev/null 2>&1 && ! ldconfig -p 2>/dev/null | grep -q libclang; then
+  echo "error: libclang not found; the RocksDB bindings need it: apt-get install -y libclang-dev" >&2
+  exit 1
+fi
+
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
+if cargo nextest --version >/dev/null 2>&1; then
+  cargo nextest run --workspace --locked --no-fail-fast
+else
+  cargo test --workspace --locked --no-fail-fast
+fi

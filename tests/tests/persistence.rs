@@ -1,0 +1,79 @@
+//! Restarting on the same directory keeps everything: entries, groups, pending entries, IDs.
+
+use expect_test::expect;
+use rill_tests::{run_script, RawClient, TestServer};
+
+/// `rill_applied_index` from `INFO persistence`.
+async fn applied_index(server: &TestServer) -> u64 {
+    let mut client = RawClient::connect(server.addr()).await;
+    let info = client.call(&[b"INFO", b"persistence"]).await;
+    let line = info
+        .split('⏎')
+        .find_map(|line| line.strip_prefix("rill_applied_index:"))
+        .expect("applied index line");
+    line.parse().expect("a number")
+}
+
+#[tokio::test]
+async fn data_survives_a_restart() {
+    let mut server = TestServer::start_with(|config| config.fsync = true).await;
+    let setup = r#"
+        XADD s 1-1 f v1
+        XADD s 2-1 f v2
+        XADD other 5-5 g w
+        XGROUP CREATE s g 0
+        XREADGROUP GROUP g alice COUNT 1 STREAMS s >
+        "#;
+    run_script(server.addr(), setup).await;
+    let inspect = r#"
+        DBSIZE
+        XRANGE s - +
+        XLEN other
+        XPENDING s g
+        XINFO GROUPS s
+        "#;
+    let before = run_script(server.addr(), inspect).await;
+    assert_eq!(
+        applied_index(&server).await,
+        5,
+        "one index per write command; reads take none"
+    );
+    server.restart().await;
+    let after = run_script(server.addr(), inspect).await;
+    assert_eq!(before, after, "same state after restart");
+    assert_eq!(
+        applied_index(&server).await,
+        5,
+        "the applied index is stored with the data"
+    );
+    expect![[r#"
+        DBSIZE
+          :2⏎
+        XRANGE s - +
+          *2⏎*2⏎$3⏎1-1⏎*2⏎$1⏎f⏎$2⏎v1⏎*2⏎$3⏎2-1⏎*2⏎$1⏎f⏎$2⏎v2⏎
+        XLEN other
+          :1⏎
+        XPENDING s g
+          *4⏎:1⏎$3⏎1-1⏎$3⏎1-1⏎*1⏎*2⏎$5⏎alice⏎$1⏎1⏎
+        XINFO GROUPS s
+          *1⏎*12⏎$4⏎name⏎$1⏎g⏎$9⏎consumers⏎:1⏎$7⏎pending⏎:1⏎$17⏎last-delivered-id⏎$3⏎1-1⏎$12⏎entries-read⏎:1⏎$3⏎lag⏎:1⏎
+    "#]]
+    .assert_eq(&after);
+    // New writes continue after the old ones.
+    let more = run_script(server.addr(), "XADD s 2-1 f again\nXADD s 3-1 f v3\nXLEN s").await;
+    expect![[r#"
+        XADD s 2-1 f again
+          -ERR The ID specified in XADD is equal or smaller than the target stream top item⏎
+        XADD s 3-1 f v3
+          $3⏎3-1⏎
+        XLEN s
+          :3⏎
+    "#]]
+    .assert_eq(&more);
+    assert_eq!(
+        applied_index(&server).await,
+        7,
+        "a refused XADD is still an applied command"
+    );
+    server.shutdown().await;
+}
