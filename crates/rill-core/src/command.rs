@@ -4,6 +4,8 @@
 //! does depend on state (a missing group, an ID below the stream's top) is the engine's job.
 //! The gRPC front end builds the same [`Command`] values directly.
 
+use serde::{Deserialize, Serialize};
+
 use crate::id::{
     parse_id, parse_id_with_default, parse_range_bound, parse_u64, Bound, BoundError, StreamId,
 };
@@ -14,7 +16,7 @@ use crate::store::{Fields, Store};
 pub type Key = Vec<u8>;
 
 /// How XADD picks the new entry's ID.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum AddId {
     /// `*`: from the stamped time and the stream's last ID.
     Auto,
@@ -24,14 +26,14 @@ pub enum AddId {
     Explicit(StreamId),
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum TrimStrategy {
     MaxLen(u64),
     MinId(StreamId),
 }
 
 /// A trimming clause (`MAXLEN|MINID [=|~] threshold [LIMIT n]`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Trim {
     pub strategy: TrimStrategy,
     /// `~`: remove only whole nodes of [`crate::engine::TRIM_NODE_ENTRIES`] entries.
@@ -41,7 +43,7 @@ pub struct Trim {
 }
 
 /// Where a read starts, per stream.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ReadFrom {
     /// Entries strictly after this ID (XREAD), or the consumer's history after it (XREADGROUP).
     After(StreamId),
@@ -53,7 +55,7 @@ pub enum ReadFrom {
     New,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct XRead {
     /// `None`: no COUNT.
     pub count: Option<u64>,
@@ -61,7 +63,7 @@ pub struct XRead {
     pub streams: Vec<(Key, ReadFrom)>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct XReadGroup {
     pub group: Key,
     pub consumer: Key,
@@ -71,14 +73,14 @@ pub struct XReadGroup {
     pub streams: Vec<(Key, ReadFrom)>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum GroupStart {
     Id(StreamId),
     /// `$`
     Last,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum XGroup {
     Create {
         key: Key,
@@ -110,7 +112,7 @@ pub enum XGroup {
     Help,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PendingRange {
     pub min_idle_ms: u64,
     pub start: StreamId,
@@ -119,7 +121,7 @@ pub struct PendingRange {
     pub consumer: Option<Key>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct XClaim {
     pub key: Key,
     pub group: Key,
@@ -136,7 +138,7 @@ pub struct XClaim {
     pub last_id: Option<StreamId>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct XAutoClaim {
     pub key: Key,
     pub group: Key,
@@ -147,7 +149,7 @@ pub struct XAutoClaim {
     pub justid: bool,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum XInfo {
     Stream { key: Key, full: Option<u64> },
     Groups { key: Key },
@@ -155,8 +157,46 @@ pub enum XInfo {
     Help,
 }
 
+/// What a [`Malformed`] request answers when a key or group it names is missing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Missing {
+    /// `:0` (XDEL, XACK).
+    Zero,
+    /// `NOGROUP No such key '<k>' or consumer group '<g>'` (XCLAIM).
+    NoGroup,
+    /// The NOGROUP text of XREADGROUP.
+    NoGroupRead,
+    /// XGROUP's "requires the key to exist", or its NOGROUP for a missing group.
+    XGroup,
+}
+
+/// Malformed arguments to a command that, in Redis, looks up its key (and group) before it
+/// parses them: a missing key or group wins over the syntax error. Executing it changes nothing.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Malformed {
+    /// Keys looked up in order; for XREADGROUP, the streams up to the one with the bad ID.
+    pub keys: Vec<Key>,
+    pub group: Option<Key>,
+    pub missing: Missing,
+    /// The error text when everything named exists.
+    pub error: String,
+}
+
+fn malformed(keys: &[Vec<u8>], group: Option<&Vec<u8>>, missing: Missing, error: Reply) -> Command {
+    let error = match error {
+        Reply::Error(text) => text,
+        other => unreachable!("parse errors are error replies, got {other:?}"),
+    };
+    Command::Malformed(Malformed {
+        keys: keys.to_vec(),
+        group: group.cloned(),
+        missing,
+        error,
+    })
+}
+
 /// A request the stream engine executes.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Command {
     XAdd {
         key: Key,
@@ -181,7 +221,7 @@ pub enum Command {
     },
     XTrim {
         key: Key,
-        trim: Result<Trim, String>,
+        trim: Trim,
     },
     XRead(XRead),
     XGroup(XGroup),
@@ -198,6 +238,7 @@ pub enum Command {
     },
     XClaim(XClaim),
     XAutoClaim(XAutoClaim),
+    Malformed(Malformed),
     XInfo(XInfo),
     XSetId {
         key: Key,
@@ -312,21 +353,27 @@ pub fn parse(argv: &[Vec<u8>]) -> Option<Parsed> {
         "XRANGE" => parse_xrange(a, false),
         "XREVRANGE" => parse_xrange(a, true),
         "XLEN" => Ok(Command::XLen { key: a[0].clone() }),
-        "XDEL" => parse_ids(&a[1..]).map(|ids| Command::XDel {
-            key: a[0].clone(),
-            ids,
-        }),
-        "XTRIM" => Ok(parse_xtrim(a)),
+        "XDEL" => parse_ids(&a[1..])
+            .map(|ids| Command::XDel {
+                key: a[0].clone(),
+                ids,
+            })
+            .or_else(|e| Ok(malformed(&a[..1], None, Missing::Zero, e))),
+        "XTRIM" => parse_xtrim(a),
         "XREAD" => parse_xread(a, false),
         "XGROUP" => parse_xgroup(a),
         "XREADGROUP" => parse_xread(a, true),
-        "XACK" => parse_ids(&a[2..]).map(|ids| Command::XAck {
-            key: a[0].clone(),
-            group: a[1].clone(),
-            ids,
-        }),
+        "XACK" => parse_ids(&a[2..])
+            .map(|ids| Command::XAck {
+                key: a[0].clone(),
+                group: a[1].clone(),
+                ids,
+            })
+            .or_else(|e| Ok(malformed(&a[..1], Some(&a[1]), Missing::Zero, e))),
         "XPENDING" => parse_xpending(a),
-        "XCLAIM" => parse_xclaim(a),
+        "XCLAIM" => {
+            parse_xclaim(a).or_else(|e| Ok(malformed(&a[..1], Some(&a[1]), Missing::NoGroup, e)))
+        }
         "XAUTOCLAIM" => parse_xautoclaim(a),
         "XINFO" => parse_xinfo(a),
         "XSETID" => parse_xsetid(a),
@@ -405,12 +452,25 @@ fn parse_add_or_trim(a: &[Vec<u8>], xadd: bool) -> Result<AddOrTrim, Reply> {
         }
         i += 1;
     }
+    // Redis tests the LIMIT *value* against a missing strategy (`XTRIM s LIMIT 0` is the
+    // missing-strategy error, `XTRIM s LIMIT 5` the LIMIT one) but its presence against `~`.
+    let limit_nonzero = limit.is_some_and(|n| n > 0);
+    if limit_nonzero && strategy.is_none() {
+        return Err(err(
+            "ERR syntax error, LIMIT cannot be used without specifying a trimming strategy",
+        ));
+    }
+    if !xadd && strategy.is_none() {
+        return Err(err(
+            "ERR syntax error, XTRIM must be called with a trimming strategy",
+        ));
+    }
+    if limit.is_some() && !approx {
+        return Err(err(
+            "ERR syntax error, LIMIT cannot be used without the special ~ option",
+        ));
+    }
     let limit = match limit {
-        Some(_) if !approx => {
-            return Err(err(
-                "ERR syntax error, LIMIT cannot be used without the special ~ option",
-            ))
-        }
         Some(n) => n,
         None if approx => 100 * crate::engine::TRIM_NODE_ENTRIES,
         None => 0,
@@ -430,9 +490,6 @@ fn parse_add_id(arg: &[u8]) -> Result<AddId, Reply> {
             .ok_or_else(|| err(errors::INVALID_ID));
     }
     let id = parse_id_with_default(arg, 0).ok_or_else(|| err(errors::INVALID_ID))?;
-    if id == StreamId::MIN {
-        return Err(err(errors::XADD_ID_ZERO));
-    }
     Ok(AddId::Explicit(id))
 }
 
@@ -444,6 +501,10 @@ fn parse_xadd(a: &[Vec<u8>]) -> Parsed {
     let rest = &a[at + 1..];
     if rest.len() < 2 || rest.len() % 2 == 1 {
         return Err(err(errors::wrong_arity("xadd")));
+    }
+    // After the arity check, as in `xaddCommand`.
+    if id == AddId::Explicit(StreamId::MIN) {
+        return Err(err(errors::XADD_ID_ZERO));
     }
     let fields = rest
         .chunks(2)
@@ -458,20 +519,15 @@ fn parse_xadd(a: &[Vec<u8>]) -> Parsed {
     })
 }
 
-/// XTRIM looks the key up before it parses its options, so a missing key answers 0 even to
-/// malformed options; the parse error travels inside the command to keep that order.
-fn parse_xtrim(a: &[Vec<u8>]) -> Command {
-    let trim = parse_add_or_trim(a, false).and_then(|(trim, _, _)| {
-        trim.ok_or_else(|| err("ERR syntax error, XTRIM must be called with a trimming strategy"))
-    });
-    let trim = trim.map_err(|reply| match reply {
-        Reply::Error(text) => text,
-        other => format!("{other:?}"),
-    });
-    Command::XTrim {
+/// XTRIM parses its options before it looks the key up (Redis 6.2+), so a missing key answers
+/// 0 only to well-formed options.
+fn parse_xtrim(a: &[Vec<u8>]) -> Parsed {
+    let (trim, _, _) = parse_add_or_trim(a, false)?;
+    let trim = trim.expect("parse_add_or_trim demands a strategy for XTRIM");
+    Ok(Command::XTrim {
         key: a[0].clone(),
         trim,
-    }
+    })
 }
 
 fn parse_xrange(a: &[Vec<u8>], rev: bool) -> Parsed {
@@ -563,7 +619,15 @@ fn parse_xread(a: &[Vec<u8>], group: bool) -> Parsed {
     let mut streams = Vec::with_capacity(half);
     for k in 0..half {
         let (key, id) = (&a[at + k], &a[at + half + k]);
-        streams.push((key.clone(), parse_read_from(id, group)?));
+        match (parse_read_from(id, group), &names) {
+            (Ok(from), _) => streams.push((key.clone(), from)),
+            // XREADGROUP looks up each stream and the group before it parses that stream's ID.
+            (Err(e), Some((group, _))) => {
+                let keys = &a[at..=at + k];
+                return Ok(malformed(keys, Some(group), Missing::NoGroupRead, e));
+            }
+            (Err(e), None) => return Err(e),
+        }
     }
     match names {
         Some((group, consumer)) => Ok(Command::XReadGroup(XReadGroup {
@@ -586,6 +650,7 @@ fn parse_read_from(arg: &[u8], group: bool) -> Result<ReadFrom, Reply> {
     match arg {
         b"$" if group => Err(err("ERR The $ ID is meaningless in the context of XREADGROUP: you want to read the history of this consumer by specifying a proper ID, or use the > ID to get new messages. The $ ID would just return an empty result set.")),
         b"$" => Ok(ReadFrom::Last),
+        b"+" if group => Err(err("ERR The + ID is meaningless in the context of XREADGROUP: you want to read the history of this consumer by specifying a proper ID, or use the > ID to get new messages. The + ID would just return an empty result set.")),
         b">" if group => Ok(ReadFrom::New),
         b">" => Err(err("ERR The > ID can be specified only when calling XREADGROUP using the GROUP <group> <consumer> option.")),
         b"+" if !group => Ok(ReadFrom::LastEntry),
@@ -678,7 +743,11 @@ fn parse_xgroup(a: &[Vec<u8>]) -> Parsed {
     let group_cmd = match sub {
         "CREATE" if a.len() <= 7 => {
             let (mkstream, entries_read) = parse_group_options(a, true)?;
-            let start = parse_group_start(&a[3], true)?;
+            let start = match parse_group_start(&a[3], true) {
+                Ok(start) => start,
+                Err(e) if mkstream => return Err(e),
+                Err(e) => return Ok(malformed(&a[1..2], None, Missing::XGroup, e)),
+            };
             XGroup::Create {
                 key,
                 group,
@@ -689,7 +758,10 @@ fn parse_xgroup(a: &[Vec<u8>]) -> Parsed {
         }
         "SETID" if a.len() == 4 || a.len() == 6 => {
             let (_, entries_read) = parse_group_options(a, false)?;
-            let start = parse_group_start(&a[3], false)?;
+            let start = match parse_group_start(&a[3], false) {
+                Ok(start) => start,
+                Err(e) => return Ok(malformed(&a[1..2], Some(&a[2]), Missing::XGroup, e)),
+            };
             XGroup::SetId {
                 key,
                 group,
@@ -829,7 +901,7 @@ fn parse_xautoclaim(a: &[Vec<u8>]) -> Parsed {
     while j < a.len() {
         let more = a.len() - 1 - j;
         if eq(&a[j], "COUNT") && more > 0 {
-            let n = crate::id::parse_i64(&a[j + 1]).ok_or_else(|| err(errors::NOT_INTEGER))?;
+            let n = crate::id::parse_i64(&a[j + 1]).ok_or_else(|| err("ERR COUNT must be > 0"))?;
             if !(1..=i64::MAX / 16).contains(&n) {
                 return Err(err("ERR COUNT must be > 0"));
             }
@@ -964,7 +1036,7 @@ impl Command {
             XSetId { .. } | Del { .. } => true,
             XGroup(g) => !matches!(g, self::XGroup::Help),
             XRange { .. } | XLen { .. } | XRead(_) | XPending { .. } | XInfo(_) => false,
-            Exists { .. } | Type { .. } | Keys { .. } | Scan { .. } => false,
+            Exists { .. } | Type { .. } | Keys { .. } | Scan { .. } | Malformed(_) => false,
         }
     }
 
@@ -982,6 +1054,7 @@ impl Command {
             }
             XClaim(c) => vec![c.key.clone()],
             XAutoClaim(c) => vec![c.key.clone()],
+            Malformed(m) => m.keys.clone(),
             XRead(r) => r.streams.iter().map(|(k, _)| k.clone()).collect(),
             XReadGroup(r) => r.streams.iter().map(|(k, _)| k.clone()).collect(),
             XGroup(g) => match g {

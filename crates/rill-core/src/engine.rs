@@ -4,8 +4,8 @@
 //! leader stamps it into the log entry). Replies are values; nothing here fails with `Err`.
 
 use crate::command::{
-    AddId, Command, GroupStart, Key, PendingRange, ReadFrom, Trim, TrimStrategy, XAutoClaim,
-    XClaim, XGroup, XInfo, XRead, XReadGroup,
+    AddId, Command, GroupStart, Key, Malformed, Missing, PendingRange, ReadFrom, Trim,
+    TrimStrategy, XAutoClaim, XClaim, XGroup, XInfo, XRead, XReadGroup,
 };
 use crate::id::StreamId;
 use crate::limits::Limits;
@@ -52,6 +52,7 @@ pub fn execute<S: Store>(store: &mut S, cmd: &Command, now_ms: u64, limits: &Lim
         Command::XPending { key, group, range } => ex.xpending(key, group, range.as_ref()),
         Command::XClaim(c) => ex.xclaim(c),
         Command::XAutoClaim(c) => ex.xautoclaim(c),
+        Command::Malformed(m) => ex.malformed(m),
         Command::XInfo(i) => ex.xinfo(i),
         Command::XSetId {
             key,
@@ -114,6 +115,14 @@ fn opt_int(value: Option<u64>) -> Reply {
 fn nogroup(key: &[u8], group: &[u8]) -> Reply {
     Reply::err(format!(
         "NOGROUP No such key '{}' or consumer group '{}'",
+        String::from_utf8_lossy(key),
+        String::from_utf8_lossy(group)
+    ))
+}
+
+fn nogroup_read(key: &[u8], group: &[u8]) -> Reply {
+    Reply::err(format!(
+        "NOGROUP No such key '{}' or consumer group '{}' in XREADGROUP with GROUP option",
         String::from_utf8_lossy(key),
         String::from_utf8_lossy(group)
     ))
@@ -287,13 +296,9 @@ impl<S: Store> Exec<'_, S> {
         Reply::Int(deleted)
     }
 
-    fn xtrim(&mut self, key: &Key, trim: &Result<Trim, String>) -> Reply {
+    fn xtrim(&mut self, key: &Key, trim: &Trim) -> Reply {
         let Some(mut meta) = self.store.stream(key) else {
             return Reply::Int(0);
-        };
-        let trim = match trim {
-            Ok(trim) => trim,
-            Err(text) => return Reply::Error(text.clone()),
         };
         let removed = self.trim(key, &mut meta, trim);
         if removed > 0 {
@@ -312,11 +317,12 @@ impl<S: Store> Exec<'_, S> {
         count: Option<u64>,
         rev: bool,
     ) -> Reply {
-        if count == Some(0) {
-            return Reply::NilArray;
-        }
+        // The key is looked up first: a missing key answers `[]` even to COUNT 0.
         if self.store.stream(key).is_none() {
             return Reply::Array(Vec::new());
+        }
+        if count == Some(0) {
+            return Reply::NilArray;
         }
         let got = self
             .store
@@ -510,25 +516,19 @@ impl<S: Store> Exec<'_, S> {
     }
 
     fn xreadgroup(&mut self, r: &XReadGroup) -> Reply {
-        let mut groups = Vec::with_capacity(r.streams.len());
         for (key, _) in &r.streams {
-            match self.store.group(key, &r.group) {
-                Some(g) if self.store.stream(key).is_some() => groups.push(g),
-                _ => {
-                    return Reply::err(format!(
-                        "NOGROUP No such key '{}' or consumer group '{}' in XREADGROUP with GROUP option",
-                        String::from_utf8_lossy(key),
-                        String::from_utf8_lossy(&r.group)
-                    ))
-                }
+            if self.store.stream(key).is_none() || self.store.group(key, &r.group).is_none() {
+                return nogroup_read(key, &r.group);
             }
         }
         let mut out = Vec::new();
         let mut total = 0usize;
-        for ((key, from), group_meta) in r.streams.iter().zip(groups) {
+        for (key, from) in &r.streams {
             if let Err(reply) = self.touch_consumer(key, &r.group, &r.consumer) {
                 return reply;
             }
+            // Read the group afresh per stream: a key named twice must see the first delivery.
+            let group_meta = self.store.group(key, &r.group).unwrap_or_default();
             let served = match from {
                 ReadFrom::After(after) => Some(self.read_history(key, r, *after)),
                 _ => self.read_new(key, r, group_meta),
@@ -897,7 +897,10 @@ impl<S: Store> Exec<'_, S> {
         } else {
             delivery_ms
         } as u64;
-        let mut consumer_ready = false;
+        // Redis 7.2+ creates (and refreshes) the claiming consumer even when nothing is claimed.
+        if let Err(reply) = self.touch_consumer(key, group, &c.consumer) {
+            return reply;
+        }
         let mut out = Vec::new();
         for &id in &c.ids {
             let old = self.store.pending(key, group, id);
@@ -919,12 +922,6 @@ impl<S: Store> Exec<'_, S> {
                 if self.now_ms.saturating_sub(delivered) < c.min_idle_ms {
                     continue;
                 }
-            }
-            if !consumer_ready {
-                if let Err(reply) = self.touch_consumer(key, group, &c.consumer) {
-                    return reply;
-                }
-                consumer_ready = true;
             }
             let delivery_count = match c.retry_count {
                 Some(n) if n >= 0 => n as u64,
@@ -1015,6 +1012,28 @@ impl<S: Store> Exec<'_, S> {
             Reply::Array(claimed),
             Reply::Array(deleted),
         ])
+    }
+
+    fn malformed(&mut self, m: &Malformed) -> Reply {
+        for key in &m.keys {
+            let key_exists = self.store.stream(key).is_some();
+            let group_missing = match &m.group {
+                Some(group) => !key_exists || self.store.group(key, group).is_none(),
+                None => false,
+            };
+            let group = m.group.as_deref().unwrap_or_default();
+            match m.missing {
+                Missing::Zero if !key_exists || group_missing => return Reply::Int(0),
+                Missing::NoGroup if !key_exists || group_missing => return nogroup(key, group),
+                Missing::NoGroupRead if !key_exists || group_missing => {
+                    return nogroup_read(key, group)
+                }
+                Missing::XGroup if !key_exists => return Reply::err(errors::XGROUP_NEEDS_KEY),
+                Missing::XGroup if group_missing => return nogroup_for_key(key, group),
+                _ => {}
+            }
+        }
+        Reply::Error(m.error.clone())
     }
 
     // ---- XINFO -------------------------------------------------------------------------------

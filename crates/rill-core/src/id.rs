@@ -7,8 +7,12 @@
 
 use std::fmt;
 
+use serde::{Deserialize, Serialize};
+
 /// A stream entry ID. Ordering is `(ms, seq)`, which is also the byte order of [`StreamId::to_be_bytes`].
-#[derive(Copy, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
+#[derive(
+    Copy, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Serialize, Deserialize,
+)]
 pub struct StreamId {
     pub ms: u64,
     pub seq: u64,

@@ -7,7 +7,9 @@
 //!
 //! A Redis-level error (`WRONGTYPE`, `NOGROUP`, a bad ID) is a reply, never a Rust `Err`.
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Reply {
     /// `+text`
     Status(String),

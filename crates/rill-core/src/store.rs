@@ -8,13 +8,15 @@
 //! records the error, answers as if the record were absent, and refuses to commit; a half-seen
 //! state therefore never reaches disk.
 
+use serde::{Deserialize, Serialize};
+
 use crate::id::StreamId;
 
 /// An entry's field-value pairs in insertion order.
 pub type Fields = Vec<(Vec<u8>, Vec<u8>)>;
 
 /// Per-stream metadata: everything XINFO STREAM reports that is not derived from entries.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StreamMeta {
     /// Number of entries present.
     pub length: u64,
@@ -29,7 +31,7 @@ pub struct StreamMeta {
 }
 
 /// A consumer group.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GroupMeta {
     pub last_delivered_id: StreamId,
     /// Logical read counter (`entries-read`); `None` when unknown (Redis's -1).
@@ -39,7 +41,7 @@ pub struct GroupMeta {
 }
 
 /// A consumer within a group.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConsumerMeta {
     /// Last time the consumer tried to read or claim (`seen-time`, drives `idle`).
     pub seen_ms: u64,
@@ -50,7 +52,7 @@ pub struct ConsumerMeta {
 }
 
 /// One pending (delivered, unacknowledged) entry of a group.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PendingEntry {
     pub consumer: Vec<u8>,
     pub delivery_ms: u64,

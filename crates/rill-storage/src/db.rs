@@ -4,7 +4,7 @@
 //!   writer task                                reader tasks
 //!   db.begin() ──▶ Txn ─ Store reads/writes     db.read() ──▶ Txn ─ Store reads
 //!                   │                                          (dropped; status() for errors)
-//!   db.commit(txn, applied_index)
+//!   db.commit(txn, applied_index)             (or commit_with_meta: + applied log id, membership)
 //!                   │ one WriteBatch = range deletes + point writes + applied index
 //!                   ▼
 //!                RocksDB (sync per DbOptions)
@@ -15,13 +15,15 @@
 
 use std::path::Path;
 use std::ptr;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use rocksdb::{
     ColumnFamily, ColumnFamilyDescriptor, DBCompressionType, Options, WriteBatch, WriteOptions, DB,
 };
 
+use crate::cf::node_meta::{self, NodeMeta};
 use crate::cf::{node, Cf};
+use crate::checked;
 use crate::digest::Fnv64;
 use crate::error::StorageError;
 use crate::txn::Txn;
@@ -47,6 +49,9 @@ pub struct Db {
     /// Applied index of the last commit. The lock serialises commits; the value lets a commit
     /// check that nothing else committed since its txn's snapshot.
     committed_index: Mutex<u64>,
+    /// The options the instance was opened with: their statistics let tests count WAL syncs.
+    #[cfg(test)]
+    pub(crate) db_options: Options,
 }
 
 impl Db {
@@ -54,13 +59,16 @@ impl Db {
     pub fn open(path: impl AsRef<Path>, options: &DbOptions) -> Result<Db, StorageError> {
         let path = path.as_ref();
         let families = Cf::ALL.map(|cf| ColumnFamilyDescriptor::new(cf.name(), rocks_options()));
-        let rocks = DB::open_cf_descriptors(&rocks_options(), path, families)?;
+        let db_options = rocks_options();
+        let rocks = DB::open_cf_descriptors(&db_options, path, families)?;
         let applied_index = read_applied_index(&rocks)?;
         tracing::info!(path = %path.display(), applied_index, "opened store");
         Ok(Db {
             rocks,
             sync: options.sync,
             committed_index: Mutex::new(applied_index),
+            #[cfg(test)]
+            db_options,
         })
     }
 
@@ -85,17 +93,23 @@ impl Db {
     /// Refuses, writing nothing, a txn that met an error, a read view, a txn whose snapshot is
     /// no longer the latest state (another commit landed), and an index that does not grow.
     pub fn commit(&self, txn: Txn<'_>, applied_index: u64) -> Result<(), StorageError> {
+        self.commit_with_meta(txn, applied_index, &[])
+    }
+
+    /// [`Db::commit`], plus `meta` records written in the same `WriteBatch`: the replication
+    /// layer's applied log id and membership never disagree on disk with the state they describe.
+    pub fn commit_with_meta(
+        &self,
+        txn: Txn<'_>,
+        applied_index: u64,
+        meta: &[(NodeMeta, &[u8])],
+    ) -> Result<(), StorageError> {
         assert!(
             ptr::eq(txn.db(), self),
             "txn committed to a Db that did not begin it"
         );
         let txn = txn.into_committable()?;
-        // Poison only means a panic elsewhere while holding the lock; the value is written only
-        // after a successful write, so it is still the truth.
-        let mut committed = self
-            .committed_index
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        let mut committed = self.lock_commits();
         if txn.applied_index != *committed {
             return Err(StorageError::ConcurrentCommit {
                 began_at: txn.applied_index,
@@ -115,6 +129,10 @@ impl Db {
             node::APPLIED_INDEX_KEY,
             node::encode_applied_index(applied_index),
         );
+        for (record, bytes) in meta {
+            let key = node_meta::key(*record);
+            batch.put_cf(self.handle(Cf::Node), key, checked::encode(&key, bytes));
+        }
         let mut write_options = WriteOptions::default();
         write_options.set_sync(self.sync);
         self.rocks.write_opt(batch, &write_options)?;
@@ -145,6 +163,16 @@ impl Db {
         Ok(hash.finish())
     }
 
+    /// Serialises everything that moves the applied index; the value is the applied index of
+    /// the last such write.
+    pub(crate) fn lock_commits(&self) -> MutexGuard<'_, u64> {
+        // Poison only means a panic elsewhere while holding the lock; the value is written only
+        // after a successful write, so it is still the truth.
+        self.committed_index
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
     pub(crate) fn rocks(&self) -> &DB {
         &self.rocks
     }
@@ -163,6 +191,8 @@ fn rocks_options() -> Options {
     options.create_missing_column_families(true);
     // Spelled out so that no build's default (Snappy when linked) changes the files written.
     options.set_compression_type(DBCompressionType::None);
+    #[cfg(test)]
+    options.enable_statistics();
     options
 }
 

@@ -17,6 +17,8 @@ pub enum DecodeError {
     NonCanonical(&'static str),
     #[error("record filed under the wrong parent: {0}")]
     Misplaced(&'static str),
+    #[error("checksum {stored:#018x} stored, {computed:#018x} computed")]
+    Checksum { stored: u64, computed: u64 },
 }
 
 /// An error from the storage engine or from the bytes it holds.
@@ -46,6 +48,9 @@ pub enum StorageError {
     /// A read view (`Db::read`) was handed to `Db::commit`.
     #[error("a read view cannot be committed")]
     ReadOnly,
+    /// A state image (`Db::import_state`) does not decode; nothing was written.
+    #[error("bad state image: {0}")]
+    BadImage(#[source] DecodeError),
 }
 
 impl From<rocksdb::Error> for StorageError {

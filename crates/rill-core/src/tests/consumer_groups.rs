@@ -156,7 +156,7 @@ fn xreadgroup_new_history_and_noack() {
             > XREADGROUP GROUP g alice STREAMS s $
             -ERR The $ ID is meaningless in the context of XREADGROUP: you want to read the history of this consumer by specifying a proper ID, or use the > ID to get new messages. The $ ID would just return an empty result set.
             > XREADGROUP GROUP g alice STREAMS s +
-            -ERR Invalid stream ID specified as stream command argument
+            -ERR The + ID is meaningless in the context of XREADGROUP: you want to read the history of this consumer by specifying a proper ID, or use the > ID to get new messages. The + ID would just return an empty result set.
             > XREADGROUP GROUP g alice STREAMS s
             -ERR wrong number of arguments for 'xreadgroup' command
             > XREADGROUP STREAMS s >

@@ -35,13 +35,26 @@ pub mod deviation {
     /// only after looking the key (and group) up, so `XDEL missing x` answers `0`,
     /// `XACK s missing-group x` answers `0` and `XCLAIM missing g c 0 x` answers NOGROUP; the
     /// engine parses first and answers the parse error.
-    pub const PARSE_BEFORE_LOOKUP: bool = true;
+    pub const PARSE_BEFORE_LOOKUP: bool = false;
     /// Since Redis 7.2 (redis/redis#11099) XCLAIM creates its consumer even when it claims
     /// nothing; the engine creates it only on the first claimed entry.
-    pub const XCLAIM_LAZY_CONSUMER: bool = true;
+    pub const XCLAIM_LAZY_CONSUMER: bool = false;
     /// `XRANGE missing - + COUNT 0` is an empty array in Redis (the key is looked up before
     /// COUNT 0 is answered with a null); the engine answers the null.
-    pub const XRANGE_COUNT_ZERO_BEFORE_LOOKUP: bool = true;
+    pub const XRANGE_COUNT_ZERO_BEFORE_LOOKUP: bool = false;
+    /// Redis (6.2 and later) parses XTRIM's options before it looks the key up, so
+    /// `XTRIM missing SIZE 1` is a syntax error; the engine answers `0` for a missing key
+    /// whatever the options.
+    pub const XTRIM_LOOKUP_BEFORE_PARSE: bool = false;
+    /// `XREADGROUP GROUP g c STREAMS s s > >` serves the same new entries twice in the engine
+    /// (it reads every group record before serving any, so the second read works from a stale
+    /// copy) and leaves the group's pending count behind its PEL, which `check_invariants`
+    /// catches; Redis serves them once. While this is `true` the generator never names a key
+    /// twice in one XREADGROUP.
+    pub const XREADGROUP_REPEATED_KEY: bool = false;
+    /// Redis checks XADD's field count before it refuses the ID 0-0, so `XADD s 0-0 f v g` is
+    /// a wrong-arity error; the engine refuses the ID first.
+    pub const XADD_ZERO_ID_BEFORE_ARITY: bool = false;
 }
 
 // ---- IDs ----------------------------------------------------------------------------------
@@ -80,6 +93,9 @@ pub enum IdArg {
     Ms(u64),
     /// Not an ID at all.
     Raw(&'static str),
+    /// The n-th (modulo) of the IDs the key's stream holds or its groups have pending, chosen
+    /// when the command runs ([`Model::concretize`]): random IDs would rarely hit anything.
+    Pick(u8),
 }
 
 impl IdArg {
@@ -88,6 +104,7 @@ impl IdArg {
             IdArg::Full(ms, seq) => format!("{ms}-{seq}"),
             IdArg::Ms(ms) => ms.to_string(),
             IdArg::Raw(raw) => (*raw).to_owned(),
+            IdArg::Pick(_) => panic!("IdArg::Pick must be concretized first"),
         }
     }
 
@@ -96,6 +113,7 @@ impl IdArg {
             IdArg::Full(ms, seq) => Some((*ms, *seq)),
             IdArg::Ms(ms) => Some((*ms, missing_seq)),
             IdArg::Raw(_) => None,
+            IdArg::Pick(_) => panic!("IdArg::Pick must be concretized first"),
         }
     }
 
@@ -142,7 +160,9 @@ impl BoundArg {
                 // `(` followed by nothing is no exclusive bound: it is the ID "(", invalid.
                 let id = id.resolve(missing_seq).ok_or_else(invalid_id)?;
                 match side {
-                    Side::Start => id_next(id).ok_or_else(|| err("invalid start ID for the interval")),
+                    Side::Start => {
+                        id_next(id).ok_or_else(|| err("invalid start ID for the interval"))
+                    }
                     Side::End => id_prev(id).ok_or_else(|| err("invalid end ID for the interval")),
                 }
             }
@@ -637,7 +657,114 @@ fn clamp_count(count: Option<i64>) -> Option<usize> {
 }
 
 impl Model {
+    /// Every ID the stream at `key` holds or any of its groups has pending, ascending.
+    fn known_ids(&self, key: &str) -> Vec<Id> {
+        let Some(stream) = self.streams.get(key) else {
+            return Vec::new();
+        };
+        let pending = stream.groups.values().flat_map(|g| g.pel.keys());
+        let ids: BTreeSet<Id> = stream.entries.keys().chain(pending).copied().collect();
+        ids.into_iter().collect()
+    }
+
+    /// The IDs a group has pending, or failing that all the IDs the key knows.
+    fn pending_ids(&self, key: &str, group: &str) -> Vec<Id> {
+        let pel = self.streams.get(key).and_then(|s| s.groups.get(group));
+        match pel.map(|g| g.pel.keys().copied().collect::<Vec<_>>()) {
+            Some(ids) if !ids.is_empty() => ids,
+            _ => self.known_ids(key),
+        }
+    }
+
+    /// Replaces every [`IdArg::Pick`] in `op` with an ID from the current state. The two
+    /// bounds of a range, when both are picked, come out in order.
+    pub fn concretize(&self, op: &Op) -> Op {
+        let choose = |known: &[Id], id: &mut IdArg| {
+            if let IdArg::Pick(n) = *id {
+                *id = match known.get(usize::from(n) % known.len().max(1)) {
+                    Some(&(ms, seq)) => IdArg::Full(ms, seq),
+                    None => IdArg::Full(u64::from(n % 3), 1),
+                };
+            }
+        };
+        let pick = |key: &str, id: &mut IdArg| choose(&self.known_ids(key), id);
+        let pick_range = |key: &str, start: &mut BoundArg, end: &mut BoundArg| {
+            let known = self.known_ids(key);
+            if let (
+                BoundArg::Incl(IdArg::Pick(a)) | BoundArg::Excl(IdArg::Pick(a)),
+                BoundArg::Incl(IdArg::Pick(b)) | BoundArg::Excl(IdArg::Pick(b)),
+            ) = (&mut *start, &mut *end)
+            {
+                let len = known.len().max(1);
+                if usize::from(*a) % len > usize::from(*b) % len {
+                    std::mem::swap(a, b);
+                }
+            }
+            for bound in [start, end] {
+                if let BoundArg::Incl(id) | BoundArg::Excl(id) = bound {
+                    choose(&known, id);
+                }
+            }
+        };
+        let mut op = op.clone();
+        match &mut op {
+            Op::XAdd {
+                key,
+                id: AddId::Given(id),
+                ..
+            } => pick(key, id),
+            Op::XRange {
+                key, start, end, ..
+            }
+            | Op::XPendingRange {
+                key, start, end, ..
+            } => pick_range(key, start, end),
+            Op::XDel { key, ids } => ids.iter_mut().for_each(|id| pick(key, id)),
+            Op::XAck { key, group, ids }
+            | Op::XClaim {
+                key, group, ids, ..
+            } => {
+                let pending = self.pending_ids(key, group);
+                ids.iter_mut().for_each(|id| choose(&pending, id))
+            }
+            Op::XTrim {
+                key,
+                trim: TrimArg::MinId { id, .. },
+            } => pick(key, id),
+            Op::GroupCreate {
+                key,
+                start: GroupStart::Id(id),
+                ..
+            } => pick(key, id),
+            Op::XReadGroup { group, streams, .. } => {
+                for (key, read) in streams.iter_mut() {
+                    if let ReadId::After(id) = read {
+                        choose(&self.pending_ids(key, group), id);
+                    }
+                }
+            }
+            Op::XAutoClaim {
+                key,
+                group,
+                start: BoundArg::Incl(id) | BoundArg::Excl(id),
+                ..
+            } => choose(&self.pending_ids(key, group), id),
+            _ => {}
+        }
+        op
+    }
+
     pub fn apply(&mut self, op: &Op, now_ms: u64) -> Reply {
+        let argv = op.argv();
+        let name = String::from_utf8_lossy(&argv[0]).to_ascii_lowercase();
+        let min_argc = match name.as_str() {
+            "xadd" => 5,
+            "xclaim" | "xautoclaim" => 6,
+            _ => 2,
+        };
+        if argv.len() < min_argc {
+            return err(&format!("wrong number of arguments for '{name}' command"));
+        }
         match op {
             Op::XAdd {
                 key,
@@ -653,7 +780,9 @@ impl Model {
                 end,
                 count,
             } => self.xrange(key, *rev, start, end, *count),
-            Op::XLen { key } => Reply::Int(self.streams.get(*key).map_or(0, |s| s.entries.len()) as i64),
+            Op::XLen { key } => {
+                Reply::Int(self.streams.get(*key).map_or(0, |s| s.entries.len()) as i64)
+            }
             Op::XDel { key, ids } => self.xdel(key, ids),
             Op::XTrim { key, trim } => self.xtrim(key, trim),
             Op::GroupCreate {
@@ -725,7 +854,9 @@ impl Model {
                 start,
                 count,
                 justid,
-            } => self.xautoclaim(key, group, consumer, *min_idle, start, *count, *justid, now_ms),
+            } => self.xautoclaim(
+                key, group, consumer, *min_idle, start, *count, *justid, now_ms,
+            ),
             Op::Del { keys } => {
                 let removed = keys.iter().filter(|k| self.streams.remove(**k).is_some());
                 Reply::Int(removed.count() as i64)
@@ -756,6 +887,9 @@ impl Model {
             },
             _ => None,
         };
+        if deviation::XADD_ZERO_ID_BEFORE_ARITY && given == Some(ID_MIN) {
+            return err("The ID specified in XADD must be greater than 0-0");
+        }
         if fields.is_empty() {
             return err("wrong number of arguments for 'xadd' command");
         }
@@ -825,9 +959,16 @@ impl Model {
         let range = stream.entries.range(start..=end);
         let limit = count.unwrap_or(usize::MAX);
         let replies: Vec<Reply> = if rev {
-            range.rev().take(limit).map(|(id, f)| entry_reply(*id, f)).collect()
+            range
+                .rev()
+                .take(limit)
+                .map(|(id, f)| entry_reply(*id, f))
+                .collect()
         } else {
-            range.take(limit).map(|(id, f)| entry_reply(*id, f)).collect()
+            range
+                .take(limit)
+                .map(|(id, f)| entry_reply(*id, f))
+                .collect()
         };
         Reply::Array(replies)
     }
@@ -854,12 +995,13 @@ impl Model {
     }
 
     fn xtrim(&mut self, key: &str, trim: &TrimArg) -> Reply {
+        if deviation::XTRIM_LOOKUP_BEFORE_PARSE && !self.streams.contains_key(key) {
+            return Reply::Int(0);
+        }
         // Redis parses the options before it looks the key up.
         let keep_from = match trim {
             TrimArg::Bogus => return err("syntax error"),
-            TrimArg::MaxLen { n, .. } if *n < 0 => {
-                return err("The MAXLEN argument must be >= 0.")
-            }
+            TrimArg::MaxLen { n, .. } if *n < 0 => return err("The MAXLEN argument must be >= 0."),
             TrimArg::MaxLen { n, .. } => Err(*n as usize),
             TrimArg::MinId { id, .. } => match id.strict() {
                 Ok(id) => Ok(id),
@@ -881,7 +1023,13 @@ impl Model {
         Reply::Int((before - stream.entries.len()) as i64)
     }
 
-    fn group_create(&mut self, key: &str, group: &str, start: &GroupStart, mkstream: bool) -> Reply {
+    fn group_create(
+        &mut self,
+        key: &str,
+        group: &str,
+        start: &GroupStart,
+        mkstream: bool,
+    ) -> Reply {
         let start_id = match start {
             GroupStart::Dollar => Ok(self.streams.get(key).map_or(ID_MIN, |s| s.last_id)),
             GroupStart::Id(id) => id.strict(),
@@ -920,7 +1068,11 @@ impl Model {
         })
     }
 
-    fn group_mut(&mut self, key: &str, group: &str) -> Option<(&mut GroupModel, &BTreeMap<Id, Fields>)> {
+    fn group_mut(
+        &mut self,
+        key: &str,
+        group: &str,
+    ) -> Option<(&mut GroupModel, &BTreeMap<Id, Fields>)> {
         let stream = self.streams.get_mut(key)?;
         let g = stream.groups.get_mut(group)?;
         Some((g, &stream.entries))
@@ -942,8 +1094,9 @@ impl Model {
         };
         // Redis checks each stream's group, then its ID, stream by stream, before serving any.
         if deviation::PARSE_BEFORE_LOOKUP {
-            for (_, id) in streams {
-                read_id_check(id)?;
+            let first_bad = streams.iter().find_map(|(_, id)| read_id_check(id).err());
+            if let Some(reply) = first_bad {
+                return reply;
             }
         }
         let mut reads = Vec::new();
@@ -1060,7 +1213,9 @@ impl Model {
             .filter(|(id, n)| {
                 start <= **id && **id <= end && consumer.is_none_or(|c| n.consumer == c)
             })
-            .filter(|(_, n)| min_idle <= 0 || now_ms.saturating_sub(n.delivery_ms) as i64 >= min_idle)
+            .filter(|(_, n)| {
+                min_idle <= 0 || now_ms.saturating_sub(n.delivery_ms) as i64 >= min_idle
+            })
             .take(count)
             .map(|(id, n)| {
                 Reply::Array(vec![
@@ -1087,9 +1242,9 @@ impl Model {
     ) -> Reply {
         // IDs run up to the first argument that is not one; the rest are options.
         let parsed: Vec<Id> = ids.iter().map_while(|id| id.resolve(0)).collect();
-        let bad_option = ids.get(parsed.len()).map(|opt| {
-            Reply::Error(format!("ERR Unrecognized XCLAIM option '{}'", opt.text()))
-        });
+        let bad_option = ids
+            .get(parsed.len())
+            .map(|opt| Reply::Error(format!("ERR Unrecognized XCLAIM option '{}'", opt.text())));
         if deviation::PARSE_BEFORE_LOOKUP {
             if let Some(reply) = bad_option.clone() {
                 return reply;
@@ -1282,7 +1437,12 @@ fn read_history(
 // ---- running the engine -------------------------------------------------------------------
 
 /// Parses and executes one argument vector the way a server does.
-pub fn run_engine<S: Store>(store: &mut S, argv: &[Vec<u8>], now_ms: u64, limits: &Limits) -> Reply {
+pub fn run_engine<S: Store>(
+    store: &mut S,
+    argv: &[Vec<u8>],
+    now_ms: u64,
+    limits: &Limits,
+) -> Reply {
     match parse(argv) {
         None => panic!("not an engine command: {argv:?}"),
         Some(Err(reply)) => reply,
@@ -1302,30 +1462,41 @@ const NOT_IDS: &[Name] = &["x", "1-x", "-1", "1-2-3", "", "(", "1.5"];
 const MS_MAX: u64 = 30;
 
 fn key() -> impl Strategy<Value = Name> {
-    prop_oneof![4 => Just("a"), 3 => Just("b"), 1 => Just("c")]
+    prop_oneof![6 => Just(KEYS[0]), 3 => Just(KEYS[1]), 1 => Just(KEYS[2])]
 }
 
 fn group() -> impl Strategy<Value = Name> {
-    prop::sample::select(GROUPS)
+    prop_oneof![6 => Just(GROUPS[0]), 1 => Just(GROUPS[1])]
 }
 
 fn consumer() -> impl Strategy<Value = Name> {
-    prop::sample::select(CONSUMERS)
+    prop_oneof![3 => Just(CONSUMERS[0]), 2 => Just(CONSUMERS[1]), 1 => Just(CONSUMERS[2])]
 }
 
+/// An ID argument, sometimes not an ID.
 fn id_arg() -> impl Strategy<Value = IdArg> {
     prop_oneof![
-        12 => (0..=MS_MAX, 0u64..3).prop_map(|(ms, seq)| IdArg::Full(ms, seq)),
-        3 => (0..=MS_MAX).prop_map(IdArg::Ms),
+        15 => valid_id_arg(),
         1 => prop::sample::select(NOT_IDS).prop_map(IdArg::Raw),
     ]
 }
 
-/// An ID argument that is always valid.
+/// An ID argument that is always valid, mostly one the state knows.
 fn valid_id_arg() -> impl Strategy<Value = IdArg> {
     prop_oneof![
-        4 => (0..=MS_MAX, 0u64..3).prop_map(|(ms, seq)| IdArg::Full(ms, seq)),
+        8 => any::<u8>().prop_map(IdArg::Pick),
+        3 => (0..=MS_MAX, 0u64..3).prop_map(|(ms, seq)| IdArg::Full(ms, seq)),
         1 => (0..=MS_MAX).prop_map(IdArg::Ms),
+    ]
+}
+
+/// The ID of an XADD: rarely one the stream knows (that is only ever an error).
+fn add_id_arg() -> impl Strategy<Value = IdArg> {
+    prop_oneof![
+        8 => (0..=MS_MAX, 0u64..3).prop_map(|(ms, seq)| IdArg::Full(ms, seq)),
+        2 => (0..=MS_MAX).prop_map(IdArg::Ms),
+        1 => any::<u8>().prop_map(IdArg::Pick),
+        1 => prop::sample::select(NOT_IDS).prop_map(IdArg::Raw),
     ]
 }
 
@@ -1348,7 +1519,10 @@ fn min_idle() -> impl Strategy<Value = i64> {
 }
 
 fn fields() -> impl Strategy<Value = Vec<(Name, Name)>> {
-    let pair = (prop::sample::select(&["f", "g"][..]), prop::sample::select(&["1", "2", ""][..]));
+    let pair = (
+        prop::sample::select(&["f", "g"][..]),
+        prop::sample::select(&["1", "2", ""][..]),
+    );
     prop_oneof![
         20 => prop::collection::vec(pair.clone(), 1..3),
         1 => prop::collection::vec(pair, 0..1),
@@ -1359,70 +1533,82 @@ fn ids(max: usize) -> impl Strategy<Value = Vec<IdArg>> {
     prop::collection::vec(id_arg(), 1..max)
 }
 
-fn xadd() -> impl Strategy<Value = Op> {
-    let maxlen = prop_oneof![6 => Just(None), 2 => (any::<bool>(), -1i64..4).prop_map(Some)];
+fn xadd() -> BoxedStrategy<Op> {
+    let maxlen_n = prop_oneof![1 => Just(-1i64), 8 => 0i64..5];
+    let maxlen = prop_oneof![6 => Just(None), 2 => (any::<bool>(), maxlen_n).prop_map(Some)];
     let id = prop_oneof![
-        4 => Just(AddId::Auto),
-        1 => (0..=MS_MAX).prop_map(AddId::AutoSeq),
-        6 => id_arg().prop_map(AddId::Given),
+        6 => Just(AddId::Auto),
+        2 => (0..=MS_MAX).prop_map(AddId::AutoSeq),
+        4 => add_id_arg().prop_map(AddId::Given),
     ];
-    (key(), prop::bool::weighted(0.1), maxlen, id, fields()).prop_map(
-        |(key, nomkstream, maxlen, id, fields)| Op::XAdd {
+    (key(), prop::bool::weighted(0.1), maxlen, id, fields())
+        .prop_map(|(key, nomkstream, maxlen, id, fields)| Op::XAdd {
             key,
             nomkstream,
             maxlen,
             id,
             fields,
-        },
-    )
+        })
+        .boxed()
 }
 
 fn read_id() -> impl Strategy<Value = ReadId> {
     prop_oneof![
-        8 => Just(ReadId::New),
-        4 => valid_id_arg().prop_map(ReadId::After),
+        16 => Just(ReadId::New),
+        4 => Just(ReadId::After(IdArg::Ms(0))),
+        6 => valid_id_arg().prop_map(ReadId::After),
         1 => Just(ReadId::Dollar),
         1 => prop::sample::select(NOT_IDS).prop_map(|raw| ReadId::After(IdArg::Raw(raw))),
     ]
 }
 
-fn group_ops() -> impl Strategy<Value = Op> {
+fn group_ops() -> BoxedStrategy<Op> {
     let start = prop_oneof![
         3 => Just(GroupStart::Dollar),
         4 => Just(GroupStart::Id(IdArg::Ms(0))),
         3 => id_arg().prop_map(GroupStart::Id),
     ];
     prop_oneof![
-        4 => (key(), group(), start, any::<bool>()).prop_map(|(key, group, start, mkstream)| {
+        5 => (key(), group(), start, prop::bool::weighted(0.7)).prop_map(|(key, group, start, mkstream)| {
             Op::GroupCreate { key, group, start, mkstream }
         }),
         1 => (key(), group()).prop_map(|(key, group)| Op::GroupDestroy { key, group }),
-        2 => (key(), group(), consumer()).prop_map(|(key, group, consumer)| {
+        3 => (key(), group(), consumer()).prop_map(|(key, group, consumer)| {
             Op::CreateConsumer { key, group, consumer }
         }),
-        1 => (key(), group(), consumer()).prop_map(|(key, group, consumer)| {
+        2 => (key(), group(), consumer()).prop_map(|(key, group, consumer)| {
             Op::DelConsumer { key, group, consumer }
         }),
     ]
+    .boxed()
 }
 
-fn xreadgroup() -> impl Strategy<Value = Op> {
+fn xreadgroup() -> BoxedStrategy<Op> {
     let streams = prop_oneof![
         6 => (key(), read_id()).prop_map(|s| vec![s]),
-        1 => prop::collection::vec((key(), read_id()), 2..3),
+        1 => prop::collection::vec((key(), read_id()), 2..3).prop_filter(
+            "a key named twice (deviation::XREADGROUP_REPEATED_KEY)",
+            |streams| !deviation::XREADGROUP_REPEATED_KEY || streams[0].0 != streams[1].0,
+        ),
     ];
-    (group(), consumer(), count(), prop::bool::weighted(0.2), streams).prop_map(
-        |(group, consumer, count, noack, streams)| Op::XReadGroup {
+    (
+        group(),
+        consumer(),
+        count(),
+        prop::bool::weighted(0.2),
+        streams,
+    )
+        .prop_map(|(group, consumer, count, noack, streams)| Op::XReadGroup {
             group,
             consumer,
             count,
             noack,
             streams,
-        },
-    )
+        })
+        .boxed()
 }
 
-fn pel_ops() -> impl Strategy<Value = Op> {
+fn pel_ops() -> BoxedStrategy<Op> {
     let pending_range = (
         key(),
         group(),
@@ -1432,36 +1618,63 @@ fn pel_ops() -> impl Strategy<Value = Op> {
         -1i64..6,
         prop_oneof![2 => Just(None), 1 => consumer().prop_map(Some)],
     )
-        .prop_map(|(key, group, idle, start, end, count, consumer)| Op::XPendingRange {
-            key,
-            group,
-            idle,
-            start,
-            end,
-            count,
-            consumer,
-        });
-    let claim = (key(), group(), consumer(), min_idle(), ids(4), any::<bool>()).prop_map(
-        |(key, group, consumer, min_idle, ids, justid)| Op::XClaim {
+        .prop_map(
+            |(key, group, idle, start, end, count, consumer)| Op::XPendingRange {
+                key,
+                group,
+                idle,
+                start,
+                end,
+                count,
+                consumer,
+            },
+        );
+    let claim = (
+        key(),
+        group(),
+        consumer(),
+        min_idle(),
+        ids(4),
+        any::<bool>(),
+    )
+        .prop_map(|(key, group, consumer, min_idle, ids, justid)| Op::XClaim {
             key,
             group,
             consumer,
             min_idle,
             ids,
             justid,
-        },
-    );
-    let autoclaim_count = prop_oneof![3 => Just(None), 2 => (-1i64..4).prop_map(Some)];
-    let autoclaim = (key(), group(), consumer(), min_idle(), bound(), autoclaim_count, any::<bool>())
-        .prop_map(|(key, group, consumer, min_idle, start, count, justid)| Op::XAutoClaim {
-            key,
-            group,
-            consumer,
-            min_idle,
-            start,
-            count,
-            justid,
         });
+    let autoclaim_count = prop_oneof![
+        6 => Just(None),
+        6 => (1i64..4).prop_map(Some),
+        1 => (-1i64..1).prop_map(Some),
+    ];
+    // A scan from the start finds the most; `+` finds nothing but is worth a try.
+    let autoclaim_start = prop_oneof![
+        4 => Just(BoundArg::Min),
+        3 => bound(),
+    ];
+    let autoclaim = (
+        key(),
+        group(),
+        consumer(),
+        min_idle(),
+        autoclaim_start,
+        autoclaim_count,
+        any::<bool>(),
+    )
+        .prop_map(
+            |(key, group, consumer, min_idle, start, count, justid)| Op::XAutoClaim {
+                key,
+                group,
+                consumer,
+                min_idle,
+                start,
+                count,
+                justid,
+            },
+        );
     prop_oneof![
         3 => (key(), group(), ids(4)).prop_map(|(key, group, ids)| Op::XAck { key, group, ids }),
         2 => (key(), group()).prop_map(|(key, group)| Op::XPendingSummary { key, group }),
@@ -1469,40 +1682,62 @@ fn pel_ops() -> impl Strategy<Value = Op> {
         3 => claim,
         3 => autoclaim,
     ]
+    .boxed()
 }
 
-fn stream_ops() -> impl Strategy<Value = Op> {
+fn stream_ops() -> BoxedStrategy<Op> {
     let trim = prop_oneof![
-        3 => (any::<bool>(), -1i64..4).prop_map(|(eq, n)| TrimArg::MaxLen { eq, n }),
+        3 => (any::<bool>(), prop_oneof![1 => Just(-1i64), 6 => 0i64..4])
+            .prop_map(|(eq, n)| TrimArg::MaxLen { eq, n }),
         3 => (any::<bool>(), id_arg()).prop_map(|(eq, id)| TrimArg::MinId { eq, id }),
         1 => Just(TrimArg::Bogus),
     ];
-    let keys = prop::collection::vec(key(), 1..3);
+    let keys = || prop::collection::vec(key(), 1..3);
     prop_oneof![
-        4 => (key(), any::<bool>(), bound(), bound(), count()).prop_map(
+        6 => (key(), any::<bool>(), bound(), bound(), count()).prop_map(
             |(key, rev, start, end, count)| Op::XRange { key, rev, start, end, count }
         ),
         1 => key().prop_map(|key| Op::XLen { key }),
-        2 => (key(), ids(4)).prop_map(|(key, ids)| Op::XDel { key, ids }),
+        3 => (key(), ids(4)).prop_map(|(key, ids)| Op::XDel { key, ids }),
         2 => (key(), trim).prop_map(|(key, trim)| Op::XTrim { key, trim }),
-        1 => keys.clone().prop_map(|keys| Op::Del { keys }),
-        1 => keys.prop_map(|keys| Op::Exists { keys }),
+        1 => keys().prop_map(|keys| Op::Del { keys }),
+        1 => keys().prop_map(|keys| Op::Exists { keys }),
     ]
+    .boxed()
 }
 
 /// One command.
-pub fn op() -> impl Strategy<Value = Op> {
+pub fn op() -> BoxedStrategy<Op> {
     prop_oneof![
         8 => xadd(),
-        4 => stream_ops(),
+        5 => stream_ops(),
         3 => group_ops(),
         6 => xreadgroup(),
-        6 => pel_ops(),
+        7 => pel_ops(),
     ]
+    .boxed()
 }
 
-/// A script: each command with how far the clock moves before it runs.
+/// A script: each command with how far the clock moves before it runs. A prelude creates the
+/// groups `a g1` and `b g1` and maybe a few more, so that group commands find their group more
+/// often than chance would; `g2` and the key `c` stay mostly absent.
 pub fn script() -> impl Strategy<Value = Vec<(u64, Op)>> {
     let advance = prop_oneof![3 => Just(0u64), 3 => 1u64..3, 1 => 3u64..8];
-    prop::collection::vec((advance, op()), 1..60)
+    let create = |key, group, start| Op::GroupCreate {
+        key,
+        group,
+        start,
+        mkstream: true,
+    };
+    let starts = || prop_oneof![Just(GroupStart::Dollar), Just(GroupStart::Id(IdArg::Ms(0)))];
+    let fixed = (starts(), starts())
+        .prop_map(move |(s1, s2)| vec![(0, create("a", "g1", s1)), (0, create("b", "g1", s2))]);
+    let more = (key(), group(), starts()).prop_map(move |(k, g, s)| (0, create(k, g, s)));
+    let prelude = (fixed, prop::collection::vec(more, 0..3));
+    let body = prop::collection::vec((advance, op()), 1..60);
+    (prelude, body).prop_map(|((mut script, more), body)| {
+        script.extend(more);
+        script.extend(body);
+        script
+    })
 }

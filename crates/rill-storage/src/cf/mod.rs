@@ -8,6 +8,9 @@
 //!   pel           0x05 | len | stream_key | len | group | id          -> PendingEntry
 //!   consumer_pel  0x06 | len | stream_key | len | group | len | consumer | id -> (empty)
 //!   node          0x40                                                -> applied index
+//!   node          0x41 | node_meta u8                                 -> checked opaque bytes
+//!   raft_log      0x50 | index u64                                    -> checked opaque bytes
+//!   raft_meta     0x51 | log_meta u8                                  -> checked opaque bytes
 //! ```
 //!
 //! `len` is a `u32` BE, `id` is `ms u64 BE | seq u64 BE`. Each module states its layout.
@@ -18,7 +21,10 @@ pub(crate) mod consumers;
 pub(crate) mod entries;
 pub(crate) mod groups;
 pub(crate) mod node;
+pub(crate) mod node_meta;
 pub(crate) mod pel;
+pub(crate) mod raft_log;
+pub(crate) mod raft_meta;
 pub(crate) mod streams;
 
 /// First byte of every key. Persisted: values never change and are never reused.
@@ -32,10 +38,14 @@ pub(crate) enum KeyTag {
     Pending = 0x05,
     ConsumerPending = 0x06,
     AppliedIndex = 0x40,
+    NodeMeta = 0x41,
+    RaftLog = 0x50,
+    RaftMeta = 0x51,
 }
 
 /// A column family. `STATE` are the ones that hold stream state (and feed the digest); `Node`
-/// holds bookkeeping about this replica.
+/// holds bookkeeping about this replica's state (applied index, applied log id, membership);
+/// `RaftLog` and `RaftMeta` hold the replicated log and its vote, which are not state.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub(crate) enum Cf {
     Streams,
@@ -45,6 +55,8 @@ pub(crate) enum Cf {
     Pel,
     ConsumerPel,
     Node,
+    RaftLog,
+    RaftMeta,
 }
 
 impl Cf {
@@ -57,7 +69,7 @@ impl Cf {
         Cf::Pel,
         Cf::ConsumerPel,
     ];
-    pub(crate) const ALL: [Cf; 7] = [
+    pub(crate) const ALL: [Cf; 9] = [
         Cf::Streams,
         Cf::Entries,
         Cf::Groups,
@@ -65,6 +77,8 @@ impl Cf {
         Cf::Pel,
         Cf::ConsumerPel,
         Cf::Node,
+        Cf::RaftLog,
+        Cf::RaftMeta,
     ];
 
     /// The RocksDB name. Persisted: never rename.
@@ -77,6 +91,8 @@ impl Cf {
             Cf::Pel => "pel",
             Cf::ConsumerPel => "consumer_pel",
             Cf::Node => "node",
+            Cf::RaftLog => "raft_log",
+            Cf::RaftMeta => "raft_meta",
         }
     }
 
@@ -100,8 +116,14 @@ mod tests {
             KeyTag::Pending,
             KeyTag::ConsumerPending,
             KeyTag::AppliedIndex,
+            KeyTag::NodeMeta,
+            KeyTag::RaftLog,
+            KeyTag::RaftMeta,
         ];
-        assert_eq!(tags.map(|t| t as u8), [1, 2, 3, 4, 5, 6, 0x40]);
+        assert_eq!(
+            tags.map(|t| t as u8),
+            [1, 2, 3, 4, 5, 6, 0x40, 0x41, 0x50, 0x51]
+        );
         let names = Cf::ALL.map(Cf::name);
         assert_eq!(
             names,
@@ -112,7 +134,9 @@ mod tests {
                 "consumers",
                 "pel",
                 "consumer_pel",
-                "node"
+                "node",
+                "raft_log",
+                "raft_meta"
             ]
         );
         for (i, cf) in Cf::ALL.iter().enumerate() {

@@ -3,6 +3,7 @@
 
 mod db;
 mod model;
+mod replication;
 
 use rill_core::{MemStore, Store};
 use rocksdb::IteratorMode;

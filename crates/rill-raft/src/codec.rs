@@ -1,0 +1,181 @@
+//! The bytes of everything this crate persists in `rill-storage` (log entries, vote, log ids,
+//! membership, clock): a format byte, then postcard.
+//!
+//! Format 1: `0x01 | postcard(value)`. postcard is compact (varints) and its wire format is
+//! specified and stable across its 1.x releases. Decoding refuses trailing bytes, so one value has
+//! one encoding.
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+const FORMAT: u8 = 1;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CodecError {
+    #[error("empty value")]
+    Empty,
+    #[error("unknown format {found}")]
+    BadFormat { found: u8 },
+    #[error("{extra} trailing bytes")]
+    Trailing { extra: usize },
+    #[error("postcard: {0}")]
+    Postcard(#[from] postcard::Error),
+}
+
+pub fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, CodecError> {
+    let mut out = vec![FORMAT];
+    out = postcard::to_extend(value, out)?;
+    Ok(out)
+}
+
+pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, CodecError> {
+    let (&format, body) = bytes.split_first().ok_or(CodecError::Empty)?;
+    if format != FORMAT {
+        return Err(CodecError::BadFormat { found: format });
+    }
+    let (value, rest) = postcard::take_from_bytes(body)?;
+    if !rest.is_empty() {
+        return Err(CodecError::Trailing { extra: rest.len() });
+    }
+    Ok(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::{Entry, LogId, Peer, Request, StoredMembership, Vote};
+    use openraft::{CommittedLeaderId, EntryPayload, Membership};
+    use rill_core::Command;
+    use std::collections::{BTreeMap, BTreeSet};
+
+    fn argv(words: &[&str]) -> Vec<Vec<u8>> {
+        words.iter().map(|w| w.as_bytes().to_vec()).collect()
+    }
+
+    fn command(words: &[&str]) -> Command {
+        match rill_core::parse(&argv(words)) {
+            Some(Ok(command)) => command,
+            other => panic!("{words:?} does not parse: {other:?}"),
+        }
+    }
+
+    fn round_trip<T: Serialize + DeserializeOwned + PartialEq + std::fmt::Debug>(value: &T) {
+        let bytes = encode(value).expect("encode");
+        assert_eq!(&decode::<T>(&bytes).expect("decode"), value);
+        let mut longer = bytes.clone();
+        longer.push(0);
+        assert!(decode::<T>(&longer).is_err(), "trailing byte accepted");
+        assert!(decode::<T>(&bytes[1..]).is_err() || bytes[1] == FORMAT);
+    }
+
+    #[test]
+    fn commands_round_trip() {
+        let scripts: &[&[&str]] = &[
+            &["XADD", "s", "*", "f", "v"],
+            &[
+                "XADD",
+                "s",
+                "NOMKSTREAM",
+                "MAXLEN",
+                "~",
+                "10",
+                "LIMIT",
+                "5",
+                "7-*",
+                "a",
+                "b",
+            ],
+            &["XADD", "s", "MINID", "=", "3-4", "9-9", "a", "\u{0}\u{ff}"],
+            &["XTRIM", "s", "MAXLEN", "0"],
+            &["XDEL", "s", "1-1", "2"],
+            &[
+                "XGROUP",
+                "CREATE",
+                "s",
+                "g",
+                "$",
+                "MKSTREAM",
+                "ENTRIESREAD",
+                "3",
+            ],
+            &["XGROUP", "SETID", "s", "g", "0"],
+            &[
+                "XREADGROUP",
+                "GROUP",
+                "g",
+                "c",
+                "COUNT",
+                "2",
+                "NOACK",
+                "STREAMS",
+                "s",
+                ">",
+            ],
+            &["XACK", "s", "g", "1-0"],
+            &[
+                "XCLAIM", "s", "g", "c", "10", "1-0", "IDLE", "5", "FORCE", "JUSTID",
+            ],
+            &["XAUTOCLAIM", "s", "g", "c", "10", "0", "COUNT", "3"],
+            &[
+                "XSETID",
+                "s",
+                "5-5",
+                "ENTRIESADDED",
+                "9",
+                "MAXDELETEDID",
+                "1-1",
+            ],
+            &["DEL", "s", "t"],
+        ];
+        for script in scripts {
+            round_trip(&Request {
+                command: command(script),
+                now_ms: 1_700_000_000_123,
+            });
+        }
+    }
+
+    #[test]
+    fn raft_records_round_trip() {
+        let log_id = LogId::new(CommittedLeaderId::new(3, 2), 42);
+        round_trip(&log_id);
+        round_trip(&Some(log_id));
+        round_trip(&Option::<LogId>::None);
+        round_trip(&Vote::new(4, 1));
+        let mut committed = Vote::new(5, 2);
+        committed.commit();
+        round_trip(&committed);
+        let nodes: BTreeMap<u64, Peer> = (1..=3)
+            .map(|id| {
+                let peer = Peer {
+                    raft_addr: format!("127.0.0.1:{}", 7000 + id),
+                    client_addr: format!("127.0.0.1:{}", 6000 + id),
+                };
+                (id, peer)
+            })
+            .collect();
+        let membership = Membership::new(vec![BTreeSet::from([1, 2, 3])], nodes);
+        round_trip(&StoredMembership::new(Some(log_id), membership.clone()));
+        let entries = [
+            EntryPayload::Blank,
+            EntryPayload::Membership(membership),
+            EntryPayload::Normal(Request {
+                command: command(&["XADD", "s", "*", "f", "v"]),
+                now_ms: 9,
+            }),
+        ];
+        for payload in entries {
+            round_trip(&Entry { log_id, payload });
+        }
+    }
+
+    #[test]
+    fn refuses_unknown_format_and_garbage() {
+        assert!(matches!(decode::<u64>(&[]), Err(CodecError::Empty)));
+        assert!(matches!(
+            decode::<u64>(&[2, 0]),
+            Err(CodecError::BadFormat { found: 2 })
+        ));
+        assert!(decode::<LogId>(&[FORMAT, 0xff, 0xff]).is_err());
+    }
+}

@@ -1,0 +1,112 @@
+//! [`RaftConfig`]: the Raft settings Rill exposes, with units in the names, checked and turned
+//! into openraft's `Config`.
+
+use openraft::{Config, SnapshotPolicy};
+
+use crate::error::Error;
+
+/// Timing, batching and log-compaction settings of one node. Every node of a cluster should
+/// use the same values.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RaftConfig {
+    pub cluster_name: String,
+    /// Leader heartbeat period. Must stay under half the minimum election timeout, so that a
+    /// healthy leader is not deposed by one late heartbeat.
+    pub heartbeat_ms: u64,
+    pub election_timeout_ms_min: u64,
+    pub election_timeout_ms_max: u64,
+    /// Build a snapshot once this many entries were applied since the last; 0: only when asked
+    /// (`Raft::trigger().snapshot()`).
+    pub snapshot_entries_since_last: u64,
+    /// Applied entries kept in the log behind a snapshot, so a follower that lags a little
+    /// catches up from the log instead of a whole snapshot.
+    pub log_entries_kept_behind_snapshot: u64,
+    /// Most entries in one append-entries RPC.
+    pub entries_per_append_max: u64,
+    /// Largest snapshot chunk sent in one install-snapshot RPC.
+    pub snapshot_chunk_bytes_max: u64,
+}
+
+impl Default for RaftConfig {
+    fn default() -> RaftConfig {
+        RaftConfig {
+            cluster_name: "rill".to_owned(),
+            heartbeat_ms: 100,
+            election_timeout_ms_min: 1000,
+            election_timeout_ms_max: 2000,
+            snapshot_entries_since_last: 10_000,
+            log_entries_kept_behind_snapshot: 1000,
+            entries_per_append_max: 300,
+            snapshot_chunk_bytes_max: 3 << 20,
+        }
+    }
+}
+
+impl RaftConfig {
+    /// openraft's `Config` for these settings, or why they do not make sense.
+    pub fn to_openraft(&self) -> Result<Config, Error> {
+        if self.heartbeat_ms == 0 || self.heartbeat_ms * 2 >= self.election_timeout_ms_min {
+            return Err(Error::Config(format!(
+                "heartbeat_ms ({}) must be above 0 and under half of election_timeout_ms_min ({})",
+                self.heartbeat_ms, self.election_timeout_ms_min
+            )));
+        }
+        let snapshot_policy = match self.snapshot_entries_since_last {
+            0 => SnapshotPolicy::Never,
+            entries => SnapshotPolicy::LogsSinceLast(entries),
+        };
+        let config = Config {
+            cluster_name: self.cluster_name.clone(),
+            heartbeat_interval: self.heartbeat_ms,
+            election_timeout_min: self.election_timeout_ms_min,
+            election_timeout_max: self.election_timeout_ms_max,
+            snapshot_policy,
+            max_in_snapshot_log_to_keep: self.log_entries_kept_behind_snapshot,
+            max_payload_entries: self.entries_per_append_max,
+            snapshot_max_chunk_size: self.snapshot_chunk_bytes_max,
+            ..Config::default()
+        };
+        config
+            .validate()
+            .map_err(|error| Error::Config(error.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_is_valid_and_maps_field_by_field() {
+        let config = RaftConfig::default().to_openraft().expect("valid");
+        assert_eq!(config.heartbeat_interval, 100);
+        assert_eq!(config.election_timeout_min, 1000);
+        assert_eq!(config.election_timeout_max, 2000);
+        assert_eq!(config.max_in_snapshot_log_to_keep, 1000);
+        assert_eq!(
+            config.snapshot_policy,
+            SnapshotPolicy::LogsSinceLast(10_000)
+        );
+    }
+
+    #[test]
+    fn refuses_nonsense() {
+        let slow_heartbeat = RaftConfig {
+            heartbeat_ms: 500,
+            ..RaftConfig::default()
+        };
+        assert!(slow_heartbeat.to_openraft().is_err());
+        let inverted = RaftConfig {
+            election_timeout_ms_min: 2000,
+            election_timeout_ms_max: 1000,
+            ..RaftConfig::default()
+        };
+        assert!(inverted.to_openraft().is_err());
+        let manual_snapshots = RaftConfig {
+            snapshot_entries_since_last: 0,
+            ..RaftConfig::default()
+        };
+        let config = manual_snapshots.to_openraft().expect("valid");
+        assert_eq!(config.snapshot_policy, SnapshotPolicy::Never);
+    }
+}

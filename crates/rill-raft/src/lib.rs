@@ -1,0 +1,39 @@
+//! Replication of the stream engine with openraft. The only crate that imports `openraft`.
+//!
+//! ```text
+//!   RaftNode::write(command) ── stamp now_ms ──▶ Raft::client_write(Request)
+//!                                                   │ leader appends and replicates
+//!   LogStore::append ── Db::log_append, fsynced ◀──┤ then tells openraft "flushed"
+//!                                                   │ committed by a quorum
+//!   StateMachine::apply ── rill_core::execute per entry, one Txn per batch
+//!                       └─ Db::commit_with_meta: state + applied log id + membership + clock,
+//!                          one WriteBatch
+//!   snapshots: Db::export_state (one RocksDB snapshot) ──▶ peer ──▶ Db::import_state
+//! ```
+//!
+//! Time enters only at the proposer: [`Stamper`] puts `max(wall clock, last stamp)` into each
+//! [`Request`]; the state machine never reads a clock, so every replica applies the same bytes
+//! and reaches the same state.
+//!
+//! Index numbering: openraft's first entry has index 0, while a store's applied index 0 means
+//! "nothing applied"; the store's applied index is therefore the Raft log index plus one.
+
+mod codec;
+mod config;
+mod error;
+mod log_store;
+mod node;
+mod stamp;
+mod state_machine;
+mod types;
+
+#[cfg(test)]
+mod tests;
+
+pub use config::RaftConfig;
+pub use error::Error;
+pub use log_store::LogStore;
+pub use node::{RaftNode, WriteError};
+pub use stamp::Stamper;
+pub use state_machine::{SnapshotBuilder, StateMachine};
+pub use types::{Entry, LogId, NodeId, Peer, Raft, Request, Response, TypeConfig};

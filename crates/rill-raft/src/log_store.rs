@@ -1,0 +1,230 @@
+//! [`LogStore`]: openraft's log storage on `rill-storage`'s raw log (`Db::log_*`).
+//!
+//! ```text
+//!   append(entries, callback) ── encode ──▶ Db::log_append (one WriteBatch, fsynced)
+//!                                              └─ returned Ok ──▶ callback.log_io_completed(Ok)
+//!   save_vote ──▶ Db::log_meta_put(Vote), fsynced, before returning
+//!   truncate(id) ──▶ removes [id.index, ..)       purge(id) ──▶ removes [.., id.index] + last purged
+//! ```
+//!
+//! Writes run on tokio's blocking pool: an fsync must not stall the runtime's workers. They are
+//! still serialised, since openraft awaits each storage call before the next.
+
+use std::fmt::Debug;
+use std::io;
+use std::ops::{Bound, RangeBounds};
+use std::sync::Arc;
+
+use openraft::storage::{LogFlushed, LogState, RaftLogStorage};
+use openraft::{OptionalSend, RaftLogReader};
+use rill_storage::{Db, LogMeta};
+
+use crate::codec::{decode, encode};
+use crate::error::{self, Error};
+use crate::types::{Entry, LogId, StorageError, TypeConfig, Vote};
+
+/// The Raft log, vote and committed id of one node. Cheap to clone: clones share the [`Db`].
+#[derive(Clone)]
+pub struct LogStore {
+    db: Arc<Db>,
+}
+
+impl LogStore {
+    pub fn new(db: Arc<Db>) -> LogStore {
+        LogStore { db }
+    }
+
+    fn meta<T: serde::de::DeserializeOwned>(
+        &self,
+        meta: LogMeta,
+        what: &'static str,
+    ) -> Result<Option<T>, Error> {
+        match self.db.log_meta_get(meta)? {
+            None => Ok(None),
+            Some(bytes) => decode(&bytes).map(Some).map_err(Error::codec(what)),
+        }
+    }
+}
+
+/// Runs `work` on the blocking pool. A panic there (a failed assertion) is resumed here: a
+/// broken invariant stops the node rather than being reported as an I/O error.
+pub(crate) async fn blocking<T, F>(work: F) -> T
+where
+    T: Send + 'static,
+    F: FnOnce() -> T + Send + 'static,
+{
+    match tokio::task::spawn_blocking(work).await {
+        Ok(value) => value,
+        Err(join) => match join.try_into_panic() {
+            Ok(panic) => std::panic::resume_unwind(panic),
+            // Cancelled only when the runtime shuts down under us.
+            Err(join) => panic!("storage task did not finish: {join}"),
+        },
+    }
+}
+
+fn decode_entry(index: u64, bytes: &[u8]) -> Result<Entry, Error> {
+    let entry: Entry = decode(bytes).map_err(Error::codec("log entry"))?;
+    if entry.log_id.index != index {
+        return Err(Error::Inconsistent(format!(
+            "log entry {} stored under index {index}",
+            entry.log_id
+        )));
+    }
+    Ok(entry)
+}
+
+/// `[start, end)` of a range of log indexes.
+fn bounds(range: &impl RangeBounds<u64>) -> (u64, u64) {
+    let start = match range.start_bound() {
+        Bound::Included(&start) => start,
+        Bound::Excluded(&start) => start.saturating_add(1),
+        Bound::Unbounded => 0,
+    };
+    let end = match range.end_bound() {
+        Bound::Included(&end) => end.saturating_add(1),
+        Bound::Excluded(&end) => end,
+        Bound::Unbounded => u64::MAX,
+    };
+    (start, end)
+}
+
+impl RaftLogReader<TypeConfig> for LogStore {
+    async fn try_get_log_entries<RB: RangeBounds<u64> + Clone + Debug + OptionalSend>(
+        &mut self,
+        range: RB,
+    ) -> Result<Vec<Entry>, StorageError> {
+        let (start, end) = bounds(&range);
+        let raw = self.db.log_range(start, end).map_err(error::read_logs)?;
+        let mut entries = Vec::with_capacity(raw.len());
+        for (index, bytes) in raw {
+            entries.push(decode_entry(index, &bytes).map_err(error::read_logs)?);
+        }
+        Ok(entries)
+    }
+}
+
+impl RaftLogStorage<TypeConfig> for LogStore {
+    type LogReader = LogStore;
+
+    async fn get_log_state(&mut self) -> Result<LogState<TypeConfig>, StorageError> {
+        let last_purged_log_id: Option<LogId> = self
+            .meta(LogMeta::LastPurged, "last purged log id")
+            .map_err(error::read_logs)?;
+        let last_log_id = match self.db.log_last().map_err(error::read_logs)? {
+            Some((index, bytes)) => Some(
+                decode_entry(index, &bytes)
+                    .map_err(error::read_logs)?
+                    .log_id,
+            ),
+            None => last_purged_log_id,
+        };
+        if last_log_id < last_purged_log_id {
+            return Err(error::read_logs(Error::Inconsistent(format!(
+                "log ends at {last_log_id:?}, before its purged prefix {last_purged_log_id:?}"
+            ))));
+        }
+        Ok(LogState {
+            last_purged_log_id,
+            last_log_id,
+        })
+    }
+
+    async fn get_log_reader(&mut self) -> LogStore {
+        self.clone()
+    }
+
+    async fn save_vote(&mut self, vote: &Vote) -> Result<(), StorageError> {
+        let bytes = encode(vote)
+            .map_err(Error::codec("vote"))
+            .map_err(error::write_vote)?;
+        let db = self.db.clone();
+        blocking(move || db.log_meta_put(LogMeta::Vote, &bytes))
+            .await
+            .map_err(error::write_vote)
+    }
+
+    async fn read_vote(&mut self) -> Result<Option<Vote>, StorageError> {
+        self.meta(LogMeta::Vote, "vote").map_err(error::read_vote)
+    }
+
+    async fn save_committed(&mut self, committed: Option<LogId>) -> Result<(), StorageError> {
+        let bytes = encode(&committed)
+            .map_err(Error::codec("committed log id"))
+            .map_err(error::write_logs)?;
+        // Not fsynced (`LogMeta::needs_fsync`): a short write, kept on the runtime.
+        self.db
+            .log_meta_put(LogMeta::Committed, &bytes)
+            .map_err(error::write_logs)
+    }
+
+    async fn read_committed(&mut self) -> Result<Option<LogId>, StorageError> {
+        let committed: Option<Option<LogId>> = self
+            .meta(LogMeta::Committed, "committed log id")
+            .map_err(error::read_logs)?;
+        Ok(committed.flatten())
+    }
+
+    async fn append<I>(
+        &mut self,
+        entries: I,
+        callback: LogFlushed<TypeConfig>,
+    ) -> Result<(), StorageError>
+    where
+        I: IntoIterator<Item = Entry> + OptionalSend,
+        I::IntoIter: OptionalSend,
+    {
+        let mut encoded = Vec::new();
+        for entry in entries {
+            let bytes = encode(&entry)
+                .map_err(Error::codec("log entry"))
+                .map_err(error::write_logs)?;
+            encoded.push((entry.log_id.index, bytes));
+        }
+        let db = self.db.clone();
+        // Only after the fsynced write returned may openraft count these entries as stored.
+        match blocking(move || db.log_append(&encoded)).await {
+            Ok(()) => {
+                callback.log_io_completed(Ok(()));
+                Ok(())
+            }
+            Err(e) => {
+                callback.log_io_completed(Err(io::Error::other(e.to_string())));
+                Err(error::write_logs(e))
+            }
+        }
+    }
+
+    async fn truncate(&mut self, log_id: LogId) -> Result<(), StorageError> {
+        tracing::debug!(%log_id, "truncating log");
+        let db = self.db.clone();
+        blocking(move || db.log_truncate_from(log_id.index))
+            .await
+            .map_err(error::write_logs)
+    }
+
+    async fn purge(&mut self, log_id: LogId) -> Result<(), StorageError> {
+        tracing::debug!(%log_id, "purging log");
+        let bytes = encode(&log_id)
+            .map_err(Error::codec("purged log id"))
+            .map_err(error::write_logs)?;
+        let db = self.db.clone();
+        blocking(move || db.log_purge_upto(log_id.index, &bytes))
+            .await
+            .map_err(error::write_logs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bounds_are_half_open() {
+        assert_eq!(bounds(&(3..7)), (3, 7));
+        assert_eq!(bounds(&(3..=7)), (3, 8));
+        assert_eq!(bounds(&(..)), (0, u64::MAX));
+        assert_eq!(bounds(&(5..)), (5, u64::MAX));
+        assert_eq!(bounds(&(Bound::Excluded(2), Bound::Included(2))), (3, 3));
+    }
+}

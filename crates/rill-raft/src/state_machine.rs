@@ -1,0 +1,348 @@
+//! [`StateMachine`]: openraft's state machine on the stream engine and a `rill-storage` [`Db`].
+//!
+//! ```text
+//!   apply([e1 .. en]) ── one Txn ── rill_core::execute(e.command, e.now_ms) per normal entry
+//!                     └─ Db::commit_with_meta(txn, en.index + 1,
+//!                            applied log id en, membership (if one was applied), clock)
+//!                        one WriteBatch: state and what describes it never disagree on disk
+//!   build_snapshot ── Db::export_state: state + applied log id + membership, one RocksDB snapshot
+//!   install_snapshot ── image checked against the snapshot's meta ── Db::import_state
+//! ```
+//!
+//! The state is persisted on every apply, so a snapshot is never needed to recover this node; it
+//! exists to bring another node up to date once the log behind it is purged. The last built or
+//! installed snapshot is kept in memory; after a restart openraft rebuilds one if it needs it.
+
+use std::io::Cursor;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use openraft::storage::RaftStateMachine;
+use openraft::{EntryPayload, OptionalSend, RaftSnapshotBuilder};
+use rill_core::{execute, Limits, Reply};
+use rill_storage::{Db, ImageMeta, NodeMeta};
+use serde::de::DeserializeOwned;
+
+use crate::codec::{decode, encode};
+use crate::error::{self, Error};
+use crate::log_store::blocking;
+use crate::stamp::Stamper;
+use crate::types::{
+    Entry, LogId, Response, Snapshot, SnapshotMeta, StorageError, StoredMembership, TypeConfig,
+};
+
+/// The applied state of one node. Limits must be the same on every node of a cluster: they
+/// decide replies, and replies decide state.
+pub struct StateMachine {
+    db: Arc<Db>,
+    limits: Arc<Limits>,
+    stamper: Arc<Stamper>,
+    /// Highest stamp applied; persisted as `NodeMeta::ClockMs` with each batch.
+    clock_ms: u64,
+    snapshots: Arc<Snapshots>,
+}
+
+/// Builds a snapshot from one RocksDB snapshot of the state, concurrently with apply.
+pub struct SnapshotBuilder {
+    db: Arc<Db>,
+    snapshots: Arc<Snapshots>,
+}
+
+/// The last built or installed snapshot, shared by the state machine and its builders.
+#[derive(Default)]
+struct Snapshots {
+    current: Mutex<Option<StoredSnapshot>>,
+    builds: AtomicU64,
+}
+
+#[derive(Clone)]
+struct StoredSnapshot {
+    meta: SnapshotMeta,
+    data: Vec<u8>,
+}
+
+/// What the node records say about the applied state.
+struct Applied {
+    log_id: Option<LogId>,
+    membership: StoredMembership,
+    clock_ms: u64,
+}
+
+impl StateMachine {
+    /// Opens the state machine over `db`, checking that its records agree with each other, and
+    /// raises `stamper` to the highest applied stamp.
+    pub fn new(db: Arc<Db>, limits: Limits, stamper: Arc<Stamper>) -> Result<StateMachine, Error> {
+        let applied = read_applied(&db)?;
+        stamper.observe(applied.clock_ms);
+        tracing::info!(
+            applied = ?applied.log_id,
+            clock_ms = applied.clock_ms,
+            "opened state machine"
+        );
+        Ok(StateMachine {
+            db,
+            limits: Arc::new(limits),
+            stamper,
+            clock_ms: applied.clock_ms,
+            snapshots: Arc::default(),
+        })
+    }
+
+    pub fn db(&self) -> &Arc<Db> {
+        &self.db
+    }
+}
+
+fn node_meta<T: DeserializeOwned>(
+    db: &Db,
+    record: NodeMeta,
+    what: &'static str,
+) -> Result<Option<T>, Error> {
+    match db.node_meta(record)? {
+        None => Ok(None),
+        Some(bytes) => decode(&bytes).map(Some).map_err(Error::codec(what)),
+    }
+}
+
+fn image_meta<T: DeserializeOwned>(
+    image: &ImageMeta,
+    record: NodeMeta,
+    what: &'static str,
+) -> Result<Option<T>, Error> {
+    match image.node_meta.get(&record) {
+        None => Ok(None),
+        Some(bytes) => decode(bytes).map(Some).map_err(Error::codec(what)),
+    }
+}
+
+/// The store's applied index for a Raft log id: the index plus one, 0 for nothing applied.
+fn store_index(log_id: Option<LogId>) -> u64 {
+    log_id.map_or(0, |id| {
+        id.index
+            .checked_add(1)
+            .expect("log index u64::MAX is never reached")
+    })
+}
+
+fn check_applied_index(log_id: Option<LogId>, store_applied: u64) -> Result<(), Error> {
+    if store_index(log_id) != store_applied {
+        return Err(Error::Inconsistent(format!(
+            "applied log id {log_id:?} but store applied index {store_applied}"
+        )));
+    }
+    Ok(())
+}
+
+fn read_applied(db: &Db) -> Result<Applied, Error> {
+    let log_id = node_meta(db, NodeMeta::AppliedLogId, "applied log id")?;
+    check_applied_index(log_id, db.applied_index()?)?;
+    Ok(Applied {
+        log_id,
+        membership: node_meta(db, NodeMeta::Membership, "membership")?.unwrap_or_default(),
+        clock_ms: node_meta(db, NodeMeta::ClockMs, "clock")?.unwrap_or(0),
+    })
+}
+
+fn read_image(image: &ImageMeta) -> Result<Applied, Error> {
+    let log_id = image_meta(image, NodeMeta::AppliedLogId, "applied log id")?;
+    check_applied_index(log_id, image.applied_index)?;
+    Ok(Applied {
+        log_id,
+        membership: image_meta(image, NodeMeta::Membership, "membership")?.unwrap_or_default(),
+        clock_ms: image_meta(image, NodeMeta::ClockMs, "clock")?.unwrap_or(0),
+    })
+}
+
+/// Applies `entries` (consecutive, starting right after the store's applied index) in one
+/// txn and one commit. Returns a response per entry and the new clock.
+fn apply_batch(
+    db: &Db,
+    limits: &Limits,
+    clock_ms: u64,
+    entries: &[Entry],
+) -> Result<(Vec<Response>, u64), Error> {
+    let (Some(first), Some(last)) = (entries.first(), entries.last()) else {
+        return Ok((Vec::new(), clock_ms));
+    };
+    let mut txn = db.begin();
+    assert_eq!(
+        store_index(Some(first.log_id)),
+        txn.applied_index() + 1,
+        "entries applied out of order"
+    );
+    let mut clock_ms = clock_ms;
+    let mut membership = None;
+    let mut responses = Vec::with_capacity(entries.len());
+    for (entry, expected_index) in entries.iter().zip(first.log_id.index..) {
+        assert_eq!(
+            entry.log_id.index, expected_index,
+            "hole in applied entries"
+        );
+        let reply = match &entry.payload {
+            EntryPayload::Blank => Reply::ok(),
+            EntryPayload::Normal(request) => {
+                clock_ms = clock_ms.max(request.now_ms);
+                execute(&mut txn, &request.command, request.now_ms, limits)
+            }
+            EntryPayload::Membership(config) => {
+                membership = Some(StoredMembership::new(Some(entry.log_id), config.clone()));
+                Reply::ok()
+            }
+        };
+        responses.push(Response { reply });
+    }
+    let mut meta = vec![
+        (
+            NodeMeta::AppliedLogId,
+            encode(&last.log_id).map_err(Error::codec("applied log id"))?,
+        ),
+        (
+            NodeMeta::ClockMs,
+            encode(&clock_ms).map_err(Error::codec("clock"))?,
+        ),
+    ];
+    if let Some(membership) = membership {
+        let bytes = encode(&membership).map_err(Error::codec("membership"))?;
+        meta.push((NodeMeta::Membership, bytes));
+    }
+    let meta: Vec<(NodeMeta, &[u8])> = meta.iter().map(|(k, v)| (*k, v.as_slice())).collect();
+    db.commit_with_meta(txn, store_index(Some(last.log_id)), &meta)?;
+    Ok((responses, clock_ms))
+}
+
+impl Snapshots {
+    fn current(&self) -> Option<StoredSnapshot> {
+        self.lock().clone()
+    }
+
+    /// Keeps `snapshot` unless a newer one is already kept (a build racing an install).
+    fn keep(&self, snapshot: StoredSnapshot) {
+        let mut current = self.lock();
+        let newer_kept = current
+            .as_ref()
+            .is_some_and(|kept| kept.meta.last_log_id > snapshot.meta.last_log_id);
+        if !newer_kept {
+            *current = Some(snapshot);
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<StoredSnapshot>> {
+        // A panic while holding the lock leaves a whole value (assignments only).
+        self.current.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl StoredSnapshot {
+    fn to_snapshot(&self) -> Snapshot {
+        Snapshot {
+            meta: self.meta.clone(),
+            snapshot: Box::new(Cursor::new(self.data.clone())),
+        }
+    }
+}
+
+impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
+    async fn build_snapshot(&mut self) -> Result<Snapshot, StorageError> {
+        let db = self.db.clone();
+        let (image, data) = blocking(move || db.export_state())
+            .await
+            .map_err(error::read_state_machine)?;
+        let applied = read_image(&image).map_err(error::read_state_machine)?;
+        let build = self.snapshots.builds.fetch_add(1, Ordering::SeqCst);
+        let snapshot_id = match applied.log_id {
+            Some(id) => format!("{}-{}-{build}", id.leader_id, id.index),
+            None => format!("empty-{build}"),
+        };
+        let stored = StoredSnapshot {
+            meta: SnapshotMeta {
+                last_log_id: applied.log_id,
+                last_membership: applied.membership,
+                snapshot_id,
+            },
+            data,
+        };
+        tracing::info!(
+            snapshot = %stored.meta.snapshot_id,
+            bytes = stored.data.len(),
+            "built snapshot"
+        );
+        let snapshot = stored.to_snapshot();
+        self.snapshots.keep(stored);
+        Ok(snapshot)
+    }
+}
+
+impl RaftStateMachine<TypeConfig> for StateMachine {
+    type SnapshotBuilder = SnapshotBuilder;
+
+    async fn applied_state(&mut self) -> Result<(Option<LogId>, StoredMembership), StorageError> {
+        let applied = read_applied(&self.db).map_err(error::read_state_machine)?;
+        Ok((applied.log_id, applied.membership))
+    }
+
+    async fn apply<I>(&mut self, entries: I) -> Result<Vec<Response>, StorageError>
+    where
+        I: IntoIterator<Item = Entry> + OptionalSend,
+        I::IntoIter: OptionalSend,
+    {
+        let entries: Vec<Entry> = entries.into_iter().collect();
+        let count = entries.len();
+        let (db, limits, clock_ms) = (self.db.clone(), self.limits.clone(), self.clock_ms);
+        let (responses, clock_ms) = blocking(move || apply_batch(&db, &limits, clock_ms, &entries))
+            .await
+            .map_err(error::write_state_machine)?;
+        assert_eq!(responses.len(), count, "one response per applied entry");
+        self.clock_ms = clock_ms;
+        self.stamper.observe(clock_ms);
+        Ok(responses)
+    }
+
+    async fn get_snapshot_builder(&mut self) -> SnapshotBuilder {
+        SnapshotBuilder {
+            db: self.db.clone(),
+            snapshots: self.snapshots.clone(),
+        }
+    }
+
+    async fn begin_receiving_snapshot(&mut self) -> Result<Box<Cursor<Vec<u8>>>, StorageError> {
+        Ok(Box::new(Cursor::new(Vec::new())))
+    }
+
+    async fn install_snapshot(
+        &mut self,
+        meta: &SnapshotMeta,
+        snapshot: Box<Cursor<Vec<u8>>>,
+    ) -> Result<(), StorageError> {
+        let data = snapshot.into_inner();
+        // Checked before anything is written: an image that is not the state the snapshot
+        // claims must not replace ours.
+        let image = rill_storage::read_image_meta(&data).map_err(error::write_snapshot)?;
+        let applied = read_image(&image).map_err(error::write_snapshot)?;
+        if applied.log_id != meta.last_log_id || applied.membership != meta.last_membership {
+            return Err(error::write_snapshot(Error::Inconsistent(format!(
+                "snapshot {} claims {:?}, its image holds {:?}",
+                meta.snapshot_id, meta.last_log_id, applied.log_id
+            ))));
+        }
+        let db = self.db.clone();
+        let (imported, data) = blocking(move || db.import_state(&data).map(|m| (m, data)))
+            .await
+            .map_err(error::write_snapshot)?;
+        assert_eq!(
+            imported, image,
+            "imported state differs from the checked image"
+        );
+        self.clock_ms = applied.clock_ms;
+        self.stamper.observe(applied.clock_ms);
+        tracing::info!(snapshot = %meta.snapshot_id, "installed snapshot");
+        self.snapshots.keep(StoredSnapshot {
+            meta: meta.clone(),
+            data,
+        });
+        Ok(())
+    }
+
+    async fn get_current_snapshot(&mut self) -> Result<Option<Snapshot>, StorageError> {
+        Ok(self.snapshots.current().map(|stored| stored.to_snapshot()))
+    }
+}

@@ -1,0 +1,219 @@
+//! Whole clusters in one process: replication, a follower's restart, catching up through a
+//! snapshot after the log is purged, and a restart of every node from disk.
+
+use std::collections::BTreeMap;
+
+use rill_core::Reply;
+
+use super::{add_entries, command, peer, test_config, with_deadline, Cluster, WAIT};
+use crate::NodeId;
+
+async fn three_nodes() -> Cluster {
+    let mut cluster = Cluster::new(test_config());
+    for id in 1..=3 {
+        cluster.start(id).await;
+    }
+    cluster.initialize(&[1, 2, 3]).await;
+    cluster
+}
+
+fn follower_of(cluster: &Cluster, leader: NodeId) -> NodeId {
+    cluster
+        .nodes
+        .keys()
+        .copied()
+        .find(|&id| id != leader)
+        .expect("a follower")
+}
+
+fn xlen(reply: &Reply) -> i64 {
+    match reply {
+        Reply::Int(n) => *n,
+        other => panic!("XLEN answered {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn three_nodes_replicate_writes_to_equal_states() {
+    with_deadline("three_nodes_replicate_writes_to_equal_states", async {
+        let cluster = three_nodes().await;
+        let leader = cluster.leader().await;
+        add_entries(&cluster, "s", 0..20).await;
+        let reply = cluster
+            .write(command(&["XGROUP", "CREATE", "s", "g", "0"]))
+            .await;
+        assert_eq!(reply, Reply::ok());
+        let reply = cluster
+            .write(command(&[
+                "XREADGROUP",
+                "GROUP",
+                "g",
+                "c",
+                "COUNT",
+                "5",
+                "STREAMS",
+                "s",
+                ">",
+            ]))
+            .await;
+        assert!(matches!(reply, Reply::PairMap(_)), "XREADGROUP: {reply:?}");
+        // A Redis-level error is a reply, replicated like any other, not a failure.
+        let reply = cluster
+            .write(command(&["XGROUP", "CREATE", "s", "g", "0"]))
+            .await;
+        assert!(reply.is_error(), "duplicate group: {reply:?}");
+        assert_eq!(xlen(&cluster.write(command(&["XLEN", "s"])).await), 20);
+
+        cluster.assert_converged(leader).await;
+        for id in 1..=3 {
+            let view = cluster.node(id).db().read();
+            assert_eq!(
+                rill_core::Store::stream(&view, b"s").map(|meta| meta.length),
+                Some(20),
+                "node {id}"
+            );
+        }
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn restarted_follower_catches_up_from_its_log() {
+    with_deadline("restarted_follower_catches_up_from_its_log", async {
+        let mut cluster = three_nodes().await;
+        let leader = cluster.leader().await;
+        add_entries(&cluster, "s", 0..5).await;
+        cluster.assert_converged(leader).await;
+
+        let follower = follower_of(&cluster, leader);
+        let applied_before_stop = cluster.applied_index(follower);
+        cluster.stop(follower).await;
+        // Two of three is still a quorum.
+        add_entries(&cluster, "s", 5..15).await;
+        let leader = cluster.leader().await;
+        // Metrics trail the replies a little: wait rather than read.
+        cluster.wait_applied(leader, applied_before_stop + 10).await;
+
+        cluster.start(follower).await;
+        cluster.assert_converged(leader).await;
+        let len = cluster.write(command(&["XLEN", "s"])).await;
+        assert_eq!(xlen(&len), 15);
+        cluster.assert_converged(cluster.leader().await).await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn new_learner_catches_up_through_a_snapshot() {
+    with_deadline("new_learner_catches_up_through_a_snapshot", async {
+        let mut config = test_config();
+        // Purge everything a snapshot covers, so the learner cannot be fed from the log.
+        config.log_entries_kept_behind_snapshot = 0;
+        let mut cluster = Cluster::new(config);
+        for id in 1..=3 {
+            cluster.start(id).await;
+        }
+        cluster.initialize(&[1, 2, 3]).await;
+        let leader = cluster.leader().await;
+        add_entries(&cluster, "s", 0..30).await;
+        cluster
+            .write(command(&["XGROUP", "CREATE", "s", "g", "0"]))
+            .await;
+        let applied = cluster.applied_index(leader);
+
+        let raft = cluster.node(leader).raft().clone();
+        raft.trigger().snapshot().await.expect("trigger snapshot");
+        raft.wait(Some(WAIT))
+            .metrics(
+                |m| m.snapshot.is_some_and(|id| id.index >= applied),
+                "snapshot covers the writes",
+            )
+            .await
+            .expect("snapshot built");
+        raft.trigger()
+            .purge_log(applied)
+            .await
+            .expect("trigger purge");
+        raft.wait(Some(WAIT))
+            .metrics(
+                |m| m.purged.is_some_and(|id| id.index >= applied),
+                "log purged behind the snapshot",
+            )
+            .await
+            .expect("log purged");
+        let first = cluster.node(leader).db().log_first().expect("read log");
+        let first = first.map(|(index, _)| index);
+        assert!(
+            first.is_none_or(|index| index > applied),
+            "leader log still starts at {first:?}"
+        );
+
+        cluster.start(4).await;
+        raft.add_learner(4, peer(4), true)
+            .await
+            .expect("add learner");
+        cluster.assert_converged(leader).await;
+
+        let learner = cluster.node(4);
+        let metrics = learner.raft().metrics().borrow().clone();
+        assert!(
+            metrics.snapshot.is_some_and(|id| id.index >= applied),
+            "learner did not install a snapshot: {metrics:?}"
+        );
+        let learner_first = learner.db().log_first().expect("read log");
+        let learner_first = learner_first.map(|(index, _)| index);
+        assert!(
+            learner_first.is_none_or(|index| index > applied),
+            "learner log starts at {learner_first:?}: it was fed from the log"
+        );
+        // The learner keeps following after the snapshot.
+        add_entries(&cluster, "s", 30..35).await;
+        cluster.assert_converged(leader).await;
+        let view = learner.db().read();
+        assert_eq!(
+            rill_core::Store::stream(&view, b"s").map(|meta| meta.length),
+            Some(35)
+        );
+        assert!(rill_core::Store::group(&view, b"s", b"g").is_some());
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn whole_cluster_restarts_from_disk() {
+    with_deadline("whole_cluster_restarts_from_disk", async {
+        let mut cluster = three_nodes().await;
+        let leader = cluster.leader().await;
+        add_entries(&cluster, "s", 0..12).await;
+        cluster.assert_converged(leader).await;
+
+        let mut before = BTreeMap::new();
+        for id in 1..=3 {
+            let db = cluster.node(id).db();
+            let log = db.log_range(0, u64::MAX).expect("read log");
+            let last = log.last().map(|(index, _)| *index).expect("a log");
+            let applied_index = db.applied_index().expect("applied index");
+            before.insert(id, (db.digest().expect("digest"), applied_index, log, last));
+        }
+        for id in 1..=3 {
+            cluster.stop(id).await;
+        }
+        for id in 1..=3 {
+            cluster.start(id).await;
+        }
+        // No initialize: membership and vote come back from disk.
+        let leader = cluster.leader().await;
+        for (id, (digest, applied_index, log, last)) in &before {
+            let db = cluster.node(*id).db();
+            assert_eq!(db.digest().as_ref(), Ok(digest), "node {id} state");
+            let now_applied = db.applied_index().expect("applied index");
+            assert!(now_applied >= *applied_index, "node {id} applied index");
+            // The new leader's blank entry may follow; everything before is unchanged.
+            assert_eq!(db.log_range(0, last + 1).as_ref(), Ok(log), "node {id} log");
+        }
+        add_entries(&cluster, "s", 12..14).await;
+        cluster.assert_converged(leader).await;
+        assert_eq!(xlen(&cluster.write(command(&["XLEN", "s"])).await), 14);
+    })
+    .await;
+}

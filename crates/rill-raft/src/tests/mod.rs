@@ -1,0 +1,353 @@
+//! In-process clusters on temporary directories, for tests: a [`Router`] network that calls
+//! the target node's `Raft` handle directly, and a [`Cluster`] that starts, stops and restarts
+//! nodes on their own data directories.
+
+mod cluster;
+mod state_machine;
+mod suite;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::future::Future;
+use std::io;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use openraft::error::{
+    InstallSnapshotError, NetworkError, RPCError, RaftError, RemoteError, Unreachable,
+};
+use openraft::network::{RPCOption, RaftNetwork, RaftNetworkFactory};
+use openraft::raft::{
+    AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
+    VoteRequest, VoteResponse,
+};
+use rill_core::{Command, Limits, Reply};
+use rill_storage::{Db, DbOptions};
+use tempfile::TempDir;
+
+use crate::{NodeId, Peer, Raft, RaftConfig, RaftNode, TypeConfig};
+
+/// Every wait in these tests gives up after this long, so a stuck cluster fails the test.
+pub(crate) const WAIT: Duration = Duration::from_secs(30);
+
+/// Runs a test body with a deadline: a hang becomes a failure naming the test.
+pub(crate) async fn with_deadline<F: Future<Output = ()>>(name: &str, body: F) {
+    if tokio::time::timeout(Duration::from_secs(120), body)
+        .await
+        .is_err()
+    {
+        panic!("{name} did not finish within 120 s");
+    }
+}
+
+/// Short timeouts keep elections quick; heartbeats stay well under half the minimum election
+/// timeout so a healthy leader is never deposed.
+pub(crate) fn test_config() -> RaftConfig {
+    RaftConfig {
+        cluster_name: "rill-test".to_owned(),
+        heartbeat_ms: 50,
+        election_timeout_ms_min: 300,
+        election_timeout_ms_max: 600,
+        snapshot_entries_since_last: 0,
+        ..RaftConfig::default()
+    }
+}
+
+pub(crate) fn peer(id: NodeId) -> Peer {
+    Peer {
+        raft_addr: format!("raft-{id}"),
+        client_addr: format!("client-{id}"),
+    }
+}
+
+/// The nodes reachable in this process, by id.
+#[derive(Clone, Default)]
+pub(crate) struct Router {
+    nodes: Arc<Mutex<BTreeMap<NodeId, Raft>>>,
+}
+
+impl Router {
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<NodeId, Raft>> {
+        self.nodes.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn add(&self, id: NodeId, raft: Raft) {
+        self.lock().insert(id, raft);
+    }
+
+    fn remove(&self, id: NodeId) {
+        self.lock().remove(&id);
+    }
+
+    fn get(&self, target: NodeId) -> Option<Raft> {
+        self.lock().get(&target).cloned()
+    }
+}
+
+/// What calling a node that is not running answers.
+fn down<E: std::error::Error>() -> RPCError<NodeId, Peer, E> {
+    let down = io::Error::new(io::ErrorKind::ConnectionRefused, "node is down");
+    RPCError::Unreachable(Unreachable::new(&down))
+}
+
+pub(crate) struct Connection {
+    router: Router,
+    target: NodeId,
+}
+
+impl RaftNetworkFactory<TypeConfig> for Router {
+    type Network = Connection;
+
+    async fn new_client(&mut self, target: NodeId, _node: &Peer) -> Connection {
+        Connection {
+            router: self.clone(),
+            target,
+        }
+    }
+}
+
+fn remote<E: std::error::Error>(
+    target: NodeId,
+    error: RaftError<NodeId, E>,
+) -> RPCError<NodeId, Peer, RaftError<NodeId, E>> {
+    // A node that is shutting down answers like one that is gone.
+    if let RaftError::Fatal(fatal) = &error {
+        return RPCError::Network(NetworkError::new(fatal));
+    }
+    RPCError::RemoteError(RemoteError::new(target, error))
+}
+
+impl RaftNetwork<TypeConfig> for Connection {
+    async fn append_entries(
+        &mut self,
+        rpc: AppendEntriesRequest<TypeConfig>,
+        _option: RPCOption,
+    ) -> Result<AppendEntriesResponse<NodeId>, RPCError<NodeId, Peer, RaftError<NodeId>>> {
+        let raft = self.router.get(self.target).ok_or_else(down)?;
+        raft.append_entries(rpc)
+            .await
+            .map_err(|e| remote(self.target, e))
+    }
+
+    async fn install_snapshot(
+        &mut self,
+        rpc: InstallSnapshotRequest<TypeConfig>,
+        _option: RPCOption,
+    ) -> Result<
+        InstallSnapshotResponse<NodeId>,
+        RPCError<NodeId, Peer, RaftError<NodeId, InstallSnapshotError>>,
+    > {
+        let raft = self.router.get(self.target).ok_or_else(down)?;
+        raft.install_snapshot(rpc)
+            .await
+            .map_err(|e| remote(self.target, e))
+    }
+
+    async fn vote(
+        &mut self,
+        rpc: VoteRequest<NodeId>,
+        _option: RPCOption,
+    ) -> Result<VoteResponse<NodeId>, RPCError<NodeId, Peer, RaftError<NodeId>>> {
+        let raft = self.router.get(self.target).ok_or_else(down)?;
+        raft.vote(rpc).await.map_err(|e| remote(self.target, e))
+    }
+}
+
+/// Nodes of one cluster, each on its own data directory that outlives restarts.
+pub(crate) struct Cluster {
+    router: Router,
+    config: RaftConfig,
+    dirs: BTreeMap<NodeId, TempDir>,
+    pub(crate) nodes: BTreeMap<NodeId, RaftNode>,
+}
+
+impl Cluster {
+    pub(crate) fn new(config: RaftConfig) -> Cluster {
+        config.to_openraft().expect("valid raft config");
+        Cluster {
+            router: Router::default(),
+            config,
+            dirs: BTreeMap::new(),
+            nodes: BTreeMap::new(),
+        }
+    }
+
+    /// Starts node `id` on its data directory (a fresh one the first time).
+    pub(crate) async fn start(&mut self, id: NodeId) {
+        assert!(!self.nodes.contains_key(&id), "node {id} already running");
+        let dir = self
+            .dirs
+            .entry(id)
+            .or_insert_with(|| tempfile::tempdir().expect("temp dir"));
+        // No fsync of state commits, as in other tests; the Raft log is fsynced regardless.
+        let db = Db::open(dir.path(), &DbOptions { sync: false }).expect("open store");
+        let node = RaftNode::start(
+            id,
+            Arc::new(db),
+            &self.config,
+            self.router.clone(),
+            Limits::default(),
+        )
+        .await
+        .expect("start node");
+        self.router.add(id, node.raft().clone());
+        self.nodes.insert(id, node);
+    }
+
+    /// Stops node `id` and closes its store, keeping its data directory.
+    pub(crate) async fn stop(&mut self, id: NodeId) {
+        self.router.remove(id);
+        let node = self.nodes.remove(&id).expect("node running");
+        let mut db = node.shutdown().await;
+        // Tasks of the stopped core may hold the store a moment longer; RocksDB's lock is
+        // released only when the last handle goes.
+        let deadline = Instant::now() + WAIT;
+        loop {
+            match Arc::try_unwrap(db) {
+                Ok(db) => {
+                    drop(db);
+                    return;
+                }
+                Err(shared) => db = shared,
+            }
+            assert!(Instant::now() < deadline, "store of node {id} still held");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    pub(crate) fn node(&self, id: NodeId) -> &RaftNode {
+        self.nodes
+            .get(&id)
+            .unwrap_or_else(|| panic!("node {id} not running"))
+    }
+
+    pub(crate) async fn initialize(&self, ids: &[NodeId]) {
+        let members: BTreeMap<NodeId, Peer> = ids.iter().map(|&id| (id, peer(id))).collect();
+        self.node(ids[0])
+            .raft()
+            .initialize(members)
+            .await
+            .expect("initialize");
+    }
+
+    /// The leader all running voters agree on, once they do.
+    pub(crate) async fn leader(&self) -> NodeId {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let leaders: BTreeSet<Option<NodeId>> = self
+                .nodes
+                .values()
+                .map(|node| node.raft().metrics().borrow().current_leader)
+                .collect();
+            if let [Some(leader)] = leaders.iter().collect::<Vec<_>>()[..] {
+                if self.nodes.contains_key(leader) {
+                    return *leader;
+                }
+            }
+            assert!(Instant::now() < deadline, "no agreed leader: {leaders:?}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Proposes `command` through the current leader, retrying across leader changes.
+    pub(crate) async fn write(&self, command: Command) -> Reply {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let leader = self.leader().await;
+            match self.node(leader).write(command.clone()).await {
+                Ok(reply) => return reply,
+                Err(error) => {
+                    assert!(Instant::now() < deadline, "write kept failing: {error}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+        }
+    }
+
+    /// Waits until node `id` has applied the log up to `index`.
+    pub(crate) async fn wait_applied(&self, id: NodeId, index: u64) {
+        self.node(id)
+            .raft()
+            .wait(Some(WAIT))
+            .applied_index_at_least(Some(index), format!("node {id} applies {index}"))
+            .await
+            .unwrap_or_else(|e| panic!("node {id} did not apply {index}: {e}"));
+    }
+
+    /// The last index the leader applied.
+    pub(crate) fn applied_index(&self, id: NodeId) -> u64 {
+        let metrics = self.node(id).raft().metrics().borrow().clone();
+        metrics
+            .last_applied
+            .map(|log_id| log_id.index)
+            .unwrap_or_else(|| panic!("node {id} has applied nothing"))
+    }
+
+    /// Waits until every running node has applied what `leader` has and all stand at the same
+    /// applied index, then checks that their states are equal, entry for entry.
+    pub(crate) async fn assert_converged(&self, leader: NodeId) {
+        let index = self.applied_index(leader);
+        for &id in self.nodes.keys() {
+            self.wait_applied(id, index).await;
+        }
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let states: BTreeMap<NodeId, Option<(u64, u64)>> = self
+                .nodes
+                .keys()
+                .map(|&id| (id, self.stable_state(id)))
+                .collect();
+            let distinct: BTreeSet<Option<(u64, u64)>> = states.values().copied().collect();
+            let applied: BTreeSet<Option<u64>> = distinct
+                .iter()
+                .map(|s| s.map(|(applied, _)| applied))
+                .collect();
+            if distinct.len() == 1 && !distinct.contains(&None) {
+                let Some(&Some((applied, _))) = distinct.first() else {
+                    unreachable!("one state, not None");
+                };
+                assert!(applied > index, "store applied index is Raft index + 1");
+                return;
+            }
+            if applied.len() == 1 && !applied.contains(&None) {
+                panic!("same applied index, different states: {states:?}");
+            }
+            assert!(
+                Instant::now() < deadline,
+                "nodes did not converge: {states:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// `(store applied index, digest)` of node `id`, or `None` if it applied something while
+    /// being read (the digest would belong to no one index).
+    fn stable_state(&self, id: NodeId) -> Option<(u64, u64)> {
+        let db = self.node(id).db();
+        let before = db.applied_index().expect("applied index");
+        let digest = db.digest().expect("digest");
+        let after = db.applied_index().expect("applied index");
+        (before == after).then_some((after, digest))
+    }
+}
+
+pub(crate) fn command(words: &[&str]) -> Command {
+    let argv: Vec<Vec<u8>> = words.iter().map(|w| w.as_bytes().to_vec()).collect();
+    match rill_core::parse(&argv) {
+        Some(Ok(command)) => command,
+        other => panic!("{words:?} does not parse: {other:?}"),
+    }
+}
+
+/// `XADD stream * n <n>` for each n in `range`, through the leader; checks each reply is an ID.
+pub(crate) async fn add_entries(cluster: &Cluster, stream: &str, range: std::ops::Range<u32>) {
+    for n in range {
+        let value = n.to_string();
+        let reply = cluster
+            .write(command(&["XADD", stream, "*", "n", &value]))
+            .await;
+        assert!(
+            matches!(reply, Reply::Bulk(_)),
+            "XADD {stream} {n} answered {reply:?}"
+        );
+    }
+}

@@ -1,0 +1,232 @@
+//! The state machine without a cluster: apply, replies, the records it keeps beside the state,
+//! the stamper it feeds, and snapshot transfer (including a snapshot whose image does not match
+//! its meta, which must be refused before anything is written).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use openraft::storage::RaftStateMachine;
+use openraft::{CommittedLeaderId, EntryPayload, Membership, RaftSnapshotBuilder};
+use rill_core::{Limits, Reply};
+use rill_storage::{Db, DbOptions};
+use tempfile::TempDir;
+
+use super::{command, peer};
+use crate::{Entry, LogId, Request, Stamper, StateMachine};
+
+struct Fixture {
+    _dir: TempDir,
+    db: Arc<Db>,
+    stamper: Arc<Stamper>,
+    sm: StateMachine,
+}
+
+fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = Arc::new(Db::open(dir.path(), &DbOptions { sync: false }).expect("open store"));
+    let stamper = Arc::new(Stamper::new(0));
+    let sm = StateMachine::new(db.clone(), Limits::default(), stamper.clone()).expect("sm");
+    Fixture {
+        _dir: dir,
+        db,
+        stamper,
+        sm,
+    }
+}
+
+fn log_id(index: u64) -> LogId {
+    LogId::new(CommittedLeaderId::new(1, 1), index)
+}
+
+fn membership() -> Membership<u64, crate::Peer> {
+    let nodes: BTreeMap<u64, crate::Peer> = (1..=3).map(|id| (id, peer(id))).collect();
+    Membership::new(vec![BTreeSet::from([1, 2, 3])], nodes)
+}
+
+fn normal(index: u64, words: &[&str], now_ms: u64) -> Entry {
+    Entry {
+        log_id: log_id(index),
+        payload: EntryPayload::Normal(Request {
+            command: command(words),
+            now_ms,
+        }),
+    }
+}
+
+/// Membership at 0, blank at 1, then XADDs with explicit IDs at 2..2+n.
+fn history(n: u64) -> Vec<Entry> {
+    let mut entries = vec![
+        Entry {
+            log_id: log_id(0),
+            payload: EntryPayload::Membership(membership()),
+        },
+        Entry {
+            log_id: log_id(1),
+            payload: EntryPayload::Blank,
+        },
+    ];
+    for i in 0..n {
+        let id = format!("{}-0", i + 1);
+        entries.push(normal(2 + i, &["XADD", "s", &id, "f", "v"], 1000 + i));
+    }
+    entries
+}
+
+#[tokio::test]
+async fn apply_answers_each_entry_and_records_what_it_applied() {
+    let mut f = fixture();
+    let responses = f.sm.apply(history(3)).await.expect("apply");
+    let replies: Vec<Reply> = responses.into_iter().map(|r| r.reply).collect();
+    assert_eq!(
+        replies,
+        [
+            Reply::ok(),
+            Reply::ok(),
+            Reply::bulk("1-0"),
+            Reply::bulk("2-0"),
+            Reply::bulk("3-0")
+        ]
+    );
+    let (applied, stored) = f.sm.applied_state().await.expect("applied state");
+    assert_eq!(applied, Some(log_id(4)));
+    assert_eq!(stored.log_id(), &Some(log_id(0)));
+    assert_eq!(stored.membership(), &membership());
+    assert_eq!(f.db.applied_index(), Ok(5), "Raft index + 1");
+    assert_eq!(
+        f.stamper.last_ms(),
+        1002,
+        "applied stamps raise the proposer's floor"
+    );
+
+    // A Redis-level error is an answer; the entry still counts as applied.
+    let responses =
+        f.sm.apply([normal(5, &["XADD", "s", "1-0", "f", "v"], 900)])
+            .await
+            .expect("apply");
+    assert!(responses[0].reply.is_error(), "{:?}", responses[0].reply);
+    assert_eq!(f.db.applied_index(), Ok(6));
+    assert_eq!(
+        f.stamper.last_ms(),
+        1002,
+        "an older stamp does not lower the floor"
+    );
+}
+
+#[tokio::test]
+async fn reopened_state_machine_resumes_where_it_stopped() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    {
+        let db = Arc::new(Db::open(dir.path(), &DbOptions { sync: false }).expect("open"));
+        let mut sm = StateMachine::new(db, Limits::default(), Arc::default()).expect("sm");
+        sm.apply(history(2)).await.expect("apply");
+    }
+    let db = Arc::new(Db::open(dir.path(), &DbOptions { sync: false }).expect("reopen"));
+    let stamper = Arc::new(Stamper::new(0));
+    let mut sm = StateMachine::new(db, Limits::default(), stamper.clone()).expect("sm");
+    assert_eq!(stamper.last_ms(), 1001, "clock restored from disk");
+    let (applied, stored) = sm.applied_state().await.expect("applied state");
+    assert_eq!(applied, Some(log_id(3)));
+    assert_eq!(stored.membership(), &membership());
+    let responses = sm
+        .apply([normal(4, &["XADD", "s", "*", "f", "v"], 5)])
+        .await
+        .expect("apply");
+    // The entry's own stamp decides, never a clock of the applying node.
+    assert_eq!(responses[0].reply, Reply::bulk("5-0"));
+    assert!(stamper.stamp() >= 1001);
+}
+
+#[tokio::test]
+#[should_panic(expected = "entries applied out of order")]
+async fn apply_refuses_a_gap() {
+    let mut f = fixture();
+    f.sm.apply(history(1)).await.expect("apply");
+    let _ = f.sm.apply([normal(9, &["XLEN", "s"], 1)]).await;
+}
+
+#[tokio::test]
+async fn snapshot_moves_state_and_records_to_another_node() {
+    let mut leader = fixture();
+    leader.sm.apply(history(5)).await.expect("apply");
+    let built = leader
+        .sm
+        .get_snapshot_builder()
+        .await
+        .build_snapshot()
+        .await
+        .expect("build");
+    assert_eq!(built.meta.last_log_id, Some(log_id(6)));
+    let current = leader
+        .sm
+        .get_current_snapshot()
+        .await
+        .expect("current")
+        .expect("a snapshot");
+    assert_eq!(current.meta, built.meta);
+
+    let mut follower = fixture();
+    follower
+        .sm
+        .apply(history(1))
+        .await
+        .expect("apply other state");
+    let mut receiving = follower.sm.begin_receiving_snapshot().await.expect("begin");
+    *receiving = *current.snapshot;
+    follower
+        .sm
+        .install_snapshot(&current.meta, receiving)
+        .await
+        .expect("install");
+
+    assert_eq!(follower.db.digest(), leader.db.digest());
+    assert_eq!(
+        follower.sm.applied_state().await.expect("applied"),
+        leader.sm.applied_state().await.expect("applied")
+    );
+    assert_eq!(follower.stamper.last_ms(), 1004);
+    let kept = follower
+        .sm
+        .get_current_snapshot()
+        .await
+        .expect("current")
+        .expect("kept");
+    assert_eq!(kept.meta, built.meta);
+    // Applying continues right after the snapshot.
+    follower
+        .sm
+        .apply([normal(7, &["XLEN", "s"], 1)])
+        .await
+        .expect("apply after install");
+}
+
+#[tokio::test]
+async fn snapshot_whose_image_disagrees_with_its_meta_is_refused() {
+    let mut leader = fixture();
+    leader.sm.apply(history(2)).await.expect("apply");
+    let snapshot = leader
+        .sm
+        .get_snapshot_builder()
+        .await
+        .build_snapshot()
+        .await
+        .expect("build");
+    let mut meta = snapshot.meta.clone();
+    meta.last_log_id = Some(log_id(99));
+
+    let mut follower = fixture();
+    follower.sm.apply(history(1)).await.expect("apply");
+    let digest = follower.db.digest();
+    let result = follower.sm.install_snapshot(&meta, snapshot.snapshot).await;
+    assert!(result.is_err(), "mismatched snapshot installed");
+    assert_eq!(
+        follower.db.digest(),
+        digest,
+        "refused snapshot changed the state"
+    );
+    assert_eq!(follower.db.applied_index(), Ok(3));
+
+    let garbage = Box::new(std::io::Cursor::new(b"not an image".to_vec()));
+    let result = follower.sm.install_snapshot(&snapshot.meta, garbage).await;
+    assert!(result.is_err(), "garbage installed");
+    assert_eq!(follower.db.digest(), digest);
+}

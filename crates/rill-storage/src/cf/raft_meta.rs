@@ -1,0 +1,44 @@
+//! Records the replicated log keeps beside its entries: the vote, the committed log id and the
+//! last purged log id. Their bytes belong to the replication layer.
+//!
+//! Key:   `0x51 | log_meta u8` (a [`LogMeta`] value)
+//! Value: [`crate::checked`]: `0x01 | checksum u64 BE | bytes`.
+
+use crate::cf::KeyTag;
+
+/// A record of the log store. Persisted: values never change and are never reused.
+#[repr(u8)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum LogMeta {
+    /// The last vote this node cast or holds. Written synced before the node acts on it.
+    Vote = 1,
+    /// The last log id known committed (optional in Raft; saves replaying on restart).
+    Committed = 2,
+    /// The last log id removed from the front of the log; written with the removal.
+    LastPurged = 3,
+}
+
+impl LogMeta {
+    /// Whether a write of this record is fsynced before it returns. The committed id is only a
+    /// hint for restart (the state machine persists what it applies), and the next fsynced write
+    /// persists it anyway, since RocksDB has one write-ahead log written in order.
+    pub fn needs_fsync(self) -> bool {
+        !matches!(self, LogMeta::Committed)
+    }
+}
+
+pub(crate) fn key(meta: LogMeta) -> [u8; 2] {
+    [KeyTag::RaftMeta as u8, meta as u8]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layout_is_pinned() {
+        assert_eq!(key(LogMeta::Vote), [0x51, 1]);
+        assert_eq!(key(LogMeta::Committed), [0x51, 2]);
+        assert_eq!(key(LogMeta::LastPurged), [0x51, 3]);
+    }
+}

@@ -1,0 +1,170 @@
+//! The replicated log on disk, as bytes: entries by index in `raft_log`, the vote and the
+//! committed and last purged log ids in `raft_meta`. The replication layer owns the encoding;
+//! this module owns durability and the checks that bytes come back as written.
+//!
+//! ```text
+//!   log_append([(i, bytes), (i+1, bytes), ..]) ─▶ one WriteBatch, fsynced ─▶ returns
+//!   log_truncate_from(i)   removes [i, ..)        one WriteBatch, fsynced
+//!   log_purge_upto(i, id)  removes [.., i] and records the last purged id, one WriteBatch, fsynced
+//!   log_meta_put(Vote, bytes)                     fsynced (all but the committed-id hint)
+//! ```
+//!
+//! These writes are fsynced whatever `DbOptions::sync` says: Raft tells a peer an entry or a
+//! vote is stored only after this returns, and a promise a node cannot keep after a power loss
+//! breaks the protocol's safety, not just this node's recency.
+
+use rocksdb::{ReadOptions, WriteBatch, WriteOptions};
+
+use crate::cf::raft_log;
+use crate::cf::raft_meta::{self, LogMeta};
+use crate::cf::Cf;
+use crate::checked;
+use crate::db::Db;
+use crate::error::StorageError;
+
+impl Db {
+    /// Appends entries `(index, bytes)` in one atomic, fsynced `WriteBatch`; returns once they
+    /// are durable. Indexes must be consecutive and increasing; an entry already at an index is
+    /// replaced.
+    pub fn log_append(&self, entries: &[(u64, Vec<u8>)]) -> Result<(), StorageError> {
+        for pair in entries.windows(2) {
+            assert_eq!(
+                pair[0].0.checked_add(1),
+                Some(pair[1].0),
+                "log entries appended out of order or with a hole"
+            );
+        }
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let mut batch = WriteBatch::default();
+        for (index, bytes) in entries {
+            let key = raft_log::key(*index);
+            batch.put_cf(self.handle(Cf::RaftLog), key, checked::encode(&key, bytes));
+        }
+        self.write_synced(batch)
+    }
+
+    /// Entries with `start <= index < end`, ascending. Missing indexes are simply absent.
+    pub fn log_range(&self, start: u64, end: u64) -> Result<Vec<(u64, Vec<u8>)>, StorageError> {
+        let mut out = Vec::new();
+        if start >= end {
+            return Ok(out);
+        }
+        let mut options = ReadOptions::default();
+        options.set_iterate_upper_bound(raft_log::key(end));
+        let mut iter = self
+            .rocks()
+            .raw_iterator_cf_opt(self.handle(Cf::RaftLog), options);
+        iter.seek(raft_log::key(start));
+        while let Some((key, value)) = iter.item() {
+            let entry = decode_entry(key, value)?;
+            assert!(
+                (start..end).contains(&entry.0),
+                "log iterator left its bounds"
+            );
+            out.push(entry);
+            iter.next();
+        }
+        iter.status()?;
+        Ok(out)
+    }
+
+    /// The entry with the lowest index, if the log holds any.
+    pub fn log_first(&self) -> Result<Option<(u64, Vec<u8>)>, StorageError> {
+        self.log_edge(true)
+    }
+
+    /// The entry with the highest index, if the log holds any.
+    pub fn log_last(&self) -> Result<Option<(u64, Vec<u8>)>, StorageError> {
+        self.log_edge(false)
+    }
+
+    /// Removes every entry at `index` and after, fsynced.
+    pub fn log_truncate_from(&self, index: u64) -> Result<(), StorageError> {
+        let mut batch = WriteBatch::default();
+        batch.delete_range_cf(
+            self.handle(Cf::RaftLog),
+            &raft_log::key(index)[..],
+            &raft_log::end_of_log()[..],
+        );
+        self.write_synced(batch)
+    }
+
+    /// Removes every entry up to and including `index` and records `last_purged` (the encoded
+    /// log id of `index`) under [`LogMeta::LastPurged`], in one fsynced `WriteBatch`.
+    pub fn log_purge_upto(&self, index: u64, last_purged: &[u8]) -> Result<(), StorageError> {
+        let mut batch = WriteBatch::default();
+        let log = self.handle(Cf::RaftLog);
+        match index.checked_add(1) {
+            Some(end) => batch.delete_range_cf(log, &raft_log::key(0)[..], &raft_log::key(end)[..]),
+            None => batch.delete_range_cf(log, &raft_log::key(0)[..], &raft_log::end_of_log()[..]),
+        }
+        let key = raft_meta::key(LogMeta::LastPurged);
+        batch.put_cf(
+            self.handle(Cf::RaftMeta),
+            key,
+            checked::encode(&key, last_purged),
+        );
+        self.write_synced(batch)
+    }
+
+    /// Stores one log record, fsynced when [`LogMeta::needs_fsync`] says so.
+    pub fn log_meta_put(&self, meta: LogMeta, bytes: &[u8]) -> Result<(), StorageError> {
+        let key = raft_meta::key(meta);
+        let mut batch = WriteBatch::default();
+        batch.put_cf(self.handle(Cf::RaftMeta), key, checked::encode(&key, bytes));
+        if meta.needs_fsync() {
+            return self.write_synced(batch);
+        }
+        self.rocks().write(batch)?;
+        Ok(())
+    }
+
+    /// The bytes last stored under `meta`, if any.
+    pub fn log_meta_get(&self, meta: LogMeta) -> Result<Option<Vec<u8>>, StorageError> {
+        let key = raft_meta::key(meta);
+        let Some(value) = self.rocks().get_cf(self.handle(Cf::RaftMeta), key)? else {
+            return Ok(None);
+        };
+        let payload = checked::decode(&key, &value).map_err(|source| StorageError::Corrupt {
+            cf: Cf::RaftMeta.name(),
+            key: key.to_vec(),
+            source,
+        })?;
+        Ok(Some(payload.to_vec()))
+    }
+
+    fn log_edge(&self, first: bool) -> Result<Option<(u64, Vec<u8>)>, StorageError> {
+        let mut iter = self.rocks().raw_iterator_cf(self.handle(Cf::RaftLog));
+        if first {
+            iter.seek_to_first();
+        } else {
+            iter.seek_to_last();
+        }
+        let entry = match iter.item() {
+            Some((key, value)) => Some(decode_entry(key, value)?),
+            None => None,
+        };
+        iter.status()?;
+        Ok(entry)
+    }
+
+    fn write_synced(&self, batch: WriteBatch) -> Result<(), StorageError> {
+        let mut options = WriteOptions::default();
+        options.set_sync(true);
+        self.rocks().write_opt(batch, &options)?;
+        Ok(())
+    }
+}
+
+fn decode_entry(key: &[u8], value: &[u8]) -> Result<(u64, Vec<u8>), StorageError> {
+    let corrupt = |source| StorageError::Corrupt {
+        cf: Cf::RaftLog.name(),
+        key: key.to_vec(),
+        source,
+    };
+    let index = raft_log::decode_key(key).map_err(corrupt)?;
+    let payload = checked::decode(key, value).map_err(corrupt)?;
+    Ok((index, payload.to_vec()))
+}

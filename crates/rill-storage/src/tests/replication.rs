@@ -1,0 +1,364 @@
+//! What the replication layer relies on: the raw log (append, ranges, truncate and purge
+//! boundaries, fsync), its metadata records, meta committed with the state, and state images.
+
+use rill_core::{Store, StreamId, StreamMeta};
+use rocksdb::statistics::Ticker;
+
+use super::{raw_records, temp_db};
+use crate::cf::{raft_log, Cf};
+use crate::db::{Db, DbOptions};
+use crate::error::{DecodeError, StorageError};
+use crate::{LogMeta, NodeMeta};
+
+fn entries(indexes: std::ops::RangeInclusive<u64>) -> Vec<(u64, Vec<u8>)> {
+    indexes
+        .map(|i| (i, format!("entry {i}").into_bytes()))
+        .collect()
+}
+
+fn indexes(log: &[(u64, Vec<u8>)]) -> Vec<u64> {
+    log.iter().map(|(i, _)| *i).collect()
+}
+
+fn wal_syncs(db: &Db) -> u64 {
+    db.db_options.get_ticker_count(Ticker::WalFileSynced)
+}
+
+/// Writes one stream with `n` entries and commits it at `applied_index` with node meta.
+fn write_state(db: &Db, key: &[u8], n: u64, applied_index: u64) {
+    let mut txn = db.begin();
+    txn.put_stream(
+        key,
+        &StreamMeta {
+            length: n,
+            last_id: StreamId::new(n, 0),
+            entries_added: n,
+            ..StreamMeta::default()
+        },
+    );
+    for i in 1..=n {
+        txn.put_entry(
+            key,
+            StreamId::new(i, 0),
+            &vec![(b"f".to_vec(), vec![i as u8])],
+        );
+    }
+    let log_id = format!("log id {applied_index}").into_bytes();
+    db.commit_with_meta(
+        txn,
+        applied_index,
+        &[
+            (NodeMeta::AppliedLogId, &log_id),
+            (NodeMeta::Membership, b"members"),
+        ],
+    )
+    .expect("commit");
+}
+
+#[test]
+fn log_append_and_read_back() {
+    let (_dir, db) = temp_db();
+    assert_eq!(db.log_first(), Ok(None));
+    assert_eq!(db.log_last(), Ok(None));
+    assert_eq!(db.log_range(0, u64::MAX), Ok(vec![]));
+
+    db.log_append(&entries(1..=5)).expect("append");
+    db.log_append(&entries(6..=6)).expect("append");
+    db.log_append(&[]).expect("empty append");
+
+    assert_eq!(db.log_range(0, u64::MAX), Ok(entries(1..=6)));
+    assert_eq!(db.log_range(2, 4), Ok(entries(2..=3)));
+    assert_eq!(db.log_range(4, 4), Ok(vec![]));
+    assert_eq!(db.log_range(5, 2), Ok(vec![]));
+    assert_eq!(db.log_range(6, 100), Ok(entries(6..=6)));
+    assert_eq!(db.log_first(), Ok(entries(1..=1).pop()));
+    assert_eq!(db.log_last(), Ok(entries(6..=6).pop()));
+    // Log records never show up in the state.
+    assert_eq!(
+        db.read().stream_keys(None, usize::MAX),
+        Vec::<Vec<u8>>::new()
+    );
+}
+
+#[test]
+fn log_append_replaces_an_entry_at_the_same_index() {
+    let (_dir, db) = temp_db();
+    db.log_append(&entries(1..=3)).expect("append");
+    db.log_append(&[(3, b"other".to_vec())]).expect("append");
+    assert_eq!(db.log_range(3, 4), Ok(vec![(3, b"other".to_vec())]));
+}
+
+#[test]
+#[should_panic(expected = "out of order or with a hole")]
+fn log_append_refuses_a_hole_in_one_batch() {
+    let (_dir, db) = temp_db();
+    let _ = db.log_append(&[(1, vec![]), (3, vec![])]);
+}
+
+#[test]
+fn log_truncate_removes_from_index_on() {
+    let (_dir, db) = temp_db();
+    db.log_append(&entries(1..=10)).expect("append");
+    db.log_truncate_from(7).expect("truncate");
+    assert_eq!(
+        indexes(&db.log_range(0, u64::MAX).expect("range")),
+        [1, 2, 3, 4, 5, 6]
+    );
+    db.log_truncate_from(100).expect("truncate past the end");
+    assert_eq!(db.log_last().expect("last").map(|e| e.0), Some(6));
+    db.log_truncate_from(1).expect("truncate all");
+    assert_eq!(db.log_last(), Ok(None));
+    // Appending after truncation continues where the caller says.
+    db.log_append(&entries(1..=2)).expect("append");
+    assert_eq!(indexes(&db.log_range(0, u64::MAX).expect("range")), [1, 2]);
+}
+
+#[test]
+fn log_truncate_reaches_the_highest_index() {
+    let (_dir, db) = temp_db();
+    db.log_append(&[(u64::MAX - 1, vec![1]), (u64::MAX, vec![2])])
+        .expect("append");
+    db.log_truncate_from(u64::MAX).expect("truncate");
+    assert_eq!(db.log_last(), Ok(Some((u64::MAX - 1, vec![1]))));
+}
+
+#[test]
+fn log_purge_removes_up_to_index_and_records_it() {
+    let (_dir, db) = temp_db();
+    db.log_append(&entries(1..=10)).expect("append");
+    assert_eq!(db.log_meta_get(LogMeta::LastPurged), Ok(None));
+    db.log_purge_upto(4, b"purged 4").expect("purge");
+    assert_eq!(
+        indexes(&db.log_range(0, u64::MAX).expect("range")),
+        [5, 6, 7, 8, 9, 10]
+    );
+    assert_eq!(db.log_first().expect("first").map(|e| e.0), Some(5));
+    assert_eq!(
+        db.log_meta_get(LogMeta::LastPurged),
+        Ok(Some(b"purged 4".to_vec()))
+    );
+    db.log_purge_upto(10, b"purged 10").expect("purge all");
+    assert_eq!(db.log_first(), Ok(None));
+    assert_eq!(db.log_last(), Ok(None));
+    db.log_purge_upto(u64::MAX, b"max")
+        .expect("purge to the end of the index space");
+    assert_eq!(
+        db.log_meta_get(LogMeta::LastPurged),
+        Ok(Some(b"max".to_vec()))
+    );
+}
+
+#[test]
+fn log_meta_round_trips_per_record() {
+    let (_dir, db) = temp_db();
+    for meta in [LogMeta::Vote, LogMeta::Committed, LogMeta::LastPurged] {
+        assert_eq!(db.log_meta_get(meta), Ok(None));
+    }
+    db.log_meta_put(LogMeta::Vote, b"vote 1").expect("put");
+    db.log_meta_put(LogMeta::Committed, b"").expect("put");
+    db.log_meta_put(LogMeta::Vote, b"vote 2").expect("put");
+    assert_eq!(db.log_meta_get(LogMeta::Vote), Ok(Some(b"vote 2".to_vec())));
+    assert_eq!(db.log_meta_get(LogMeta::Committed), Ok(Some(vec![])));
+    assert_eq!(db.log_meta_get(LogMeta::LastPurged), Ok(None));
+}
+
+#[test]
+fn every_log_write_is_fsynced_even_without_state_sync() {
+    // `temp_db` opens with `sync: false`: state commits do not fsync, log writes still must.
+    let (_dir, db) = temp_db();
+    let before = wal_syncs(&db);
+    write_state(&db, b"s", 1, 1);
+    assert_eq!(
+        wal_syncs(&db),
+        before,
+        "a state commit fsynced under sync: false"
+    );
+
+    type Step<'a> = (&'a str, &'a dyn Fn(&Db));
+    let steps: [Step<'_>; 5] = [
+        ("append", &|db| {
+            db.log_append(&entries(1..=3)).expect("append")
+        }),
+        ("vote", &|db| {
+            db.log_meta_put(LogMeta::Vote, b"v").expect("vote")
+        }),
+        ("truncate", &|db| db.log_truncate_from(3).expect("truncate")),
+        ("purge", &|db| db.log_purge_upto(1, b"p").expect("purge")),
+        ("import", &|db| {
+            let (_, image) = db.export_state().expect("export");
+            db.import_state(&image).expect("import");
+        }),
+    ];
+    for (name, step) in steps {
+        let before = wal_syncs(&db);
+        step(&db);
+        assert!(wal_syncs(&db) > before, "{name} returned without an fsync");
+    }
+    let before = wal_syncs(&db);
+    db.log_meta_put(LogMeta::Committed, b"c")
+        .expect("committed");
+    assert_eq!(
+        wal_syncs(&db),
+        before,
+        "the committed hint need not be fsynced"
+    );
+}
+
+#[test]
+fn log_and_meta_survive_reopen() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    {
+        let db = Db::open(dir.path(), &DbOptions { sync: false }).expect("open");
+        db.log_append(&entries(1..=4)).expect("append");
+        db.log_purge_upto(1, b"p1").expect("purge");
+        db.log_meta_put(LogMeta::Vote, b"vote").expect("vote");
+        write_state(&db, b"s", 2, 3);
+    }
+    let db = Db::open(dir.path(), &DbOptions { sync: false }).expect("reopen");
+    assert_eq!(db.log_range(0, u64::MAX), Ok(entries(2..=4)));
+    assert_eq!(db.log_meta_get(LogMeta::Vote), Ok(Some(b"vote".to_vec())));
+    assert_eq!(
+        db.log_meta_get(LogMeta::LastPurged),
+        Ok(Some(b"p1".to_vec()))
+    );
+    assert_eq!(db.applied_index(), Ok(3));
+    assert_eq!(
+        db.node_meta(NodeMeta::AppliedLogId),
+        Ok(Some(b"log id 3".to_vec()))
+    );
+    assert_eq!(
+        db.node_meta(NodeMeta::Membership),
+        Ok(Some(b"members".to_vec()))
+    );
+}
+
+#[test]
+fn corrupt_log_entry_is_an_error_not_a_panic() {
+    let (_dir, db) = temp_db();
+    db.log_append(&entries(1..=2)).expect("append");
+    let key = raft_log::key(2);
+    let mut value = db
+        .rocks()
+        .get_cf(db.handle(Cf::RaftLog), key)
+        .expect("get")
+        .expect("present");
+    let last = value.len() - 1;
+    value[last] ^= 1;
+    db.rocks()
+        .put_cf(db.handle(Cf::RaftLog), key, &value)
+        .expect("put");
+    match db.log_range(0, 10) {
+        Err(StorageError::Corrupt {
+            cf: "raft_log",
+            source: DecodeError::Checksum { .. },
+            ..
+        }) => {}
+        other => panic!("expected a checksum error, got {other:?}"),
+    }
+    assert!(db.log_last().is_err());
+    assert_eq!(db.log_range(1, 2), Ok(entries(1..=1)));
+}
+
+#[test]
+fn commit_with_meta_writes_meta_with_the_state() {
+    let (_dir, db) = temp_db();
+    assert_eq!(db.node_meta(NodeMeta::AppliedLogId), Ok(None));
+    write_state(&db, b"s", 1, 5);
+    assert_eq!(db.applied_index(), Ok(5));
+    assert_eq!(
+        db.node_meta(NodeMeta::AppliedLogId),
+        Ok(Some(b"log id 5".to_vec()))
+    );
+    // A commit that carries no meta leaves the last meta in place.
+    let txn = db.begin();
+    db.commit(txn, 6).expect("commit");
+    assert_eq!(
+        db.node_meta(NodeMeta::AppliedLogId),
+        Ok(Some(b"log id 5".to_vec()))
+    );
+    // A refused commit writes no meta either.
+    let stale = db.read();
+    assert!(db
+        .commit_with_meta(stale, 7, &[(NodeMeta::AppliedLogId, b"x")])
+        .is_err());
+    assert_eq!(
+        db.node_meta(NodeMeta::AppliedLogId),
+        Ok(Some(b"log id 5".to_vec()))
+    );
+}
+
+#[test]
+fn export_import_copies_state_and_meta_exactly() {
+    let (_a_dir, a) = temp_db();
+    write_state(&a, b"s", 3, 4);
+    write_state(&a, b"t", 2, 9);
+    a.log_append(&entries(1..=9)).expect("append");
+    let (meta, image) = a.export_state().expect("export");
+    assert_eq!(meta.applied_index, 9);
+    assert_eq!(meta.node_meta[&NodeMeta::AppliedLogId], b"log id 9");
+    assert_eq!(meta.node_meta[&NodeMeta::Membership], b"members");
+
+    // Into a store holding other state and its own log: the state is replaced, the log kept.
+    let (_b_dir, b) = temp_db();
+    write_state(&b, b"other", 5, 20);
+    b.log_append(&entries(15..=20)).expect("append");
+    assert_ne!(b.digest(), a.digest());
+    assert_eq!(b.import_state(&image), Ok(meta.clone()));
+
+    assert_eq!(b.digest(), a.digest());
+    assert_eq!(b.applied_index(), Ok(9));
+    assert_eq!(b.read().stream(b"other"), None);
+    assert_eq!(raw_records(&b, Cf::Node), raw_records(&a, Cf::Node));
+    for cf in Cf::STATE {
+        assert_eq!(raw_records(&b, cf), raw_records(&a, cf), "{}", cf.name());
+    }
+    assert_eq!(
+        indexes(&b.log_range(0, u64::MAX).expect("range")),
+        [15, 16, 17, 18, 19, 20]
+    );
+    // The same image again gives the same bytes.
+    assert_eq!(b.export_state().map(|(_, image)| image), Ok(image));
+    // Commits continue from the imported index.
+    write_state(&b, b"u", 1, 10);
+    assert_eq!(b.applied_index(), Ok(10));
+}
+
+#[test]
+fn export_of_a_fresh_store_imports_as_empty() {
+    let (_a_dir, a) = temp_db();
+    let (meta, image) = a.export_state().expect("export");
+    assert_eq!(meta.applied_index, 0);
+    assert!(meta.node_meta.is_empty());
+    let (_b_dir, b) = temp_db();
+    write_state(&b, b"s", 2, 3);
+    b.import_state(&image).expect("import");
+    assert_eq!(b.digest(), a.digest());
+    assert_eq!(b.applied_index(), Ok(0));
+    assert_eq!(b.node_meta(NodeMeta::Membership), Ok(None));
+}
+
+#[test]
+fn bad_image_is_refused_and_writes_nothing() {
+    let (_a_dir, a) = temp_db();
+    write_state(&a, b"s", 2, 2);
+    let (_, image) = a.export_state().expect("export");
+    let (_b_dir, b) = temp_db();
+    write_state(&b, b"keep", 1, 1);
+    let digest = b.digest();
+    for i in (0..image.len()).step_by(7) {
+        let mut bad = image.clone();
+        bad[i] ^= 0x10;
+        assert!(
+            matches!(b.import_state(&bad), Err(StorageError::BadImage(_))),
+            "flip at {i}"
+        );
+    }
+    for cut in [0, 1, 8, image.len() / 2, image.len() - 1] {
+        assert!(matches!(
+            b.import_state(&image[..cut]),
+            Err(StorageError::BadImage(_))
+        ));
+    }
+    assert_eq!(b.digest(), digest);
+    assert_eq!(b.applied_index(), Ok(1));
+}
