@@ -35,7 +35,7 @@ done
 echo
 echo "rill node 1: redis protocol on 127.0.0.1:$port, data in $data"
 if command -v redis-cli >/dev/null; then
-  cli() { echo "> $*"; redis-cli -p "$port" "$@"; }
+  cli() { echo "> $*"; redis-cli --no-raw -p "$port" "$@"; }
   cli XADD sensor_stream '*' sensor_id 3 temperature 21.5 humidity 48
   cli XADD sensor_stream '*' sensor_id 7 temperature 19.0 humidity 55
   cli XGROUP CREATE sensor_stream my_group 0 MKSTREAM || true
