@@ -701,11 +701,7 @@ impl<S: Store> Exec<'_, S> {
     }
 
     fn xpending(&mut self, key: &Key, group: &Key, range: Option<&PendingRange>) -> Reply {
-        let Some(group_meta) = self
-            .store
-            .stream(key)
-            .and_then(|_| self.store.group(key, group))
-        else {
+        let Some(group_meta) = self.store.group(key, group) else {
             return nogroup(key, group);
         };
         match range {
@@ -876,11 +872,7 @@ impl<S: Store> Exec<'_, S> {
 
     fn xclaim(&mut self, c: &XClaim) -> Reply {
         let (key, group) = (&c.key, &c.group);
-        let Some(mut group_meta) = self
-            .store
-            .stream(key)
-            .and_then(|_| self.store.group(key, group))
-        else {
+        let Some(mut group_meta) = self.store.group(key, group) else {
             return nogroup(key, group);
         };
         let now = self.now_ms as i64;
@@ -950,11 +942,7 @@ impl<S: Store> Exec<'_, S> {
 
     fn xautoclaim(&mut self, c: &XAutoClaim) -> Reply {
         let (key, group) = (&c.key, &c.group);
-        let Some(mut group_meta) = self
-            .store
-            .stream(key)
-            .and_then(|_| self.store.group(key, group))
-        else {
+        let Some(mut group_meta) = self.store.group(key, group) else {
             return nogroup(key, group);
         };
         if c.count as usize > self.limits.reply_entries_max {

@@ -616,3 +616,102 @@ fn limits_are_errors() {
         "#]],
     );
 }
+
+/// Redis looks some keys and groups up before it parses the rest of the arguments, so a
+/// missing key or group wins over a syntax error there; XTRIM and XAUTOCLAIM parse first.
+#[test]
+fn lookup_before_parse_order() {
+    check(
+        r#"
+        XADD a 1-0 f v
+        XGROUP CREATE a g 0
+        XDEL nokey x
+        XDEL a x
+        XACK nokey g x
+        XACK a nog x
+        XACK a g x
+        XCLAIM nokey g c x 1-0
+        XCLAIM a g c x 1-0
+        XCLAIM a nog c 0 1-0 FOO
+        XGROUP CREATE nokey g2 x
+        XGROUP CREATE nokey g2 x MKSTREAM
+        XGROUP SETID a nog x
+        XGROUP SETID a g x
+        XREADGROUP GROUP g c STREAMS nokey $
+        XREADGROUP GROUP g c STREAMS a nokey > x
+        XREADGROUP GROUP g c STREAMS a +
+        XTRIM nokey SIZE 1
+        XTRIM nokey MAXLEN 1
+        XAUTOCLAIM nokey g c 0 0 COUNT abc
+        XRANGE nokey - + COUNT 0
+        XRANGE a - + COUNT 0
+        XADD a 0-0 f v g
+        XADD a 0-0 f v
+        XADD a LIMIT 5 2-0 f v
+        XADD a LIMIT 0 2-0 f v
+        XTRIM a LIMIT 0
+        XREADGROUP GROUP g c STREAMS a a > >
+        XPENDING a g
+        "#,
+        expect![[r#"
+            > XADD a 1-0 f v
+            "1-0"
+            > XGROUP CREATE a g 0
+            +OK
+            > XDEL nokey x
+            :0
+            > XDEL a x
+            -ERR Invalid stream ID specified as stream command argument
+            > XACK nokey g x
+            :0
+            > XACK a nog x
+            :0
+            > XACK a g x
+            -ERR Invalid stream ID specified as stream command argument
+            > XCLAIM nokey g c x 1-0
+            -NOGROUP No such key 'nokey' or consumer group 'g'
+            > XCLAIM a g c x 1-0
+            -ERR Invalid min-idle-time argument for XCLAIM
+            > XCLAIM a nog c 0 1-0 FOO
+            -NOGROUP No such key 'a' or consumer group 'nog'
+            > XGROUP CREATE nokey g2 x
+            -ERR The XGROUP subcommand requires the key to exist. Note that for CREATE you may want to use the MKSTREAM option to create an empty stream automatically.
+            > XGROUP CREATE nokey g2 x MKSTREAM
+            -ERR Invalid stream ID specified as stream command argument
+            > XGROUP SETID a nog x
+            -NOGROUP No such consumer group 'nog' for key name 'a'
+            > XGROUP SETID a g x
+            -ERR Invalid stream ID specified as stream command argument
+            > XREADGROUP GROUP g c STREAMS nokey $
+            -NOGROUP No such key 'nokey' or consumer group 'g' in XREADGROUP with GROUP option
+            > XREADGROUP GROUP g c STREAMS a nokey > x
+            -NOGROUP No such key 'nokey' or consumer group 'g' in XREADGROUP with GROUP option
+            > XREADGROUP GROUP g c STREAMS a +
+            -ERR The + ID is meaningless in the context of XREADGROUP: you want to read the history of this consumer by specifying a proper ID, or use the > ID to get new messages. The + ID would just return an empty result set.
+            > XTRIM nokey SIZE 1
+            -ERR syntax error
+            > XTRIM nokey MAXLEN 1
+            :0
+            > XAUTOCLAIM nokey g c 0 0 COUNT abc
+            -ERR COUNT must be > 0
+            > XRANGE nokey - + COUNT 0
+            []
+            > XRANGE a - + COUNT 0
+            (nil-array)
+            > XADD a 0-0 f v g
+            -ERR wrong number of arguments for 'xadd' command
+            > XADD a 0-0 f v
+            -ERR The ID specified in XADD must be greater than 0-0
+            > XADD a LIMIT 5 2-0 f v
+            -ERR syntax error, LIMIT cannot be used without specifying a trimming strategy
+            > XADD a LIMIT 0 2-0 f v
+            -ERR syntax error, LIMIT cannot be used without the special ~ option
+            > XTRIM a LIMIT 0
+            -ERR syntax error, XTRIM must be called with a trimming strategy
+            > XREADGROUP GROUP g c STREAMS a a > >
+            {"a" => [["1-0", ["f", "v"]]]}
+            > XPENDING a g
+            [:1, "1-0", "1-0", [["c", "1"]]]
+        "#]],
+    );
+}
