@@ -456,12 +456,7 @@ impl<S: Store> Exec<'_, S> {
         group: &[u8],
         consumer: &[u8],
     ) -> Result<ConsumerMeta, Reply> {
-        let max = self.limits.consumers_per_group_max;
-        if self.store.consumers(key, group).len() >= max {
-            return Err(Reply::err(format!(
-                "ERR group already has {max} consumers (consumers_per_group_max)"
-            )));
-        }
+        self.check_consumer_room(key, group)?;
         let meta = ConsumerMeta {
             seen_ms: self.now_ms,
             active_ms: None,
@@ -469,6 +464,66 @@ impl<S: Store> Exec<'_, S> {
         };
         self.store.put_consumer(key, group, consumer, &meta);
         Ok(meta)
+    }
+
+    fn check_consumer_room(&self, key: &[u8], group: &[u8]) -> Result<(), Reply> {
+        let max = self.limits.consumers_per_group_max;
+        if self.store.consumers(key, group).len() >= max {
+            return Err(Reply::err(format!(
+                "ERR group already has {max} consumers (consumers_per_group_max)"
+            )));
+        }
+        Ok(())
+    }
+
+    fn check_pending_room(&self, group_meta: &GroupMeta, adding: u64) -> Result<(), Reply> {
+        if group_meta.pending_count + adding > self.limits.pending_per_group_max {
+            return Err(Reply::err(format!(
+                "ERR group has {} pending entries (pending_per_group_max); acknowledge some first",
+                group_meta.pending_count
+            )));
+        }
+        Ok(())
+    }
+
+    /// Everything that can refuse an XREADGROUP, checked before anything changes: a refused
+    /// read must leave groups, PELs and consumers as they were (the write path commits whatever
+    /// a command did, error or not). The ranges are read again when serving; that costs one
+    /// extra range read of at most COUNT entries.
+    fn xreadgroup_precheck(&self, r: &XReadGroup) -> Result<(), Reply> {
+        let mut total = 0usize;
+        for (key, from) in &r.streams {
+            if self.store.consumer(key, &r.group, &r.consumer).is_none() {
+                self.check_consumer_room(key, &r.group)?;
+            }
+            let group_meta = self.store.group(key, &r.group).unwrap_or_default();
+            let limit = self.fetch_limit(r.count);
+            let served = match from {
+                ReadFrom::After(after) => after.next().map_or(0, |start| {
+                    let ids = self.store.consumer_pending_range(
+                        key,
+                        &r.group,
+                        &r.consumer,
+                        start,
+                        StreamId::MAX,
+                        limit,
+                    );
+                    ids.len()
+                }),
+                _ => group_meta.last_delivered_id.next().map_or(0, |start| {
+                    let got = self.store.entries(key, start, StreamId::MAX, false, limit);
+                    got.len()
+                }),
+            };
+            total += served;
+            if total > self.limits.reply_entries_max {
+                return Err(too_many(self.limits));
+            }
+            if !r.noack && *from == ReadFrom::New {
+                self.check_pending_room(&group_meta, served as u64)?;
+            }
+        }
+        Ok(())
     }
 
     /// Looks a consumer up, creating it if needed, and refreshes its seen time.
@@ -521,6 +576,9 @@ impl<S: Store> Exec<'_, S> {
                 return nogroup_read(key, &r.group);
             }
         }
+        if let Err(reply) = self.xreadgroup_precheck(r) {
+            return reply;
+        }
         let mut out = Vec::new();
         let mut total = 0usize;
         for (key, from) in &r.streams {
@@ -568,13 +626,10 @@ impl<S: Store> Exec<'_, S> {
         if self.over_limit(&got) {
             return Some(Err(too_many(self.limits)));
         }
-        if !r.noack
-            && group_meta.pending_count + got.len() as u64 > self.limits.pending_per_group_max
-        {
-            return Some(Err(Reply::err(format!(
-                "ERR group has {} pending entries (pending_per_group_max); acknowledge some first",
-                group_meta.pending_count
-            ))));
+        if !r.noack {
+            if let Err(reply) = self.check_pending_room(&group_meta, got.len() as u64) {
+                return Some(Err(reply));
+            }
         }
         let meta = self.store.stream(key).unwrap_or_default();
         let mut consumer = self
@@ -875,6 +930,12 @@ impl<S: Store> Exec<'_, S> {
         let Some(mut group_meta) = self.store.group(key, group) else {
             return nogroup(key, group);
         };
+        // FORCE can add one pending entry per named ID; refuse up front rather than half-way.
+        if c.force {
+            if let Err(reply) = self.check_pending_room(&group_meta, c.ids.len() as u64) {
+                return reply;
+            }
+        }
         let now = self.now_ms as i64;
         if let Some(last_id) = c.last_id {
             group_meta.last_delivered_id = group_meta.last_delivered_id.max(last_id);

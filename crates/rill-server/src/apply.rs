@@ -112,7 +112,14 @@ impl Writer {
         thread::Builder::new()
             .name("rill-writer".to_owned())
             .spawn(move || {
-                state.run(rx);
+                // A panic here is a broken engine invariant. Serving reads while every write
+                // fails would hide it, so the process stops (the state on disk is the last
+                // committed group, which is consistent).
+                let run = std::panic::AssertUnwindSafe(move || state.run(rx));
+                if std::panic::catch_unwind(run).is_err() {
+                    tracing::error!("the writer panicked; stopping the process");
+                    std::process::abort();
+                }
                 // `state` (and with it the writer's `Db` handle) is gone by now.
                 let _ = done_tx.send(());
             })
@@ -214,8 +221,11 @@ impl WriterState {
                 self.waiters.wake(touched.iter().map(Vec::as_slice));
             }
             Err(error) => {
-                // Nothing of the group reached disk (one atomic batch), so its indexes are
-                // reused by the next group.
+                // The group is one atomic batch, so it is all or nothing. Usually nothing: its
+                // indexes are reused by the next group. If the write reached the WAL and only
+                // the sync failed, it may come back on restart although its clients were told
+                // it failed; a retried XADD could then appear twice (RocksDB gives no way to
+                // take a written batch back).
                 tracing::error!(%error, commands = group.len(), "group commit failed");
                 self.applied_index = index_before;
                 let reply = Reply::err(format!("ERR storage failure: {error}"));

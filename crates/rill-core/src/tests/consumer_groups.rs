@@ -603,3 +603,69 @@ fn delconsumer_and_destroy_drop_pending() {
         "#]],
     );
 }
+
+/// A refused XREADGROUP changes nothing: the limit is checked for every stream before the
+/// first one is served (here the second stream's entries push the reply over the limit).
+#[test]
+fn refused_xreadgroup_leaves_no_trace() {
+    let limits = crate::Limits {
+        reply_entries_max: 3,
+        pending_per_group_max: 4,
+        ..crate::Limits::default()
+    };
+    super::check_with(
+        r#"
+        XADD a 1-0 f v
+        XADD a 2-0 f v
+        XADD b 1-0 f v
+        XADD b 2-0 f v
+        XGROUP CREATE a g 0
+        XGROUP CREATE b g 0
+        XREADGROUP GROUP g c NOACK STREAMS a b > >
+        XINFO GROUPS a
+        XINFO CONSUMERS a g
+        XREADGROUP GROUP g c COUNT 2 STREAMS a >
+        XADD a 3-0 f v
+        XADD a 4-0 f v
+        XADD a 5-0 f v
+        XREADGROUP GROUP g c COUNT 3 STREAMS a >
+        XCLAIM a g c 0 3-0 4-0 5-0 FORCE
+        XPENDING a g
+        "#,
+        &limits,
+        expect![[r#"
+            > XADD a 1-0 f v
+            "1-0"
+            > XADD a 2-0 f v
+            "2-0"
+            > XADD b 1-0 f v
+            "1-0"
+            > XADD b 2-0 f v
+            "2-0"
+            > XGROUP CREATE a g 0
+            +OK
+            > XGROUP CREATE b g 0
+            +OK
+            > XREADGROUP GROUP g c NOACK STREAMS a b > >
+            -ERR reply would exceed 3 entries (reply_entries_max); use COUNT to page
+            > XINFO GROUPS a
+            [{"name": "g", "consumers": :0, "pending": :0, "last-delivered-id": "0-0", "entries-read": (nil), "lag": :2}]
+            > XINFO CONSUMERS a g
+            []
+            > XREADGROUP GROUP g c COUNT 2 STREAMS a >
+            {"a" => [["1-0", ["f", "v"]], ["2-0", ["f", "v"]]]}
+            > XADD a 3-0 f v
+            "3-0"
+            > XADD a 4-0 f v
+            "4-0"
+            > XADD a 5-0 f v
+            "5-0"
+            > XREADGROUP GROUP g c COUNT 3 STREAMS a >
+            -ERR group has 2 pending entries (pending_per_group_max); acknowledge some first
+            > XCLAIM a g c 0 3-0 4-0 5-0 FORCE
+            -ERR group has 2 pending entries (pending_per_group_max); acknowledge some first
+            > XPENDING a g
+            [:2, "1-0", "2-0", [["c", "2"]]]
+        "#]],
+    );
+}
