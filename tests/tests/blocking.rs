@@ -255,6 +255,37 @@ async fn a_client_that_leaves_while_blocked_is_cleaned_up() {
 }
 
 #[tokio::test]
+async fn a_client_that_leaves_with_a_full_query_buffer_while_blocked_is_cleaned_up() {
+    let server = TestServer::start_with(|config| {
+        config.limits.blocked_clients_max = 1;
+        config.limits.query_buffer_bytes_max = 4096;
+        config.limits.bulk_bytes_max = 1024;
+        config.limits.inline_request_bytes_max = 1024;
+    })
+    .await;
+    let mut reader = RawClient::connect(server.addr()).await;
+    reader
+        .send_command(&[b"XREAD", b"BLOCK", b"0", b"STREAMS", b"k", b"$"])
+        .await;
+    wait_for_blocked(&server, 1).await;
+    // 64 KiB of pipelined PINGs: far past the 4 KiB query buffer (and one 16 KiB read), so the
+    // server stops reading with input still unread, yet small enough for the kernel buffers to
+    // take all of it and the FIN behind it.
+    let ping = rill_tests::encode_command(&[b"PING"]);
+    let flood: Vec<u8> = ping.repeat((64 << 10) / ping.len());
+    reader.send(&flood).await;
+    drop(reader);
+    wait_for_blocked(&server, 0).await;
+    // The slot is free again: with blocked_clients_max = 1 a new client may block.
+    let mut next = RawClient::connect(server.addr()).await;
+    next.send_command(&[b"XREAD", b"BLOCK", b"0", b"STREAMS", b"k", b"$"])
+        .await;
+    wait_for_blocked(&server, 1).await;
+    assert!(next.nothing_within(QUIET).await, "blocked, not refused");
+    server.shutdown().await;
+}
+
+#[tokio::test]
 async fn blocked_clients_are_capped() {
     let server = TestServer::start_with(|config| config.limits.blocked_clients_max = 1).await;
     let mut first = RawClient::connect(server.addr()).await;

@@ -220,6 +220,42 @@ async fn pipelined_requests_are_answered_in_order() {
     server.shutdown().await;
 }
 
+#[tokio::test]
+async fn pipelined_large_replies_arrive_whole_and_in_order() {
+    let server = TestServer::start().await;
+    let mut client = RawClient::connect(server.addr()).await;
+    let value = vec![b'v'; 256 << 10];
+    for seq in 1..=4u32 {
+        let id = format!("1-{seq}");
+        assert_eq!(
+            client
+                .call(&[b"XADD", b"big", id.as_bytes(), b"f", &value])
+                .await,
+            format!("$3⏎{id}⏎")
+        );
+    }
+    // Six replies of about 1 MiB in one batch: the output is flushed between them.
+    let mut pipeline = Vec::new();
+    for _ in 0..6 {
+        pipeline.extend(encode_command(&[b"XRANGE", b"big", b"-", b"+"]));
+    }
+    pipeline.extend(encode_command(&[b"PING"]));
+    client.send(&pipeline).await;
+    let first = client.read_reply().await.expect("first XRANGE");
+    assert!(first.len() > 4 * value.len(), "four whole entries");
+    assert!(first.starts_with(b"*4\r\n*2\r\n$3\r\n1-1\r\n"));
+    for i in 2..=6 {
+        let reply = client.read_reply().await.expect("XRANGE reply");
+        assert!(reply == first, "XRANGE {i} matches the first");
+    }
+    assert_eq!(show(&client.read_reply().await.expect("PING")), "+PONG⏎");
+    assert!(
+        client.nothing_within(Duration::from_millis(50)).await,
+        "no extra replies"
+    );
+    server.shutdown().await;
+}
+
 /// `$len⏎ms-seq⏎` to `(ms, seq)`.
 fn stream_id(shown: &str) -> (u64, u64) {
     let id = shown.split('⏎').nth(1).expect("bulk payload");

@@ -1,5 +1,5 @@
 //! One client connection: read bytes, decode a batch of requests, run them in order, write the
-//! replies in order with one flush per batch.
+//! replies in order with one flush per batch (more when the replies are large).
 //!
 //! ```text
 //!  read ─▶ decode up to pipeline_requests_max requests ─▶ for each, in order:
@@ -9,7 +9,7 @@
 //!            read           ─▶ first wait for this batch's earlier writes, then run with the
 //!                              batch's other reads on one read view
 //!            BLOCK          ─▶ flush what came before, then wait (see `block`)
-//!        ─▶ encode replies in request order ─▶ flush
+//!        ─▶ encode replies in request order, flushing whenever OUTPUT_FLUSH_BYTES wait ─▶ flush
 //! ```
 //!
 //! A read never sees less than the writes sent before it on the same connection, and a write
@@ -24,7 +24,7 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use rill_core::{Command, Reply, Store};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, Interest};
 use tokio::net::TcpStream;
 use tokio::sync::{oneshot, watch};
 use tokio::time::Instant;
@@ -39,6 +39,9 @@ const READ_CHUNK_BYTES: usize = 16 << 10;
 /// Replies are flushed early when this much is waiting, so a batch of large replies does not
 /// pile up in memory.
 const OUTPUT_FLUSH_BYTES: usize = 1 << 20;
+/// How often a blocked client whose query buffer is full is checked for having closed, while
+/// unread input keeps its socket readable.
+const PEER_CLOSED_CHECK: Duration = Duration::from_millis(50);
 /// How long a client may take to read its last replies once shutdown has begun.
 const SHUTDOWN_FLUSH: Duration = Duration::from_secs(1);
 /// How long, and for how many bytes, input is discarded after a closing error.
@@ -229,9 +232,11 @@ impl Connection {
                 unreachable!("settled slots are ready");
             };
             encode(&reply, protocol, &mut self.output);
-        }
-        if self.output.len() >= OUTPUT_FLUSH_BYTES {
-            self.flush().await?;
+            // Between replies, not once per batch: the encoded output then stays under one
+            // reply plus `OUTPUT_FLUSH_BYTES`, however many large replies the batch holds.
+            if self.output.len() >= OUTPUT_FLUSH_BYTES {
+                self.flush().await?;
+            }
         }
         Ok(())
     }
@@ -332,7 +337,8 @@ impl Connection {
             }
             loop {
                 // While blocked, keep reading (pipelined requests wait in the buffer; EOF
-                // means the client left) unless the buffer is full.
+                // means the client left). With the buffer full, stop reading but still watch
+                // for the client leaving, so its slot and buffer are released.
                 let can_read = !self.query_buffer_full();
                 if can_read {
                     self.input.reserve(READ_CHUNK_BYTES);
@@ -340,7 +346,7 @@ impl Connection {
                 tokio::select! {
                     _ = waiter.notified() => break,
                     _ = sleep_until(deadline) => return Ok(Some(Reply::NilArray)),
-                    read = self.stream.read_buf(&mut self.input), if can_read => {
+                    read = read_or_watch(&mut self.stream, &mut self.input, can_read) => {
                         if read? == 0 {
                             return Ok(None);
                         }
@@ -409,6 +415,28 @@ impl Connection {
         }
         self.output.clear();
         Ok(())
+    }
+}
+
+/// Reads into `input` when `can_read`; otherwise reads nothing and returns `Ok(0)` once the
+/// peer has closed (FIN or reset), like a read at EOF. Unread input ahead of the FIN does not
+/// hide it: the close is seen through the socket's read-closed readiness (EPOLLRDHUP/HUP), which
+/// tokio keeps once set. While input is pending the socket stays readable, so between checks
+/// this sleeps `PEER_CLOSED_CHECK` instead of spinning.
+async fn read_or_watch(
+    stream: &mut TcpStream,
+    input: &mut BytesMut,
+    can_read: bool,
+) -> io::Result<usize> {
+    if can_read {
+        return stream.read_buf(input).await;
+    }
+    loop {
+        let ready = stream.ready(Interest::READABLE).await?;
+        if ready.is_read_closed() {
+            return Ok(0);
+        }
+        tokio::time::sleep(PEER_CLOSED_CHECK).await;
     }
 }
 
