@@ -3,6 +3,8 @@
 # Needs: a Rust toolchain, libclang (Debian: libclang-dev) for the RocksDB bindings, and
 # cargo-nextest (falls back to `cargo test`). redis-server (Debian: redis-server) enables the
 # differential tests against real Redis; set RILL_REQUIRE_REDIS=1 to make its absence an error.
+# Python 3 with redis-py and walrus (pip install redis walrus) runs the seed articles' client code
+# against a node; set RILL_REQUIRE_PYTHON=1 to make their absence an error.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,4 +26,15 @@ if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --locked --no-fail-fast
 else
   cargo test --workspace --locked --no-fail-fast
+fi
+
+# The seed articles' redis-py and walrus code against a real node.
+if python3 -c 'import redis, walrus' 2>/dev/null; then
+  cargo build --locked -q -p rill-server
+  python3 tests/python/seeds.py "$CARGO_TARGET_DIR/debug/rill-server"
+elif [ "${RILL_REQUIRE_PYTHON:-0}" = 1 ]; then
+  echo "error: python3 with redis and walrus is required: pip install redis walrus" >&2
+  exit 1
+else
+  echo "SKIPPED: seed client tests (python3 with redis and walrus not found; pip install redis walrus)"
 fi

@@ -1,0 +1,177 @@
+"""The seed articles' redis-py and walrus code, run unchanged in spirit against a Rill node.
+
+Usage: python3 tests/python/seeds.py path/to/rill-server
+
+Starts the server on 127.0.0.1 with a port it picks and a temporary data directory, runs each
+article's producer and consumer-group flow with bounded loops, checks what a user would check,
+and stops the server. Exits non-zero on the first failure. Prints 'N passed, 0 failed' at the end.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+import redis
+from walrus import Database
+
+
+def start_server(binary, data_dir):
+    proc = subprocess.Popen(
+        [binary, "--bind", "127.0.0.1", "--port", "0", "--dir", data_dir, "--no-fsync"],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        line = proc.stdout.readline()
+        if line.startswith("listening on "):
+            host, port = line.split()[-1].rsplit(":", 1)
+            return proc, host, int(port)
+    proc.kill()
+    raise RuntimeError("rill-server did not start")
+
+
+def seed_one_sensor_stream(host, port):
+    """Article 1: a sensor producer and a consumer group reading one entry at a time."""
+    r = redis.Redis(host=host, port=port, db=0)
+    stream_name, group_name, consumer_name = "sensor_stream", "my_group", "consumer_1"
+    sent = []
+    for i in range(20):
+        data = {"sensor_id": i % 10 + 1, "temperature": round(15.0 + i / 2, 1), "humidity": 40 + i}
+        sent.append(r.xadd(stream_name, data))
+    r.xgroup_create(stream_name, group_name, id="0", mkstream=True)
+    try:
+        r.xgroup_create(stream_name, group_name, id="0", mkstream=True)
+        raise AssertionError("second XGROUP CREATE must fail")
+    except redis.exceptions.ResponseError as e:
+        assert str(e) == "BUSYGROUP Consumer Group name already exists", str(e)
+    acked = []
+    for _ in range(40):
+        response = r.xreadgroup(groupname=group_name, consumername=consumer_name,
+                                streams={stream_name: ">"}, count=1, block=500)
+        if not response:
+            break
+        stream, messages = response[0]
+        for message_id, message_data in messages:
+            assert message_data[b"sensor_id"], message_data
+            assert r.xack(stream_name, group_name, message_id) == 1
+            acked.append(message_id)
+    assert acked == sent, (acked, sent)
+    assert r.xpending(stream_name, group_name)["pending"] == 0
+
+
+def seed_two_event_processing(host, port):
+    """Article 2: orders events, XREAD with $, a group of consumers, XAUTOCLAIM, XPENDING, XTRIM, XINFO."""
+    r = redis.Redis(host=host, port=port, decode_responses=True)
+
+    def produce_event(stream, event_type, data):
+        entry = {"type": event_type, "data": json.dumps(data), "timestamp": str(time.time())}
+        return r.xadd(stream, entry)
+
+    produce_event("orders", "order.created", {"order_id": "o1", "total": 49.99})
+    produce_event("orders", "order.created", {"order_id": "o2", "total": 129.00})
+    produce_event("orders", "order.shipped", {"order_id": "o1", "carrier": "FedEx"})
+
+    # simple_consumer: XREAD from '$' blocks until a new event arrives.
+    later = threading.Timer(0.3, lambda: produce_event("orders", "order.created", {"order_id": "o3", "total": 5}))
+    later.start()
+    messages = r.xread(streams={"orders": "$"}, count=10, block=5000)
+    later.join()
+    assert messages and json.loads(messages[0][1][0][1]["data"])["order_id"] == "o3", messages
+
+    try:
+        r.xgroup_create("orders", "order-processors", id="0", mkstream=True)
+    except redis.exceptions.ResponseError as e:
+        assert "BUSYGROUP" in str(e)
+
+    # group_consumer: worker-a takes five and crashes before acking; worker-b processes the rest.
+    crashed = r.xreadgroup(groupname="order-processors", consumername="worker-a",
+                           streams={"orders": ">"}, count=2, block=5000)
+    assert len(crashed[0][1]) == 2
+    processed = []
+    while True:
+        got = r.xreadgroup(groupname="order-processors", consumername="worker-b",
+                           streams={"orders": ">"}, count=5, block=200)
+        if not got:
+            break
+        for stream_name, entries in got:
+            for message_id, fields in entries:
+                assert fields["type"].startswith("order."), fields
+                r.xack("orders", "order-processors", message_id)
+                processed.append(message_id)
+    assert len(processed) == 2, processed
+
+    # check_pending: the crashed worker's two entries are pending.
+    pending = r.xpending("orders", "order-processors")
+    assert pending["pending"] == 2 and pending["consumers"][0]["name"] == "worker-a", pending
+    details = r.xpending_range("orders", "order-processors", min="-", max="+", count=10)
+    assert [d["consumer"] for d in details] == ["worker-a", "worker-a"], details
+    assert all(d["times_delivered"] == 1 for d in details), details
+
+    # claim_stale_messages: after the idle time, worker-b reclaims and processes them.
+    time.sleep(0.25)
+    next_id, claimed, deleted = r.xautoclaim(name="orders", groupname="order-processors",
+                                             consumername="worker-b", min_idle_time=200,
+                                             start_id="0-0", count=10)
+    assert next_id == "0-0" and len(claimed) == 2 and deleted == [], (next_id, claimed, deleted)
+    for message_id, fields in claimed:
+        r.xack("orders", "order-processors", message_id)
+    assert r.xpending("orders", "order-processors")["pending"] == 0
+
+    # trim_stream and stream_info.
+    r.xtrim("orders", maxlen=10000, approximate=True)
+    info = r.xinfo_stream("orders")
+    assert info["length"] == 4 and info["groups"] == 1, info
+    assert info["first-entry"][1]["type"] == "order.created", info
+    assert info["last-entry"][1]["data"], info
+
+
+def seed_three_walrus(host, port):
+    """Article 3: walrus Stream.add from several sensors, a consumer group read and ack."""
+    rdb = Database(host=host, port=port)
+    stream_key = "app:event"
+    stream = rdb.Stream(stream_key)
+    ids = [stream.add({"sensor_id": sensor, "temp": 0.5, "humidity": 0.25})
+           for sensor in ("sensor1", "sensor2", "sensor3")]
+    cg = rdb.consumer_group("cg-app", [stream_key], consumer="consumer-1")
+    cg.create()
+    seen = []
+    for _ in range(10):
+        streams = cg.read(1, block=500)
+        if not streams:
+            break
+        for stream_id, messages in streams:
+            for message_id, message in messages:
+                assert message[b"sensor_id"].startswith(b"sensor"), message
+                cg.streams[stream_key].ack(message_id)
+                seen.append(message_id)
+    assert seen == ids, (seen, ids)
+    assert rdb.xpending(stream_key, "cg-app")["pending"] == 0
+
+
+def main():
+    binary = sys.argv[1]
+    checks = [seed_one_sensor_stream, seed_two_event_processing, seed_three_walrus]
+    passed = failed = 0
+    with tempfile.TemporaryDirectory() as data_dir:
+        proc, host, port = start_server(binary, data_dir)
+        try:
+            for check in checks:
+                try:
+                    check(host, port)
+                    passed += 1
+                    print(f"PASS {check.__name__}")
+                except Exception as e:  # report every seed, then fail
+                    failed += 1
+                    print(f"FAIL {check.__name__}: {type(e).__name__}: {e}")
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
+    print(f"{passed} passed, {failed} failed")
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()
