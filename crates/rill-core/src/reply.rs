@@ -50,11 +50,6 @@ impl Reply {
     pub fn is_error(&self) -> bool {
         matches!(self, Reply::Error(_))
     }
-
-    /// Whether a read reply carries no entries: what makes `BLOCK` wait.
-    pub fn is_nil(&self) -> bool {
-        matches!(self, Reply::Nil | Reply::NilArray)
-    }
 }
 
 /// Error texts shared by several commands, spelled exactly as Redis 7 spells them.
