@@ -48,6 +48,7 @@ impl TestServer {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut config = ServerConfig::new(dir.path().join("data"));
         config.port = 0;
+        config.grpc_port = 0;
         config.fsync = false;
         configure(&mut config);
         let handle = within("server start", Server::start(config.clone()))
@@ -340,5 +341,208 @@ impl Drop for RedisServer {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// Raft timings for tests: elections within a second, heartbeats well under half of that.
+pub fn fast_raft() -> rill_server::RaftConfig {
+    rill_server::RaftConfig {
+        heartbeat_ms: 50,
+        election_timeout_ms_min: 300,
+        election_timeout_ms_max: 600,
+        ..rill_server::RaftConfig::default()
+    }
+}
+
+/// A gRPC client of one node's public API.
+pub async fn grpc_channel(addr: SocketAddr) -> tonic::transport::Channel {
+    let endpoint = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+        .expect("endpoint")
+        .timeout(DEADLINE);
+    within("gRPC connect", endpoint.connect())
+        .await
+        .expect("gRPC connects")
+}
+
+/// Nodes of one cluster in this process, each on its own directory and ports, which outlive
+/// restarts (the membership records the addresses).
+pub struct TestCluster {
+    nodes: std::collections::BTreeMap<u64, ClusterNode>,
+}
+
+struct ClusterNode {
+    config: ServerConfig,
+    handle: Option<ServerHandle>,
+    _dir: TempDir,
+}
+
+impl TestCluster {
+    /// Node 1 forms a cluster alone; nodes 2..=n start with empty directories, join as
+    /// learners and are promoted to voters through node 1's `Cluster` service.
+    pub async fn start(n: u64, configure: impl Fn(&mut ServerConfig)) -> TestCluster {
+        use rill_proto::v1::cluster_client::ClusterClient;
+        use rill_proto::v1::{AddLearnerRequest, ChangeMembershipRequest, Member};
+
+        let mut cluster = TestCluster {
+            nodes: std::collections::BTreeMap::new(),
+        };
+        for id in 1..=n {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let mut config = ServerConfig::new(dir.path().join("data"));
+            config.node_id = id;
+            config.port = 0;
+            config.grpc_port = 0;
+            config.fsync = false;
+            config.join = id != 1;
+            config.raft = fast_raft();
+            configure(&mut config);
+            let handle = within("node start", Server::start(config.clone()))
+                .await
+                .expect("node starts");
+            // Restarts reuse the ports the node chose: the others know it by them.
+            config.port = handle.addr().port();
+            config.grpc_port = handle.grpc_addr().port();
+            cluster.nodes.insert(
+                id,
+                ClusterNode {
+                    config,
+                    handle: Some(handle),
+                    _dir: dir,
+                },
+            );
+        }
+        let leader = cluster.wait_leader_among(&[1]).await;
+        assert_eq!(leader, 1, "node 1 formed the cluster");
+        let mut admin = ClusterClient::new(grpc_channel(cluster.handle(1).grpc_addr()).await);
+        for id in 2..=n {
+            let handle = cluster.handle(id);
+            let member = Member {
+                id,
+                raft_addr: handle.grpc_addr().to_string(),
+                client_addr: handle.addr().to_string(),
+                voter: false,
+            };
+            within(
+                "add learner",
+                admin.add_learner(AddLearnerRequest {
+                    member: Some(member),
+                }),
+            )
+            .await
+            .expect("learner added");
+        }
+        let voters = (1..=n).collect();
+        within(
+            "change membership",
+            admin.change_membership(ChangeMembershipRequest { voters }),
+        )
+        .await
+        .expect("membership changed");
+        cluster
+    }
+
+    pub fn ids(&self) -> Vec<u64> {
+        self.nodes.keys().copied().collect()
+    }
+
+    pub fn running(&self) -> Vec<u64> {
+        self.nodes
+            .iter()
+            .filter(|(_, node)| node.handle.is_some())
+            .map(|(id, _)| *id)
+            .collect()
+    }
+
+    pub fn handle(&self, id: u64) -> &ServerHandle {
+        self.nodes[&id].handle.as_ref().expect("node running")
+    }
+
+    /// The leader every running node agrees on (isolated nodes excluded via `among`).
+    pub async fn wait_leader_among(&self, among: &[u64]) -> u64 {
+        let deadline = tokio::time::Instant::now() + DEADLINE;
+        loop {
+            let leaders: std::collections::BTreeSet<Option<u64>> = among
+                .iter()
+                .map(|&id| {
+                    self.handle(id)
+                        .status()
+                        .and_then(|s| s.leader.map(|(leader, _)| leader))
+                })
+                .collect();
+            if leaders.len() == 1 {
+                if let Some(Some(leader)) = leaders.first() {
+                    let is_leader = among.contains(leader)
+                        && self
+                            .handle(*leader)
+                            .status()
+                            .is_some_and(|s| s.role == rill_server::Role::Leader);
+                    if is_leader {
+                        return *leader;
+                    }
+                }
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "no agreed leader: {leaders:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    pub async fn wait_leader(&self) -> u64 {
+        self.wait_leader_among(&self.running()).await
+    }
+
+    /// Stops node `id` (its directory and ports are kept).
+    pub async fn stop(&mut self, id: u64) {
+        let handle = self
+            .nodes
+            .get_mut(&id)
+            .and_then(|node| node.handle.take())
+            .expect("node running");
+        within("node shutdown", handle.shutdown()).await;
+    }
+
+    /// Starts node `id` again on its directory and ports.
+    pub async fn restart(&mut self, id: u64) {
+        let node = self.nodes.get_mut(&id).expect("a node");
+        assert!(node.handle.is_none(), "node {id} is running");
+        let handle = within("node restart", Server::start(node.config.clone()))
+            .await
+            .expect("node restarts");
+        node.handle = Some(handle);
+    }
+
+    /// Waits until every running node stands at the leader's applied index with the same
+    /// state digest; returns that `(applied index, digest)`.
+    pub async fn assert_converged(&self) -> (u64, u64) {
+        let deadline = tokio::time::Instant::now() + DEADLINE;
+        loop {
+            let states: std::collections::BTreeMap<u64, Option<(u64, u64)>> = self
+                .running()
+                .into_iter()
+                .map(|id| (id, self.handle(id).state_digest()))
+                .collect();
+            let distinct: std::collections::BTreeSet<_> = states.values().collect();
+            if let [Some(state)] = distinct.into_iter().collect::<Vec<_>>()[..] {
+                return *state;
+            }
+            let indexes: std::collections::BTreeSet<Option<u64>> =
+                states.values().map(|s| s.map(|(index, _)| index)).collect();
+            if indexes.len() == 1 && !indexes.contains(&None) {
+                panic!("same applied index, different states: {states:?}");
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "nodes did not converge: {states:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    pub async fn shutdown(mut self) {
+        for id in self.running() {
+            self.stop(id).await;
+        }
     }
 }

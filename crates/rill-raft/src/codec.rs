@@ -129,7 +129,7 @@ mod tests {
         ];
         for script in scripts {
             round_trip(&Request {
-                command: command(script),
+                commands: vec![command(script)],
                 now_ms: 1_700_000_000_123,
             });
         }
@@ -160,7 +160,7 @@ mod tests {
             EntryPayload::Blank,
             EntryPayload::Membership(membership),
             EntryPayload::Normal(Request {
-                command: command(&["XADD", "s", "*", "f", "v"]),
+                commands: vec![command(&["XADD", "s", "*", "f", "v"])],
                 now_ms: 9,
             }),
         ];

@@ -1,7 +1,7 @@
 //! Replication of the stream engine with openraft. The only crate that imports `openraft`.
 //!
 //! ```text
-//!   RaftNode::write(command) ── stamp now_ms ──▶ Raft::client_write(Request)
+//!   RaftNode::write(command) ── batch, stamp now_ms ──▶ Raft::client_write_ff(Request)
 //!                                                   │ leader appends and replicates
 //!   LogStore::append ── Db::log_append, fsynced ◀──┤ then tells openraft "flushed"
 //!                                                   │ committed by a quorum
@@ -22,6 +22,7 @@ mod codec;
 mod config;
 mod error;
 mod log_store;
+mod network;
 mod node;
 mod stamp;
 mod state_machine;
@@ -33,7 +34,8 @@ mod tests;
 pub use config::RaftConfig;
 pub use error::Error;
 pub use log_store::LogStore;
-pub use node::{RaftNode, WriteError};
+pub use network::{Network, RpcKind, Transport, TransportError};
+pub use node::{NodeError, NodeOptions, ProposerLimits, RaftNode, Role, Status};
 pub use stamp::Stamper;
-pub use state_machine::{SnapshotBuilder, StateMachine};
+pub use state_machine::{ApplyListener, SnapshotBuilder, StateMachine};
 pub use types::{Entry, LogId, NodeId, Peer, Raft, Request, Response, TypeConfig};

@@ -1,75 +1,369 @@
 //! [`RaftNode`]: one replica, wired together: a [`Db`], its log store and state machine, the
-//! Raft core, and the stamper that times the commands it proposes.
+//! Raft core, the proposer that batches commands into log entries, and the stamper that times
+//! them.
+//!
+//! ```text
+//!  write(cmd) ─▶ proposal queue (bounded) ─▶ proposer task: drain up to batch_commands_max
+//!                                               │ Request { commands, now_ms: stamp() }
+//!                                               ▼ client_write_ff, at most proposals_in_flight_max
+//!                                            one log entry, one log fsync per batch
+//!  reply ◀── the batch's Response, split per command ◀── applied on this node
+//! ```
+//!
+//! While a batch is being committed, the next one fills up: under load, many clients share one
+//! entry, one fsync on each node, one round trip.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
+use std::time::Duration;
 
-use openraft::error::{ClientWriteError, RaftError};
+use openraft::error::{CheckIsLeaderError, ClientWriteError, RaftError};
 use openraft::network::RaftNetworkFactory;
+use openraft::{ChangeMembers, ServerState};
 use rill_core::{Command, Limits, Reply};
 use rill_storage::Db;
+use tokio::sync::{mpsc, oneshot, Semaphore};
 
 use crate::config::RaftConfig;
 use crate::error::Error;
 use crate::log_store::LogStore;
 use crate::stamp::Stamper;
-use crate::state_machine::StateMachine;
+use crate::state_machine::{ApplyListener, StateMachine};
 use crate::types::{NodeId, Peer, Raft, Request, TypeConfig};
 
-/// Why a write did not go through. `ForwardToLeader` inside says where to send it instead (its
-/// leader may be unknown: then ask `raft().metrics()` again later).
-pub type WriteError = RaftError<NodeId, ClientWriteError<NodeId, Peer>>;
+/// Why a write or a linearizable read did not go through. Openraft's errors, reduced to what a
+/// client can act on.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum NodeError {
+    /// This node is not the leader. `leader` is where to go instead, when it is known.
+    #[error("not the leader{}", leader.as_ref().map_or(String::new(), |(id, peer)| format!("; the leader is node {id} ({peer})")))]
+    NotLeader { leader: Option<(NodeId, Peer)> },
+    /// The leader could not confirm its leadership with a quorum in time (a partition).
+    #[error("cannot reach a quorum of the cluster")]
+    NoQuorum,
+    /// The node is stopping or its Raft core has failed.
+    #[error("node is shutting down")]
+    ShuttingDown,
+    /// A membership change or another admin request was refused.
+    #[error("{0}")]
+    Refused(String),
+}
+
+/// Sizes of the proposer. Units are in the names.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProposerLimits {
+    /// Commands waiting to be proposed; a full queue makes writers wait (backpressure).
+    pub queue_depth_max: usize,
+    /// Commands in one log entry.
+    pub batch_commands_max: usize,
+    /// Log entries proposed and not yet applied.
+    pub proposals_in_flight_max: usize,
+}
+
+impl Default for ProposerLimits {
+    fn default() -> ProposerLimits {
+        ProposerLimits {
+            queue_depth_max: 8192,
+            batch_commands_max: 1024,
+            proposals_in_flight_max: 2,
+        }
+    }
+}
+
+/// What a node needs besides its store, config and network.
+#[derive(Clone, Default)]
+pub struct NodeOptions {
+    /// Engine limits; must be equal on every node of the cluster (they decide replies).
+    pub limits: Limits,
+    pub proposer: ProposerLimits,
+    /// Told about every applied batch (wakes blocked readers).
+    pub listener: Option<Arc<dyn ApplyListener>>,
+}
+
+/// This node's view of the cluster, for status calls, `INFO` and `ROLE`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Status {
+    pub id: NodeId,
+    pub role: Role,
+    pub leader: Option<(NodeId, Peer)>,
+    pub term: u64,
+    /// Every member with its address and whether it votes.
+    pub members: Vec<(NodeId, Peer, bool)>,
+    /// Store indexes: Raft log index + 1, 0 for none.
+    pub last_log_index: u64,
+    pub applied_index: u64,
+    pub snapshot_index: u64,
+    /// Log entries up to here are purged (in a snapshot only).
+    pub purged_index: u64,
+    /// Leader only: entries each member's log is behind the leader's last entry.
+    pub replication_lag: BTreeMap<NodeId, u64>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    Leader,
+    Follower,
+    Candidate,
+    Learner,
+    Shutdown,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Leader => "leader",
+            Role::Follower => "follower",
+            Role::Candidate => "candidate",
+            Role::Learner => "learner",
+            Role::Shutdown => "shutdown",
+        }
+    }
+}
+
+struct Proposal {
+    command: Command,
+    reply_tx: oneshot::Sender<Result<Reply, NodeError>>,
+}
 
 /// A running replica.
 pub struct RaftNode {
     id: NodeId,
     raft: Raft,
     db: Arc<Db>,
-    stamper: Arc<Stamper>,
+    proposals: mpsc::Sender<Proposal>,
+    /// How long a read barrier may wait for a quorum's confirmation.
+    read_barrier_timeout: Duration,
 }
 
 impl RaftNode {
     /// Starts the Raft core of node `id` over `db`, which holds the node's log and state (a
-    /// fresh store for a new node). Must run inside a tokio runtime. `limits` must be equal on
-    /// every node of the cluster.
+    /// fresh store for a new node), and its proposer. Must run inside a tokio runtime.
     pub async fn start<N>(
         id: NodeId,
         db: Arc<Db>,
         config: &RaftConfig,
         network: N,
-        limits: Limits,
+        options: NodeOptions,
     ) -> Result<RaftNode, Error>
     where
         N: RaftNetworkFactory<TypeConfig>,
     {
+        let limits = options.proposer;
+        assert!(
+            limits.queue_depth_max > 0
+                && limits.batch_commands_max > 0
+                && limits.proposals_in_flight_max > 0,
+            "proposer limits must be positive"
+        );
         let stamper = Arc::new(Stamper::default());
-        let state_machine = StateMachine::new(db.clone(), limits, stamper.clone())?;
+        let state_machine =
+            StateMachine::new(db.clone(), options.limits, stamper.clone(), options.listener)?;
         let log_store = LogStore::new(db.clone());
         let config = Arc::new(config.to_openraft()?);
+        let read_barrier_timeout = Duration::from_millis(2 * config.election_timeout_max);
         let raft = Raft::new(id, config, network, log_store, state_machine).await?;
+        let (proposals, rx) = mpsc::channel(limits.queue_depth_max);
+        tokio::spawn(propose(raft.clone(), stamper, rx, limits));
         Ok(RaftNode {
             id,
             raft,
             db,
-            stamper,
+            proposals,
+            read_barrier_timeout,
         })
     }
 
-    /// Proposes `command`, stamped with this node's clock, and waits until it is applied here.
-    /// Only the leader accepts proposals.
-    pub async fn write(&self, command: Command) -> Result<Reply, WriteError> {
-        let request = Request {
-            command,
-            now_ms: self.stamper.stamp(),
+    /// Proposes `command` in the next batch and waits until it is applied on this node. Only
+    /// the leader accepts proposals.
+    pub async fn write(&self, command: Command) -> Result<Reply, NodeError> {
+        self.submit(command).await?.await
+    }
+
+    /// Queues `command` for the next batch (waiting while the queue is full) and returns what
+    /// resolves to its reply. Commands submitted one after another are applied in that order.
+    pub async fn submit(
+        &self,
+        command: Command,
+    ) -> Result<impl std::future::Future<Output = Result<Reply, NodeError>> + Send + 'static, NodeError>
+    {
+        let (reply_tx, reply_rx) = oneshot::channel();
+        self.proposals
+            .send(Proposal { command, reply_tx })
+            .await
+            .map_err(|_| NodeError::ShuttingDown)?;
+        Ok(async move { reply_rx.await.map_err(|_| NodeError::ShuttingDown)? })
+    }
+
+    /// Returns once this node's state machine holds every write acknowledged before the call,
+    /// having confirmed with a quorum that it is still the leader (Raft's read index). A read
+    /// run after this is linearizable.
+    pub async fn read_barrier(&self) -> Result<(), NodeError> {
+        let confirmed = tokio::time::timeout(self.read_barrier_timeout, self.raft.ensure_linearizable());
+        let Ok(confirmed) = confirmed.await else {
+            return Err(NodeError::NoQuorum);
         };
-        let response = self.raft.client_write(request).await?;
-        Ok(response.data.reply)
+        match confirmed {
+            Ok(_) => Ok(()),
+            Err(RaftError::APIError(CheckIsLeaderError::ForwardToLeader(forward))) => {
+                Err(NodeError::NotLeader {
+                    leader: forward.leader_id.map(|id| {
+                        (id, forward.leader_node.clone().unwrap_or_default())
+                    }),
+                })
+            }
+            Err(RaftError::APIError(CheckIsLeaderError::QuorumNotEnough(_))) => {
+                Err(NodeError::NoQuorum)
+            }
+            Err(RaftError::Fatal(_)) => Err(NodeError::ShuttingDown),
+        }
+    }
+
+    /// Forms a new cluster of `members` (voters). Only on a node that has never been part of
+    /// one; every member may be asked, the first to win an election leads.
+    pub async fn initialize(&self, members: BTreeMap<NodeId, Peer>) -> Result<(), NodeError> {
+        self.raft
+            .initialize(members)
+            .await
+            .map_err(|error| NodeError::Refused(error.to_string()))
+    }
+
+    /// Whether this node has been part of a cluster (it has a vote or a log).
+    pub async fn is_initialized(&self) -> Result<bool, NodeError> {
+        self.raft
+            .is_initialized()
+            .await
+            .map_err(|_| NodeError::ShuttingDown)
+    }
+
+    /// Adds a non-voting member and waits until it has caught up (leader only).
+    pub async fn add_learner(&self, id: NodeId, peer: Peer) -> Result<(), NodeError> {
+        self.raft
+            .add_learner(id, peer, true)
+            .await
+            .map(drop)
+            .map_err(|error| self.client_write_error(error))
+    }
+
+    /// Makes `voters` the voting members (leader only); members left out stay as learners.
+    pub async fn change_membership(&self, voters: BTreeSet<NodeId>) -> Result<(), NodeError> {
+        self.raft
+            .change_membership(ChangeMembers::ReplaceAllVoters(voters), true)
+            .await
+            .map(drop)
+            .map_err(|error| self.client_write_error(error))
+    }
+
+    pub async fn trigger_snapshot(&self) -> Result<(), NodeError> {
+        self.raft
+            .trigger()
+            .snapshot()
+            .await
+            .map_err(|_| NodeError::ShuttingDown)
+    }
+
+    pub async fn trigger_election(&self) -> Result<(), NodeError> {
+        self.raft
+            .trigger()
+            .elect()
+            .await
+            .map_err(|_| NodeError::ShuttingDown)
+    }
+
+    /// Purges the log up to and including Raft index `upto` (it must be in a snapshot).
+    pub async fn purge_log(&self, upto: u64) -> Result<(), NodeError> {
+        self.raft
+            .trigger()
+            .purge_log(upto)
+            .await
+            .map_err(|_| NodeError::ShuttingDown)
+    }
+
+    fn client_write_error(
+        &self,
+        error: RaftError<NodeId, ClientWriteError<NodeId, Peer>>,
+    ) -> NodeError {
+        match error {
+            RaftError::APIError(ClientWriteError::ForwardToLeader(forward)) => {
+                NodeError::NotLeader {
+                    leader: forward
+                        .leader_id
+                        .map(|id| (id, forward.leader_node.unwrap_or_default())),
+                }
+            }
+            RaftError::APIError(ClientWriteError::ChangeMembershipError(error)) => {
+                NodeError::Refused(error.to_string())
+            }
+            RaftError::Fatal(_) => NodeError::ShuttingDown,
+        }
+    }
+
+    /// The leader this node knows of, with its address.
+    pub fn leader(&self) -> Option<(NodeId, Peer)> {
+        leader_of(&self.raft)
+    }
+
+    pub fn is_leader(&self) -> bool {
+        self.raft.metrics().borrow().state == ServerState::Leader
+    }
+
+    /// Completes once this node is not the leader (at once if it is not now).
+    pub async fn stepped_down(&self) {
+        let mut metrics = self.raft.server_metrics();
+        // An error means the core stopped: not the leader either.
+        let _ = metrics
+            .wait_for(|metrics| metrics.state != ServerState::Leader)
+            .await;
+    }
+
+    pub fn status(&self) -> Status {
+        let metrics = self.raft.metrics().borrow().clone();
+        let membership = metrics.membership_config.membership();
+        let voters: BTreeSet<NodeId> = membership.voter_ids().collect();
+        let members = membership
+            .nodes()
+            .map(|(id, peer)| (*id, peer.clone(), voters.contains(id)))
+            .collect();
+        let role = match metrics.state {
+            ServerState::Leader => Role::Leader,
+            ServerState::Follower => Role::Follower,
+            ServerState::Candidate => Role::Candidate,
+            ServerState::Learner => Role::Learner,
+            ServerState::Shutdown => Role::Shutdown,
+        };
+        let store_index = |index: Option<u64>| index.map_or(0, |i| i + 1);
+        let last_log_index = store_index(metrics.last_log_index);
+        let replication_lag = metrics
+            .replication
+            .iter()
+            .flatten()
+            .map(|(id, matched)| {
+                let matched = store_index(matched.map(|log_id| log_id.index));
+                (*id, last_log_index.saturating_sub(matched))
+            })
+            .collect();
+        let leader = metrics.current_leader.map(|id| {
+            let peer = membership.get_node(&id).cloned().unwrap_or_default();
+            (id, peer)
+        });
+        Status {
+            id: self.id,
+            role,
+            leader,
+            term: metrics.current_term,
+            members,
+            last_log_index,
+            applied_index: store_index(metrics.last_applied.map(|id| id.index)),
+            snapshot_index: store_index(metrics.snapshot.map(|id| id.index)),
+            purged_index: store_index(metrics.purged.map(|id| id.index)),
+            replication_lag,
+        }
     }
 
     pub fn id(&self) -> NodeId {
         self.id
     }
 
-    /// The Raft handle: membership changes, metrics, the RPC entry points a transport calls.
+    /// The Raft handle: the RPC entry points a transport calls, metrics.
     pub fn raft(&self) -> &Raft {
         &self.raft
     }
@@ -78,11 +372,106 @@ impl RaftNode {
         &self.db
     }
 
-    /// Stops the Raft core. The `Db` closes when the last handle to it is dropped.
-    pub async fn shutdown(self) -> Arc<Db> {
+    /// Stops the Raft core; writes and reads fail from then on. The `Db` closes when the last
+    /// handle to it is dropped.
+    pub async fn shutdown(&self) {
         if let Err(error) = self.raft.shutdown().await {
             tracing::error!(id = self.id, %error, "raft core did not stop cleanly");
         }
-        self.db
     }
+}
+
+/// The proposer: batches queued commands into log entries until every sender is gone.
+async fn propose(
+    raft: Raft,
+    stamper: Arc<Stamper>,
+    mut rx: mpsc::Receiver<Proposal>,
+    limits: ProposerLimits,
+) {
+    let in_flight = Arc::new(Semaphore::new(limits.proposals_in_flight_max));
+    let mut batch = Vec::with_capacity(limits.batch_commands_max);
+    loop {
+        // Wait for a free slot first: while every slot is taken, commands pile up in the
+        // queue and the next batch grows.
+        let Ok(permit) = Arc::clone(&in_flight).acquire_owned().await else {
+            return;
+        };
+        let Some(first) = rx.recv().await else {
+            return;
+        };
+        batch.push(first);
+        while batch.len() < limits.batch_commands_max {
+            match rx.try_recv() {
+                Ok(proposal) => batch.push(proposal),
+                Err(_) => break,
+            }
+        }
+        let (commands, reply_txs): (Vec<Command>, Vec<_>) = batch
+            .drain(..)
+            .map(|proposal| (proposal.command, proposal.reply_tx))
+            .unzip();
+        let request = Request {
+            commands,
+            now_ms: stamper.stamp(),
+        };
+        let pending = match raft.client_write_ff(request).await {
+            Ok(pending) => pending,
+            Err(_fatal) => {
+                for reply_tx in reply_txs {
+                    let _ = reply_tx.send(Err(NodeError::ShuttingDown));
+                }
+                continue;
+            }
+        };
+        let node = raft.clone();
+        tokio::spawn(async move {
+            let outcome = pending.await;
+            drop(permit);
+            let result = match outcome {
+                Ok(Ok(response)) => Ok(response.data.replies),
+                Ok(Err(ClientWriteError::ForwardToLeader(forward))) => Err(NodeError::NotLeader {
+                    leader: forward
+                        .leader_id
+                        .map(|id| (id, forward.leader_node.unwrap_or_default())),
+                }),
+                Ok(Err(ClientWriteError::ChangeMembershipError(error))) => {
+                    Err(NodeError::Refused(error.to_string()))
+                }
+                Err(_) => Err(NodeError::ShuttingDown),
+            };
+            match result {
+                Ok(replies) => {
+                    assert_eq!(replies.len(), reply_txs.len(), "a reply per command");
+                    for (reply_tx, reply) in reply_txs.into_iter().zip(replies) {
+                        // A dropped receiver is a client that went away; its write stands.
+                        let _ = reply_tx.send(Ok(reply));
+                    }
+                }
+                Err(error) => {
+                    let error = match error {
+                        // The leader may have become known since the entry was refused.
+                        NodeError::NotLeader { leader: None } => NodeError::NotLeader {
+                            leader: leader_of(&node),
+                        },
+                        error => error,
+                    };
+                    for reply_tx in reply_txs {
+                        let _ = reply_tx.send(Err(error.clone()));
+                    }
+                }
+            }
+        });
+    }
+}
+
+fn leader_of(raft: &Raft) -> Option<(NodeId, Peer)> {
+    let metrics = raft.metrics().borrow().clone();
+    let id = metrics.current_leader?;
+    let peer = metrics
+        .membership_config
+        .membership()
+        .get_node(&id)
+        .cloned()
+        .unwrap_or_default();
+    Some((id, peer))
 }

@@ -40,6 +40,13 @@ pub struct StateMachine {
     /// Highest stamp applied; persisted as `NodeMeta::ClockMs` with each batch.
     clock_ms: u64,
     snapshots: Arc<Snapshots>,
+    listener: Option<Arc<dyn ApplyListener>>,
+}
+
+/// Told about every applied batch of commands after it is committed to the store: how blocked
+/// readers learn that their stream changed. Runs on the apply path, so it must be quick.
+pub trait ApplyListener: Send + Sync + 'static {
+    fn applied(&self, commands: &[rill_core::Command], replies: &[Reply]);
 }
 
 /// Builds a snapshot from one RocksDB snapshot of the state, concurrently with apply.
@@ -71,7 +78,12 @@ struct Applied {
 impl StateMachine {
     /// Opens the state machine over `db`, checking that its records agree with each other, and
     /// raises `stamper` to the highest applied stamp.
-    pub fn new(db: Arc<Db>, limits: Limits, stamper: Arc<Stamper>) -> Result<StateMachine, Error> {
+    pub fn new(
+        db: Arc<Db>,
+        limits: Limits,
+        stamper: Arc<Stamper>,
+        listener: Option<Arc<dyn ApplyListener>>,
+    ) -> Result<StateMachine, Error> {
         let applied = read_applied(&db)?;
         stamper.observe(applied.clock_ms);
         tracing::info!(
@@ -85,6 +97,7 @@ impl StateMachine {
             stamper,
             clock_ms: applied.clock_ms,
             snapshots: Arc::default(),
+            listener,
         })
     }
 
@@ -178,18 +191,22 @@ fn apply_batch(
             entry.log_id.index, expected_index,
             "hole in applied entries"
         );
-        let reply = match &entry.payload {
-            EntryPayload::Blank => Reply::ok(),
+        let replies = match &entry.payload {
+            EntryPayload::Blank => Vec::new(),
             EntryPayload::Normal(request) => {
                 clock_ms = clock_ms.max(request.now_ms);
-                execute(&mut txn, &request.command, request.now_ms, limits)
+                request
+                    .commands
+                    .iter()
+                    .map(|command| execute(&mut txn, command, request.now_ms, limits))
+                    .collect()
             }
             EntryPayload::Membership(config) => {
                 membership = Some(StoredMembership::new(Some(entry.log_id), config.clone()));
-                Reply::ok()
+                Vec::new()
             }
         };
-        responses.push(Response { reply });
+        responses.push(Response { replies });
     }
     let mut meta = vec![
         (
@@ -288,9 +305,20 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         let entries: Vec<Entry> = entries.into_iter().collect();
         let count = entries.len();
         let (db, limits, clock_ms) = (self.db.clone(), self.limits.clone(), self.clock_ms);
-        let (responses, clock_ms) = blocking(move || apply_batch(&db, &limits, clock_ms, &entries))
-            .await
-            .map_err(error::write_state_machine)?;
+        let listener = self.listener.clone();
+        let (responses, clock_ms) = blocking(move || {
+            let (responses, clock_ms) = apply_batch(&db, &limits, clock_ms, &entries)?;
+            if let Some(listener) = listener {
+                for (entry, response) in entries.iter().zip(&responses) {
+                    if let EntryPayload::Normal(request) = &entry.payload {
+                        listener.applied(&request.commands, &response.replies);
+                    }
+                }
+            }
+            Ok::<_, Error>((responses, clock_ms))
+        })
+        .await
+        .map_err(error::write_state_machine)?;
         assert_eq!(responses.len(), count, "one response per applied entry");
         self.clock_ms = clock_ms;
         self.stamper.observe(clock_ms);

@@ -10,18 +10,21 @@ use serde::{Deserialize, Serialize};
 
 pub type NodeId = u64;
 
-/// One Raft log entry's application payload: a command and the time the leader gave it.
+/// One Raft log entry's application payload: a batch of commands, applied in order, and the
+/// time the leader gave them. Batching many clients' commands into one entry is how they share
+/// one log append and one fsync.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Request {
-    pub command: Command,
+    pub commands: Vec<Command>,
     /// Milliseconds since the Unix epoch, decided once by the proposer ([`crate::Stamper`]).
     pub now_ms: u64,
 }
 
-/// What applying one entry answered. Blank and membership entries answer `+OK`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// What applying one entry answered: a reply per command. Blank and membership entries have
+/// none.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Response {
-    pub reply: Reply,
+    pub replies: Vec<Reply>,
 }
 
 /// How to reach a cluster member: its Raft (peer) endpoint and its client endpoint.

@@ -19,7 +19,6 @@ use rill_core::id::parse_i64;
 use rill_core::reply::errors;
 use rill_core::{Command, Reply};
 
-use crate::apply::WriterStats;
 use crate::blocking::Waiters;
 use crate::config::ServerConfig;
 use crate::resp::Protocol;
@@ -36,6 +35,9 @@ pub struct ClientState {
     pub name: Option<Vec<u8>>,
     pub lib_name: Option<Vec<u8>>,
     pub lib_ver: Option<Vec<u8>>,
+    /// After `READONLY`: reads are served from this node's state even on a follower (they may
+    /// be behind); `READWRITE` turns it off. As for Redis Cluster replicas.
+    pub stale_reads: bool,
 }
 
 impl ClientState {
@@ -46,6 +48,7 @@ impl ClientState {
             name: None,
             lib_name: None,
             lib_ver: None,
+            stale_reads: false,
         }
     }
 }
@@ -57,7 +60,8 @@ pub struct ServerInfo {
     pub started: Instant,
     pub connected_clients: AtomicUsize,
     pub waiters: Arc<Waiters>,
-    pub writer_stats: Arc<WriterStats>,
+    /// This node's view of the cluster (`None` in tests without a node).
+    pub status: Box<dyn Fn() -> Option<rill_raft::Status> + Send + Sync>,
 }
 
 /// What the connection does with one request.
@@ -104,6 +108,15 @@ pub fn dispatch(argv: &[Vec<u8>], client: &mut ClientState, info: &ServerInfo) -
         "info" => Reply::Bulk(info_text(args, info).into_bytes()),
         "quit" => return Action::Quit,
         "dbsize" => return Action::DbSize,
+        "role" => role(info),
+        "readonly" => {
+            client.stale_reads = true;
+            Reply::ok()
+        }
+        "readwrite" => {
+            client.stale_reads = false;
+            Reply::ok()
+        }
         other => unreachable!("server command {other} has no handler"),
     };
     Action::Reply(reply)
@@ -376,26 +389,101 @@ fn info_text(args: &[Vec<u8>], info: &ServerInfo) -> String {
         text.push_str(&format!("blocked_clients:{}\r\n", info.waiters.blocked()));
         text.push_str("\r\n");
     }
+    let status = (info.status)();
     if wanted("persistence") {
-        let stats = &info.writer_stats;
         text.push_str("# Persistence\r\n");
         text.push_str("loading:0\r\n");
         text.push_str(&format!("rill_fsync:{}\r\n", u8::from(info.config.fsync)));
-        text.push_str(&format!(
-            "rill_applied_index:{}\r\n",
-            stats.applied_index.load(Ordering::Relaxed)
-        ));
-        text.push_str(&format!(
-            "rill_group_commits:{}\r\n",
-            stats.group_commits.load(Ordering::Relaxed)
-        ));
-        text.push_str(&format!(
-            "rill_write_commands:{}\r\n",
-            stats.commands.load(Ordering::Relaxed)
-        ));
+        if let Some(status) = &status {
+            text.push_str(&format!("rill_applied_index:{}\r\n", status.applied_index));
+            text.push_str(&format!("rill_last_log_index:{}\r\n", status.last_log_index));
+            text.push_str(&format!("rill_snapshot_index:{}\r\n", status.snapshot_index));
+        }
+        text.push_str("\r\n");
+    }
+    if wanted("replication") {
+        text.push_str("# Replication\r\n");
+        if let Some(status) = &status {
+            replication_text(status, &mut text);
+        }
         text.push_str("\r\n");
     }
     text
+}
+
+/// `INFO replication` in Redis's shape: the leader is the master, the other members replicas.
+fn replication_text(status: &rill_raft::Status, text: &mut String) {
+    let leader = status.leader.as_ref();
+    let is_leader = status.role == rill_raft::Role::Leader;
+    text.push_str(if is_leader { "role:master\r\n" } else { "role:slave\r\n" });
+    if is_leader {
+        let replicas: Vec<_> = status.members.iter().filter(|(id, ..)| *id != status.id).collect();
+        text.push_str(&format!("connected_slaves:{}\r\n", replicas.len()));
+        for (n, (id, peer, _)) in replicas.into_iter().enumerate() {
+            let (ip, port) = split_host_port(&peer.client_addr);
+            let lag = status.replication_lag.get(id).copied().unwrap_or(0);
+            let offset = status.last_log_index.saturating_sub(lag);
+            let state = if status.replication_lag.contains_key(id) { "online" } else { "wait_bgsave" };
+            text.push_str(&format!(
+                "slave{n}:ip={ip},port={port},state={state},offset={offset},lag={lag}\r\n"
+            ));
+        }
+    } else {
+        let (host, port) = leader.map_or(("", ""), |(_, peer)| split_host_port(&peer.client_addr));
+        text.push_str(&format!("master_host:{host}\r\n"));
+        text.push_str(&format!("master_port:{port}\r\n"));
+        let link = if leader.is_some() { "up" } else { "down" };
+        text.push_str(&format!("master_link_status:{link}\r\n"));
+        text.push_str(&format!("slave_repl_offset:{}\r\n", status.applied_index));
+        text.push_str("slave_read_only:1\r\n");
+    }
+    text.push_str(&format!("master_repl_offset:{}\r\n", status.applied_index));
+    text.push_str(&format!("rill_node_id:{}\r\n", status.id));
+    text.push_str(&format!("rill_role:{}\r\n", status.role.as_str()));
+    text.push_str(&format!("rill_term:{}\r\n", status.term));
+    let leader_id = leader.map_or(String::new(), |(id, _)| id.to_string());
+    text.push_str(&format!("rill_leader_id:{leader_id}\r\n"));
+}
+
+fn split_host_port(addr: &str) -> (&str, &str) {
+    addr.rsplit_once(':').unwrap_or((addr, ""))
+}
+
+/// `ROLE`: Redis's reply shape for a master (`master`, offset, replicas) or a replica
+/// (`slave`, master host, master port, link state, offset).
+fn role(info: &ServerInfo) -> Reply {
+    let Some(status) = (info.status)() else {
+        return Reply::Array(vec![Reply::bulk("master"), Reply::Int(0), Reply::Array(Vec::new())]);
+    };
+    let offset = i64::try_from(status.applied_index).unwrap_or(i64::MAX);
+    if status.role == rill_raft::Role::Leader {
+        let replicas = status
+            .members
+            .iter()
+            .filter(|(id, ..)| *id != status.id)
+            .map(|(id, peer, _)| {
+                let (ip, port) = split_host_port(&peer.client_addr);
+                let lag = status.replication_lag.get(id).copied().unwrap_or(0);
+                let matched = status.last_log_index.saturating_sub(lag);
+                Reply::Array(vec![Reply::bulk(ip), Reply::bulk(port), Reply::bulk(matched.to_string())])
+            })
+            .collect();
+        return Reply::Array(vec![Reply::bulk("master"), Reply::Int(offset), Reply::Array(replicas)]);
+    }
+    let (host, port, state) = match &status.leader {
+        Some((_, peer)) => {
+            let (host, port) = split_host_port(&peer.client_addr);
+            (host.to_owned(), port.parse::<i64>().unwrap_or(0), "connected")
+        }
+        None => (String::new(), 0, "connect"),
+    };
+    Reply::Array(vec![
+        Reply::bulk("slave"),
+        Reply::bulk(host),
+        Reply::Int(port),
+        Reply::bulk(state),
+        Reply::Int(offset),
+    ])
 }
 
 /// One row of `COMMAND INFO`, with Redis 7.0's values for the commands Rill serves.
@@ -684,6 +772,30 @@ pub const COMMANDS: &[CommandSpec] = &[
     ),
     spec("config", -2, &[], (0, 0, 0), &["@slow"], SERVER),
     spec(
+        "role",
+        1,
+        &["noscript", "loading", "stale", "fast"],
+        (0, 0, 0),
+        &["@admin", "@fast", "@dangerous"],
+        SERVER,
+    ),
+    spec(
+        "readonly",
+        1,
+        &["loading", "stale", "fast"],
+        (0, 0, 0),
+        &["@fast", "@connection"],
+        SERVER,
+    ),
+    spec(
+        "readwrite",
+        1,
+        &["loading", "stale", "fast"],
+        (0, 0, 0),
+        &["@fast", "@connection"],
+        SERVER,
+    ),
+    spec(
         "dbsize",
         1,
         &["readonly", "fast"],
@@ -706,7 +818,7 @@ mod tests {
             started: Instant::now(),
             connected_clients: AtomicUsize::new(1),
             waiters: Arc::new(Waiters::new(4)),
-            writer_stats: Arc::new(WriterStats::default()),
+            status: Box::new(|| None),
         }
     }
 

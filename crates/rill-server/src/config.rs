@@ -5,11 +5,29 @@ use std::path::PathBuf;
 
 use crate::resp::FrameLimits;
 
-/// How to run one server. `port = 0` picks a free port; [`crate::ServerHandle::addr`] tells which.
+/// How to run one node. `port = 0` (or `grpc_port = 0`) picks a free port;
+/// [`crate::ServerHandle::addr`] and [`crate::ServerHandle::grpc_addr`] tell which.
 #[derive(Clone, Debug)]
 pub struct ServerConfig {
     pub bind: IpAddr,
+    /// The Redis-protocol port.
     pub port: u16,
+    /// The gRPC port: the public API and node-to-node Raft traffic.
+    pub grpc_port: u16,
+    /// This node's id in the cluster: unique, never reused for another data directory.
+    pub node_id: u64,
+    /// The members the cluster is formed from on its first start, this node included. Empty:
+    /// a cluster of this node alone. Ignored once the data directory holds Raft state.
+    pub members: Vec<Member>,
+    /// Start without forming a cluster and wait to be added by one (`Cluster/AddLearner`).
+    pub join: bool,
+    /// The host other nodes and redirected clients use to reach this one; default: `bind`.
+    pub advertise_host: Option<String>,
+    /// Followers forward commands to the leader. Off: writes to a follower get `-READONLY`
+    /// and reads are served from the follower's state, as by a Redis replica.
+    pub forward: bool,
+    pub raft: rill_raft::RaftConfig,
+    pub proposer: rill_raft::ProposerLimits,
     /// The RocksDB data directory, created if missing.
     pub dir: PathBuf,
     /// Fsync every group commit. Off only for benchmarks and tests that do not restart.
@@ -20,17 +38,36 @@ pub struct ServerConfig {
 }
 
 impl ServerConfig {
-    /// Defaults: 127.0.0.1:6379, fsync on, default limits.
+    /// Defaults: node 1 alone, Redis protocol on 127.0.0.1:6379, gRPC on 127.0.0.1:7379,
+    /// fsync on, forwarding on, default limits.
     pub fn new(dir: impl Into<PathBuf>) -> ServerConfig {
         ServerConfig {
             bind: IpAddr::V4(Ipv4Addr::LOCALHOST),
             port: 6379,
+            grpc_port: 7379,
+            node_id: 1,
+            members: Vec::new(),
+            join: false,
+            advertise_host: None,
+            forward: true,
+            raft: rill_raft::RaftConfig::default(),
+            proposer: rill_raft::ProposerLimits::default(),
             dir: dir.into(),
             fsync: true,
             limits: ServerLimits::default(),
             engine_limits: rill_core::Limits::default(),
         }
     }
+}
+
+/// One member of the initial cluster.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Deserialize)]
+pub struct Member {
+    pub id: u64,
+    /// `host:port` of its gRPC (Raft) service.
+    pub grpc: String,
+    /// `host:port` of its Redis-protocol service.
+    pub redis: String,
 }
 
 /// Limits the server enforces. Units are in the names. Hitting one is an error reply.
@@ -50,10 +87,6 @@ pub struct ServerLimits {
     pub query_buffer_bytes_max: usize,
     /// Requests decoded from one connection's input before their replies are flushed.
     pub pipeline_requests_max: usize,
-    /// Write commands queued for the writer; a full queue makes clients wait (backpressure).
-    pub write_queue_depth_max: usize,
-    /// Write commands applied in one transaction and one fsync (group commit).
-    pub group_commit_commands_max: usize,
 }
 
 impl Default for ServerLimits {
@@ -69,8 +102,6 @@ impl Default for ServerLimits {
             inline_request_bytes_max: 64 << 10,
             query_buffer_bytes_max: 64 << 20,
             pipeline_requests_max: 1024,
-            write_queue_depth_max: 4096,
-            group_commit_commands_max: 1024,
         }
     }
 }
@@ -94,14 +125,6 @@ impl ServerLimits {
         assert!(
             self.pipeline_requests_max > 0,
             "pipeline_requests_max must be positive"
-        );
-        assert!(
-            self.write_queue_depth_max > 0,
-            "write_queue_depth_max must be positive"
-        );
-        assert!(
-            self.group_commit_commands_max > 0,
-            "group_commit_commands_max must be positive"
         );
         assert!(
             self.query_buffer_bytes_max >= self.bulk_bytes_max,

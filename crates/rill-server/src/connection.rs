@@ -4,11 +4,15 @@
 //! ```text
 //!  read ─▶ decode up to pipeline_requests_max requests ─▶ for each, in order:
 //!            server command ─▶ reply now
-//!            write          ─▶ submit to the writer (the next writes queue behind it, so a
-//!                              pipeline of writes shares group commits); reply later
+//!            on the leader (see exec.rs):
+//!            write          ─▶ submit to the proposer (the next writes queue behind it, so a
+//!                              pipeline of writes shares log entries); reply later
 //!            read           ─▶ first wait for this batch's earlier writes, then run with the
-//!                              batch's other reads on one read view
-//!            BLOCK          ─▶ flush what came before, then wait (see `block`)
+//!                              batch's other reads on one read view after one read barrier
+//!            BLOCK          ─▶ flush what came before, then wait (`Shared::block_on`)
+//!            on a follower:
+//!            any            ─▶ queued; the batch's queued commands go to the leader in one
+//!                              `Forward` call, in order (stale reads after `READONLY`: here)
 //!        ─▶ encode replies in request order, flushing whenever OUTPUT_FLUSH_BYTES wait ─▶ flush
 //! ```
 //!
@@ -23,14 +27,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::BytesMut;
-use rill_core::{Command, Reply, Store};
+use rill_core::{Command, Reply};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, Interest};
 use tokio::net::TcpStream;
-use tokio::sync::{oneshot, watch};
-use tokio::time::Instant;
+use tokio::sync::watch;
 
-use crate::apply::WriterGone;
 use crate::commands::{dispatch, Action, ClientState};
+use crate::exec::{Interrupt, ReadOp, Route};
 use crate::resp::{encode, Protocol, ProtocolError, RequestDecoder};
 use crate::{stopped, Shared};
 
@@ -47,8 +50,6 @@ const SHUTDOWN_FLUSH: Duration = Duration::from_secs(1);
 /// How long, and for how many bytes, input is discarded after a closing error.
 const LINGER: Duration = Duration::from_millis(500);
 const LINGER_BYTES_MAX: usize = 1 << 20;
-/// Stream keys counted per storage call by DBSIZE.
-const DBSIZE_SCAN_KEYS: usize = 1024;
 
 pub(crate) async fn serve(
     stream: TcpStream,
@@ -90,18 +91,15 @@ enum Flow {
     Close,
 }
 
-/// A read the connection runs on a read view.
-#[derive(Debug)]
-enum ReadOp {
-    Engine(Command),
-    DbSize,
-}
+type PendingWrite = std::pin::Pin<Box<dyn std::future::Future<Output = Reply> + Send>>;
 
 /// A request's reply, possibly not yet known.
 enum Slot {
     Ready(Reply),
-    Write(Result<oneshot::Receiver<Reply>, WriterGone>),
+    Write(PendingWrite),
     Read(ReadOp),
+    /// To run on the leader at this Raft address.
+    Forward(String, Command),
 }
 
 struct Connection {
@@ -195,25 +193,49 @@ impl Connection {
                     break;
                 }
                 Action::DbSize => {
+                    // Counted on this node's state, whatever its role: an estimate suffices.
                     self.settle_writes(&mut slots).await;
                     slots.push((protocol, Slot::Read(ReadOp::DbSize)));
                 }
-                Action::Engine(cmd) if cmd.block_ms().is_some() => {
-                    self.settle(&mut slots).await?;
-                    self.flush().await?;
-                    match self.block(cmd).await? {
-                        Some(reply) => slots.push((self.client.protocol, Slot::Ready(reply))),
-                        None => return Ok(Flow::Close),
-                    }
-                }
-                Action::Engine(cmd) if cmd.is_write() => {
-                    self.settle_reads(&mut slots).await;
-                    let reply_rx = self.shared.writer.submit(cmd).await;
-                    slots.push((protocol, Slot::Write(reply_rx)));
-                }
                 Action::Engine(cmd) => {
-                    self.settle_writes(&mut slots).await;
-                    slots.push((protocol, Slot::Read(ReadOp::Engine(cmd))));
+                    let route = self.shared.route(&cmd, self.client.stale_reads).await;
+                    match route {
+                        Route::Refuse(reply) => slots.push((protocol, Slot::Ready(reply))),
+                        Route::Leader(addr) if cmd.block_ms().is_some() => {
+                            self.settle(&mut slots).await?;
+                            self.flush().await?;
+                            match self.forward_blocking(&addr, cmd).await? {
+                                Some(reply) => slots.push((protocol, Slot::Ready(reply))),
+                                None => return Ok(Flow::Close),
+                            }
+                        }
+                        Route::Leader(addr) => {
+                            self.settle_writes(&mut slots).await;
+                            self.settle_reads(&mut slots).await;
+                            slots.push((protocol, Slot::Forward(addr, cmd)));
+                        }
+                        Route::Here if cmd.block_ms().is_some() => {
+                            self.settle(&mut slots).await?;
+                            self.flush().await?;
+                            let shared = Arc::clone(&self.shared);
+                            let mut watch = self.client_watch();
+                            match shared.block_on(cmd, &mut watch).await? {
+                                Some(reply) => slots.push((protocol, Slot::Ready(reply))),
+                                None => return Ok(Flow::Close),
+                            }
+                        }
+                        Route::Here if cmd.is_write() => {
+                            self.settle_forwards(&mut slots).await;
+                            self.settle_reads(&mut slots).await;
+                            let pending = self.shared.submit(cmd).await;
+                            slots.push((protocol, Slot::Write(Box::pin(pending))));
+                        }
+                        Route::Here => {
+                            self.settle_forwards(&mut slots).await;
+                            self.settle_writes(&mut slots).await;
+                            slots.push((protocol, Slot::Read(ReadOp::Engine(cmd))));
+                        }
+                    }
                 }
             }
         }
@@ -225,6 +247,7 @@ impl Connection {
 
     /// Resolves every slot and encodes the replies, in order, into the output.
     async fn settle(&mut self, slots: &mut Vec<(Protocol, Slot)>) -> io::Result<()> {
+        self.settle_forwards(slots).await;
         self.settle_writes(slots).await;
         self.settle_reads(slots).await;
         for (protocol, slot) in slots.drain(..) {
@@ -244,15 +267,36 @@ impl Connection {
     /// Waits for the replies of submitted writes.
     async fn settle_writes(&mut self, slots: &mut [(Protocol, Slot)]) {
         for (_, slot) in slots.iter_mut() {
-            if let Slot::Write(submitted) = slot {
-                let reply = match std::mem::replace(submitted, Err(WriterGone)) {
-                    Ok(reply_rx) => reply_rx
-                        .await
-                        .unwrap_or_else(|_| Reply::err(WriterGone.to_string())),
-                    Err(gone) => Reply::err(gone.to_string()),
-                };
+            if let Slot::Write(pending) = slot {
+                let reply = pending.await;
                 *slot = Slot::Ready(reply);
             }
+        }
+    }
+
+    /// Sends the commands waiting to be forwarded to the leader in one call, in order.
+    async fn settle_forwards(&mut self, slots: &mut [(Protocol, Slot)]) {
+        let mut positions = Vec::new();
+        let mut commands = Vec::new();
+        let mut leader = None;
+        for (position, (_, slot)) in slots.iter_mut().enumerate() {
+            if matches!(slot, Slot::Forward(..)) {
+                let Slot::Forward(addr, cmd) = std::mem::replace(slot, Slot::Ready(Reply::Nil))
+                else {
+                    unreachable!("matched a forward");
+                };
+                positions.push(position);
+                commands.push(cmd);
+                // Routed within one batch: the leader seen last is the one to ask.
+                leader = Some(addr);
+            }
+        }
+        let Some(leader) = leader else {
+            return;
+        };
+        let replies = self.shared.forward(&leader, &commands).await;
+        for (position, reply) in positions.into_iter().zip(replies) {
+            slots[position].1 = Slot::Ready(reply);
         }
     }
 
@@ -260,8 +304,10 @@ impl Connection {
     async fn settle_reads(&mut self, slots: &mut [(Protocol, Slot)]) {
         let mut positions = Vec::new();
         let mut ops = Vec::new();
+        let mut stale = true;
         for (position, (_, slot)) in slots.iter_mut().enumerate() {
-            if matches!(slot, Slot::Read(_)) {
+            if let Slot::Read(op) = slot {
+                stale &= matches!(op, ReadOp::DbSize) || self.client.stale_reads;
                 let Slot::Read(op) = std::mem::replace(slot, Slot::Ready(Reply::Nil)) else {
                     unreachable!("matched a read");
                 };
@@ -272,106 +318,35 @@ impl Connection {
         if ops.is_empty() {
             return;
         }
-        let replies = self.run_reads(ops).await;
+        // A follower with forwarding off serves reads as a Redis replica does: from its state.
+        let stale = stale || (!self.shared.forward && !self.shared.node.is_leader());
+        let replies = self.shared.run_reads(ops, stale).await;
         assert_eq!(replies.len(), positions.len(), "one reply per read");
         for (position, reply) in positions.into_iter().zip(replies) {
             slots[position].1 = Slot::Ready(reply);
         }
     }
 
-    /// Executes reads on a read view, off the async threads (RocksDB calls block).
-    async fn run_reads(&self, ops: Vec<ReadOp>) -> Vec<Reply> {
-        let count = ops.len();
-        let shared = Arc::clone(&self.shared);
-        let ran = tokio::task::spawn_blocking(move || {
-            let mut view = shared.db.read();
-            let limits = &shared.info.config.engine_limits;
-            let replies: Vec<Reply> = ops
-                .iter()
-                .map(|op| match op {
-                    ReadOp::Engine(cmd) => {
-                        rill_core::execute(&mut view, cmd, shared.clock.stamp_ms(), limits)
-                    }
-                    ReadOp::DbSize => db_size(&view),
-                })
-                .collect();
-            match view.status() {
-                Ok(()) => replies,
-                Err(error) => {
-                    vec![Reply::err(format!("ERR storage failure: {error}")); replies.len()]
-                }
-            }
-        })
-        .await;
-        ran.unwrap_or_else(|error| {
-            tracing::error!(%error, "read task failed");
-            vec![Reply::err("ERR internal error"); count]
-        })
-    }
-
-    /// XREAD/XREADGROUP with BLOCK: run; while there is nothing to deliver, wait for a write
-    /// to one of the keys, the timeout, or the client going away. `None`: close the connection.
-    async fn block(&mut self, cmd: Command) -> io::Result<Option<Reply>> {
-        let block_ms = cmd.block_ms().expect("only blocking commands block");
-        let deadline = (block_ms > 0).then(|| Instant::now() + Duration::from_millis(block_ms));
-        // `$` is pinned first, then the client registers, then it makes its first attempt:
-        // a write before the registration is seen by that attempt (it comes after the pinned
-        // ID), a write after it wakes the wait. No wake-up is lost either way.
-        let cmd = match self.resolve_for_blocking(cmd).await {
-            Ok(cmd) => cmd,
-            Err(reply) => return Ok(Some(reply)),
-        };
-        let waiter = match self.shared.info.waiters.register(&cmd.keys()) {
-            Ok(waiter) => waiter,
-            Err(too_many) => return Ok(Some(Reply::err(too_many.to_string()))),
-        };
-        loop {
-            let reply = if cmd.is_write() {
-                self.shared.writer.call(cmd.clone()).await
-            } else {
-                let mut replies = self.run_reads(vec![ReadOp::Engine(cmd.clone())]).await;
-                replies.pop().expect("one reply for one read")
-            };
-            if !matches!(reply, Reply::NilArray) {
-                return Ok(Some(reply));
-            }
-            loop {
-                // While blocked, keep reading (pipelined requests wait in the buffer; EOF
-                // means the client left). With the buffer full, stop reading but still watch
-                // for the client leaving, so its slot and buffer are released.
-                let can_read = !self.query_buffer_full();
-                if can_read {
-                    self.input.reserve(READ_CHUNK_BYTES);
-                }
-                tokio::select! {
-                    _ = waiter.notified() => break,
-                    _ = sleep_until(deadline) => return Ok(Some(Reply::NilArray)),
-                    read = read_or_watch(&mut self.stream, &mut self.input, can_read) => {
-                        if read? == 0 {
-                            return Ok(None);
-                        }
-                    }
-                    _ = stopped(&mut self.shutdown) => return Ok(None),
-                }
-            }
+    fn client_watch(&mut self) -> ClientWatch<'_> {
+        let can_read = !self.query_buffer_full();
+        ClientWatch {
+            stream: &mut self.stream,
+            input: &mut self.input,
+            shutdown: &mut self.shutdown,
+            can_read,
         }
     }
 
-    /// Pins XREAD's `$` to the current last ID so a retry after a wake-up keeps its target.
-    async fn resolve_for_blocking(&self, mut cmd: Command) -> Result<Command, Reply> {
+    /// A blocking read forwarded to the leader, abandoned if the client leaves.
+    async fn forward_blocking(&mut self, leader: &str, cmd: Command) -> io::Result<Option<Reply>> {
         let shared = Arc::clone(&self.shared);
-        let resolved = tokio::task::spawn_blocking(move || {
-            let view = shared.db.read();
-            cmd.resolve_for_blocking(&view);
-            view.status().map(|()| cmd)
-        })
-        .await;
-        match resolved {
-            Ok(Ok(cmd)) => Ok(cmd),
-            Ok(Err(error)) => Err(Reply::err(format!("ERR storage failure: {error}"))),
-            Err(error) => {
-                tracing::error!(%error, "resolve task failed");
-                Err(Reply::err("ERR internal error"))
+        let mut watch = self.client_watch();
+        let commands = [cmd];
+        tokio::select! {
+            mut replies = shared.forward(leader, &commands) => Ok(replies.pop()),
+            gone = watch.interrupted() => {
+                gone?;
+                Ok(None)
             }
         }
     }
@@ -440,23 +415,32 @@ async fn read_or_watch(
     }
 }
 
-/// Waits until `deadline`, or forever without one (BLOCK 0).
-async fn sleep_until(deadline: Option<Instant>) {
-    match deadline {
-        Some(deadline) => tokio::time::sleep_until(deadline).await,
-        None => std::future::pending().await,
-    }
+/// A blocked client's connection, watched for the client leaving or the server stopping.
+/// While blocked, input keeps being read (pipelined requests wait in the buffer); with the
+/// buffer full, reading stops but the close is still seen.
+struct ClientWatch<'a> {
+    stream: &'a mut TcpStream,
+    input: &'a mut BytesMut,
+    shutdown: &'a mut watch::Receiver<bool>,
+    can_read: bool,
 }
 
-fn db_size(store: &impl Store) -> Reply {
-    let mut count: i64 = 0;
-    let mut after: Option<Vec<u8>> = None;
-    loop {
-        let keys = store.stream_keys(after.as_deref(), DBSIZE_SCAN_KEYS);
-        count += keys.len() as i64;
-        if keys.len() < DBSIZE_SCAN_KEYS {
-            return Reply::Int(count);
+impl Interrupt for ClientWatch<'_> {
+    fn interrupted(&mut self) -> impl std::future::Future<Output = io::Result<()>> + Send {
+        async move {
+            loop {
+                if self.can_read {
+                    self.input.reserve(READ_CHUNK_BYTES);
+                }
+                tokio::select! {
+                    read = read_or_watch(self.stream, self.input, self.can_read) => {
+                        if read? == 0 {
+                            return Ok(());
+                        }
+                    }
+                    _ = stopped(self.shutdown) => return Ok(()),
+                }
+            }
         }
-        after = keys.into_iter().last();
     }
 }

@@ -1,52 +1,66 @@
-//! A single-node Rill server: Redis clients speak RESP2 or RESP3 over TCP to a stream store
-//! on RocksDB.
+//! A Rill node: the Redis protocol and gRPC in front of a Raft-replicated stream store on
+//! RocksDB. Every node serves both; followers forward to the leader.
 //!
 //! ```text
 //!  TcpListener ─accept─▶ connection task (one per client)            [connection.rs]
 //!                          │ bytes ─RequestDecoder─▶ argv               [resp/decode.rs]
 //!                          │ argv ─dispatch─▶ server command reply      [commands.rs]
-//!                          │              └─▶ rill_core::Command
-//!                          ├─ read  ─▶ spawn_blocking: Db::read() view, execute
-//!                          ├─ write ─▶ Writer queue ─▶ writer thread: one Txn, one fsync per
-//!                          │                           group, wake blocked readers [apply.rs]
-//!                          ├─ BLOCK ─▶ Waiters registry: wait for a write to the keys [blocking.rs]
+//!                          │              └─▶ rill_core::Command ─▶ run it [exec.rs]:
+//!                          ├─ write ─▶ RaftNode proposer: batched log entries, applied on
+//!                          │           every node; wake blocked readers      [apply.rs]
+//!                          ├─ read  ─▶ read barrier, then a Db::read() view
+//!                          ├─ BLOCK ─▶ Waiters registry: wait for an applied write [blocking.rs]
+//!                          ├─ follower ─▶ Forward to the leader over gRPC       [peers.rs]
 //!                          └─ Reply ─encode (RESP2|RESP3)─▶ one flush per batch [resp/encode.rs]
+//!  gRPC listener ─▶ rill.v1.Streams, rill.v1.Cluster, rill.raft.v1.Raft,
+//!                   grpc.health.v1, reflection                          [grpc.rs]
 //! ```
 //!
 //! Entry points: [`Server::start`] for tests and embedding, the `rill-server` binary for use.
 //!
 //! Architecture invariant: only this crate opens sockets; it reaches storage only through
-//! `rill_storage::Db`, and stream semantics only through `rill_core::{parse, execute}`.
+//! `rill_storage::Db`, replication only through `rill_raft::RaftNode`, and stream semantics
+//! only through `rill_core::{parse, execute}`.
 //!
-//! Architecture invariant: state changes only in `apply.rs`. Nothing else calls `Db::begin` or
-//! `Db::commit`; connections run reads on `Db::read` views. Replication replaces `apply.rs`.
+//! Architecture invariant: state changes only by applying the Raft log (`rill_raft`'s state
+//! machine). This crate reads `Db::read` views and never calls `Db::begin` or `Db::commit`.
 //!
-//! Time enters here: every command is executed with `now_ms` from one `Clock` that never goes
-//! backwards (the writer stamps each write), so the engine itself reads no clock.
+//! Time: writes carry the leader's stamp (`rill_raft::Stamper`); reads use `apply::Clock`.
+//! The engine itself reads no clock.
 
 mod apply;
 mod blocking;
 mod commands;
 mod config;
 mod connection;
+mod exec;
+mod grpc;
+mod peers;
 pub mod resp;
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize};
 use std::sync::{Arc, Weak};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
+use rill_raft::{Network, NodeId, NodeOptions, Peer, RaftNode};
 use rill_storage::{Db, DbOptions, StorageError};
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{oneshot, watch, Semaphore};
+use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
 
-pub use crate::config::{ServerConfig, ServerLimits};
+pub use crate::config::{Member, ServerConfig, ServerLimits};
+pub use rill_raft::{RaftConfig, Role, Status};
 
-use crate::apply::{Clock, Writer, WriterStats};
+use crate::apply::{Clock, WakeReaders};
 use crate::blocking::Waiters;
 use crate::commands::ServerInfo;
+use crate::peers::Peers;
+
+/// How long a stopping server waits for the Raft core's last tasks to release the store.
+const STORE_CLOSE_WAIT: Duration = Duration::from_secs(10);
 
 /// Why a server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -59,17 +73,21 @@ pub enum ServerError {
         #[source]
         source: std::io::Error,
     },
-    #[error("cannot start a thread: {0}")]
-    Thread(#[source] std::io::Error),
+    #[error("raft: {0}")]
+    Raft(#[from] rill_raft::Error),
+    #[error("config: {0}")]
+    Config(String),
     #[error("the storage open task failed: {0}")]
     Join(#[from] tokio::task::JoinError),
 }
 
-/// What every connection shares.
+/// What every connection and gRPC call shares.
 pub(crate) struct Shared {
     pub(crate) info: ServerInfo,
     pub(crate) db: Arc<Db>,
-    pub(crate) writer: Writer,
+    pub(crate) node: Arc<RaftNode>,
+    pub(crate) peers: Peers,
+    pub(crate) forward: bool,
     pub(crate) clock: Arc<Clock>,
     pub(crate) next_client_id: AtomicU64,
 }
@@ -77,35 +95,70 @@ pub(crate) struct Shared {
 pub struct Server;
 
 impl Server {
-    /// Opens the store, binds the listener and starts serving on the current tokio runtime.
+    /// Opens the store, binds both listeners, starts the Raft node (forming the cluster on a
+    /// first start, see [`ServerConfig::members`]) and serves on the current tokio runtime.
     pub async fn start(config: ServerConfig) -> Result<ServerHandle, ServerError> {
         config.limits.assert_valid();
         let dir = config.dir.clone();
-        let options = DbOptions { sync: config.fsync };
+        // State commits are not fsynced: the Raft log is, and what a crash loses of the state
+        // is applied again from it.
+        let options = DbOptions {
+            sync: false,
+            log_sync: config.fsync,
+        };
         let db = Arc::new(tokio::task::spawn_blocking(move || Db::open(dir, &options)).await??);
 
         let addr = SocketAddr::new(config.bind, config.port);
-        let listener = TcpListener::bind(addr)
-            .await
-            .map_err(|source| ServerError::Bind { addr, source })?;
-        let addr = listener
-            .local_addr()
-            .map_err(|source| ServerError::Bind { addr, source })?;
+        let listener = bind(addr).await?;
+        let addr = local_addr(&listener, addr)?;
+        let grpc_addr = SocketAddr::new(config.bind, config.grpc_port);
+        let grpc_listener = bind(grpc_addr).await?;
+        let grpc_addr = local_addr(&grpc_listener, grpc_addr)?;
+
+        let host = match (&config.advertise_host, config.bind) {
+            (Some(host), _) => host.clone(),
+            (None, ip) if ip.is_unspecified() => "127.0.0.1".to_owned(),
+            (None, ip) => ip.to_string(),
+        };
+        let me = Peer {
+            raft_addr: format!("{host}:{}", grpc_addr.port()),
+            client_addr: format!("{host}:{}", addr.port()),
+        };
+        let members = initial_members(&config, &me)?;
 
         let waiters = Arc::new(Waiters::new(config.limits.blocked_clients_max));
-        let clock = Arc::new(Clock::new());
-        let writer_stats = Arc::new(WriterStats::default());
-        let (writer, writer_done) = Writer::start(
+        let peers = Peers::default();
+        let node_options = NodeOptions {
+            limits: config.engine_limits.clone(),
+            proposer: config.proposer.clone(),
+            listener: Some(Arc::new(WakeReaders {
+                waiters: Arc::clone(&waiters),
+            })),
+        };
+        let node = RaftNode::start(
+            config.node_id,
             Arc::clone(&db),
-            Arc::clone(&waiters),
-            Arc::clone(&clock),
-            config.engine_limits.clone(),
-            config.limits.write_queue_depth_max,
-            config.limits.group_commit_commands_max,
-            Arc::clone(&writer_stats),
-        )?;
+            &config.raft,
+            Network::new(peers.clone()),
+            node_options,
+        )
+        .await?;
+        let node = Arc::new(node);
+        if !config.join && !node.is_initialized().await.unwrap_or(true) {
+            // The member with the lowest id forms the cluster; the others are contacted by
+            // it. A fresh node alone forms a cluster of one.
+            if members.keys().next() == Some(&config.node_id) {
+                tracing::info!(members = ?members.keys().collect::<Vec<_>>(), "forming the cluster");
+                if let Err(error) = node.initialize(members).await {
+                    tracing::warn!(%error, "cluster not formed");
+                }
+            }
+        }
+
         let db_weak = Arc::downgrade(&db);
         let connections_max = config.limits.connections_max;
+        let forward = config.forward;
+        let node_for_info = Arc::clone(&node);
         let shared = Arc::new(Shared {
             info: ServerInfo {
                 addr,
@@ -113,47 +166,120 @@ impl Server {
                 started: Instant::now(),
                 connected_clients: AtomicUsize::new(0),
                 waiters,
-                writer_stats,
+                status: Box::new(move || Some(node_for_info.status())),
             },
             db,
-            writer,
-            clock,
+            node,
+            peers,
+            forward,
+            clock: Arc::new(Clock::new()),
             next_client_id: AtomicU64::new(1),
         });
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
+        let grpc = grpc::serve(grpc_listener, Arc::downgrade(&shared), shutdown_rx.clone());
+        let shared_weak = Arc::downgrade(&shared);
         let task = tokio::spawn(run(
             listener,
             shared,
             connections_max,
             shutdown_rx,
-            writer_done,
+            grpc,
             db_weak,
         ));
-        tracing::info!(%addr, "listening");
+        tracing::info!(%addr, %grpc_addr, "listening");
         Ok(ServerHandle {
             addr,
+            grpc_addr,
+            shared: shared_weak,
             shutdown_tx,
             task: Some(task),
         })
     }
 }
 
+async fn bind(addr: SocketAddr) -> Result<TcpListener, ServerError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| ServerError::Bind { addr, source })
+}
+
+fn local_addr(listener: &TcpListener, addr: SocketAddr) -> Result<SocketAddr, ServerError> {
+    listener
+        .local_addr()
+        .map_err(|source| ServerError::Bind { addr, source })
+}
+
+/// The cluster a first start forms: the configured members, or this node alone.
+fn initial_members(config: &ServerConfig, me: &Peer) -> Result<BTreeMap<NodeId, Peer>, ServerError> {
+    if config.members.is_empty() {
+        return Ok(BTreeMap::from([(config.node_id, me.clone())]));
+    }
+    let mut members = BTreeMap::new();
+    for member in &config.members {
+        let peer = Peer {
+            raft_addr: member.grpc.clone(),
+            client_addr: member.redis.clone(),
+        };
+        if members.insert(member.id, peer).is_some() {
+            return Err(ServerError::Config(format!("member id {} appears twice", member.id)));
+        }
+    }
+    if !members.contains_key(&config.node_id) {
+        return Err(ServerError::Config(format!(
+            "node id {} is not among the members {:?}",
+            config.node_id,
+            members.keys().collect::<Vec<_>>()
+        )));
+    }
+    Ok(members)
+}
+
 /// A running server. Dropping it asks the server to stop without waiting;
 /// [`ServerHandle::shutdown`] stops it and waits until the store is closed.
 pub struct ServerHandle {
     addr: SocketAddr,
+    grpc_addr: SocketAddr,
+    shared: Weak<Shared>,
     shutdown_tx: watch::Sender<bool>,
     task: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl ServerHandle {
-    /// The address the server listens on (with the real port when started with port 0).
+    /// The Redis-protocol address (with the real port when started with port 0).
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }
 
-    /// Stops accepting, closes every connection after its current batch, drains the write
-    /// queue, and returns once the store is closed (a new server may then open the same dir).
+    /// The gRPC address: the public API and the node-to-node Raft service.
+    pub fn grpc_addr(&self) -> SocketAddr {
+        self.grpc_addr
+    }
+
+    /// This node's view of the cluster; `None` once it has stopped.
+    pub fn status(&self) -> Option<Status> {
+        self.shared.upgrade().map(|shared| shared.node.status())
+    }
+
+    /// Fault injection for tests: while isolated, this node sends and accepts no node-to-node
+    /// traffic (Raft and forwarding), as behind a network partition; clients still reach it.
+    pub fn set_isolated(&self, isolated: bool) {
+        if let Some(shared) = self.shared.upgrade() {
+            shared.peers.set_isolated(isolated);
+        }
+    }
+
+    /// `(store applied index, digest of every state column family)`, read from one view, or
+    /// `None` once stopped. Equal on replicas that applied the same log.
+    pub fn state_digest(&self) -> Option<(u64, u64)> {
+        let shared = self.shared.upgrade()?;
+        let before = shared.db.applied_index().ok()?;
+        let digest = shared.db.digest().ok()?;
+        let after = shared.db.applied_index().ok()?;
+        (before == after).then_some((after, digest))
+    }
+
+    /// Stops accepting, closes every connection after its current batch, stops the Raft node,
+    /// and returns once the store is closed (a new server may then open the same dir).
     pub async fn shutdown(mut self) {
         let _ = self.shutdown_tx.send(true);
         if let Some(task) = self.task.take() {
@@ -170,13 +296,14 @@ impl Drop for ServerHandle {
     }
 }
 
-/// Accepts connections until shutdown, then waits for every connection, then for the writer.
+/// Accepts connections until shutdown, then waits for every connection and the gRPC server,
+/// stops the Raft node, and waits for the store to close.
 async fn run(
     listener: TcpListener,
     shared: Arc<Shared>,
     connections_max: usize,
     shutdown_rx: watch::Receiver<bool>,
-    writer_done: oneshot::Receiver<()>,
+    grpc: tokio::task::JoinHandle<()>,
     db_weak: Weak<Db>,
 ) {
     let permits = Arc::new(Semaphore::new(connections_max));
@@ -200,7 +327,7 @@ async fn run(
                 Err(error) => {
                     // Out of file descriptors and the like: back off instead of spinning.
                     tracing::warn!(%error, "accept failed");
-                    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                    tokio::time::sleep(Duration::from_millis(10)).await;
                 }
             },
             Some(finished) = connections.join_next(), if !connections.is_empty() => log_task_end(finished),
@@ -210,16 +337,20 @@ async fn run(
     while let Some(finished) = connections.join_next().await {
         log_task_end(finished);
     }
-    // The last `Shared` holds the last `Writer` handle: dropping it lets the writer drain its
-    // queue and stop.
-    assert_eq!(Arc::strong_count(&shared), 1, "every connection has ended");
+    if let Err(error) = grpc.await {
+        tracing::error!(%error, "gRPC server task failed");
+    }
+    shared.node.shutdown().await;
     drop(shared);
-    let _ = writer_done.await;
-    // Reads run inside connection tasks, which have all ended; the writer has stopped.
-    assert!(
-        db_weak.upgrade().is_none(),
-        "the store is closed once the server has stopped"
-    );
+    // The Raft core's last storage tasks may hold the store a moment longer.
+    let deadline = std::time::Instant::now() + STORE_CLOSE_WAIT;
+    while db_weak.upgrade().is_some() {
+        if std::time::Instant::now() >= deadline {
+            tracing::error!("the store is still open after shutdown");
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     tracing::info!("stopped");
 }
 
@@ -229,7 +360,7 @@ fn refuse(stream: TcpStream, connections: &mut JoinSet<()>) {
         let mut stream = stream;
         let refusal = b"-ERR max number of clients reached\r\n";
         let write = stream.write_all(refusal);
-        let _ = tokio::time::timeout(std::time::Duration::from_secs(1), write).await;
+        let _ = tokio::time::timeout(Duration::from_secs(1), write).await;
         let _ = stream.shutdown().await;
     });
 }

@@ -1,45 +1,173 @@
-//! The `rill-server` binary: a single-node Rill server.
+//! The `rill-server` binary: one Rill node.
+//!
+//! Settings come from, highest first: command-line flags, `RILL_*` environment variables, the
+//! TOML file given with `--config`, the defaults. `rill-server --help` lists them all.
 //!
 //! ```text
-//! rill-server [--bind 127.0.0.1] [--port 6379] [--dir ./rill-data] [--no-fsync]
+//! rill-server --node-id 1 --port 6379 --grpc-port 7379 --dir ./data/n1 \
+//!   --member 1=127.0.0.1:7379/127.0.0.1:6379 --member 2=... --member 3=...
 //! ```
 //!
-//! `--port 0` picks a free port. The bound address is printed on stdout as
-//! `listening on <ip>:<port>` once the server accepts connections. SIGINT and SIGTERM stop it
-//! gracefully: connections close after their current batch and the store is closed cleanly.
+//! `--port 0` / `--grpc-port 0` pick free ports. Once serving, stdout shows
+//! `listening on <redis address>` and `grpc on <grpc address>`. SIGINT and SIGTERM stop the
+//! node gracefully: connections close after their current batch, the Raft core stops, the
+//! store is closed cleanly.
 
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use rill_server::{Server, ServerConfig};
+use clap::Parser;
+use rill_server::{Member, Server, ServerConfig};
+use serde::Deserialize;
 use tokio::signal::unix::{signal, SignalKind};
 
-const USAGE: &str = "usage: rill-server [--bind IP] [--port PORT] [--dir PATH] [--no-fsync]";
+/// One Rill node: the Redis protocol and gRPC over a Raft-replicated stream store.
+#[derive(Debug, Default, Parser)]
+#[command(name = "rill-server", version)]
+struct Args {
+    /// A TOML file with any of the settings below (names with underscores: `node_id = 1`).
+    #[arg(long, env = "RILL_CONFIG")]
+    config: Option<PathBuf>,
+    /// This node's id: unique in the cluster.
+    #[arg(long, env = "RILL_NODE_ID")]
+    node_id: Option<u64>,
+    /// The IP address both listeners bind.
+    #[arg(long, env = "RILL_BIND")]
+    bind: Option<IpAddr>,
+    /// The Redis-protocol port (0: pick one).
+    #[arg(long, env = "RILL_PORT")]
+    port: Option<u16>,
+    /// The gRPC port: public API and node-to-node traffic (0: pick one).
+    #[arg(long, env = "RILL_GRPC_PORT")]
+    grpc_port: Option<u16>,
+    /// The data directory (created if missing).
+    #[arg(long, env = "RILL_DIR")]
+    dir: Option<PathBuf>,
+    /// An initial member as ID=GRPC_ADDR/REDIS_ADDR; repeat for each. None: this node alone.
+    #[arg(long = "member", env = "RILL_MEMBERS", value_delimiter = ',')]
+    members: Vec<String>,
+    /// Wait to be added to an existing cluster instead of forming one.
+    #[arg(long, env = "RILL_JOIN")]
+    join: bool,
+    /// The host others use to reach this node (default: the bind address).
+    #[arg(long, env = "RILL_ADVERTISE_HOST")]
+    advertise_host: Option<String>,
+    /// Do not fsync (benchmarks and throwaway data only: a power loss loses acknowledged writes).
+    #[arg(long, env = "RILL_NO_FSYNC")]
+    no_fsync: bool,
+    /// Followers answer writes with -READONLY instead of forwarding them to the leader.
+    #[arg(long, env = "RILL_NO_FORWARD")]
+    no_forward: bool,
+    #[arg(long, env = "RILL_HEARTBEAT_MS")]
+    heartbeat_ms: Option<u64>,
+    #[arg(long, env = "RILL_ELECTION_TIMEOUT_MS_MIN")]
+    election_timeout_ms_min: Option<u64>,
+    #[arg(long, env = "RILL_ELECTION_TIMEOUT_MS_MAX")]
+    election_timeout_ms_max: Option<u64>,
+    /// Build a snapshot after this many applied log entries (0: only when asked).
+    #[arg(long, env = "RILL_SNAPSHOT_ENTRIES")]
+    snapshot_entries: Option<u64>,
+    #[arg(long, env = "RILL_CONNECTIONS_MAX")]
+    connections_max: Option<usize>,
+}
 
-fn parse_args(args: impl Iterator<Item = String>) -> Result<ServerConfig, String> {
-    let mut config = ServerConfig::new(PathBuf::from("rill-data"));
-    let mut args = args;
-    while let Some(flag) = args.next() {
-        let mut value = |name: &str| args.next().ok_or_else(|| format!("{name} needs a value"));
-        match flag.as_str() {
-            "--bind" => {
-                let text = value("--bind")?;
-                config.bind = text
-                    .parse::<IpAddr>()
-                    .map_err(|e| format!("--bind {text}: {e}"))?;
-            }
-            "--port" => {
-                let text = value("--port")?;
-                config.port = text
-                    .parse::<u16>()
-                    .map_err(|e| format!("--port {text}: {e}"))?;
-            }
-            "--dir" => config.dir = PathBuf::from(value("--dir")?),
-            "--no-fsync" => config.fsync = false,
-            "--help" | "-h" => return Err(USAGE.to_owned()),
-            other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
+/// The config file: the same settings as the flags.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    node_id: Option<u64>,
+    bind: Option<IpAddr>,
+    port: Option<u16>,
+    grpc_port: Option<u16>,
+    dir: Option<PathBuf>,
+    #[serde(default)]
+    members: Vec<Member>,
+    #[serde(default)]
+    join: bool,
+    advertise_host: Option<String>,
+    fsync: Option<bool>,
+    forward: Option<bool>,
+    heartbeat_ms: Option<u64>,
+    election_timeout_ms_min: Option<u64>,
+    election_timeout_ms_max: Option<u64>,
+    snapshot_entries: Option<u64>,
+    connections_max: Option<usize>,
+}
+
+/// `ID=GRPC_ADDR/REDIS_ADDR`.
+fn parse_member(text: &str) -> Result<Member, String> {
+    let bad = || format!("--member {text}: expected ID=GRPC_HOST:PORT/REDIS_HOST:PORT");
+    let (id, addrs) = text.split_once('=').ok_or_else(bad)?;
+    let (grpc, redis) = addrs.split_once('/').ok_or_else(bad)?;
+    let id = id.trim().parse::<u64>().map_err(|_| bad())?;
+    if grpc.is_empty() || redis.is_empty() {
+        return Err(bad());
+    }
+    Ok(Member {
+        id,
+        grpc: grpc.to_owned(),
+        redis: redis.to_owned(),
+    })
+}
+
+fn load(args: Args) -> Result<ServerConfig, String> {
+    let file = match &args.config {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            toml::from_str::<File>(&text).map_err(|e| format!("{}: {e}", path.display()))?
         }
+        None => File::default(),
+    };
+    let dir = args
+        .dir
+        .or(file.dir)
+        .unwrap_or_else(|| PathBuf::from("rill-data"));
+    let mut config = ServerConfig::new(dir);
+    if let Some(id) = args.node_id.or(file.node_id) {
+        config.node_id = id;
+    }
+    if let Some(bind) = args.bind.or(file.bind) {
+        config.bind = bind;
+    }
+    if let Some(port) = args.port.or(file.port) {
+        config.port = port;
+    }
+    if let Some(port) = args.grpc_port.or(file.grpc_port) {
+        config.grpc_port = port;
+    }
+    config.members = if args.members.is_empty() {
+        file.members
+    } else {
+        args.members
+            .iter()
+            .map(|m| parse_member(m))
+            .collect::<Result<_, _>>()?
+    };
+    config.join = args.join || file.join;
+    config.advertise_host = args.advertise_host.or(file.advertise_host);
+    config.fsync = !args.no_fsync && file.fsync.unwrap_or(true);
+    config.forward = !args.no_forward && file.forward.unwrap_or(true);
+    let raft = &mut config.raft;
+    if let Some(ms) = args.heartbeat_ms.or(file.heartbeat_ms) {
+        raft.heartbeat_ms = ms;
+    }
+    if let Some(ms) = args.election_timeout_ms_min.or(file.election_timeout_ms_min) {
+        raft.election_timeout_ms_min = ms;
+    }
+    if let Some(ms) = args.election_timeout_ms_max.or(file.election_timeout_ms_max) {
+        raft.election_timeout_ms_max = ms;
+    }
+    if let Some(entries) = args.snapshot_entries.or(file.snapshot_entries) {
+        raft.snapshot_entries_since_last = entries;
+    }
+    raft.to_openraft().map_err(|e| e.to_string())?;
+    if let Some(max) = args.connections_max.or(file.connections_max) {
+        if max == 0 {
+            return Err("connections_max must be positive".to_owned());
+        }
+        config.limits.connections_max = max;
     }
     Ok(config)
 }
@@ -52,10 +180,10 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    let config = match parse_args(std::env::args().skip(1)) {
+    let config = match load(Args::parse()) {
         Ok(config) => config,
         Err(message) => {
-            eprintln!("{message}");
+            eprintln!("rill-server: {message}");
             return ExitCode::from(2);
         }
     };
@@ -91,6 +219,7 @@ async fn serve(config: ServerConfig) -> ExitCode {
         }
     };
     println!("listening on {}", handle.addr());
+    println!("grpc on {}", handle.grpc_addr());
     tokio::select! {
         _ = interrupt.recv() => tracing::info!("SIGINT: stopping"),
         _ = terminate.recv() => tracing::info!("SIGTERM: stopping"),
@@ -104,29 +233,80 @@ mod tests {
     use super::*;
 
     fn parse(args: &[&str]) -> Result<ServerConfig, String> {
-        parse_args(args.iter().map(|a| (*a).to_owned()))
+        let mut argv = vec!["rill-server"];
+        argv.extend_from_slice(args);
+        let args = Args::try_parse_from(argv).map_err(|e| e.to_string())?;
+        load(args)
     }
 
     #[test]
-    fn arguments() {
+    fn flags() {
         let config = parse(&[
             "--bind",
             "0.0.0.0",
             "--port",
             "0",
+            "--grpc-port",
+            "7001",
+            "--node-id",
+            "2",
             "--dir",
             "/tmp/x",
             "--no-fsync",
+            "--member",
+            "1=127.0.0.1:7000/127.0.0.1:6000",
+            "--member",
+            "2=127.0.0.1:7001/127.0.0.1:6001",
         ])
         .expect("valid");
         assert_eq!(config.bind.to_string(), "0.0.0.0");
-        assert_eq!(config.port, 0);
+        assert_eq!((config.port, config.grpc_port, config.node_id), (0, 7001, 2));
         assert_eq!(config.dir, PathBuf::from("/tmp/x"));
         assert!(!config.fsync);
+        assert_eq!(config.members.len(), 2);
+        assert_eq!(config.members[1].redis, "127.0.0.1:6001");
         let defaults = parse(&[]).expect("valid");
-        assert_eq!((defaults.port, defaults.fsync), (6379, true));
+        assert_eq!((defaults.port, defaults.fsync, defaults.forward), (6379, true, true));
         assert!(parse(&["--port", "70000"]).is_err());
         assert!(parse(&["--port"]).is_err());
         assert!(parse(&["--color"]).is_err());
+        assert!(parse(&["--member", "1=nope"]).is_err());
+        assert!(parse(&["--heartbeat-ms", "900"]).is_err(), "heartbeat over half the election timeout");
+    }
+
+    #[test]
+    fn file_then_flags() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("node.toml");
+        std::fs::write(
+            &path,
+            r#"
+node_id = 3
+port = 6003
+grpc_port = 7003
+dir = "/var/lib/rill"
+fsync = false
+heartbeat_ms = 50
+election_timeout_ms_min = 300
+election_timeout_ms_max = 600
+
+[[members]]
+id = 3
+grpc = "10.0.0.3:7003"
+redis = "10.0.0.3:6003"
+"#,
+        )
+        .expect("write");
+        let file = path.to_str().expect("utf-8 path");
+        let config = parse(&["--config", file]).expect("valid");
+        assert_eq!((config.node_id, config.port, config.grpc_port), (3, 6003, 7003));
+        assert!(!config.fsync);
+        assert_eq!(config.raft.heartbeat_ms, 50);
+        assert_eq!(config.members[0].grpc, "10.0.0.3:7003");
+        let config = parse(&["--config", file, "--port", "6100"]).expect("valid");
+        assert_eq!(config.port, 6100, "a flag beats the file");
+        std::fs::write(&path, "node_idd = 3\n").expect("write");
+        let error = parse(&["--config", file]).expect_err("unknown key");
+        assert!(error.contains("node_idd"), "{error}");
     }
 }

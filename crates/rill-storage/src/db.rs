@@ -31,14 +31,21 @@ use crate::txn::Txn;
 /// How to open a [`Db`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DbOptions {
-    /// Fsync the write-ahead log on every commit. Off only where losing the last commits on a
-    /// machine crash is acceptable (tests, or a replica that can catch up from its peers).
+    /// Fsync the write-ahead log on every state commit. A Raft node turns it off: its log is
+    /// fsynced, and state commits lost to a crash are applied again from it (see
+    /// ARCHITECTURE.md, "Durability").
     pub sync: bool,
+    /// Fsync Raft log and vote writes. Off only where a power loss may lose acknowledged
+    /// writes (benchmarks, tests that never restart a machine).
+    pub log_sync: bool,
 }
 
 impl Default for DbOptions {
     fn default() -> DbOptions {
-        DbOptions { sync: true }
+        DbOptions {
+            sync: true,
+            log_sync: true,
+        }
     }
 }
 
@@ -46,6 +53,7 @@ impl Default for DbOptions {
 pub struct Db {
     rocks: DB,
     sync: bool,
+    log_sync: bool,
     /// Applied index of the last commit. The lock serialises commits; the value lets a commit
     /// check that nothing else committed since its txn's snapshot.
     committed_index: Mutex<u64>,
@@ -66,6 +74,7 @@ impl Db {
         Ok(Db {
             rocks,
             sync: options.sync,
+            log_sync: options.log_sync,
             committed_index: Mutex::new(applied_index),
             #[cfg(test)]
             db_options,
@@ -171,6 +180,10 @@ impl Db {
         self.committed_index
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn log_sync(&self) -> bool {
+        self.log_sync
     }
 
     pub(crate) fn rocks(&self) -> &DB {

@@ -9,9 +9,9 @@
 //!   log_meta_put(Vote, bytes)                     fsynced (all but the committed-id hint)
 //! ```
 //!
-//! These writes are fsynced whatever `DbOptions::sync` says: Raft tells a peer an entry or a
-//! vote is stored only after this returns, and a promise a node cannot keep after a power loss
-//! breaks the protocol's safety, not just this node's recency.
+//! These writes are fsynced unless `DbOptions::log_sync` is off (benchmarks only): Raft tells
+//! a peer an entry or a vote is stored only after this returns, and a promise a node cannot
+//! keep after a power loss breaks the protocol's safety, not just this node's recency.
 
 use rocksdb::{ReadOptions, WriteBatch, WriteOptions};
 
@@ -152,7 +152,7 @@ impl Db {
 
     fn write_synced(&self, batch: WriteBatch) -> Result<(), StorageError> {
         let mut options = WriteOptions::default();
-        options.set_sync(true);
+        options.set_sync(self.log_sync());
         self.rocks().write_opt(batch, &options)?;
         Ok(())
     }

@@ -8,23 +8,14 @@ mod suite;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
-use std::io;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use openraft::error::{
-    InstallSnapshotError, NetworkError, RPCError, RaftError, RemoteError, Unreachable,
-};
-use openraft::network::{RPCOption, RaftNetwork, RaftNetworkFactory};
-use openraft::raft::{
-    AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
-    VoteRequest, VoteResponse,
-};
 use rill_core::{Command, Limits, Reply};
 use rill_storage::{Db, DbOptions};
 use tempfile::TempDir;
 
-use crate::{NodeId, Peer, Raft, RaftConfig, RaftNode, TypeConfig};
+use crate::{Network, NodeId, NodeOptions, Peer, Raft, RaftConfig, RaftNode, RpcKind, Transport, TransportError};
 
 /// Every wait in these tests gives up after this long, so a stuck cluster fails the test.
 pub(crate) const WAIT: Duration = Duration::from_secs(30);
@@ -59,96 +50,81 @@ pub(crate) fn peer(id: NodeId) -> Peer {
     }
 }
 
-/// The nodes reachable in this process, by id.
+/// The nodes reachable in this process, by id, and the links cut between them. Each node gets
+/// its own handle (`from`), so a cut can be one-way. Messages go through the same encoding as
+/// over gRPC.
 #[derive(Clone, Default)]
 pub(crate) struct Router {
-    nodes: Arc<Mutex<BTreeMap<NodeId, Raft>>>,
+    from: NodeId,
+    shared: Arc<Mutex<RouterState>>,
+}
+
+#[derive(Default)]
+struct RouterState {
+    nodes: BTreeMap<NodeId, Raft>,
+    /// `(from, to)`: messages from `from` to `to` are lost.
+    cut: BTreeSet<(NodeId, NodeId)>,
 }
 
 impl Router {
-    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<NodeId, Raft>> {
-        self.nodes.lock().unwrap_or_else(PoisonError::into_inner)
+    fn lock(&self) -> std::sync::MutexGuard<'_, RouterState> {
+        self.shared.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn for_node(&self, from: NodeId) -> Router {
+        Router {
+            from,
+            shared: Arc::clone(&self.shared),
+        }
     }
 
     fn add(&self, id: NodeId, raft: Raft) {
-        self.lock().insert(id, raft);
+        self.lock().nodes.insert(id, raft);
     }
 
     fn remove(&self, id: NodeId) {
-        self.lock().remove(&id);
+        self.lock().nodes.remove(&id);
     }
 
-    fn get(&self, target: NodeId) -> Option<Raft> {
-        self.lock().get(&target).cloned()
-    }
-}
-
-/// What calling a node that is not running answers.
-fn down<E: std::error::Error>() -> RPCError<NodeId, Peer, E> {
-    let down = io::Error::new(io::ErrorKind::ConnectionRefused, "node is down");
-    RPCError::Unreachable(Unreachable::new(&down))
-}
-
-pub(crate) struct Connection {
-    router: Router,
-    target: NodeId,
-}
-
-impl RaftNetworkFactory<TypeConfig> for Router {
-    type Network = Connection;
-
-    async fn new_client(&mut self, target: NodeId, _node: &Peer) -> Connection {
-        Connection {
-            router: self.clone(),
-            target,
+    /// Cuts every link between `id` and the other nodes, both ways.
+    pub(crate) fn isolate(&self, id: NodeId, others: &[NodeId]) {
+        let mut state = self.lock();
+        for &other in others {
+            state.cut.insert((id, other));
+            state.cut.insert((other, id));
         }
     }
+
+    pub(crate) fn heal(&self) {
+        self.lock().cut.clear();
+    }
 }
 
-fn remote<E: std::error::Error>(
-    target: NodeId,
-    error: RaftError<NodeId, E>,
-) -> RPCError<NodeId, Peer, RaftError<NodeId, E>> {
-    // A node that is shutting down answers like one that is gone.
-    if let RaftError::Fatal(fatal) = &error {
-        return RPCError::Network(NetworkError::new(fatal));
-    }
-    RPCError::RemoteError(RemoteError::new(target, error))
-}
-
-impl RaftNetwork<TypeConfig> for Connection {
-    async fn append_entries(
-        &mut self,
-        rpc: AppendEntriesRequest<TypeConfig>,
-        _option: RPCOption,
-    ) -> Result<AppendEntriesResponse<NodeId>, RPCError<NodeId, Peer, RaftError<NodeId>>> {
-        let raft = self.router.get(self.target).ok_or_else(down)?;
-        raft.append_entries(rpc)
+impl Transport for Router {
+    async fn call(
+        &self,
+        target: NodeId,
+        _peer: &Peer,
+        kind: RpcKind,
+        payload: Vec<u8>,
+        _timeout: Duration,
+    ) -> Result<Vec<u8>, TransportError> {
+        let raft = {
+            let state = self.lock();
+            if state.cut.contains(&(self.from, target)) {
+                return Err(TransportError::Unreachable("link cut".to_owned()));
+            }
+            state.nodes.get(&target).cloned()
+        };
+        let raft = raft.ok_or_else(|| TransportError::Unreachable("node is down".to_owned()))?;
+        let answer = crate::network::serve_rpc(&raft, kind, &payload)
             .await
-            .map_err(|e| remote(self.target, e))
-    }
-
-    async fn install_snapshot(
-        &mut self,
-        rpc: InstallSnapshotRequest<TypeConfig>,
-        _option: RPCOption,
-    ) -> Result<
-        InstallSnapshotResponse<NodeId>,
-        RPCError<NodeId, Peer, RaftError<NodeId, InstallSnapshotError>>,
-    > {
-        let raft = self.router.get(self.target).ok_or_else(down)?;
-        raft.install_snapshot(rpc)
-            .await
-            .map_err(|e| remote(self.target, e))
-    }
-
-    async fn vote(
-        &mut self,
-        rpc: VoteRequest<NodeId>,
-        _option: RPCOption,
-    ) -> Result<VoteResponse<NodeId>, RPCError<NodeId, Peer, RaftError<NodeId>>> {
-        let raft = self.router.get(self.target).ok_or_else(down)?;
-        raft.vote(rpc).await.map_err(|e| remote(self.target, e))
+            .map_err(|e| TransportError::Network(e.to_string()))?;
+        // The answer is lost if the link back was cut meanwhile.
+        if self.lock().cut.contains(&(target, self.from)) {
+            return Err(TransportError::Network("link cut".to_owned()));
+        }
+        Ok(answer)
     }
 }
 
@@ -179,13 +155,17 @@ impl Cluster {
             .entry(id)
             .or_insert_with(|| tempfile::tempdir().expect("temp dir"));
         // No fsync of state commits, as in other tests; the Raft log is fsynced regardless.
-        let db = Db::open(dir.path(), &DbOptions { sync: false }).expect("open store");
+        let db = Db::open(dir.path(), &DbOptions { sync: false, ..DbOptions::default() }).expect("open store");
+        let options = NodeOptions {
+            limits: Limits::default(),
+            ..NodeOptions::default()
+        };
         let node = RaftNode::start(
             id,
             Arc::new(db),
             &self.config,
-            self.router.clone(),
-            Limits::default(),
+            Network::new(self.router.for_node(id)),
+            options,
         )
         .await
         .expect("start node");
@@ -197,7 +177,9 @@ impl Cluster {
     pub(crate) async fn stop(&mut self, id: NodeId) {
         self.router.remove(id);
         let node = self.nodes.remove(&id).expect("node running");
-        let mut db = node.shutdown().await;
+        node.shutdown().await;
+        let mut db = Arc::clone(node.db());
+        drop(node);
         // Tasks of the stopped core may hold the store a moment longer; RocksDB's lock is
         // released only when the last handle goes.
         let deadline = Instant::now() + WAIT;

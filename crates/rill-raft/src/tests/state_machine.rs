@@ -23,9 +23,9 @@ struct Fixture {
 
 fn fixture() -> Fixture {
     let dir = tempfile::tempdir().expect("temp dir");
-    let db = Arc::new(Db::open(dir.path(), &DbOptions { sync: false }).expect("open store"));
+    let db = Arc::new(Db::open(dir.path(), &DbOptions { sync: false, ..DbOptions::default() }).expect("open store"));
     let stamper = Arc::new(Stamper::new(0));
-    let sm = StateMachine::new(db.clone(), Limits::default(), stamper.clone()).expect("sm");
+    let sm = StateMachine::new(db.clone(), Limits::default(), stamper.clone(), None).expect("sm");
     Fixture {
         _dir: dir,
         db,
@@ -47,7 +47,7 @@ fn normal(index: u64, words: &[&str], now_ms: u64) -> Entry {
     Entry {
         log_id: log_id(index),
         payload: EntryPayload::Normal(Request {
-            command: command(words),
+            commands: vec![command(words)],
             now_ms,
         }),
     }
@@ -76,15 +76,15 @@ fn history(n: u64) -> Vec<Entry> {
 async fn apply_answers_each_entry_and_records_what_it_applied() {
     let mut f = fixture();
     let responses = f.sm.apply(history(3)).await.expect("apply");
-    let replies: Vec<Reply> = responses.into_iter().map(|r| r.reply).collect();
+    let replies: Vec<Vec<Reply>> = responses.into_iter().map(|r| r.replies).collect();
     assert_eq!(
         replies,
         [
-            Reply::ok(),
-            Reply::ok(),
-            Reply::bulk("1-0"),
-            Reply::bulk("2-0"),
-            Reply::bulk("3-0")
+            vec![],
+            vec![],
+            vec![Reply::bulk("1-0")],
+            vec![Reply::bulk("2-0")],
+            vec![Reply::bulk("3-0")]
         ]
     );
     let (applied, stored) = f.sm.applied_state().await.expect("applied state");
@@ -103,7 +103,7 @@ async fn apply_answers_each_entry_and_records_what_it_applied() {
         f.sm.apply([normal(5, &["XADD", "s", "1-0", "f", "v"], 900)])
             .await
             .expect("apply");
-    assert!(responses[0].reply.is_error(), "{:?}", responses[0].reply);
+    assert!(responses[0].replies[0].is_error(), "{:?}", responses[0]);
     assert_eq!(f.db.applied_index(), Ok(6));
     assert_eq!(
         f.stamper.last_ms(),
@@ -116,13 +116,13 @@ async fn apply_answers_each_entry_and_records_what_it_applied() {
 async fn reopened_state_machine_resumes_where_it_stopped() {
     let dir = tempfile::tempdir().expect("temp dir");
     {
-        let db = Arc::new(Db::open(dir.path(), &DbOptions { sync: false }).expect("open"));
-        let mut sm = StateMachine::new(db, Limits::default(), Arc::default()).expect("sm");
+        let db = Arc::new(Db::open(dir.path(), &DbOptions { sync: false, ..DbOptions::default() }).expect("open"));
+        let mut sm = StateMachine::new(db, Limits::default(), Arc::default(), None).expect("sm");
         sm.apply(history(2)).await.expect("apply");
     }
-    let db = Arc::new(Db::open(dir.path(), &DbOptions { sync: false }).expect("reopen"));
+    let db = Arc::new(Db::open(dir.path(), &DbOptions { sync: false, ..DbOptions::default() }).expect("reopen"));
     let stamper = Arc::new(Stamper::new(0));
-    let mut sm = StateMachine::new(db, Limits::default(), stamper.clone()).expect("sm");
+    let mut sm = StateMachine::new(db, Limits::default(), stamper.clone(), None).expect("sm");
     assert_eq!(stamper.last_ms(), 1001, "clock restored from disk");
     let (applied, stored) = sm.applied_state().await.expect("applied state");
     assert_eq!(applied, Some(log_id(3)));
@@ -132,7 +132,7 @@ async fn reopened_state_machine_resumes_where_it_stopped() {
         .await
         .expect("apply");
     // The entry's own stamp decides, never a clock of the applying node.
-    assert_eq!(responses[0].reply, Reply::bulk("5-0"));
+    assert_eq!(responses[0].replies, [Reply::bulk("5-0")]);
     assert!(stamper.stamp() >= 1001);
 }
 

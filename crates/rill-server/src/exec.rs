@@ -1,0 +1,307 @@
+//! Running engine commands on this node, whatever its role: the part of serving a command that
+//! is the same for a Redis connection, a gRPC call and a command forwarded by a follower.
+//!
+//! ```text
+//!  leader:   write ─▶ RaftNode::submit (batched into log entries) ─▶ reply once applied here
+//!            read  ─▶ RaftNode::read_barrier (read index) ─▶ run on a read view
+//!            BLOCK ─▶ block_on: attempt, wait for an applied write to the keys, attempt again
+//!  follower: forward ─▶ the leader's Raft service `Forward` ─▶ the leader runs them in order
+//!            stale read (opted in) ─▶ run on this node's read view
+//! ```
+
+use std::future::Future;
+use std::io;
+use std::time::Duration;
+
+use rill_core::{Command, Reply, Store};
+use rill_raft::NodeError;
+use tokio::time::Instant;
+
+use crate::Shared;
+
+/// How long a forwarded command may take, beyond its own BLOCK time.
+const FORWARD_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a command waits for a leader to be elected before giving up.
+const LEADER_WAIT: Duration = Duration::from_secs(5);
+/// Stream keys counted per storage call by DBSIZE.
+const DBSIZE_SCAN_KEYS: usize = 1024;
+
+/// A read run on a read view.
+#[derive(Debug)]
+pub(crate) enum ReadOp {
+    Engine(Command),
+    DbSize,
+}
+
+/// Where a command runs.
+pub(crate) enum Route {
+    Here,
+    /// The leader's Raft (gRPC) address.
+    Leader(String),
+    /// A follower with forwarding off: this reply.
+    Refuse(Reply),
+}
+
+/// `-TRYAGAIN` (redis-py raises `TryAgainError`): nothing is known to have happened; retrying
+/// is safe for reads and for writes that were not applied.
+pub(crate) fn try_again(why: &str) -> Reply {
+    Reply::err(format!("TRYAGAIN {why}"))
+}
+
+pub(crate) fn node_error(error: NodeError) -> Reply {
+    match error {
+        NodeError::NotLeader { leader: Some((_, peer)) } => try_again(&format!(
+            "this node lost the leadership; the leader is {}",
+            peer.client_addr
+        )),
+        NodeError::NotLeader { leader: None } => {
+            try_again("this node lost the leadership and no leader is known yet")
+        }
+        NodeError::NoQuorum => try_again("this node cannot reach a quorum of the cluster"),
+        NodeError::ShuttingDown => Reply::err("ERR server is shutting down"),
+        NodeError::Refused(why) => Reply::err(format!("ERR {why}")),
+    }
+}
+
+impl Shared {
+    /// Where `cmd` should run now. Waits a little for an election in progress.
+    pub(crate) async fn route(&self, cmd: &Command, stale_reads: bool) -> Route {
+        if !cmd.is_write() && cmd.block_ms().is_none() && stale_reads {
+            return Route::Here;
+        }
+        let deadline = Instant::now() + LEADER_WAIT;
+        loop {
+            if self.node.is_leader() {
+                return Route::Here;
+            }
+            if let Some((_, peer)) = self.node.leader() {
+                if !self.forward {
+                    if cmd.is_write() {
+                        return Route::Refuse(Reply::err(
+                            "READONLY You can't write against a read only replica.",
+                        ));
+                    }
+                    // A replica with forwarding off serves reads itself, as a Redis replica does.
+                    return Route::Here;
+                }
+                return Route::Leader(peer.raft_addr);
+            }
+            if Instant::now() >= deadline {
+                return Route::Refuse(try_again("no leader is elected yet"));
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Queues a write on this node (the leader) and returns what resolves to its reply.
+    pub(crate) async fn submit(&self, cmd: Command) -> impl Future<Output = Reply> + Send + 'static {
+        let submitted = self.node.submit(cmd).await;
+        async move {
+            match submitted {
+                Ok(pending) => pending.await.unwrap_or_else(node_error),
+                Err(error) => node_error(error),
+            }
+        }
+    }
+
+    /// Runs reads on one read view. Unless `stale`, first confirms through the read index that
+    /// the view holds every write acknowledged before this call.
+    pub(crate) async fn run_reads(&self, ops: Vec<ReadOp>, stale: bool) -> Vec<Reply> {
+        let count = ops.len();
+        if !stale {
+            if let Err(error) = self.node.read_barrier().await {
+                return vec![node_error(error); count];
+            }
+        }
+        let db = std::sync::Arc::clone(&self.db);
+        let limits = self.info.config.engine_limits.clone();
+        let now_ms = self.clock.stamp_ms();
+        let ran = tokio::task::spawn_blocking(move || {
+            let mut view = db.read();
+            let replies: Vec<Reply> = ops
+                .iter()
+                .map(|op| match op {
+                    ReadOp::Engine(cmd) => rill_core::execute(&mut view, cmd, now_ms, &limits),
+                    ReadOp::DbSize => db_size(&view),
+                })
+                .collect();
+            match view.status() {
+                Ok(()) => replies,
+                Err(error) => {
+                    vec![Reply::err(format!("ERR storage failure: {error}")); replies.len()]
+                }
+            }
+        })
+        .await;
+        ran.unwrap_or_else(|error| {
+            tracing::error!(%error, "read task failed");
+            vec![Reply::err("ERR internal error"); count]
+        })
+    }
+
+    /// Sends `commands` to the leader at `raft_addr`, to run there in order.
+    pub(crate) async fn forward(&self, raft_addr: &str, commands: &[Command]) -> Vec<Reply> {
+        let timeout = forward_timeout(commands);
+        match self.peers.forward(raft_addr, commands, timeout).await {
+            Ok(replies) => replies,
+            Err(error) => {
+                let reply = try_again(&format!("the leader did not answer: {error}"));
+                vec![reply; commands.len()]
+            }
+        }
+    }
+
+    /// Runs commands a follower forwarded, in order, as this node's own client would.
+    pub(crate) async fn run_forwarded(&self, commands: Vec<Command>) -> Vec<Reply> {
+        let mut replies: Vec<Reply> = Vec::with_capacity(commands.len());
+        let mut writes = Vec::new();
+        for cmd in commands {
+            if !self.node.is_leader() {
+                // Not ours to run any more: the follower retries with the new leader.
+                replies.push(node_error(NodeError::NotLeader {
+                    leader: self.node.leader(),
+                }));
+                continue;
+            }
+            if cmd.block_ms().is_some() {
+                settle(&mut replies, &mut writes).await;
+                let reply = self.block_on(cmd, &mut NeverInterrupted).await;
+                replies.push(reply.ok().flatten().unwrap_or(Reply::NilArray));
+            } else if cmd.is_write() {
+                writes.push((replies.len(), Box::pin(self.submit(cmd).await)));
+                replies.push(Reply::Nil);
+            } else {
+                settle(&mut replies, &mut writes).await;
+                let mut reply = self.run_reads(vec![ReadOp::Engine(cmd)], false).await;
+                replies.push(reply.pop().expect("one reply for one read"));
+            }
+        }
+        settle(&mut replies, &mut writes).await;
+        replies
+    }
+
+    /// XREAD/XREADGROUP with BLOCK, on the leader: run; while there is nothing to deliver,
+    /// wait for an applied write to one of the keys, the timeout, the leadership ending, or
+    /// `interrupt`. `Ok(None)`: the client went away.
+    pub(crate) async fn block_on(
+        &self,
+        cmd: Command,
+        interrupt: &mut impl Interrupt,
+    ) -> io::Result<Option<Reply>> {
+        let block_ms = cmd.block_ms().expect("only blocking commands block");
+        let deadline = (block_ms > 0).then(|| Instant::now() + Duration::from_millis(block_ms));
+        // `$` is pinned first, then the client registers, then it makes its first attempt:
+        // a write applied before the registration is seen by that attempt (it comes after the
+        // pinned ID), one applied after it wakes the wait. No wake-up is lost either way.
+        if let Err(error) = self.node.read_barrier().await {
+            return Ok(Some(node_error(error)));
+        }
+        let cmd = match self.resolve_for_blocking(cmd).await {
+            Ok(cmd) => cmd,
+            Err(reply) => return Ok(Some(reply)),
+        };
+        let waiter = match self.info.waiters.register(&cmd.keys()) {
+            Ok(waiter) => waiter,
+            Err(too_many) => return Ok(Some(Reply::err(too_many.to_string()))),
+        };
+        loop {
+            let reply = if cmd.is_write() {
+                self.submit(cmd.clone()).await.await
+            } else {
+                let mut replies = self.run_reads(vec![ReadOp::Engine(cmd.clone())], false).await;
+                replies.pop().expect("one reply for one read")
+            };
+            if !matches!(reply, Reply::NilArray) {
+                return Ok(Some(reply));
+            }
+            tokio::select! {
+                _ = waiter.notified() => {}
+                _ = sleep_until(deadline) => return Ok(Some(Reply::NilArray)),
+                _ = self.node.stepped_down() => {
+                    return Ok(Some(node_error(NodeError::NotLeader { leader: self.node.leader() })));
+                }
+                gone = interrupt.interrupted() => {
+                    gone?;
+                    return Ok(None);
+                }
+            }
+        }
+    }
+
+    /// Pins XREAD's `$` to the current last ID so a retry after a wake-up keeps its target.
+    async fn resolve_for_blocking(&self, mut cmd: Command) -> Result<Command, Reply> {
+        let db = std::sync::Arc::clone(&self.db);
+        let resolved = tokio::task::spawn_blocking(move || {
+            let view = db.read();
+            cmd.resolve_for_blocking(&view);
+            view.status().map(|()| cmd)
+        })
+        .await;
+        match resolved {
+            Ok(Ok(cmd)) => Ok(cmd),
+            Ok(Err(error)) => Err(Reply::err(format!("ERR storage failure: {error}"))),
+            Err(error) => {
+                tracing::error!(%error, "resolve task failed");
+                Err(Reply::err("ERR internal error"))
+            }
+        }
+    }
+}
+
+/// What ends a blocked wait early: the client leaving, the server stopping.
+pub(crate) trait Interrupt {
+    /// Completes when the wait must end: `Ok(())` for a clean end, `Err` for an I/O failure.
+    fn interrupted(&mut self) -> impl Future<Output = io::Result<()>> + Send;
+}
+
+/// A forwarded blocked read ends when the follower drops the call (the future is dropped).
+pub(crate) struct NeverInterrupted;
+
+impl Interrupt for NeverInterrupted {
+    fn interrupted(&mut self) -> impl Future<Output = io::Result<()>> + Send {
+        std::future::pending()
+    }
+}
+
+type PendingWrite = std::pin::Pin<Box<dyn Future<Output = Reply> + Send>>;
+
+async fn settle(replies: &mut [Reply], writes: &mut Vec<(usize, PendingWrite)>) {
+    for (position, pending) in writes.drain(..) {
+        replies[position] = pending.await;
+    }
+}
+
+/// The deadline of a forwarded batch: its longest BLOCK plus the usual allowance; none when it
+/// blocks forever.
+fn forward_timeout(commands: &[Command]) -> Option<Duration> {
+    let mut block_ms = 0;
+    for cmd in commands {
+        match cmd.block_ms() {
+            Some(0) => return None,
+            Some(ms) => block_ms = block_ms.max(ms),
+            None => {}
+        }
+    }
+    Some(FORWARD_TIMEOUT + Duration::from_millis(block_ms))
+}
+
+/// Waits until `deadline`, or forever without one (BLOCK 0).
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
+    }
+}
+
+fn db_size(store: &impl Store) -> Reply {
+    let mut count: i64 = 0;
+    let mut after: Option<Vec<u8>> = None;
+    loop {
+        let keys = store.stream_keys(after.as_deref(), DBSIZE_SCAN_KEYS);
+        count += keys.len() as i64;
+        if keys.len() < DBSIZE_SCAN_KEYS {
+            return Reply::Int(count);
+        }
+        after = keys.into_iter().last();
+    }
+}

@@ -1,0 +1,125 @@
+//! Connections to the other nodes: one lazily connected gRPC channel per address, shared by
+//! the Raft transport and by forwarding. Every call has a deadline.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use rill_core::{Command, Reply};
+use rill_proto::raft::raft_client::RaftClient;
+use rill_proto::raft::{ForwardRequest, RaftPayload};
+use rill_raft::{NodeId, Peer, RpcKind, Transport, TransportError};
+use tonic::transport::{Channel, Endpoint};
+
+/// Largest gRPC message between nodes: a snapshot chunk (3 MiB by default) or a batch of
+/// entries, with room to spare.
+pub const PEER_MESSAGE_BYTES_MAX: usize = 64 << 20;
+const CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
+const KEEPALIVE: Duration = Duration::from_secs(10);
+
+/// Why a forwarded command got no reply from the leader.
+#[derive(Debug, thiserror::Error)]
+pub enum ForwardError {
+    /// The leader could not be reached or refused: its answer may or may not have been applied.
+    #[error("{0}")]
+    Unavailable(String),
+}
+
+#[derive(Clone, Default)]
+pub struct Peers {
+    channels: Arc<Mutex<HashMap<String, RaftClient<Channel>>>>,
+    /// Fault injection for tests: drop all node-to-node traffic, both ways.
+    isolated: Arc<AtomicBool>,
+}
+
+impl Peers {
+    pub fn set_isolated(&self, isolated: bool) {
+        self.isolated.store(isolated, Ordering::SeqCst);
+    }
+
+    pub fn is_isolated(&self) -> bool {
+        self.isolated.load(Ordering::SeqCst)
+    }
+
+    fn client(&self, addr: &str) -> Result<RaftClient<Channel>, TransportError> {
+        let mut channels = self.channels.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(client) = channels.get(addr) {
+            return Ok(client.clone());
+        }
+        let endpoint = Endpoint::from_shared(format!("http://{addr}"))
+            .map_err(|e| TransportError::Unreachable(format!("bad peer address {addr}: {e}")))?
+            .connect_timeout(CONNECT_TIMEOUT)
+            .tcp_nodelay(true)
+            .http2_keep_alive_interval(KEEPALIVE)
+            .keep_alive_while_idle(true);
+        let client = RaftClient::new(endpoint.connect_lazy())
+            .max_decoding_message_size(PEER_MESSAGE_BYTES_MAX)
+            .max_encoding_message_size(PEER_MESSAGE_BYTES_MAX);
+        channels.insert(addr.to_owned(), client.clone());
+        Ok(client)
+    }
+
+    /// Runs `commands` on the node at `raft_addr` (the leader) in order; a reply per command.
+    /// `timeout` of `None`: no deadline (a `BLOCK 0` read); the call ends when this future is
+    /// dropped.
+    pub async fn forward(
+        &self,
+        raft_addr: &str,
+        commands: &[Command],
+        timeout: Option<Duration>,
+    ) -> Result<Vec<Reply>, ForwardError> {
+        let unavailable = |why: String| ForwardError::Unavailable(why);
+        if self.is_isolated() {
+            return Err(unavailable("isolated from the other nodes".to_owned()));
+        }
+        let mut client = self.client(raft_addr).map_err(|e| unavailable(e.to_string()))?;
+        let command = postcard::to_stdvec(commands)
+            .map_err(|e| unavailable(format!("cannot encode a command: {e}")))?;
+        let mut request = tonic::Request::new(ForwardRequest { command });
+        if let Some(timeout) = timeout {
+            request.set_timeout(timeout);
+        }
+        let answer = client
+            .forward(request)
+            .await
+            .map_err(|status| unavailable(status.message().to_owned()))?
+            .into_inner();
+        let replies: Vec<Reply> = postcard::from_bytes(&answer.reply)
+            .map_err(|e| unavailable(format!("undecodable reply from the leader: {e}")))?;
+        if replies.len() != commands.len() {
+            return Err(unavailable("the leader answered a different batch".to_owned()));
+        }
+        Ok(replies)
+    }
+}
+
+impl Transport for Peers {
+    async fn call(
+        &self,
+        _target: NodeId,
+        peer: &Peer,
+        kind: RpcKind,
+        payload: Vec<u8>,
+        timeout: Duration,
+    ) -> Result<Vec<u8>, TransportError> {
+        if self.is_isolated() {
+            return Err(TransportError::Unreachable("isolated".to_owned()));
+        }
+        let mut client = self.client(&peer.raft_addr)?;
+        let mut request = tonic::Request::new(RaftPayload { payload });
+        request.set_timeout(timeout);
+        let answer = match kind {
+            RpcKind::AppendEntries => client.append_entries(request).await,
+            RpcKind::Vote => client.vote(request).await,
+            RpcKind::InstallSnapshot => client.install_snapshot(request).await,
+        };
+        match answer {
+            Ok(answer) => Ok(answer.into_inner().payload),
+            Err(status) if status.code() == tonic::Code::Unavailable => {
+                Err(TransportError::Unreachable(status.message().to_owned()))
+            }
+            Err(status) => Err(TransportError::Network(status.to_string())),
+        }
+    }
+}

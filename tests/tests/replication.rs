@@ -1,0 +1,406 @@
+//! Three-node clusters in this process, over real sockets: the Redis protocol and gRPC on
+//! every node, Raft between them. Writes through any node, leader failover, a restarted node
+//! catching up through the log and through a snapshot, a partitioned stale leader, and bad
+//! input over gRPC.
+
+use std::time::Duration;
+
+use redis::AsyncCommands;
+use rill_proto::v1::cluster_client::ClusterClient;
+use rill_proto::v1::streams_client::StreamsClient;
+use rill_proto::v1::{self as pb};
+use rill_tests::{grpc_channel, within, RawClient, TestCluster};
+
+async fn connect(addr: std::net::SocketAddr) -> redis::aio::MultiplexedConnection {
+    let client = redis::Client::open(format!("redis://{addr}/")).expect("client");
+    within("redis connect", client.get_multiplexed_async_connection())
+        .await
+        .expect("connects")
+}
+
+async fn xlen(conn: &mut redis::aio::MultiplexedConnection, key: &str) -> usize {
+    within("XLEN", conn.xlen(key)).await.expect("XLEN")
+}
+
+/// XLEN served from the node's own state (`READONLY`), not forwarded.
+async fn local_xlen(addr: std::net::SocketAddr, key: &str) -> usize {
+    let mut raw = RawClient::connect(addr).await;
+    assert_eq!(raw.call(&[b"READONLY"]).await, "+OK⏎");
+    let reply = raw.call(&[b"XLEN", key.as_bytes()]).await;
+    reply
+        .trim_start_matches(':')
+        .trim_end_matches('⏎')
+        .parse()
+        .unwrap_or_else(|_| panic!("XLEN answered {reply}"))
+}
+
+async fn add(conn: &mut redis::aio::MultiplexedConnection, key: &str, n: usize) -> String {
+    within("XADD", conn.xadd(key, "*", &[("n", n.to_string())]))
+        .await
+        .expect("XADD acknowledged")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn writes_through_any_node_land_on_all_three() {
+    let cluster = TestCluster::start(3, |_| {}).await;
+    let leader = cluster.wait_leader().await;
+    for id in cluster.ids() {
+        let mut conn = connect(cluster.handle(id).addr()).await;
+        for n in 0..10 {
+            add(&mut conn, "s", n).await;
+        }
+    }
+    let (applied, _) = cluster.assert_converged().await;
+    assert!(applied > 30, "30 writes and the membership entries");
+    for id in cluster.ids() {
+        let addr = cluster.handle(id).addr();
+        assert_eq!(xlen(&mut connect(addr).await, "s").await, 30, "node {id}");
+        assert_eq!(local_xlen(addr, "s").await, 30, "node {id}'s own state");
+    }
+
+    // A pipeline through a follower keeps its order, reads and writes mixed.
+    let follower = cluster.ids().into_iter().find(|&id| id != leader).expect("a follower");
+    let mut conn = connect(cluster.handle(follower).addr()).await;
+    let (first, second, range): (String, String, Vec<Vec<String>>) = within(
+        "pipeline",
+        redis::pipe()
+            .cmd("XADD").arg("p").arg("1-1").arg("f").arg("a")
+            .cmd("XADD").arg("p").arg("2-1").arg("f").arg("b")
+            .cmd("XRANGE").arg("p").arg("-").arg("+")
+            .query_async::<(String, String, redis::Value)>(&mut conn),
+    )
+    .await
+    .map(|(a, b, range)| (a, b, ids_of(range)))
+    .expect("pipeline");
+    assert_eq!((first.as_str(), second.as_str()), ("1-1", "2-1"));
+    assert_eq!(range, [vec!["1-1".to_owned()], vec!["2-1".to_owned()]]);
+    // Redis's own errors come back through the forwarding unchanged.
+    let error = within("XADD", conn.xadd::<_, _, _, _, String>("p", "1-1", &[("f", "c")]))
+        .await
+        .expect_err("an ID below the top");
+    assert!(error.to_string().contains("equal or smaller"), "{error}");
+    // INFO and ROLE tell who leads.
+    let role: redis::Value = within("ROLE", redis::cmd("ROLE").query_async(&mut conn))
+        .await
+        .expect("ROLE");
+    assert!(format!("{role:?}").contains("slave"), "{role:?}");
+    let info: String = within("INFO", redis::cmd("INFO").arg("replication").query_async(&mut conn))
+        .await
+        .expect("INFO");
+    let leader_addr = cluster.handle(leader).addr();
+    assert!(info.contains("role:slave"), "{info}");
+    assert!(info.contains(&format!("master_port:{}", leader_addr.port())), "{info}");
+    cluster.shutdown().await;
+}
+
+fn ids_of(range: redis::Value) -> Vec<Vec<String>> {
+    let redis::Value::Array(entries) = range else {
+        panic!("XRANGE answered {range:?}");
+    };
+    entries
+        .into_iter()
+        .map(|entry| match entry {
+            redis::Value::Array(mut parts) => match parts.remove(0) {
+                redis::Value::BulkString(id) => vec![String::from_utf8(id).expect("utf-8")],
+                other => panic!("an ID: {other:?}"),
+            },
+            other => panic!("an entry: {other:?}"),
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn leader_failover_keeps_acknowledged_writes_and_the_old_leader_catches_up() {
+    let mut cluster = TestCluster::start(3, |_| {}).await;
+    let old = cluster.wait_leader().await;
+    let mut conn = connect(cluster.handle(old).addr()).await;
+    for n in 0..20 {
+        add(&mut conn, "s", n).await;
+    }
+    drop(conn);
+    cluster.stop(old).await;
+    let new = cluster.wait_leader().await;
+    assert_ne!(new, old);
+    let survivor = cluster.running().into_iter().find(|&id| id != new).expect("a survivor");
+    // Through the follower that remains: forwarded to the new leader.
+    let mut conn = connect(cluster.handle(survivor).addr()).await;
+    for n in 20..40 {
+        add(&mut conn, "s", n).await;
+    }
+    assert_eq!(xlen(&mut conn, "s").await, 40, "every acknowledged write is there");
+    cluster.restart(old).await;
+    cluster.assert_converged().await;
+    assert_eq!(local_xlen(cluster.handle(old).addr(), "s").await, 40);
+    let status = cluster.handle(old).status().expect("running");
+    assert_ne!(status.role, rill_server::Role::Leader);
+    assert_eq!(status.snapshot_index, 0, "caught up through the log, no snapshot");
+    cluster.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_node_behind_a_purged_log_catches_up_through_a_snapshot() {
+    let mut cluster = TestCluster::start(3, |config| {
+        config.raft.snapshot_entries_since_last = 0;
+        config.raft.log_entries_kept_behind_snapshot = 0;
+    })
+    .await;
+    let leader = cluster.wait_leader().await;
+    let behind = cluster.ids().into_iter().find(|&id| id != leader).expect("a follower");
+    cluster.stop(behind).await;
+    let mut conn = connect(cluster.handle(leader).addr()).await;
+    for n in 0..50 {
+        add(&mut conn, "s", n).await;
+    }
+    let mut admin = ClusterClient::new(grpc_channel(cluster.handle(leader).grpc_addr()).await);
+    within("snapshot", admin.trigger_snapshot(pb::Empty {}))
+        .await
+        .expect("snapshot triggered");
+    let deadline = tokio::time::Instant::now() + rill_tests::DEADLINE;
+    loop {
+        let status = cluster.handle(leader).status().expect("running");
+        if status.purged_index >= status.applied_index.saturating_sub(1) && status.purged_index > 0 {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "log not purged: {status:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    cluster.restart(behind).await;
+    cluster.assert_converged().await;
+    assert_eq!(local_xlen(cluster.handle(behind).addr(), "s").await, 50);
+    let status = cluster.handle(behind).status().expect("running");
+    assert!(status.snapshot_index > 0, "installed a snapshot: {status:?}");
+    // It goes on replicating from the log after the snapshot.
+    add(&mut conn, "s", 50).await;
+    cluster.assert_converged().await;
+    assert_eq!(local_xlen(cluster.handle(behind).addr(), "s").await, 51);
+    cluster.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_partitioned_leader_neither_acknowledges_writes_nor_serves_linearizable_reads() {
+    let cluster = TestCluster::start(3, |_| {}).await;
+    let stale = cluster.wait_leader().await;
+    let mut conn = connect(cluster.handle(stale).addr()).await;
+    add(&mut conn, "s", 0).await;
+    cluster.assert_converged().await;
+
+    cluster.handle(stale).set_isolated(true);
+    let others: Vec<u64> = cluster.ids().into_iter().filter(|&id| id != stale).collect();
+    let new = cluster.wait_leader_among(&others).await;
+    assert_ne!(new, stale);
+
+    // The stale leader cannot commit: the write is not acknowledged.
+    let mut raw = RawClient::connect(cluster.handle(stale).addr()).await;
+    raw.send_command(&[b"XADD", b"s", b"*", b"n", b"stale"]).await;
+    if !raw.nothing_within(Duration::from_secs(2)).await {
+        let reply = raw.read_reply().await.expect("a reply");
+        assert!(reply.starts_with(b"-"), "acknowledged on a stale leader: {reply:?}");
+    }
+    // Nor confirm a linearizable read.
+    let mut reader = RawClient::connect(cluster.handle(stale).addr()).await;
+    let reply = reader.call(&[b"XLEN", b"s"]).await;
+    assert!(reply.starts_with("-TRYAGAIN"), "{reply}");
+    // A stale read, asked for, is served from its own state.
+    assert_eq!(local_xlen(cluster.handle(stale).addr(), "s").await, 1);
+
+    // The majority goes on.
+    let mut majority = connect(cluster.handle(new).addr()).await;
+    add(&mut majority, "s", 1).await;
+
+    cluster.handle(stale).set_isolated(false);
+    cluster.assert_converged().await;
+    let entries: redis::Value = within("XRANGE", majority.xrange_all("s")).await.expect("XRANGE");
+    assert!(!format!("{entries:?}").contains("stale"), "{entries:?}");
+    assert_eq!(xlen(&mut majority, "s").await, 2);
+    // The write the stale leader held got an error once it learned of the new term.
+    let reply = within("stale reply", raw.read_reply()).await.expect("a reply");
+    assert!(reply.starts_with(b"-TRYAGAIN"), "{}", String::from_utf8_lossy(&reply));
+    cluster.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn grpc_api_on_every_node_with_typed_errors() {
+    let cluster = TestCluster::start(3, |_| {}).await;
+    let leader = cluster.wait_leader().await;
+    let follower = cluster.ids().into_iter().find(|&id| id != leader).expect("a follower");
+    let channel = grpc_channel(cluster.handle(follower).grpc_addr()).await;
+    let mut streams = StreamsClient::new(channel.clone());
+    let field = |name: &str, value: &str| pb::Field {
+        name: name.as_bytes().to_vec(),
+        value: value.as_bytes().to_vec(),
+    };
+    let added = within(
+        "XAdd",
+        streams.x_add(pb::XAddRequest {
+            key: b"jobs".to_vec(),
+            id: "5-1".to_owned(),
+            fields: vec![field("task", "a")],
+            ..Default::default()
+        }),
+    )
+    .await
+    .expect("XAdd through a follower")
+    .into_inner();
+    assert_eq!(added.id, "5-1");
+    within(
+        "XGroupCreate",
+        streams.x_group_create(pb::XGroupCreateRequest {
+            key: b"jobs".to_vec(),
+            group: "g".to_owned(),
+            id: "0".to_owned(),
+            mkstream: false,
+        }),
+    )
+    .await
+    .expect("group created");
+    let read = within(
+        "XReadGroup",
+        streams.x_read_group(pb::XReadGroupRequest {
+            group: "g".to_owned(),
+            consumer: "c".to_owned(),
+            keys: vec![b"jobs".to_vec()],
+            ids: vec![">".to_owned()],
+            count: 10,
+            block_ms: Some(100),
+            no_ack: false,
+        }),
+    )
+    .await
+    .expect("XReadGroup")
+    .into_inner();
+    assert_eq!(read.streams.len(), 1);
+    assert_eq!(read.streams[0].entries[0].id, "5-1");
+    assert_eq!(read.streams[0].entries[0].fields, [field("task", "a")]);
+    let acked = within(
+        "XAck",
+        streams.x_ack(pb::XAckRequest {
+            key: b"jobs".to_vec(),
+            group: "g".to_owned(),
+            ids: vec!["5-1".to_owned()],
+        }),
+    )
+    .await
+    .expect("XAck")
+    .into_inner();
+    assert_eq!(acked.count, 1);
+    let range = within(
+        "XRange",
+        streams.x_range(pb::XRangeRequest {
+            key: b"jobs".to_vec(),
+            ..Default::default()
+        }),
+    )
+    .await
+    .expect("XRange")
+    .into_inner();
+    assert_eq!(range.entries.len(), 1);
+    // Execute: any command, the reply as a typed tree.
+    let value = within(
+        "Execute",
+        streams.execute(pb::ExecuteRequest {
+            args: vec![b"XLEN".to_vec(), b"jobs".to_vec()],
+            read: None,
+        }),
+    )
+    .await
+    .expect("Execute")
+    .into_inner();
+    assert_eq!(value.kind, Some(pb::value::Kind::Integer(1)));
+
+    // Bad input: the right code, Redis's text, nothing written.
+    let bad_id = streams
+        .x_add(pb::XAddRequest {
+            key: b"jobs".to_vec(),
+            id: "not-an-id".to_owned(),
+            fields: vec![field("f", "v")],
+            ..Default::default()
+        })
+        .await
+        .expect_err("a malformed ID");
+    assert_eq!(bad_id.code(), tonic::Code::InvalidArgument);
+    assert!(bad_id.message().contains("Invalid stream ID"), "{}", bad_id.message());
+    let smaller = streams
+        .x_add(pb::XAddRequest {
+            key: b"jobs".to_vec(),
+            id: "1-1".to_owned(),
+            fields: vec![field("f", "v")],
+            ..Default::default()
+        })
+        .await
+        .expect_err("an ID below the top");
+    assert_eq!(smaller.code(), tonic::Code::OutOfRange, "{smaller:?}");
+    let empty_key = streams
+        .x_add(pb::XAddRequest {
+            key: Vec::new(),
+            fields: vec![field("f", "v")],
+            ..Default::default()
+        })
+        .await
+        .expect_err("an empty key");
+    assert_eq!(empty_key.code(), tonic::Code::InvalidArgument);
+    let no_group = streams
+        .x_ack(pb::XAckRequest {
+            key: b"jobs".to_vec(),
+            group: "nope".to_owned(),
+            ids: vec!["5-1".to_owned()],
+        })
+        .await;
+    // XACK on a missing group answers 0 in Redis, not an error.
+    assert_eq!(no_group.expect("XACK").into_inner().count, 0);
+    let unknown = streams
+        .execute(pb::ExecuteRequest {
+            args: vec![b"FLUSHALL".to_vec()],
+            read: None,
+        })
+        .await
+        .expect_err("not a stream command");
+    assert_eq!(unknown.code(), tonic::Code::InvalidArgument);
+    let huge = vec![b'x'; 65 << 20];
+    let oversized = streams
+        .x_add(pb::XAddRequest {
+            key: b"jobs".to_vec(),
+            fields: vec![pb::Field {
+                name: b"f".to_vec(),
+                value: huge,
+            }],
+            ..Default::default()
+        })
+        .await
+        .expect_err("an oversized message");
+    assert_eq!(oversized.code(), tonic::Code::OutOfRange, "{oversized:?}");
+    let len = within(
+        "XLen",
+        streams.x_len(pb::XLenRequest {
+            key: b"jobs".to_vec(),
+            read: None,
+        }),
+    )
+    .await
+    .expect("XLen")
+    .into_inner();
+    assert_eq!(len.count, 1, "nothing was written by the refused calls");
+
+    // The cluster service on a follower names the leader.
+    let mut admin = ClusterClient::new(channel);
+    let status = within("Status", admin.status(pb::Empty {}))
+        .await
+        .expect("Status")
+        .into_inner();
+    assert_eq!(status.node_id, follower);
+    assert_eq!(status.leader_id, Some(leader));
+    assert_eq!(status.role, "follower");
+    assert_eq!(status.members.len(), 3);
+    assert!(status.members.iter().all(|m| m.voter));
+    let refused = admin
+        .trigger_snapshot(pb::Empty {})
+        .await;
+    // Snapshots may be taken on any node; membership changes only on the leader.
+    assert!(refused.is_ok());
+    let not_leader = admin
+        .change_membership(pb::ChangeMembershipRequest { voters: vec![1, 2, 3] })
+        .await
+        .expect_err("only the leader changes membership");
+    assert_eq!(not_leader.code(), tonic::Code::FailedPrecondition);
+    assert!(not_leader.message().contains("the leader is node"), "{}", not_leader.message());
+    cluster.shutdown().await;
+}
