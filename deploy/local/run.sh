@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
-# Starts Rill locally and shows it working.
+# Starts a three-node Rill cluster on this machine and shows it working.
 #
-# Today Rill runs as one node (replication is the next milestone); this script builds the server,
-# starts it on 127.0.0.1 with its data in deploy/local/data, runs a short producer/consumer-group
-# demo through redis-cli when it is installed, and keeps the node running until Ctrl-C.
-# Running it again reuses the data directory.
+# Builds rill-server (release), starts nodes 1-3 on 127.0.0.1 (Redis protocol on 6379-6381, gRPC
+# on 7379-7381, data in deploy/local/data/nodeN, logs in deploy/local/data/nodeN.log), waits until
+# a leader is elected, runs a short producer/consumer-group demo through redis-cli when it is
+# installed, and keeps the cluster running until Ctrl-C, which stops all three cleanly.
+# Running it again reuses the data. RILL_BASE_PORT moves the Redis ports (gRPC: +1000).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
-port="${RILL_PORT:-6379}"
-data="${RILL_DATA:-$here/data/node1}"
+base="${RILL_BASE_PORT:-6379}"
+data="$here/data"
 
 command -v cargo >/dev/null || { echo "error: cargo not found; install Rust (https://rustup.rs)" >&2; exit 1; }
 if ! ls /usr/lib/llvm-*/lib/libclang*.so* >/dev/null 2>&1; then
@@ -18,34 +19,81 @@ if ! ls /usr/lib/llvm-*/lib/libclang*.so* >/dev/null 2>&1; then
 fi
 
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/target}"
-echo "building rill-server (release; the first build compiles RocksDB and takes ~12 minutes on 2 cores)..."
+echo "building rill-server (release; the first build compiles RocksDB and takes ~14 minutes on 2 cores)..."
 (cd "$root" && cargo build --release --locked -q -p rill-server)
 bin="$CARGO_TARGET_DIR/release/rill-server"
 
-mkdir -p "$data"
-"$bin" --bind 127.0.0.1 --port "$port" --dir "$data" &
-pid=$!
-trap 'kill -INT $pid 2>/dev/null; wait $pid 2>/dev/null; echo "rill stopped"' EXIT INT TERM
-
-for _ in $(seq 1 100); do
-  (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
-  sleep 0.1
+redis_port() { echo $((base + $1 - 1)); }
+grpc_port() { echo $((base + 1000 + $1 - 1)); }
+members=()
+for id in 1 2 3; do
+  members+=(--member "$id=127.0.0.1:$(grpc_port "$id")/127.0.0.1:$(redis_port "$id")")
 done
 
+mkdir -p "$data"
+pids=()
+stop() {
+  trap - EXIT INT TERM
+  kill -INT "${pids[@]}" 2>/dev/null || true
+  wait "${pids[@]}" 2>/dev/null || true
+  echo "rill stopped (all three nodes)"
+}
+trap stop EXIT INT TERM
+for id in 1 2 3; do
+  # Only the environment this script means: flags decide every setting.
+  env -u RILL_PORT -u RILL_DIR RUST_LOG="${RUST_LOG:-warn}" "$bin" \
+    --node-id "$id" --bind 127.0.0.1 \
+    --port "$(redis_port "$id")" --grpc-port "$(grpc_port "$id")" \
+    --dir "$data/node$id" "${members[@]}" \
+    >"$data/node$id.log" 2>&1 &
+  pids+=($!)
+done
+
+# `INFO replication` over a bare TCP connection (no redis-cli needed).
+info() {
+  { exec 3<>"/dev/tcp/127.0.0.1/$1"; } 2>/dev/null || return 1
+  printf 'INFO replication\r\nQUIT\r\n' >&3
+  timeout 2 cat <&3 | tr -d '\r'
+  exec 3>&-
+}
+leader=""
+for _ in $(seq 1 150); do
+  for id in 1 2 3; do
+    if info "$(redis_port "$id")" 2>/dev/null | grep -q '^rill_role:leader'; then
+      leader=$id
+      break 2
+    fi
+  done
+  sleep 0.1
+done
+if [ -z "$leader" ]; then
+  echo "error: no leader elected within 15 s; see $data/node*.log" >&2
+  exit 1
+fi
+
 echo
-echo "rill node 1: redis protocol on 127.0.0.1:$port, data in $data"
+for id in 1 2 3; do
+  role=follower
+  [ "$id" = "$leader" ] && role=leader
+  echo "node $id ($role): redis 127.0.0.1:$(redis_port "$id"), grpc 127.0.0.1:$(grpc_port "$id"), data deploy/local/data/node$id"
+done
 if command -v redis-cli >/dev/null; then
-  cli() { echo "> $*"; redis-cli --no-raw -p "$port" "$@"; }
-  cli XADD sensor_stream '*' sensor_id 3 temperature 21.5 humidity 48
-  cli XADD sensor_stream '*' sensor_id 7 temperature 19.0 humidity 55
-  cli XGROUP CREATE sensor_stream my_group 0 MKSTREAM || true
-  cli XREADGROUP GROUP my_group consumer_1 COUNT 1 STREAMS sensor_stream '>'
-  cli XPENDING sensor_stream my_group
-  cli XLEN sensor_stream
+  follower=$(( leader % 3 + 1 ))
+  cli() { local port=$1; shift; echo "[node $(( port - base + 1 ))]> $*"; redis-cli --no-raw -p "$port" "$@"; }
+  echo
+  echo "writes go to any node (followers forward to the leader):"
+  cli "$(redis_port "$leader")" XADD sensor_stream '*' sensor_id 3 temperature 21.5 humidity 48
+  cli "$(redis_port "$follower")" XADD sensor_stream '*' sensor_id 7 temperature 19.0 humidity 55
+  cli "$(redis_port "$follower")" XGROUP CREATE sensor_stream my_group 0 MKSTREAM || true
+  cli "$(redis_port "$follower")" XREADGROUP GROUP my_group consumer_1 COUNT 1 STREAMS sensor_stream '>'
+  cli "$(redis_port "$leader")" XPENDING sensor_stream my_group
+  for id in 1 2 3; do
+    cli "$(redis_port "$id")" XLEN sensor_stream
+  done
 else
   echo "(install redis-tools for redis-cli to try it: apt-get install -y redis-tools)"
 fi
 echo
-echo "rill is running; try: redis-cli -p $port XINFO STREAM sensor_stream"
-echo "stop it with Ctrl-C"
-wait $pid
+echo "rill is running; try: redis-cli -p $(redis_port 2) INFO replication"
+echo "stop all three nodes with Ctrl-C"
+wait "${pids[@]}"

@@ -62,7 +62,14 @@ fn dump<S: Store>(store: &S) -> Vec<String> {
 
 fn run(script: &[(u64, Op)]) -> Result<(), TestCaseError> {
     let dir = tempfile::tempdir().expect("temp dir");
-    let db = Db::open(dir.path().join("db"), &DbOptions { sync: false, ..DbOptions::default() }).expect("open db");
+    let db = Db::open(
+        dir.path().join("db"),
+        &DbOptions {
+            sync: false,
+            ..DbOptions::default()
+        },
+    )
+    .expect("open db");
     let limits = Limits::default();
     let mut model = Model::default();
     let mut mem = MemStore::new();

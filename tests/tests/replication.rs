@@ -59,14 +59,29 @@ async fn writes_through_any_node_land_on_all_three() {
     }
 
     // A pipeline through a follower keeps its order, reads and writes mixed.
-    let follower = cluster.ids().into_iter().find(|&id| id != leader).expect("a follower");
+    let follower = cluster
+        .ids()
+        .into_iter()
+        .find(|&id| id != leader)
+        .expect("a follower");
     let mut conn = connect(cluster.handle(follower).addr()).await;
     let (first, second, range): (String, String, Vec<Vec<String>>) = within(
         "pipeline",
         redis::pipe()
-            .cmd("XADD").arg("p").arg("1-1").arg("f").arg("a")
-            .cmd("XADD").arg("p").arg("2-1").arg("f").arg("b")
-            .cmd("XRANGE").arg("p").arg("-").arg("+")
+            .cmd("XADD")
+            .arg("p")
+            .arg("1-1")
+            .arg("f")
+            .arg("a")
+            .cmd("XADD")
+            .arg("p")
+            .arg("2-1")
+            .arg("f")
+            .arg("b")
+            .cmd("XRANGE")
+            .arg("p")
+            .arg("-")
+            .arg("+")
             .query_async::<(String, String, redis::Value)>(&mut conn),
     )
     .await
@@ -75,21 +90,30 @@ async fn writes_through_any_node_land_on_all_three() {
     assert_eq!((first.as_str(), second.as_str()), ("1-1", "2-1"));
     assert_eq!(range, [vec!["1-1".to_owned()], vec!["2-1".to_owned()]]);
     // Redis's own errors come back through the forwarding unchanged.
-    let error = within("XADD", conn.xadd::<_, _, _, _, String>("p", "1-1", &[("f", "c")]))
-        .await
-        .expect_err("an ID below the top");
+    let error = within(
+        "XADD",
+        conn.xadd::<_, _, _, _, String>("p", "1-1", &[("f", "c")]),
+    )
+    .await
+    .expect_err("an ID below the top");
     assert!(error.to_string().contains("equal or smaller"), "{error}");
     // INFO and ROLE tell who leads.
     let role: redis::Value = within("ROLE", redis::cmd("ROLE").query_async(&mut conn))
         .await
         .expect("ROLE");
     assert!(format!("{role:?}").contains("slave"), "{role:?}");
-    let info: String = within("INFO", redis::cmd("INFO").arg("replication").query_async(&mut conn))
-        .await
-        .expect("INFO");
+    let info: String = within(
+        "INFO",
+        redis::cmd("INFO").arg("replication").query_async(&mut conn),
+    )
+    .await
+    .expect("INFO");
     let leader_addr = cluster.handle(leader).addr();
     assert!(info.contains("role:slave"), "{info}");
-    assert!(info.contains(&format!("master_port:{}", leader_addr.port())), "{info}");
+    assert!(
+        info.contains(&format!("master_port:{}", leader_addr.port())),
+        "{info}"
+    );
     cluster.shutdown().await;
 }
 
@@ -121,19 +145,30 @@ async fn leader_failover_keeps_acknowledged_writes_and_the_old_leader_catches_up
     cluster.stop(old).await;
     let new = cluster.wait_leader().await;
     assert_ne!(new, old);
-    let survivor = cluster.running().into_iter().find(|&id| id != new).expect("a survivor");
+    let survivor = cluster
+        .running()
+        .into_iter()
+        .find(|&id| id != new)
+        .expect("a survivor");
     // Through the follower that remains: forwarded to the new leader.
     let mut conn = connect(cluster.handle(survivor).addr()).await;
     for n in 20..40 {
         add(&mut conn, "s", n).await;
     }
-    assert_eq!(xlen(&mut conn, "s").await, 40, "every acknowledged write is there");
+    assert_eq!(
+        xlen(&mut conn, "s").await,
+        40,
+        "every acknowledged write is there"
+    );
     cluster.restart(old).await;
     cluster.assert_converged().await;
     assert_eq!(local_xlen(cluster.handle(old).addr(), "s").await, 40);
     let status = cluster.handle(old).status().expect("running");
     assert_ne!(status.role, rill_server::Role::Leader);
-    assert_eq!(status.snapshot_index, 0, "caught up through the log, no snapshot");
+    assert_eq!(
+        status.snapshot_index, 0,
+        "caught up through the log, no snapshot"
+    );
     cluster.shutdown().await;
 }
 
@@ -145,7 +180,11 @@ async fn a_node_behind_a_purged_log_catches_up_through_a_snapshot() {
     })
     .await;
     let leader = cluster.wait_leader().await;
-    let behind = cluster.ids().into_iter().find(|&id| id != leader).expect("a follower");
+    let behind = cluster
+        .ids()
+        .into_iter()
+        .find(|&id| id != leader)
+        .expect("a follower");
     cluster.stop(behind).await;
     let mut conn = connect(cluster.handle(leader).addr()).await;
     for n in 0..50 {
@@ -158,17 +197,24 @@ async fn a_node_behind_a_purged_log_catches_up_through_a_snapshot() {
     let deadline = tokio::time::Instant::now() + rill_tests::DEADLINE;
     loop {
         let status = cluster.handle(leader).status().expect("running");
-        if status.purged_index >= status.applied_index.saturating_sub(1) && status.purged_index > 0 {
+        if status.purged_index >= status.applied_index.saturating_sub(1) && status.purged_index > 0
+        {
             break;
         }
-        assert!(tokio::time::Instant::now() < deadline, "log not purged: {status:?}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "log not purged: {status:?}"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     cluster.restart(behind).await;
     cluster.assert_converged().await;
     assert_eq!(local_xlen(cluster.handle(behind).addr(), "s").await, 50);
     let status = cluster.handle(behind).status().expect("running");
-    assert!(status.snapshot_index > 0, "installed a snapshot: {status:?}");
+    assert!(
+        status.snapshot_index > 0,
+        "installed a snapshot: {status:?}"
+    );
     // It goes on replicating from the log after the snapshot.
     add(&mut conn, "s", 50).await;
     cluster.assert_converged().await;
@@ -185,16 +231,24 @@ async fn a_partitioned_leader_neither_acknowledges_writes_nor_serves_linearizabl
     cluster.assert_converged().await;
 
     cluster.handle(stale).set_isolated(true);
-    let others: Vec<u64> = cluster.ids().into_iter().filter(|&id| id != stale).collect();
+    let others: Vec<u64> = cluster
+        .ids()
+        .into_iter()
+        .filter(|&id| id != stale)
+        .collect();
     let new = cluster.wait_leader_among(&others).await;
     assert_ne!(new, stale);
 
     // The stale leader cannot commit: the write is not acknowledged.
     let mut raw = RawClient::connect(cluster.handle(stale).addr()).await;
-    raw.send_command(&[b"XADD", b"s", b"*", b"n", b"stale"]).await;
+    raw.send_command(&[b"XADD", b"s", b"*", b"n", b"stale"])
+        .await;
     if !raw.nothing_within(Duration::from_secs(2)).await {
         let reply = raw.read_reply().await.expect("a reply");
-        assert!(reply.starts_with(b"-"), "acknowledged on a stale leader: {reply:?}");
+        assert!(
+            reply.starts_with(b"-"),
+            "acknowledged on a stale leader: {reply:?}"
+        );
     }
     // Nor confirm a linearizable read.
     let mut reader = RawClient::connect(cluster.handle(stale).addr()).await;
@@ -209,12 +263,20 @@ async fn a_partitioned_leader_neither_acknowledges_writes_nor_serves_linearizabl
 
     cluster.handle(stale).set_isolated(false);
     cluster.assert_converged().await;
-    let entries: redis::Value = within("XRANGE", majority.xrange_all("s")).await.expect("XRANGE");
+    let entries: redis::Value = within("XRANGE", majority.xrange_all("s"))
+        .await
+        .expect("XRANGE");
     assert!(!format!("{entries:?}").contains("stale"), "{entries:?}");
     assert_eq!(xlen(&mut majority, "s").await, 2);
     // The write the stale leader held got an error once it learned of the new term.
-    let reply = within("stale reply", raw.read_reply()).await.expect("a reply");
-    assert!(reply.starts_with(b"-TRYAGAIN"), "{}", String::from_utf8_lossy(&reply));
+    let reply = within("stale reply", raw.read_reply())
+        .await
+        .expect("a reply");
+    assert!(
+        reply.starts_with(b"-TRYAGAIN"),
+        "{}",
+        String::from_utf8_lossy(&reply)
+    );
     cluster.shutdown().await;
 }
 
@@ -222,7 +284,11 @@ async fn a_partitioned_leader_neither_acknowledges_writes_nor_serves_linearizabl
 async fn grpc_api_on_every_node_with_typed_errors() {
     let cluster = TestCluster::start(3, |_| {}).await;
     let leader = cluster.wait_leader().await;
-    let follower = cluster.ids().into_iter().find(|&id| id != leader).expect("a follower");
+    let follower = cluster
+        .ids()
+        .into_iter()
+        .find(|&id| id != leader)
+        .expect("a follower");
     let channel = grpc_channel(cluster.handle(follower).grpc_addr()).await;
     let mut streams = StreamsClient::new(channel.clone());
     let field = |name: &str, value: &str| pb::Field {
@@ -318,7 +384,11 @@ async fn grpc_api_on_every_node_with_typed_errors() {
         .await
         .expect_err("a malformed ID");
     assert_eq!(bad_id.code(), tonic::Code::InvalidArgument);
-    assert!(bad_id.message().contains("Invalid stream ID"), "{}", bad_id.message());
+    assert!(
+        bad_id.message().contains("Invalid stream ID"),
+        "{}",
+        bad_id.message()
+    );
     let smaller = streams
         .x_add(pb::XAddRequest {
             key: b"jobs".to_vec(),
@@ -391,16 +461,20 @@ async fn grpc_api_on_every_node_with_typed_errors() {
     assert_eq!(status.role, "follower");
     assert_eq!(status.members.len(), 3);
     assert!(status.members.iter().all(|m| m.voter));
-    let refused = admin
-        .trigger_snapshot(pb::Empty {})
-        .await;
+    let refused = admin.trigger_snapshot(pb::Empty {}).await;
     // Snapshots may be taken on any node; membership changes only on the leader.
     assert!(refused.is_ok());
     let not_leader = admin
-        .change_membership(pb::ChangeMembershipRequest { voters: vec![1, 2, 3] })
+        .change_membership(pb::ChangeMembershipRequest {
+            voters: vec![1, 2, 3],
+        })
         .await
         .expect_err("only the leader changes membership");
     assert_eq!(not_leader.code(), tonic::Code::FailedPrecondition);
-    assert!(not_leader.message().contains("the leader is node"), "{}", not_leader.message());
+    assert!(
+        not_leader.message().contains("the leader is node"),
+        "{}",
+        not_leader.message()
+    );
     cluster.shutdown().await;
 }

@@ -13,7 +13,9 @@ use std::future::Future;
 use std::io;
 use std::time::Duration;
 
-use openraft::error::{InstallSnapshotError, NetworkError, RPCError, RaftError, RemoteError, Unreachable};
+use openraft::error::{
+    InstallSnapshotError, NetworkError, RPCError, RaftError, RemoteError, Unreachable,
+};
 use openraft::network::{RPCOption, RaftNetwork, RaftNetworkFactory};
 use openraft::raft::{
     AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
@@ -161,7 +163,11 @@ impl RaftNode {
     }
 }
 
-pub(crate) async fn serve_rpc(raft: &Raft, kind: RpcKind, payload: &[u8]) -> Result<Vec<u8>, Error> {
+pub(crate) async fn serve_rpc(
+    raft: &Raft,
+    kind: RpcKind,
+    payload: &[u8],
+) -> Result<Vec<u8>, Error> {
     {
         let answer = match kind {
             RpcKind::AppendEntries => {

@@ -156,8 +156,12 @@ impl RaftNode {
             "proposer limits must be positive"
         );
         let stamper = Arc::new(Stamper::default());
-        let state_machine =
-            StateMachine::new(db.clone(), options.limits, stamper.clone(), options.listener)?;
+        let state_machine = StateMachine::new(
+            db.clone(),
+            options.limits,
+            stamper.clone(),
+            options.listener,
+        )?;
         let log_store = LogStore::new(db.clone());
         let config = Arc::new(config.to_openraft()?);
         let read_barrier_timeout = Duration::from_millis(2 * config.election_timeout_max);
@@ -184,8 +188,10 @@ impl RaftNode {
     pub async fn submit(
         &self,
         command: Command,
-    ) -> Result<impl std::future::Future<Output = Result<Reply, NodeError>> + Send + 'static, NodeError>
-    {
+    ) -> Result<
+        impl std::future::Future<Output = Result<Reply, NodeError>> + Send + 'static,
+        NodeError,
+    > {
         let (reply_tx, reply_rx) = oneshot::channel();
         self.proposals
             .send(Proposal { command, reply_tx })
@@ -198,7 +204,8 @@ impl RaftNode {
     /// having confirmed with a quorum that it is still the leader (Raft's read index). A read
     /// run after this is linearizable.
     pub async fn read_barrier(&self) -> Result<(), NodeError> {
-        let confirmed = tokio::time::timeout(self.read_barrier_timeout, self.raft.ensure_linearizable());
+        let confirmed =
+            tokio::time::timeout(self.read_barrier_timeout, self.raft.ensure_linearizable());
         let Ok(confirmed) = confirmed.await else {
             return Err(NodeError::NoQuorum);
         };
@@ -206,9 +213,9 @@ impl RaftNode {
             Ok(_) => Ok(()),
             Err(RaftError::APIError(CheckIsLeaderError::ForwardToLeader(forward))) => {
                 Err(NodeError::NotLeader {
-                    leader: forward.leader_id.map(|id| {
-                        (id, forward.leader_node.clone().unwrap_or_default())
-                    }),
+                    leader: forward
+                        .leader_id
+                        .map(|id| (id, forward.leader_node.clone().unwrap_or_default())),
                 })
             }
             Err(RaftError::APIError(CheckIsLeaderError::QuorumNotEnough(_))) => {

@@ -129,7 +129,10 @@ mod tests {
                 command("XADD s 1-1 f v"),
                 command("XREADGROUP GROUP g c STREAMS s >"),
             ],
-            &[Reply::err("ERR The ID specified in XADD is equal or smaller"), Reply::NilArray],
+            &[
+                Reply::err("ERR The ID specified in XADD is equal or smaller"),
+                Reply::NilArray,
+            ],
         );
         assert!(!woken(&on_s), "an error and a null array wake nobody");
     }

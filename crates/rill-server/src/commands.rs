@@ -396,8 +396,14 @@ fn info_text(args: &[Vec<u8>], info: &ServerInfo) -> String {
         text.push_str(&format!("rill_fsync:{}\r\n", u8::from(info.config.fsync)));
         if let Some(status) = &status {
             text.push_str(&format!("rill_applied_index:{}\r\n", status.applied_index));
-            text.push_str(&format!("rill_last_log_index:{}\r\n", status.last_log_index));
-            text.push_str(&format!("rill_snapshot_index:{}\r\n", status.snapshot_index));
+            text.push_str(&format!(
+                "rill_last_log_index:{}\r\n",
+                status.last_log_index
+            ));
+            text.push_str(&format!(
+                "rill_snapshot_index:{}\r\n",
+                status.snapshot_index
+            ));
         }
         text.push_str("\r\n");
     }
@@ -415,15 +421,27 @@ fn info_text(args: &[Vec<u8>], info: &ServerInfo) -> String {
 fn replication_text(status: &rill_raft::Status, text: &mut String) {
     let leader = status.leader.as_ref();
     let is_leader = status.role == rill_raft::Role::Leader;
-    text.push_str(if is_leader { "role:master\r\n" } else { "role:slave\r\n" });
+    text.push_str(if is_leader {
+        "role:master\r\n"
+    } else {
+        "role:slave\r\n"
+    });
     if is_leader {
-        let replicas: Vec<_> = status.members.iter().filter(|(id, ..)| *id != status.id).collect();
+        let replicas: Vec<_> = status
+            .members
+            .iter()
+            .filter(|(id, ..)| *id != status.id)
+            .collect();
         text.push_str(&format!("connected_slaves:{}\r\n", replicas.len()));
         for (n, (id, peer, _)) in replicas.into_iter().enumerate() {
             let (ip, port) = split_host_port(&peer.client_addr);
             let lag = status.replication_lag.get(id).copied().unwrap_or(0);
             let offset = status.last_log_index.saturating_sub(lag);
-            let state = if status.replication_lag.contains_key(id) { "online" } else { "wait_bgsave" };
+            let state = if status.replication_lag.contains_key(id) {
+                "online"
+            } else {
+                "wait_bgsave"
+            };
             text.push_str(&format!(
                 "slave{n}:ip={ip},port={port},state={state},offset={offset},lag={lag}\r\n"
             ));
@@ -453,7 +471,11 @@ fn split_host_port(addr: &str) -> (&str, &str) {
 /// (`slave`, master host, master port, link state, offset).
 fn role(info: &ServerInfo) -> Reply {
     let Some(status) = (info.status)() else {
-        return Reply::Array(vec![Reply::bulk("master"), Reply::Int(0), Reply::Array(Vec::new())]);
+        return Reply::Array(vec![
+            Reply::bulk("master"),
+            Reply::Int(0),
+            Reply::Array(Vec::new()),
+        ]);
     };
     let offset = i64::try_from(status.applied_index).unwrap_or(i64::MAX);
     if status.role == rill_raft::Role::Leader {
@@ -465,15 +487,27 @@ fn role(info: &ServerInfo) -> Reply {
                 let (ip, port) = split_host_port(&peer.client_addr);
                 let lag = status.replication_lag.get(id).copied().unwrap_or(0);
                 let matched = status.last_log_index.saturating_sub(lag);
-                Reply::Array(vec![Reply::bulk(ip), Reply::bulk(port), Reply::bulk(matched.to_string())])
+                Reply::Array(vec![
+                    Reply::bulk(ip),
+                    Reply::bulk(port),
+                    Reply::bulk(matched.to_string()),
+                ])
             })
             .collect();
-        return Reply::Array(vec![Reply::bulk("master"), Reply::Int(offset), Reply::Array(replicas)]);
+        return Reply::Array(vec![
+            Reply::bulk("master"),
+            Reply::Int(offset),
+            Reply::Array(replicas),
+        ]);
     }
     let (host, port, state) = match &status.leader {
         Some((_, peer)) => {
             let (host, port) = split_host_port(&peer.client_addr);
-            (host.to_owned(), port.parse::<i64>().unwrap_or(0), "connected")
+            (
+                host.to_owned(),
+                port.parse::<i64>().unwrap_or(0),
+                "connected",
+            )
         }
         None => (String::new(), 0, "connect"),
     };

@@ -426,20 +426,18 @@ struct ClientWatch<'a> {
 }
 
 impl Interrupt for ClientWatch<'_> {
-    fn interrupted(&mut self) -> impl std::future::Future<Output = io::Result<()>> + Send {
-        async move {
-            loop {
-                if self.can_read {
-                    self.input.reserve(READ_CHUNK_BYTES);
-                }
-                tokio::select! {
-                    read = read_or_watch(self.stream, self.input, self.can_read) => {
-                        if read? == 0 {
-                            return Ok(());
-                        }
+    async fn interrupted(&mut self) -> io::Result<()> {
+        loop {
+            if self.can_read {
+                self.input.reserve(READ_CHUNK_BYTES);
+            }
+            tokio::select! {
+                read = read_or_watch(self.stream, self.input, self.can_read) => {
+                    if read? == 0 {
+                        return Ok(());
                     }
-                    _ = stopped(self.shutdown) => return Ok(()),
                 }
+                _ = stopped(self.shutdown) => return Ok(()),
             }
         }
     }

@@ -50,7 +50,9 @@ pub(crate) fn try_again(why: &str) -> Reply {
 
 pub(crate) fn node_error(error: NodeError) -> Reply {
     match error {
-        NodeError::NotLeader { leader: Some((_, peer)) } => try_again(&format!(
+        NodeError::NotLeader {
+            leader: Some((_, peer)),
+        } => try_again(&format!(
             "this node lost the leadership; the leader is {}",
             peer.client_addr
         )),
@@ -94,7 +96,10 @@ impl Shared {
     }
 
     /// Queues a write on this node (the leader) and returns what resolves to its reply.
-    pub(crate) async fn submit(&self, cmd: Command) -> impl Future<Output = Reply> + Send + 'static {
+    pub(crate) async fn submit(
+        &self,
+        cmd: Command,
+    ) -> impl Future<Output = Reply> + Send + 'static {
         let submitted = self.node.submit(cmd).await;
         async move {
             match submitted {
@@ -208,7 +213,9 @@ impl Shared {
             let reply = if cmd.is_write() {
                 self.submit(cmd.clone()).await.await
             } else {
-                let mut replies = self.run_reads(vec![ReadOp::Engine(cmd.clone())], false).await;
+                let mut replies = self
+                    .run_reads(vec![ReadOp::Engine(cmd.clone())], false)
+                    .await;
                 replies.pop().expect("one reply for one read")
             };
             if !matches!(reply, Reply::NilArray) {

@@ -158,7 +158,11 @@ fn error_code(text: &str) -> tonic::Code {
         "WRONGTYPE" => Code::FailedPrecondition,
         "TRYAGAIN" | "READONLY" => Code::Unavailable,
         _ if text.contains("shutting down") => Code::Unavailable,
-        _ if text.contains("equal or smaller") || text.contains("exceeds") || text.contains("too large") || text.contains("limit") => {
+        _ if text.contains("equal or smaller")
+            || text.contains("exceeds")
+            || text.contains("too large")
+            || text.contains("limit") =>
+        {
             Code::OutOfRange
         }
         "ERR" if text.contains("storage failure") || text.contains("internal error") => {
@@ -231,7 +235,9 @@ fn entry_of(reply: Reply) -> Result<(pb::Entry, bool), Status> {
         Reply::Array(items) => {
             let mut fields = Vec::with_capacity(items.len() / 2);
             let mut items = items.into_iter();
-            while let (Some(Reply::Bulk(name)), Some(Reply::Bulk(value))) = (items.next(), items.next()) {
+            while let (Some(Reply::Bulk(name)), Some(Reply::Bulk(value))) =
+                (items.next(), items.next())
+            {
                 fields.push(pb::Field { name, value });
             }
             (fields, false)
@@ -239,12 +245,21 @@ fn entry_of(reply: Reply) -> Result<(pb::Entry, bool), Status> {
         Reply::Nil | Reply::NilArray => (Vec::new(), true),
         _ => return Err(malformed("entry fields")),
     };
-    Ok((pb::Entry { id: text(&id), fields }, deleted))
+    Ok((
+        pb::Entry {
+            id: text(&id),
+            fields,
+        },
+        deleted,
+    ))
 }
 
 fn entries_of(reply: Reply) -> Result<Vec<pb::Entry>, Status> {
     match reply {
-        Reply::Array(items) => items.into_iter().map(|item| entry_of(item).map(|(e, _)| e)).collect(),
+        Reply::Array(items) => items
+            .into_iter()
+            .map(|item| entry_of(item).map(|(e, _)| e))
+            .collect(),
         Reply::NilArray | Reply::Nil => Ok(Vec::new()),
         _ => Err(malformed("entries")),
     }
@@ -264,7 +279,11 @@ fn streams_of(reply: Reply) -> Result<Vec<pb::StreamEntries>, Status> {
         let Reply::Array(items) = entries else {
             return Err(malformed("stream entries"));
         };
-        let mut stream = pb::StreamEntries { key, entries: Vec::new(), deleted: Vec::new() };
+        let mut stream = pb::StreamEntries {
+            key,
+            entries: Vec::new(),
+            deleted: Vec::new(),
+        };
         for item in items {
             let (entry, deleted) = entry_of(item)?;
             stream.entries.push(entry);
@@ -304,14 +323,20 @@ fn trim_args(trim: &pb::Trim, args: &mut Vec<Vec<u8>>) -> Result<(), Status> {
 
 #[tonic::async_trait]
 impl Streams for Service {
-    async fn execute(&self, request: Request<pb::ExecuteRequest>) -> Result<Response<pb::Value>, Status> {
+    async fn execute(
+        &self,
+        request: Request<pb::ExecuteRequest>,
+    ) -> Result<Response<pb::Value>, Status> {
         let request = request.into_inner();
         let stale = request.read.is_some_and(|read| read.stale);
         let reply = self.run(request.args, stale).await?;
         Ok(Response::new(value_of(reply)))
     }
 
-    async fn x_add(&self, request: Request<pb::XAddRequest>) -> Result<Response<pb::XAddResponse>, Status> {
+    async fn x_add(
+        &self,
+        request: Request<pb::XAddRequest>,
+    ) -> Result<Response<pb::XAddResponse>, Status> {
         let request = request.into_inner();
         let mut args = vec![bytes("XADD"), request.key];
         if request.no_mkstream {
@@ -320,7 +345,11 @@ impl Streams for Service {
         if let Some(trim) = &request.trim {
             trim_args(trim, &mut args)?;
         }
-        args.push(bytes(if request.id.is_empty() { "*" } else { &request.id }));
+        args.push(bytes(if request.id.is_empty() {
+            "*"
+        } else {
+            &request.id
+        }));
         for field in request.fields {
             args.push(field.name);
             args.push(field.value);
@@ -333,17 +362,31 @@ impl Streams for Service {
         Ok(Response::new(pb::XAddResponse { id }))
     }
 
-    async fn x_len(&self, request: Request<pb::XLenRequest>) -> Result<Response<pb::CountResponse>, Status> {
+    async fn x_len(
+        &self,
+        request: Request<pb::XLenRequest>,
+    ) -> Result<Response<pb::CountResponse>, Status> {
         let request = request.into_inner();
         let stale = request.read.is_some_and(|read| read.stale);
         let reply = self.run(vec![bytes("XLEN"), request.key], stale).await?;
-        Ok(Response::new(pb::CountResponse { count: count_of(&reply)? }))
+        Ok(Response::new(pb::CountResponse {
+            count: count_of(&reply)?,
+        }))
     }
 
-    async fn x_range(&self, request: Request<pb::XRangeRequest>) -> Result<Response<pb::EntriesResponse>, Status> {
+    async fn x_range(
+        &self,
+        request: Request<pb::XRangeRequest>,
+    ) -> Result<Response<pb::EntriesResponse>, Status> {
         let request = request.into_inner();
         let stale = request.read.is_some_and(|read| read.stale);
-        let or = |text: &str, default: &str| if text.is_empty() { default.to_owned() } else { text.to_owned() };
+        let or = |text: &str, default: &str| {
+            if text.is_empty() {
+                default.to_owned()
+            } else {
+                text.to_owned()
+            }
+        };
         let (name, first, second) = if request.reverse {
             ("XREVRANGE", or(&request.end, "+"), or(&request.start, "-"))
         } else {
@@ -358,12 +401,20 @@ impl Streams for Service {
         Ok(Response::new(pb::EntriesResponse { entries }))
     }
 
-    async fn x_read_group(&self, request: Request<pb::XReadGroupRequest>) -> Result<Response<pb::StreamsResponse>, Status> {
+    async fn x_read_group(
+        &self,
+        request: Request<pb::XReadGroupRequest>,
+    ) -> Result<Response<pb::StreamsResponse>, Status> {
         let request = request.into_inner();
         if request.keys.len() != request.ids.len() {
             return Err(Status::invalid_argument("ERR keys and ids must be as many"));
         }
-        let mut args = vec![bytes("XREADGROUP"), bytes("GROUP"), bytes(&request.group), bytes(&request.consumer)];
+        let mut args = vec![
+            bytes("XREADGROUP"),
+            bytes("GROUP"),
+            bytes(&request.group),
+            bytes(&request.consumer),
+        ];
         if request.count > 0 {
             args.push(bytes("COUNT"));
             args.push(bytes(&request.count.to_string()));
@@ -382,17 +433,29 @@ impl Streams for Service {
         Ok(Response::new(pb::StreamsResponse { streams }))
     }
 
-    async fn x_ack(&self, request: Request<pb::XAckRequest>) -> Result<Response<pb::CountResponse>, Status> {
+    async fn x_ack(
+        &self,
+        request: Request<pb::XAckRequest>,
+    ) -> Result<Response<pb::CountResponse>, Status> {
         let request = request.into_inner();
         let mut args = vec![bytes("XACK"), request.key, bytes(&request.group)];
         args.extend(request.ids.iter().map(|id| bytes(id)));
         let reply = self.run(args, false).await?;
-        Ok(Response::new(pb::CountResponse { count: count_of(&reply)? }))
+        Ok(Response::new(pb::CountResponse {
+            count: count_of(&reply)?,
+        }))
     }
 
-    async fn x_auto_claim(&self, request: Request<pb::XAutoClaimRequest>) -> Result<Response<pb::XAutoClaimResponse>, Status> {
+    async fn x_auto_claim(
+        &self,
+        request: Request<pb::XAutoClaimRequest>,
+    ) -> Result<Response<pb::XAutoClaimResponse>, Status> {
         let request = request.into_inner();
-        let start = if request.start.is_empty() { "0-0" } else { &request.start };
+        let start = if request.start.is_empty() {
+            "0-0"
+        } else {
+            &request.start
+        };
         let mut args = vec![
             bytes("XAUTOCLAIM"),
             request.key,
@@ -433,10 +496,23 @@ impl Streams for Service {
         }))
     }
 
-    async fn x_group_create(&self, request: Request<pb::XGroupCreateRequest>) -> Result<Response<pb::Empty>, Status> {
+    async fn x_group_create(
+        &self,
+        request: Request<pb::XGroupCreateRequest>,
+    ) -> Result<Response<pb::Empty>, Status> {
         let request = request.into_inner();
-        let id = if request.id.is_empty() { "$" } else { &request.id };
-        let mut args = vec![bytes("XGROUP"), bytes("CREATE"), request.key, bytes(&request.group), bytes(id)];
+        let id = if request.id.is_empty() {
+            "$"
+        } else {
+            &request.id
+        };
+        let mut args = vec![
+            bytes("XGROUP"),
+            bytes("CREATE"),
+            request.key,
+            bytes(&request.group),
+            bytes(id),
+        ];
         if request.mkstream {
             args.push(bytes("MKSTREAM"));
         }
@@ -474,20 +550,31 @@ fn cluster_status(shared: &Shared) -> pb::ClusterStatus {
 
 #[tonic::async_trait]
 impl Cluster for Service {
-    async fn status(&self, _request: Request<pb::Empty>) -> Result<Response<pb::ClusterStatus>, Status> {
+    async fn status(
+        &self,
+        _request: Request<pb::Empty>,
+    ) -> Result<Response<pb::ClusterStatus>, Status> {
         let shared = self.shared()?;
         Ok(Response::new(cluster_status(&shared)))
     }
 
-    async fn add_learner(&self, request: Request<pb::AddLearnerRequest>) -> Result<Response<pb::ClusterStatus>, Status> {
+    async fn add_learner(
+        &self,
+        request: Request<pb::AddLearnerRequest>,
+    ) -> Result<Response<pb::ClusterStatus>, Status> {
         let shared = self.shared()?;
         let Some(member) = request.into_inner().member else {
             return Err(Status::invalid_argument("member is required"));
         };
         if member.raft_addr.is_empty() || member.client_addr.is_empty() {
-            return Err(Status::invalid_argument("member needs raft_addr and client_addr"));
+            return Err(Status::invalid_argument(
+                "member needs raft_addr and client_addr",
+            ));
         }
-        let peer = Peer { raft_addr: member.raft_addr, client_addr: member.client_addr };
+        let peer = Peer {
+            raft_addr: member.raft_addr,
+            client_addr: member.client_addr,
+        };
         shared
             .node
             .add_learner(member.id, peer)
@@ -496,7 +583,10 @@ impl Cluster for Service {
         Ok(Response::new(cluster_status(&shared)))
     }
 
-    async fn change_membership(&self, request: Request<pb::ChangeMembershipRequest>) -> Result<Response<pb::ClusterStatus>, Status> {
+    async fn change_membership(
+        &self,
+        request: Request<pb::ChangeMembershipRequest>,
+    ) -> Result<Response<pb::ClusterStatus>, Status> {
         let shared = self.shared()?;
         let voters = request.into_inner().voters.into_iter().collect();
         shared
@@ -507,22 +597,39 @@ impl Cluster for Service {
         Ok(Response::new(cluster_status(&shared)))
     }
 
-    async fn trigger_snapshot(&self, _request: Request<pb::Empty>) -> Result<Response<pb::Empty>, Status> {
+    async fn trigger_snapshot(
+        &self,
+        _request: Request<pb::Empty>,
+    ) -> Result<Response<pb::Empty>, Status> {
         let shared = self.shared()?;
-        shared.node.trigger_snapshot().await.map_err(|error| node_status(error, &shared))?;
+        shared
+            .node
+            .trigger_snapshot()
+            .await
+            .map_err(|error| node_status(error, &shared))?;
         Ok(Response::new(pb::Empty {}))
     }
 
-    async fn trigger_election(&self, _request: Request<pb::Empty>) -> Result<Response<pb::Empty>, Status> {
+    async fn trigger_election(
+        &self,
+        _request: Request<pb::Empty>,
+    ) -> Result<Response<pb::Empty>, Status> {
         let shared = self.shared()?;
-        shared.node.trigger_election().await.map_err(|error| node_status(error, &shared))?;
+        shared
+            .node
+            .trigger_election()
+            .await
+            .map_err(|error| node_status(error, &shared))?;
         Ok(Response::new(pb::Empty {}))
     }
 }
 
 #[tonic::async_trait]
 impl Raft for Service {
-    async fn append_entries(&self, request: Request<RaftPayload>) -> Result<Response<RaftPayload>, Status> {
+    async fn append_entries(
+        &self,
+        request: Request<RaftPayload>,
+    ) -> Result<Response<RaftPayload>, Status> {
         self.raft_rpc(RpcKind::AppendEntries, request).await
     }
 
@@ -530,14 +637,22 @@ impl Raft for Service {
         self.raft_rpc(RpcKind::Vote, request).await
     }
 
-    async fn install_snapshot(&self, request: Request<RaftPayload>) -> Result<Response<RaftPayload>, Status> {
+    async fn install_snapshot(
+        &self,
+        request: Request<RaftPayload>,
+    ) -> Result<Response<RaftPayload>, Status> {
         self.raft_rpc(RpcKind::InstallSnapshot, request).await
     }
 
-    async fn forward(&self, request: Request<ForwardRequest>) -> Result<Response<ForwardReply>, Status> {
+    async fn forward(
+        &self,
+        request: Request<ForwardRequest>,
+    ) -> Result<Response<ForwardReply>, Status> {
         let shared = self.peer_shared()?;
-        let commands: Vec<Command> = postcard::from_bytes(&request.into_inner().command)
-            .map_err(|e| Status::invalid_argument(format!("undecodable forwarded commands: {e}")))?;
+        let commands: Vec<Command> =
+            postcard::from_bytes(&request.into_inner().command).map_err(|e| {
+                Status::invalid_argument(format!("undecodable forwarded commands: {e}"))
+            })?;
         if !shared.node.is_leader() {
             return Err(not_leader(&shared));
         }
@@ -558,7 +673,11 @@ impl Service {
         Ok(shared)
     }
 
-    async fn raft_rpc(&self, kind: RpcKind, request: Request<RaftPayload>) -> Result<Response<RaftPayload>, Status> {
+    async fn raft_rpc(
+        &self,
+        kind: RpcKind,
+        request: Request<RaftPayload>,
+    ) -> Result<Response<RaftPayload>, Status> {
         let shared = self.peer_shared()?;
         let payload = shared
             .node
@@ -577,14 +696,32 @@ mod tests {
     fn redis_errors_map_to_grpc_codes() {
         use tonic::Code;
         let cases = [
-            ("NOGROUP No such key 's' or consumer group 'g'", Code::NotFound),
-            ("BUSYGROUP Consumer Group name already exists", Code::AlreadyExists),
-            ("WRONGTYPE Operation against a key holding the wrong kind of value", Code::FailedPrecondition),
-            ("ERR Invalid stream ID specified as stream command argument", Code::InvalidArgument),
+            (
+                "NOGROUP No such key 's' or consumer group 'g'",
+                Code::NotFound,
+            ),
+            (
+                "BUSYGROUP Consumer Group name already exists",
+                Code::AlreadyExists,
+            ),
+            (
+                "WRONGTYPE Operation against a key holding the wrong kind of value",
+                Code::FailedPrecondition,
+            ),
+            (
+                "ERR Invalid stream ID specified as stream command argument",
+                Code::InvalidArgument,
+            ),
             ("ERR syntax error", Code::InvalidArgument),
-            ("ERR The ID specified in XADD is equal or smaller than the target stream top item", Code::OutOfRange),
+            (
+                "ERR The ID specified in XADD is equal or smaller than the target stream top item",
+                Code::OutOfRange,
+            ),
             ("TRYAGAIN no leader is elected yet", Code::Unavailable),
-            ("READONLY You can't write against a read only replica.", Code::Unavailable),
+            (
+                "READONLY You can't write against a read only replica.",
+                Code::Unavailable,
+            ),
         ];
         for (text, code) in cases {
             assert_eq!(error_code(text), code, "{text}");

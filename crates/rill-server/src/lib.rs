@@ -210,7 +210,10 @@ fn local_addr(listener: &TcpListener, addr: SocketAddr) -> Result<SocketAddr, Se
 }
 
 /// The cluster a first start forms: the configured members, or this node alone.
-fn initial_members(config: &ServerConfig, me: &Peer) -> Result<BTreeMap<NodeId, Peer>, ServerError> {
+fn initial_members(
+    config: &ServerConfig,
+    me: &Peer,
+) -> Result<BTreeMap<NodeId, Peer>, ServerError> {
     if config.members.is_empty() {
         return Ok(BTreeMap::from([(config.node_id, me.clone())]));
     }
@@ -221,7 +224,10 @@ fn initial_members(config: &ServerConfig, me: &Peer) -> Result<BTreeMap<NodeId, 
             client_addr: member.redis.clone(),
         };
         if members.insert(member.id, peer).is_some() {
-            return Err(ServerError::Config(format!("member id {} appears twice", member.id)));
+            return Err(ServerError::Config(format!(
+                "member id {} appears twice",
+                member.id
+            )));
         }
     }
     if !members.contains_key(&config.node_id) {

@@ -153,10 +153,16 @@ fn load(args: Args) -> Result<ServerConfig, String> {
     if let Some(ms) = args.heartbeat_ms.or(file.heartbeat_ms) {
         raft.heartbeat_ms = ms;
     }
-    if let Some(ms) = args.election_timeout_ms_min.or(file.election_timeout_ms_min) {
+    if let Some(ms) = args
+        .election_timeout_ms_min
+        .or(file.election_timeout_ms_min)
+    {
         raft.election_timeout_ms_min = ms;
     }
-    if let Some(ms) = args.election_timeout_ms_max.or(file.election_timeout_ms_max) {
+    if let Some(ms) = args
+        .election_timeout_ms_max
+        .or(file.election_timeout_ms_max)
+    {
         raft.election_timeout_ms_max = ms;
     }
     if let Some(entries) = args.snapshot_entries.or(file.snapshot_entries) {
@@ -260,18 +266,27 @@ mod tests {
         ])
         .expect("valid");
         assert_eq!(config.bind.to_string(), "0.0.0.0");
-        assert_eq!((config.port, config.grpc_port, config.node_id), (0, 7001, 2));
+        assert_eq!(
+            (config.port, config.grpc_port, config.node_id),
+            (0, 7001, 2)
+        );
         assert_eq!(config.dir, PathBuf::from("/tmp/x"));
         assert!(!config.fsync);
         assert_eq!(config.members.len(), 2);
         assert_eq!(config.members[1].redis, "127.0.0.1:6001");
         let defaults = parse(&[]).expect("valid");
-        assert_eq!((defaults.port, defaults.fsync, defaults.forward), (6379, true, true));
+        assert_eq!(
+            (defaults.port, defaults.fsync, defaults.forward),
+            (6379, true, true)
+        );
         assert!(parse(&["--port", "70000"]).is_err());
         assert!(parse(&["--port"]).is_err());
         assert!(parse(&["--color"]).is_err());
         assert!(parse(&["--member", "1=nope"]).is_err());
-        assert!(parse(&["--heartbeat-ms", "900"]).is_err(), "heartbeat over half the election timeout");
+        assert!(
+            parse(&["--heartbeat-ms", "900"]).is_err(),
+            "heartbeat over half the election timeout"
+        );
     }
 
     #[test]
@@ -299,7 +314,10 @@ redis = "10.0.0.3:6003"
         .expect("write");
         let file = path.to_str().expect("utf-8 path");
         let config = parse(&["--config", file]).expect("valid");
-        assert_eq!((config.node_id, config.port, config.grpc_port), (3, 6003, 7003));
+        assert_eq!(
+            (config.node_id, config.port, config.grpc_port),
+            (3, 6003, 7003)
+        );
         assert!(!config.fsync);
         assert_eq!(config.raft.heartbeat_ms, 50);
         assert_eq!(config.members[0].grpc, "10.0.0.3:7003");

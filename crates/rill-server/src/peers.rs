@@ -73,7 +73,9 @@ impl Peers {
         if self.is_isolated() {
             return Err(unavailable("isolated from the other nodes".to_owned()));
         }
-        let mut client = self.client(raft_addr).map_err(|e| unavailable(e.to_string()))?;
+        let mut client = self
+            .client(raft_addr)
+            .map_err(|e| unavailable(e.to_string()))?;
         let command = postcard::to_stdvec(commands)
             .map_err(|e| unavailable(format!("cannot encode a command: {e}")))?;
         let mut request = tonic::Request::new(ForwardRequest { command });
@@ -88,7 +90,9 @@ impl Peers {
         let replies: Vec<Reply> = postcard::from_bytes(&answer.reply)
             .map_err(|e| unavailable(format!("undecodable reply from the leader: {e}")))?;
         if replies.len() != commands.len() {
-            return Err(unavailable("the leader answered a different batch".to_owned()));
+            return Err(unavailable(
+                "the leader answered a different batch".to_owned(),
+            ));
         }
         Ok(replies)
     }

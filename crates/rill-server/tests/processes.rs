@@ -73,7 +73,12 @@ impl Node {
     }
 
     fn restart(&mut self) {
-        let mut node = Node::spawn(self.id, &self.dir, Some((self.redis.port(), self.grpc.port())), true);
+        let mut node = Node::spawn(
+            self.id,
+            &self.dir,
+            Some((self.redis.port(), self.grpc.port())),
+            true,
+        );
         assert_eq!((node.redis, node.grpc), (self.redis, self.grpc));
         self.child = node.child.take();
     }
@@ -99,11 +104,18 @@ async fn connect(addr: SocketAddr) -> redis::aio::MultiplexedConnection {
 /// `(role, rill_leader_id)` from `INFO replication`.
 async fn role(addr: SocketAddr) -> Option<(String, String)> {
     let client = redis::Client::open(format!("redis://{addr}/")).ok()?;
-    let mut conn = tokio::time::timeout(Duration::from_secs(1), client.get_multiplexed_async_connection())
+    let mut conn = tokio::time::timeout(
+        Duration::from_secs(1),
+        client.get_multiplexed_async_connection(),
+    )
+    .await
+    .ok()?
+    .ok()?;
+    let info: String = redis::cmd("INFO")
+        .arg("replication")
+        .query_async(&mut conn)
         .await
-        .ok()?
         .ok()?;
-    let info: String = redis::cmd("INFO").arg("replication").query_async(&mut conn).await.ok()?;
     let field = |name: &str| {
         info.lines()
             .find_map(|line| line.strip_prefix(name))
@@ -129,7 +141,10 @@ async fn wait_leader(nodes: &[&Node]) -> u64 {
 
 async fn local_len(addr: SocketAddr, key: &str) -> usize {
     let mut conn = connect(addr).await;
-    let _: () = redis::cmd("READONLY").query_async(&mut conn).await.expect("READONLY");
+    let _: () = redis::cmd("READONLY")
+        .query_async(&mut conn)
+        .await
+        .expect("READONLY");
     conn.xlen(key).await.expect("XLEN")
 }
 
@@ -153,12 +168,16 @@ async fn three_processes_survive_sigkill_of_the_leader() {
             voter: false,
         };
         admin
-            .add_learner(AddLearnerRequest { member: Some(member) })
+            .add_learner(AddLearnerRequest {
+                member: Some(member),
+            })
             .await
             .expect("learner added");
     }
     admin
-        .change_membership(ChangeMembershipRequest { voters: vec![1, 2, 3] })
+        .change_membership(ChangeMembershipRequest {
+            voters: vec![1, 2, 3],
+        })
         .await
         .expect("voters set");
 
@@ -182,7 +201,10 @@ async fn three_processes_survive_sigkill_of_the_leader() {
     let mut first_after = None;
     let deadline = Instant::now() + DEADLINE;
     while acked.len() < 200 {
-        match conn.xadd::<_, _, _, _, String>("s", "*", &[("n", acked.len())]).await {
+        match conn
+            .xadd::<_, _, _, _, String>("s", "*", &[("n", acked.len())])
+            .await
+        {
             Ok(id) => {
                 first_after.get_or_insert_with(|| started.elapsed());
                 acked.push(id);
@@ -217,7 +239,10 @@ async fn three_processes_survive_sigkill_of_the_leader() {
     // Every acknowledged ID, in order, exactly once, on every node.
     for node in &nodes {
         let mut conn = connect(node.redis).await;
-        let _: () = redis::cmd("READONLY").query_async(&mut conn).await.expect("READONLY");
+        let _: () = redis::cmd("READONLY")
+            .query_async(&mut conn)
+            .await
+            .expect("READONLY");
         let reply: redis::streams::StreamRangeReply = conn.xrange_all("s").await.expect("XRANGE");
         let ids: Vec<String> = reply.ids.into_iter().map(|entry| entry.id).collect();
         assert_eq!(ids, acked, "node {}", node.id);

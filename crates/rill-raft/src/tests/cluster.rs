@@ -217,3 +217,81 @@ async fn whole_cluster_restarts_from_disk() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_isolated_leader_cannot_commit_or_confirm_a_read() {
+    with_deadline(
+        "an_isolated_leader_cannot_commit_or_confirm_a_read",
+        async {
+            let cluster = three_nodes().await;
+            let old = cluster.leader().await;
+            add_entries(&cluster, "s", 0..3).await;
+            let others: Vec<NodeId> = cluster
+                .nodes
+                .keys()
+                .copied()
+                .filter(|&id| id != old)
+                .collect();
+            cluster.router.isolate(old, &others);
+
+            let stale_write = tokio::time::timeout(
+                std::time::Duration::from_secs(2),
+                cluster
+                    .node(old)
+                    .write(command(&["XADD", "s", "*", "n", "stale"])),
+            )
+            .await;
+            assert!(
+                !matches!(stale_write, Ok(Ok(_))),
+                "an isolated leader acknowledged a write: {stale_write:?}"
+            );
+            let barrier = cluster.node(old).read_barrier().await;
+            assert!(
+                matches!(
+                    barrier,
+                    Err(crate::NodeError::NoQuorum | crate::NodeError::NotLeader { .. })
+                ),
+                "an isolated leader confirmed a read: {barrier:?}"
+            );
+
+            // The majority elects a leader of its own and goes on.
+            let deadline = std::time::Instant::now() + WAIT;
+            let new = loop {
+                let leaders: Vec<Option<NodeId>> = others
+                    .iter()
+                    .map(|&id| cluster.node(id).raft().metrics().borrow().current_leader)
+                    .collect();
+                if let [Some(a), Some(b)] = leaders[..] {
+                    if a == b && a != old {
+                        break a;
+                    }
+                }
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "no new leader: {leaders:?}"
+                );
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            };
+            let reply = cluster
+                .node(new)
+                .write(command(&["XADD", "s", "*", "n", "fresh"]))
+                .await;
+            assert!(matches!(reply, Ok(Reply::Bulk(_))), "{reply:?}");
+
+            cluster.router.heal();
+            let leader = cluster.leader().await;
+            assert_eq!(
+                leader, new,
+                "the old leader stepped down on seeing the new term"
+            );
+            cluster.assert_converged(leader).await;
+            let range = cluster.write(command(&["XRANGE", "s", "-", "+"])).await;
+            assert!(
+                !format!("{range:?}").contains("stale"),
+                "the unacknowledged write is gone: {range:?}"
+            );
+            assert_eq!(xlen(&cluster.write(command(&["XLEN", "s"])).await), 4);
+        },
+    )
+    .await;
+}

@@ -15,7 +15,10 @@ use rill_core::{Command, Limits, Reply};
 use rill_storage::{Db, DbOptions};
 use tempfile::TempDir;
 
-use crate::{Network, NodeId, NodeOptions, Peer, Raft, RaftConfig, RaftNode, RpcKind, Transport, TransportError};
+use crate::{
+    Network, NodeId, NodeOptions, Peer, Raft, RaftConfig, RaftNode, RpcKind, Transport,
+    TransportError,
+};
 
 /// Every wait in these tests gives up after this long, so a stuck cluster fails the test.
 pub(crate) const WAIT: Duration = Duration::from_secs(30);
@@ -155,7 +158,14 @@ impl Cluster {
             .entry(id)
             .or_insert_with(|| tempfile::tempdir().expect("temp dir"));
         // No fsync of state commits, as in other tests; the Raft log is fsynced regardless.
-        let db = Db::open(dir.path(), &DbOptions { sync: false, ..DbOptions::default() }).expect("open store");
+        let db = Db::open(
+            dir.path(),
+            &DbOptions {
+                sync: false,
+                ..DbOptions::default()
+            },
+        )
+        .expect("open store");
         let options = NodeOptions {
             limits: Limits::default(),
             ..NodeOptions::default()

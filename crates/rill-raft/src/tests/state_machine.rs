@@ -23,7 +23,16 @@ struct Fixture {
 
 fn fixture() -> Fixture {
     let dir = tempfile::tempdir().expect("temp dir");
-    let db = Arc::new(Db::open(dir.path(), &DbOptions { sync: false, ..DbOptions::default() }).expect("open store"));
+    let db = Arc::new(
+        Db::open(
+            dir.path(),
+            &DbOptions {
+                sync: false,
+                ..DbOptions::default()
+            },
+        )
+        .expect("open store"),
+    );
     let stamper = Arc::new(Stamper::new(0));
     let sm = StateMachine::new(db.clone(), Limits::default(), stamper.clone(), None).expect("sm");
     Fixture {
@@ -116,11 +125,29 @@ async fn apply_answers_each_entry_and_records_what_it_applied() {
 async fn reopened_state_machine_resumes_where_it_stopped() {
     let dir = tempfile::tempdir().expect("temp dir");
     {
-        let db = Arc::new(Db::open(dir.path(), &DbOptions { sync: false, ..DbOptions::default() }).expect("open"));
+        let db = Arc::new(
+            Db::open(
+                dir.path(),
+                &DbOptions {
+                    sync: false,
+                    ..DbOptions::default()
+                },
+            )
+            .expect("open"),
+        );
         let mut sm = StateMachine::new(db, Limits::default(), Arc::default(), None).expect("sm");
         sm.apply(history(2)).await.expect("apply");
     }
-    let db = Arc::new(Db::open(dir.path(), &DbOptions { sync: false, ..DbOptions::default() }).expect("reopen"));
+    let db = Arc::new(
+        Db::open(
+            dir.path(),
+            &DbOptions {
+                sync: false,
+                ..DbOptions::default()
+            },
+        )
+        .expect("reopen"),
+    );
     let stamper = Arc::new(Stamper::new(0));
     let mut sm = StateMachine::new(db, Limits::default(), stamper.clone(), None).expect("sm");
     assert_eq!(stamper.last_ms(), 1001, "clock restored from disk");

@@ -24,9 +24,23 @@ struct Builder;
 impl StoreBuilder<TypeConfig, LogStore, StateMachine, TempDir> for Builder {
     async fn build(&self) -> Result<(TempDir, LogStore, StateMachine), StorageError> {
         let dir = tempfile::tempdir().expect("temp dir");
-        let db = Arc::new(Db::open(dir.path(), &DbOptions { sync: false, ..DbOptions::default() }).expect("open store"));
-        let sm = StateMachine::new(db.clone(), Limits::default(), Arc::new(Stamper::default()), None)
-            .expect("state machine");
+        let db = Arc::new(
+            Db::open(
+                dir.path(),
+                &DbOptions {
+                    sync: false,
+                    ..DbOptions::default()
+                },
+            )
+            .expect("open store"),
+        );
+        let sm = StateMachine::new(
+            db.clone(),
+            Limits::default(),
+            Arc::new(Stamper::default()),
+            None,
+        )
+        .expect("state machine");
         Ok((dir, LogStore::new(db), sm))
     }
 }

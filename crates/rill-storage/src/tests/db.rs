@@ -36,7 +36,10 @@ fn fresh_store_is_empty_at_index_zero() {
 #[test]
 fn reopen_keeps_data_and_applied_index() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let options = DbOptions { sync: true, ..DbOptions::default() };
+    let options = DbOptions {
+        sync: true,
+        ..DbOptions::default()
+    };
     {
         let db = Db::open(dir.path(), &options).expect("open");
         let mut txn = db.begin();

@@ -28,7 +28,14 @@ pub(crate) fn proptest_config() -> proptest::test_runner::Config {
 /// across machine crashes, and reopen tests close the store cleanly.
 pub(crate) fn temp_db() -> (tempfile::TempDir, Db) {
     let dir = tempfile::tempdir().expect("create temp dir");
-    let db = Db::open(dir.path(), &DbOptions { sync: false, ..DbOptions::default() }).expect("open store");
+    let db = Db::open(
+        dir.path(),
+        &DbOptions {
+            sync: false,
+            ..DbOptions::default()
+        },
+    )
+    .expect("open store");
     (dir, db)
 }
 

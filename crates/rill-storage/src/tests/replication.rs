@@ -208,13 +208,27 @@ fn every_log_write_is_fsynced_even_without_state_sync() {
 fn log_and_meta_survive_reopen() {
     let dir = tempfile::tempdir().expect("temp dir");
     {
-        let db = Db::open(dir.path(), &DbOptions { sync: false, ..DbOptions::default() }).expect("open");
+        let db = Db::open(
+            dir.path(),
+            &DbOptions {
+                sync: false,
+                ..DbOptions::default()
+            },
+        )
+        .expect("open");
         db.log_append(&entries(1..=4)).expect("append");
         db.log_purge_upto(1, b"p1").expect("purge");
         db.log_meta_put(LogMeta::Vote, b"vote").expect("vote");
         write_state(&db, b"s", 2, 3);
     }
-    let db = Db::open(dir.path(), &DbOptions { sync: false, ..DbOptions::default() }).expect("reopen");
+    let db = Db::open(
+        dir.path(),
+        &DbOptions {
+            sync: false,
+            ..DbOptions::default()
+        },
+    )
+    .expect("reopen");
     assert_eq!(db.log_range(0, u64::MAX), Ok(entries(2..=4)));
     assert_eq!(db.log_meta_get(LogMeta::Vote), Ok(Some(b"vote".to_vec())));
     assert_eq!(
