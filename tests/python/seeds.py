@@ -21,7 +21,7 @@ from walrus import Database
 
 def start_server(binary, data_dir):
     proc = subprocess.Popen(
-        [binary, "--bind", "127.0.0.1", "--port", "0", "--dir", data_dir, "--no-fsync"],
+        [binary, "--bind", "127.0.0.1", "--port", "0", "--grpc-port", "0", "--dir", data_dir, "--no-fsync"],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     deadline = time.time() + 30
     while time.time() < deadline:

@@ -478,3 +478,50 @@ async fn grpc_api_on_every_node_with_typed_errors() {
     );
     cluster.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_leader_stepping_down_ends_blocked_reads_with_a_retryable_error_naming_the_new_leader() {
+    let cluster = TestCluster::start(3, |_| {}).await;
+    let old = cluster.wait_leader().await;
+    let mut blocked = RawClient::connect(cluster.handle(old).addr()).await;
+    blocked
+        .send_command(&[b"XREAD", b"BLOCK", b"0", b"STREAMS", b"s", b"$"])
+        .await;
+    assert!(
+        blocked.nothing_within(Duration::from_millis(200)).await,
+        "it blocks"
+    );
+    let other = cluster
+        .ids()
+        .into_iter()
+        .find(|&id| id != old)
+        .expect("another node");
+    let mut admin = ClusterClient::new(grpc_channel(cluster.handle(other).grpc_addr()).await);
+    within("election", admin.trigger_election(pb::Empty {}))
+        .await
+        .expect("election triggered");
+    let reply = within("blocked reply", blocked.read_reply())
+        .await
+        .expect("a reply");
+    let reply = String::from_utf8_lossy(&reply).into_owned();
+    let new = cluster.wait_leader().await;
+    assert_ne!(new, old);
+    let new_addr = cluster.handle(new).addr().to_string();
+    assert!(reply.starts_with("-TRYAGAIN"), "{reply}");
+    assert!(
+        reply.contains(&new_addr),
+        "names the new leader {new_addr}: {reply}"
+    );
+    // Retrying on the same connection reaches the new leader (forwarded) and blocks again.
+    blocked
+        .send_command(&[b"XREAD", b"BLOCK", b"5000", b"STREAMS", b"s", b"$"])
+        .await;
+    assert!(blocked.nothing_within(Duration::from_millis(200)).await);
+    let mut producer = connect(cluster.handle(new).addr()).await;
+    let id = add(&mut producer, "s", 1).await;
+    let reply = within("woken reply", blocked.read_reply())
+        .await
+        .expect("a reply");
+    assert!(String::from_utf8_lossy(&reply).contains(&id), "{reply:?}");
+    cluster.shutdown().await;
+}

@@ -225,12 +225,26 @@ impl Shared {
                 _ = waiter.notified() => {}
                 _ = sleep_until(deadline) => return Ok(Some(Reply::NilArray)),
                 _ = self.node.stepped_down() => {
-                    return Ok(Some(node_error(NodeError::NotLeader { leader: self.node.leader() })));
+                    // Name the new leader when it is known soon: that is where to retry.
+                    let leader = self.wait_for_other_leader().await;
+                    return Ok(Some(node_error(NodeError::NotLeader { leader })));
                 }
                 gone = interrupt.interrupted() => {
                     gone?;
                     return Ok(None);
                 }
+            }
+        }
+    }
+
+    /// The leader once one other than this node is known, or `None` after `LEADER_WAIT`.
+    async fn wait_for_other_leader(&self) -> Option<(rill_raft::NodeId, rill_raft::Peer)> {
+        let deadline = Instant::now() + LEADER_WAIT;
+        loop {
+            match self.node.leader() {
+                Some((id, peer)) if id != self.node.id() => return Some((id, peer)),
+                _ if Instant::now() >= deadline => return None,
+                _ => tokio::time::sleep(Duration::from_millis(20)).await,
             }
         }
     }
