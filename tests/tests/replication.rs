@@ -525,3 +525,53 @@ async fn a_leader_stepping_down_ends_blocked_reads_with_a_retryable_error_naming
     assert!(String::from_utf8_lossy(&reply).contains(&id), "{reply:?}");
     cluster.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn health_and_reflection_describe_the_services() {
+    use tonic_health::pb::health_check_response::ServingStatus;
+    use tonic_health::pb::health_client::HealthClient;
+    use tonic_health::pb::HealthCheckRequest;
+    use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
+    use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
+    use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
+    use tonic_reflection::pb::v1::ServerReflectionRequest;
+
+    let cluster = TestCluster::start(1, |_| {}).await;
+    let channel = grpc_channel(cluster.handle(1).grpc_addr()).await;
+    let mut health = HealthClient::new(channel.clone());
+    let status = within(
+        "health",
+        health.check(HealthCheckRequest {
+            service: "rill.v1.Streams".to_owned(),
+        }),
+    )
+    .await
+    .expect("health check")
+    .into_inner();
+    assert_eq!(status.status, ServingStatus::Serving as i32);
+
+    let mut reflection = ServerReflectionClient::new(channel);
+    let request = ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(MessageRequest::ListServices(String::new())),
+    };
+    let mut responses = within(
+        "reflection",
+        reflection.server_reflection_info(tokio_stream::iter(vec![request])),
+    )
+    .await
+    .expect("reflection")
+    .into_inner();
+    let response = within("reflection reply", responses.message())
+        .await
+        .expect("a reply")
+        .expect("one message");
+    let Some(MessageResponse::ListServicesResponse(list)) = response.message_response else {
+        panic!("unexpected reflection reply");
+    };
+    let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
+    for wanted in ["rill.v1.Streams", "rill.v1.Cluster", "rill.raft.v1.Raft"] {
+        assert!(names.iter().any(|n| n == wanted), "{wanted} in {names:?}");
+    }
+    cluster.shutdown().await;
+}
