@@ -109,6 +109,10 @@ pub fn dispatch(argv: &[Vec<u8>], client: &mut ClientState, info: &ServerInfo) -
         "quit" => return Action::Quit,
         "dbsize" => return Action::DbSize,
         "role" => role(info),
+        "sentinel" => {
+            crate::discovery::sentinel(args, (info.status)(), &info.config.raft.cluster_name)
+        }
+        "cluster" => crate::discovery::cluster(args, (info.status)()),
         "readonly" => {
             client.stale_reads = true;
             Reply::ok()
@@ -813,6 +817,15 @@ pub const COMMANDS: &[CommandSpec] = &[
         &["@admin", "@fast", "@dangerous"],
         SERVER,
     ),
+    spec(
+        "sentinel",
+        -2,
+        &["admin", "loading", "stale"],
+        (0, 0, 0),
+        &["@admin", "@slow", "@dangerous"],
+        SERVER,
+    ),
+    spec("cluster", -2, &[], (0, 0, 0), &["@slow"], SERVER),
     spec(
         "readonly",
         1,

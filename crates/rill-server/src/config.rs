@@ -26,6 +26,9 @@ pub struct ServerConfig {
     /// Followers forward commands to the leader. Off: writes to a follower get `-READONLY`
     /// and reads are served from the follower's state, as by a Redis replica.
     pub forward: bool,
+    /// Followers answer keyed commands with `-MOVED <slot> <leader>`, for Redis Cluster
+    /// clients (which follow it and learn the leader from `CLUSTER SLOTS`).
+    pub cluster_redirects: bool,
     pub raft: rill_raft::RaftConfig,
     pub proposer: rill_raft::ProposerLimits,
     /// The RocksDB data directory, created if missing.
@@ -50,6 +53,7 @@ impl ServerConfig {
             join: false,
             advertise_host: None,
             forward: true,
+            cluster_redirects: false,
             raft: rill_raft::RaftConfig::default(),
             proposer: rill_raft::ProposerLimits::default(),
             dir: dir.into(),

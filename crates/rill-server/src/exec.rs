@@ -17,6 +17,7 @@ use rill_core::{Command, Reply, Store};
 use rill_raft::NodeError;
 use tokio::time::Instant;
 
+use crate::discovery::moved;
 use crate::Shared;
 
 /// How long a forwarded command may take, beyond its own BLOCK time.
@@ -77,6 +78,12 @@ impl Shared {
                 return Route::Here;
             }
             if let Some((_, peer)) = self.node.leader() {
+                if self.redirect {
+                    let status = self.node.status();
+                    if let Some(moved) = cmd.keys().first().and_then(|key| moved(key, &status)) {
+                        return Route::Refuse(moved);
+                    }
+                }
                 if !self.forward {
                     if cmd.is_write() {
                         return Route::Refuse(Reply::err(

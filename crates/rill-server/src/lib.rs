@@ -33,6 +33,7 @@ mod blocking;
 mod commands;
 mod config;
 mod connection;
+mod discovery;
 mod exec;
 mod grpc;
 mod peers;
@@ -88,6 +89,7 @@ pub(crate) struct Shared {
     pub(crate) node: Arc<RaftNode>,
     pub(crate) peers: Peers,
     pub(crate) forward: bool,
+    pub(crate) redirect: bool,
     pub(crate) clock: Arc<Clock>,
     pub(crate) next_client_id: AtomicU64,
 }
@@ -158,6 +160,7 @@ impl Server {
         let db_weak = Arc::downgrade(&db);
         let connections_max = config.limits.connections_max;
         let forward = config.forward;
+        let redirect = config.cluster_redirects;
         let node_for_info = Arc::clone(&node);
         let shared = Arc::new(Shared {
             info: ServerInfo {
@@ -172,6 +175,7 @@ impl Server {
             node,
             peers,
             forward,
+            redirect,
             clock: Arc::new(Clock::new()),
             next_client_id: AtomicU64::new(1),
         });

@@ -59,6 +59,9 @@ struct Args {
     /// Followers answer writes with -READONLY instead of forwarding them to the leader.
     #[arg(long, env = "RILL_NO_FORWARD")]
     no_forward: bool,
+    /// Followers answer keyed commands with -MOVED to the leader (for Redis Cluster clients).
+    #[arg(long, env = "RILL_CLUSTER_REDIRECTS")]
+    cluster_redirects: bool,
     #[arg(long, env = "RILL_HEARTBEAT_MS")]
     heartbeat_ms: Option<u64>,
     #[arg(long, env = "RILL_ELECTION_TIMEOUT_MS_MIN")]
@@ -88,6 +91,8 @@ struct File {
     advertise_host: Option<String>,
     fsync: Option<bool>,
     forward: Option<bool>,
+    #[serde(default)]
+    cluster_redirects: bool,
     heartbeat_ms: Option<u64>,
     election_timeout_ms_min: Option<u64>,
     election_timeout_ms_max: Option<u64>,
@@ -149,6 +154,7 @@ fn load(args: Args) -> Result<ServerConfig, String> {
     config.advertise_host = args.advertise_host.or(file.advertise_host);
     config.fsync = !args.no_fsync && file.fsync.unwrap_or(true);
     config.forward = !args.no_forward && file.forward.unwrap_or(true);
+    config.cluster_redirects = args.cluster_redirects || file.cluster_redirects;
     let raft = &mut config.raft;
     if let Some(ms) = args.heartbeat_ms.or(file.heartbeat_ms) {
         raft.heartbeat_ms = ms;

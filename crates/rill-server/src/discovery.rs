@@ -1,0 +1,314 @@
+//! Leader discovery the way Redis clients already do it: the part of the Sentinel protocol that
+//! clients use, and `CLUSTER SLOTS|SHARDS|NODES` describing one shard that owns every slot with
+//! the leader as its master. Every node answers from its own view of the cluster.
+//!
+//! The Sentinel "master name" is the cluster name (`raft.cluster_name`, default `rill`):
+//! `Sentinel([...]).master_for("rill")` in redis-py.
+
+use rill_core::reply::errors;
+use rill_core::Reply;
+use rill_raft::{Role, Status};
+
+/// Redis Cluster's slot count.
+pub const SLOTS: u16 = 16384;
+
+fn split(addr: &str) -> (&str, i64) {
+    match addr.rsplit_once(':') {
+        Some((host, port)) => (host, port.parse().unwrap_or(0)),
+        None => (addr, 0),
+    }
+}
+
+fn bulk(text: impl AsRef<[u8]>) -> Reply {
+    Reply::bulk(text)
+}
+
+fn pairs(fields: Vec<(&str, String)>) -> Reply {
+    Reply::Map(
+        fields
+            .into_iter()
+            .map(|(k, v)| (bulk(k), bulk(v)))
+            .collect(),
+    )
+}
+
+/// A 40-character run id per node, stable for its id (clients compare them, nothing more).
+fn run_id(id: u64) -> String {
+    format!("{id:040x}")
+}
+
+/// `SENTINEL <subcommand> ...`.
+pub fn sentinel(args: &[Vec<u8>], status: Option<Status>, name: &str) -> Reply {
+    let sub = String::from_utf8_lossy(&args[0]).to_ascii_uppercase();
+    let Some(status) = status else {
+        return Reply::err("ERR no cluster status");
+    };
+    let named = |args: &[Vec<u8>]| args.get(1).is_some_and(|given| given == name.as_bytes());
+    match sub.as_str() {
+        "MASTERS" => Reply::Array(master(&status, name).into_iter().collect()),
+        "MASTER" if args.len() == 2 => match named(args).then(|| master(&status, name)).flatten() {
+            Some(master) => master,
+            None => Reply::err("ERR No such master with that name"),
+        },
+        "GET-MASTER-ADDR-BY-NAME" if args.len() == 2 => {
+            let leader = status.leader.as_ref().filter(|_| named(args));
+            match leader {
+                Some((_, peer)) => {
+                    let (host, port) = split(&peer.client_addr);
+                    Reply::Array(vec![bulk(host), bulk(port.to_string())])
+                }
+                None => Reply::NilArray,
+            }
+        }
+        "SLAVES" | "REPLICAS" if args.len() == 2 => {
+            if !named(args) {
+                return Reply::err("ERR No such master with that name");
+            }
+            Reply::Array(replicas(&status))
+        }
+        "SENTINELS" if args.len() == 2 => {
+            if !named(args) {
+                return Reply::err("ERR No such master with that name");
+            }
+            let sentinels = status
+                .members
+                .iter()
+                .filter(|(id, ..)| *id != status.id)
+                .map(|(id, peer, _)| {
+                    let (host, port) = split(&peer.client_addr);
+                    pairs(vec![
+                        ("name", run_id(*id)),
+                        ("ip", host.to_owned()),
+                        ("port", port.to_string()),
+                        ("runid", run_id(*id)),
+                        ("flags", "sentinel".to_owned()),
+                    ])
+                })
+                .collect();
+            Reply::Array(sentinels)
+        }
+        "MYID" if args.len() == 1 => bulk(run_id(status.id)),
+        "MASTER" | "GET-MASTER-ADDR-BY-NAME" | "SLAVES" | "REPLICAS" | "SENTINELS" | "MYID" => {
+            Reply::err(format!(
+                "ERR wrong number of arguments for 'sentinel|{}' command",
+                sub.to_ascii_lowercase()
+            ))
+        }
+        _ => Reply::err(errors::unknown_subcommand(&args[0], "SENTINEL")),
+    }
+}
+
+/// The leader as Sentinel describes a master; `None` while no leader is known.
+fn master(status: &Status, name: &str) -> Option<Reply> {
+    let (leader_id, peer) = status.leader.as_ref()?;
+    let (host, port) = split(&peer.client_addr);
+    let others = status.members.len().saturating_sub(1);
+    let voters = status.members.iter().filter(|(.., voter)| *voter).count();
+    Some(pairs(vec![
+        ("name", name.to_owned()),
+        ("ip", host.to_owned()),
+        ("port", port.to_string()),
+        ("runid", run_id(*leader_id)),
+        ("flags", "master".to_owned()),
+        ("link-pending-commands", "0".to_owned()),
+        ("link-refcount", "1".to_owned()),
+        ("last-ping-sent", "0".to_owned()),
+        ("last-ok-ping-reply", "0".to_owned()),
+        ("last-ping-reply", "0".to_owned()),
+        ("down-after-milliseconds", "1000".to_owned()),
+        ("info-refresh", "0".to_owned()),
+        ("role-reported", "master".to_owned()),
+        ("role-reported-time", "0".to_owned()),
+        ("config-epoch", status.term.to_string()),
+        ("num-slaves", others.to_string()),
+        ("num-other-sentinels", others.to_string()),
+        ("quorum", (voters / 2 + 1).to_string()),
+        ("failover-timeout", "1000".to_owned()),
+        ("parallel-syncs", "1".to_owned()),
+    ]))
+}
+
+fn replicas(status: &Status) -> Vec<Reply> {
+    let leader = status.leader.as_ref();
+    let (master_host, master_port) = leader.map_or(("", 0), |(_, peer)| split(&peer.client_addr));
+    status
+        .members
+        .iter()
+        .filter(|(id, ..)| leader.is_none_or(|(leader_id, _)| id != leader_id))
+        .map(|(id, peer, _)| {
+            let (host, port) = split(&peer.client_addr);
+            let lag = status.replication_lag.get(id).copied().unwrap_or(0);
+            pairs(vec![
+                ("name", peer.client_addr.clone()),
+                ("ip", host.to_owned()),
+                ("port", port.to_string()),
+                ("runid", run_id(*id)),
+                ("flags", "slave".to_owned()),
+                ("master-link-status", "ok".to_owned()),
+                ("master-host", master_host.to_owned()),
+                ("master-port", master_port.to_string()),
+                (
+                    "slave-repl-offset",
+                    status.last_log_index.saturating_sub(lag).to_string(),
+                ),
+            ])
+        })
+        .collect()
+}
+
+/// `CLUSTER <subcommand>`: one shard, every slot, the leader as master.
+pub fn cluster(args: &[Vec<u8>], status: Option<Status>) -> Reply {
+    let sub = String::from_utf8_lossy(&args[0]).to_ascii_uppercase();
+    let Some(status) = status else {
+        return Reply::err("ERR no cluster status");
+    };
+    let leader = status.leader.clone();
+    let node_entry = |id: u64, addr: &str| {
+        let (host, port) = split(addr);
+        Reply::Array(vec![bulk(host), Reply::Int(port), bulk(run_id(id))])
+    };
+    let followers: Vec<_> = status
+        .members
+        .iter()
+        .filter(|(id, ..)| leader.as_ref().is_none_or(|(leader_id, _)| id != leader_id))
+        .cloned()
+        .collect();
+    match sub.as_str() {
+        "SLOTS" => {
+            let Some((leader_id, peer)) = &leader else {
+                return Reply::err("CLUSTERDOWN The cluster is down");
+            };
+            let mut slot = vec![Reply::Int(0), Reply::Int(i64::from(SLOTS - 1))];
+            slot.push(node_entry(*leader_id, &peer.client_addr));
+            for (id, peer, _) in &followers {
+                slot.push(node_entry(*id, &peer.client_addr));
+            }
+            Reply::Array(vec![Reply::Array(slot)])
+        }
+        "SHARDS" => {
+            let node = |id: u64, addr: &str, role: &str| {
+                let (host, port) = split(addr);
+                pairs(vec![
+                    ("id", run_id(id)),
+                    ("port", port.to_string()),
+                    ("ip", host.to_owned()),
+                    ("endpoint", host.to_owned()),
+                    ("role", role.to_owned()),
+                    ("replication-offset", status.applied_index.to_string()),
+                    ("health", "online".to_owned()),
+                ])
+            };
+            let mut nodes = Vec::new();
+            if let Some((id, peer)) = &leader {
+                nodes.push(node(*id, &peer.client_addr, "master"));
+            }
+            for (id, peer, _) in &followers {
+                nodes.push(node(*id, &peer.client_addr, "replica"));
+            }
+            Reply::Array(vec![Reply::Map(vec![
+                (
+                    bulk("slots"),
+                    Reply::Array(vec![Reply::Int(0), Reply::Int(i64::from(SLOTS - 1))]),
+                ),
+                (bulk("nodes"), Reply::Array(nodes)),
+            ])])
+        }
+        "NODES" => {
+            let mut text = String::new();
+            let leader_id = leader.as_ref().map(|(id, _)| *id);
+            for (id, peer, _) in &status.members {
+                let myself = if *id == status.id { "myself," } else { "" };
+                let (role, master, slots) = if Some(*id) == leader_id {
+                    ("master", "-".to_owned(), format!(" 0-{}", SLOTS - 1))
+                } else {
+                    (
+                        "slave",
+                        leader_id.map_or("-".to_owned(), run_id),
+                        String::new(),
+                    )
+                };
+                let (host, port) = split(&peer.client_addr);
+                text.push_str(&format!(
+                    "{} {host}:{port}@{} {myself}{role} {master} 0 0 {} connected{slots}\n",
+                    run_id(*id),
+                    split(&peer.raft_addr).1,
+                    status.term
+                ));
+            }
+            Reply::Bulk(text.into_bytes())
+        }
+        "INFO" => {
+            let state = if leader.is_some() { "ok" } else { "fail" };
+            let text = format!(
+                "cluster_enabled:1\r\ncluster_state:{state}\r\ncluster_slots_assigned:{SLOTS}\r\n\
+                 cluster_slots_ok:{SLOTS}\r\ncluster_known_nodes:{}\r\ncluster_size:1\r\n\
+                 cluster_current_epoch:{}\r\n",
+                status.members.len(),
+                status.term
+            );
+            Reply::Bulk(text.into_bytes())
+        }
+        "MYID" => bulk(run_id(status.id)),
+        "KEYSLOT" if args.len() == 2 => Reply::Int(i64::from(key_slot(&args[1]))),
+        _ => Reply::err(errors::unknown_subcommand(&args[0], "CLUSTER")),
+    }
+}
+
+/// `-MOVED <slot> <leader>` for a command on `key`, or `None` when no leader is known.
+pub fn moved(key: &[u8], status: &Status) -> Option<Reply> {
+    if status.role == Role::Leader {
+        return None;
+    }
+    let (_, peer) = status.leader.as_ref()?;
+    Some(Reply::err(format!(
+        "MOVED {} {}",
+        key_slot(key),
+        peer.client_addr
+    )))
+}
+
+/// Redis Cluster's slot of a key: CRC16 (XMODEM) of the key, or of its `{hash tag}` when one is
+/// present and not empty, modulo 16384.
+pub fn key_slot(key: &[u8]) -> u16 {
+    let tagged = key.iter().position(|&b| b == b'{').and_then(|open| {
+        let rest = &key[open + 1..];
+        let close = rest.iter().position(|&b| b == b'}')?;
+        (close > 0).then(|| &rest[..close])
+    });
+    crc16(tagged.unwrap_or(key)) % SLOTS
+}
+
+fn crc16(bytes: &[u8]) -> u16 {
+    let mut crc: u16 = 0;
+    for &byte in bytes {
+        crc ^= u16::from(byte) << 8;
+        for _ in 0..8 {
+            crc = if crc & 0x8000 != 0 {
+                (crc << 1) ^ 0x1021
+            } else {
+                crc << 1
+            };
+        }
+    }
+    crc
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slots_match_redis_cluster() {
+        // Values from Redis's `CLUSTER KEYSLOT` (and the cluster spec's test vector).
+        assert_eq!(crc16(b"123456789"), 0x31C3);
+        assert_eq!(key_slot(b"foo"), 12182);
+        assert_eq!(key_slot(b"somekey"), 11058);
+        assert_eq!(key_slot(b"{user1000}.following"), key_slot(b"user1000"));
+        assert_eq!(
+            key_slot(b"foo{}{bar}"),
+            key_slot(b"foo{}{bar}"),
+            "empty tag: whole key"
+        );
+        assert_ne!(key_slot(b"foo{}{bar}"), key_slot(b"bar"));
+    }
+}
