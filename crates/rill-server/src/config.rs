@@ -21,6 +21,9 @@ pub struct ServerConfig {
     pub members: Vec<Member>,
     /// Start without forming a cluster and wait to be added by one (`Cluster/AddLearner`).
     pub join: bool,
+    /// Join the cluster of the node at this gRPC address: this node adds itself as a learner,
+    /// then as a voter. Implies `join`. Ignored once the data directory holds Raft state.
+    pub join_via: Option<String>,
     /// The host other nodes and redirected clients use to reach this one; default: `bind`.
     pub advertise_host: Option<String>,
     /// Followers forward commands to the leader. Off: writes to a follower get `-READONLY`
@@ -51,6 +54,7 @@ impl ServerConfig {
             node_id: 1,
             members: Vec::new(),
             join: false,
+            join_via: None,
             advertise_host: None,
             forward: true,
             cluster_redirects: false,

@@ -146,7 +146,16 @@ impl Server {
         )
         .await?;
         let node = Arc::new(node);
-        if !config.join && !node.is_initialized().await.unwrap_or(true) {
+        let fresh = !node.is_initialized().await.unwrap_or(true);
+        if let (true, Some(via)) = (fresh, config.join_via.clone()) {
+            let (peers, node_id, me) = (peers.clone(), config.node_id, me.clone());
+            tokio::spawn(async move {
+                match peers.join(&via, node_id, &me).await {
+                    Ok(()) => tracing::info!(%via, "joined the cluster"),
+                    Err(error) => tracing::error!(%error, "did not join the cluster"),
+                }
+            });
+        } else if !config.join && fresh {
             // The member with the lowest id forms the cluster; the others are contacted by
             // it. A fresh node alone forms a cluster of one.
             if members.keys().next() == Some(&config.node_id) {

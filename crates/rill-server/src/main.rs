@@ -50,6 +50,10 @@ struct Args {
     /// Wait to be added to an existing cluster instead of forming one.
     #[arg(long, env = "RILL_JOIN")]
     join: bool,
+    /// Join the cluster of the node with this gRPC address (host:port): add this node as a
+    /// learner, then as a voter. Only on a first start.
+    #[arg(long, env = "RILL_JOIN_VIA")]
+    join_via: Option<String>,
     /// The host others use to reach this node (default: the bind address).
     #[arg(long, env = "RILL_ADVERTISE_HOST")]
     advertise_host: Option<String>,
@@ -88,6 +92,7 @@ struct File {
     members: Vec<Member>,
     #[serde(default)]
     join: bool,
+    join_via: Option<String>,
     advertise_host: Option<String>,
     fsync: Option<bool>,
     forward: Option<bool>,
@@ -150,7 +155,8 @@ fn load(args: Args) -> Result<ServerConfig, String> {
             .map(|m| parse_member(m))
             .collect::<Result<_, _>>()?
     };
-    config.join = args.join || file.join;
+    config.join_via = args.join_via.or(file.join_via);
+    config.join = args.join || file.join || config.join_via.is_some();
     config.advertise_host = args.advertise_host.or(file.advertise_host);
     config.fsync = !args.no_fsync && file.fsync.unwrap_or(true);
     config.forward = !args.no_forward && file.forward.unwrap_or(true);

@@ -98,6 +98,91 @@ impl Peers {
     }
 }
 
+/// How many times a joining node asks before giving up, and how long it waits between tries.
+const JOIN_ATTEMPTS: u32 = 300;
+const JOIN_RETRY: Duration = Duration::from_millis(200);
+
+impl Peers {
+    /// Adds this node (`id` at `me`) to the cluster that the node at `via` (a gRPC address)
+    /// belongs to: finds the leader, adds this node as a learner (which waits until it has
+    /// caught up), then makes it a voter. Retries while the cluster is unreachable or electing.
+    pub async fn join(&self, via: &str, id: NodeId, me: &Peer) -> Result<(), String> {
+        let mut target = via.to_owned();
+        let mut last_error = String::new();
+        for _ in 0..JOIN_ATTEMPTS {
+            match join_once(&target, id, me).await {
+                Ok(JoinStep::Done) => return Ok(()),
+                Ok(JoinStep::AskLeader(leader)) => {
+                    target = leader;
+                    continue;
+                }
+                Err(error) => last_error = error,
+            }
+            tokio::time::sleep(JOIN_RETRY).await;
+        }
+        Err(format!("could not join through {via}: {last_error}"))
+    }
+}
+
+enum JoinStep {
+    Done,
+    AskLeader(String),
+}
+
+async fn join_once(target: &str, id: NodeId, me: &Peer) -> Result<JoinStep, String> {
+    use rill_proto::v1::cluster_client::ClusterClient;
+    use rill_proto::v1::{AddLearnerRequest, ChangeMembershipRequest, Empty, Member};
+
+    let endpoint = Endpoint::from_shared(format!("http://{target}"))
+        .map_err(|e| format!("bad address {target}: {e}"))?
+        .connect_timeout(CONNECT_TIMEOUT);
+    let mut admin = ClusterClient::new(endpoint.connect_lazy());
+    let status = admin
+        .status(Empty {})
+        .await
+        .map_err(|status| status.message().to_owned())?
+        .into_inner();
+    let Some(leader) = status.leader_id else {
+        return Err("no leader yet".to_owned());
+    };
+    if leader != status.node_id {
+        let member = status.members.iter().find(|m| m.id == leader);
+        return match member {
+            Some(member) => Ok(JoinStep::AskLeader(member.raft_addr.clone())),
+            None => Err("the leader is not among the members".to_owned()),
+        };
+    }
+    if status.members.iter().any(|m| m.id == id && m.voter) {
+        return Ok(JoinStep::Done);
+    }
+    if !status.members.iter().any(|m| m.id == id) {
+        let member = Member {
+            id,
+            raft_addr: me.raft_addr.clone(),
+            client_addr: me.client_addr.clone(),
+            voter: false,
+        };
+        admin
+            .add_learner(AddLearnerRequest {
+                member: Some(member),
+            })
+            .await
+            .map_err(|status| status.message().to_owned())?;
+    }
+    let mut voters: Vec<NodeId> = status
+        .members
+        .iter()
+        .filter(|m| m.voter)
+        .map(|m| m.id)
+        .collect();
+    voters.push(id);
+    admin
+        .change_membership(ChangeMembershipRequest { voters })
+        .await
+        .map_err(|status| status.message().to_owned())?;
+    Ok(JoinStep::Done)
+}
+
 impl Transport for Peers {
     async fn call(
         &self,

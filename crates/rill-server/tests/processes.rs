@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use redis::AsyncCommands;
 use rill_proto::v1::cluster_client::ClusterClient;
-use rill_proto::v1::{AddLearnerRequest, ChangeMembershipRequest, Member};
+use rill_proto::v1::Empty;
 
 const DEADLINE: Duration = Duration::from_secs(20);
 
@@ -24,7 +24,7 @@ struct Node {
 
 impl Node {
     /// Starts node `id` on `dir`; `ports` of `None` lets the process pick them.
-    fn spawn(id: u64, dir: &Path, ports: Option<(u16, u16)>, join: bool) -> Node {
+    fn spawn(id: u64, dir: &Path, ports: Option<(u16, u16)>, join_via: Option<SocketAddr>) -> Node {
         let (port, grpc_port) = ports.unwrap_or((0, 0));
         let mut command = Command::new(env!("CARGO_BIN_EXE_rill-server"));
         command
@@ -39,8 +39,8 @@ impl Node {
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
-        if join {
-            command.arg("--join");
+        if let Some(via) = join_via {
+            command.args(["--join-via", &via.to_string()]);
         }
         let mut child = command.spawn().expect("rill-server starts");
         let stdout = child.stdout.take().expect("stdout");
@@ -77,7 +77,8 @@ impl Node {
             self.id,
             &self.dir,
             Some((self.redis.port(), self.grpc.port())),
-            true,
+            // A restart reads the membership from its directory: no joining again.
+            None,
         );
         assert_eq!((node.redis, node.grpc), (self.redis, self.grpc));
         self.child = node.child.take();
@@ -151,35 +152,34 @@ async fn local_len(addr: SocketAddr, key: &str) -> usize {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_processes_survive_sigkill_of_the_leader() {
     let root = tempfile::tempdir().expect("temp dir");
-    let mut nodes: Vec<Node> = (1..=3)
-        .map(|id| Node::spawn(id, &root.path().join(format!("n{id}")), None, id != 1))
-        .collect();
-    // Node 1 formed a cluster alone; 2 and 3 join as learners and are promoted.
-    let endpoint = tonic::transport::Endpoint::from_shared(format!("http://{}", nodes[0].grpc))
+    // Node 1 forms a cluster alone; 2 and 3 join through it (`--join-via`): each adds itself
+    // as a learner, catches up, and becomes a voter.
+    let first = Node::spawn(1, &root.path().join("n1"), None, None);
+    let via = first.grpc;
+    let mut nodes = vec![first];
+    for id in 2..=3 {
+        nodes.push(Node::spawn(
+            id,
+            &root.path().join(format!("n{id}")),
+            None,
+            Some(via),
+        ));
+    }
+    let endpoint = tonic::transport::Endpoint::from_shared(format!("http://{via}"))
         .expect("endpoint")
         .timeout(DEADLINE);
     let channel = endpoint.connect().await.expect("gRPC connects");
     let mut admin = ClusterClient::new(channel);
-    for node in &nodes[1..] {
-        let member = Member {
-            id: node.id,
-            raft_addr: node.grpc.to_string(),
-            client_addr: node.redis.to_string(),
-            voter: false,
-        };
-        admin
-            .add_learner(AddLearnerRequest {
-                member: Some(member),
-            })
-            .await
-            .expect("learner added");
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        let status = admin.status(Empty {}).await.expect("status").into_inner();
+        let voters = status.members.iter().filter(|m| m.voter).count();
+        if voters == 3 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "nodes did not join: {status:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    admin
-        .change_membership(ChangeMembershipRequest {
-            voters: vec![1, 2, 3],
-        })
-        .await
-        .expect("voters set");
 
     let leader = wait_leader(&nodes.iter().collect::<Vec<_>>()).await;
     let mut acked = Vec::new();
