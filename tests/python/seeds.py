@@ -16,21 +16,77 @@ import threading
 import time
 
 import redis
+from redis.sentinel import Sentinel
 from walrus import Database
 
 
-def start_server(binary, data_dir):
-    proc = subprocess.Popen(
-        [binary, "--bind", "127.0.0.1", "--port", "0", "--grpc-port", "0", "--dir", data_dir, "--no-fsync"],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+FAST_RAFT = ["--heartbeat-ms", "50", "--election-timeout-ms-min", "300",
+             "--election-timeout-ms-max", "600"]
+
+
+def start_server(binary, data_dir, node_id=1, join_via=None):
+    """Starts one node on ports it picks; returns (process, host, redis port, grpc address)."""
+    args = [binary, "--node-id", str(node_id), "--bind", "127.0.0.1", "--port", "0",
+            "--grpc-port", "0", "--dir", data_dir, "--no-fsync"] + FAST_RAFT
+    if join_via:
+        args += ["--join-via", join_via]
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     deadline = time.time() + 30
+    host = port = None
     while time.time() < deadline:
         line = proc.stdout.readline()
         if line.startswith("listening on "):
             host, port = line.split()[-1].rsplit(":", 1)
-            return proc, host, int(port)
+        if line.startswith("grpc on ") and port:
+            return proc, host, int(port), line.split()[-1]
     proc.kill()
     raise RuntimeError("rill-server did not start")
+
+
+def replication(host, port):
+    r = redis.Redis(host=host, port=port, decode_responses=True)
+    return r.info("replication")
+
+
+def start_cluster(binary, root):
+    """Node 1 forms a cluster; nodes 2 and 3 join through it. Returns [(proc, host, port)]."""
+    first = start_server(binary, os.path.join(root, "n1"))
+    nodes = [first]
+    for node_id in (2, 3):
+        nodes.append(start_server(binary, os.path.join(root, f"n{node_id}"), node_id, first[3]))
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        info = replication(first[1], first[2])
+        if info.get("connected_slaves") == 2 and all(
+                replication(n[1], n[2]).get("rill_leader_id") == 1 for n in nodes):
+            return [(n[0], n[1], n[2]) for n in nodes]
+        time.sleep(0.1)
+    raise RuntimeError("the cluster did not form")
+
+
+def sentinel_failover(nodes):
+    """redis-py's Sentinel, given the three nodes, follows the leader when it dies."""
+    sentinel = Sentinel([(host, port) for _, host, port in nodes], socket_timeout=2)
+    master = sentinel.master_for("rill", socket_timeout=2, retry_on_timeout=True)
+    first = master.xadd("failover", {"n": 1})
+    leader = [n for n in nodes if replication(n[1], n[2]).get("role") == "master"][0]
+    leader[0].kill()
+    leader[0].wait(timeout=10)
+    survivors = [n for n in nodes if n is not leader]
+    deadline = time.time() + 30
+    while True:
+        try:
+            second = master.xadd("failover", {"n": 2})
+            break
+        except (redis.ConnectionError, redis.TimeoutError, redis.ReadOnlyError,
+                redis.exceptions.TryAgainError, redis.ResponseError) as e:
+            if time.time() > deadline:
+                raise RuntimeError(f"no failover: {e}")
+            time.sleep(0.1)
+    assert second > first, (first, second)
+    entries = redis.Redis(host=survivors[0][1], port=survivors[0][2]).xrange("failover")
+    ids = [entry_id for entry_id, _ in entries]
+    assert first in ids and second in ids, ids
 
 
 def seed_one_sensor_stream(host, port):
@@ -151,24 +207,45 @@ def seed_three_walrus(host, port):
     assert rdb.xpending(stream_key, "cg-app")["pending"] == 0
 
 
+def run(name, check, *args):
+    try:
+        check(*args)
+        print(f"PASS {name}")
+        return True
+    except Exception as e:  # report every seed, then fail
+        print(f"FAIL {name}: {type(e).__name__}: {e}")
+        return False
+
+
 def main():
     binary = sys.argv[1]
     checks = [seed_one_sensor_stream, seed_two_event_processing, seed_three_walrus]
-    passed = failed = 0
+    results = []
     with tempfile.TemporaryDirectory() as data_dir:
-        proc, host, port = start_server(binary, data_dir)
+        proc, host, port, _ = start_server(binary, data_dir)
         try:
             for check in checks:
-                try:
-                    check(host, port)
-                    passed += 1
-                    print(f"PASS {check.__name__}")
-                except Exception as e:  # report every seed, then fail
-                    failed += 1
-                    print(f"FAIL {check.__name__}: {type(e).__name__}: {e}")
+                results.append(run(f"{check.__name__} (one node)", check, host, port))
         finally:
             proc.terminate()
             proc.wait(timeout=10)
+    # The same code, unchanged, against a follower of a three-node cluster (it forwards to the
+    # leader), then redis-py's Sentinel client through the leader's death.
+    with tempfile.TemporaryDirectory() as root:
+        nodes = start_cluster(binary, root)
+        try:
+            follower = [n for n in nodes if replication(n[1], n[2]).get("role") == "slave"][0]
+            for check in checks:
+                results.append(run(f"{check.__name__} (cluster, via a follower)", check,
+                                   follower[1], follower[2]))
+            results.append(run("sentinel_failover", sentinel_failover, nodes))
+        finally:
+            for proc, _, _ in nodes:
+                if proc.poll() is None:
+                    proc.terminate()
+                    proc.wait(timeout=10)
+    passed = sum(results)
+    failed = len(results) - passed
     print(f"{passed} passed, {failed} failed")
     sys.exit(1 if failed else 0)
 
