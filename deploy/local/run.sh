@@ -20,7 +20,8 @@ fi
 
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/target}"
 echo "building rill-server (release; the first build compiles RocksDB and takes ~14 minutes on 2 cores)..."
-(cd "$root" && cargo build --release --locked -q -p rill-server)
+# The same build as scripts/bench-cluster.sh: one set of features, so one RocksDB build serves both.
+(cd "$root" && cargo build --release --locked -q -p rill-server -p rill-tests --bins --examples)
 bin="$CARGO_TARGET_DIR/release/rill-server"
 
 redis_port() { echo $((base + $1 - 1)); }

@@ -575,3 +575,225 @@ async fn health_and_reflection_describe_the_services() {
     }
     cluster.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn typed_grpc_calls_cover_the_command_set() {
+    let cluster = TestCluster::start(1, |_| {}).await;
+    let mut api = StreamsClient::new(grpc_channel(cluster.handle(1).grpc_addr()).await);
+    let key = || b"s".to_vec();
+    let field = pb::Field {
+        name: b"f".to_vec(),
+        value: b"v".to_vec(),
+    };
+    for id in ["1-1", "2-1", "3-1", "4-1"] {
+        let request = pb::XAddRequest {
+            key: key(),
+            id: id.to_owned(),
+            fields: vec![field.clone()],
+            ..Default::default()
+        };
+        within("XAdd", api.x_add(request)).await.expect("XAdd");
+    }
+    let count = |response: Result<tonic::Response<pb::CountResponse>, tonic::Status>| {
+        response.expect("a count").into_inner().count
+    };
+    let deleted = api
+        .x_del(pb::XDelRequest {
+            key: key(),
+            ids: vec!["4-1".to_owned(), "9-9".to_owned()],
+        })
+        .await;
+    assert_eq!(count(deleted), 1);
+    let trim = pb::Trim {
+        threshold: Some(pb::trim::Threshold::MaxLen(2)),
+        approximate: false,
+        limit: 0,
+    };
+    assert_eq!(
+        count(
+            api.x_trim(pb::XTrimRequest {
+                key: key(),
+                trim: Some(trim)
+            })
+            .await
+        ),
+        1
+    );
+    let read = api
+        .x_read(pb::XReadRequest {
+            keys: vec![key()],
+            ids: vec!["0".to_owned()],
+            count: 10,
+            block_ms: None,
+            read: None,
+        })
+        .await
+        .expect("XRead")
+        .into_inner();
+    let ids: Vec<&str> = read.streams[0]
+        .entries
+        .iter()
+        .map(|e| e.id.as_str())
+        .collect();
+    assert_eq!(ids, ["2-1", "3-1"]);
+
+    let group = || "g".to_owned();
+    api.x_group_create(pb::XGroupCreateRequest {
+        key: key(),
+        group: group(),
+        id: "0".to_owned(),
+        mkstream: false,
+    })
+    .await
+    .expect("XGroupCreate");
+    let created = api
+        .x_group_create_consumer(pb::ConsumerRequest {
+            key: key(),
+            group: group(),
+            consumer: "idle".to_owned(),
+        })
+        .await;
+    assert_eq!(count(created), 1);
+    api.x_read_group(pb::XReadGroupRequest {
+        group: group(),
+        consumer: "alice".to_owned(),
+        keys: vec![key()],
+        ids: vec![">".to_owned()],
+        ..Default::default()
+    })
+    .await
+    .expect("XReadGroup");
+    let summary = api
+        .x_pending_summary(pb::XPendingSummaryRequest {
+            key: key(),
+            group: group(),
+            read: None,
+        })
+        .await
+        .expect("XPendingSummary")
+        .into_inner();
+    assert_eq!(
+        (
+            summary.count,
+            summary.min_id.as_str(),
+            summary.max_id.as_str()
+        ),
+        (2, "2-1", "3-1")
+    );
+    assert_eq!(
+        summary.consumers,
+        [pb::ConsumerCount {
+            name: "alice".to_owned(),
+            count: 2
+        }]
+    );
+    let range = api
+        .x_pending_range(pb::XPendingRangeRequest {
+            key: key(),
+            group: group(),
+            count: 10,
+            ..Default::default()
+        })
+        .await
+        .expect("XPendingRange")
+        .into_inner();
+    assert_eq!(range.entries.len(), 2);
+    assert_eq!(
+        (
+            range.entries[0].consumer.as_str(),
+            range.entries[0].deliveries
+        ),
+        ("alice", 1)
+    );
+    let claimed = api
+        .x_claim(pb::XClaimRequest {
+            key: key(),
+            group: group(),
+            consumer: "bob".to_owned(),
+            min_idle_ms: 0,
+            ids: vec!["2-1".to_owned()],
+            just_id: true,
+            ..Default::default()
+        })
+        .await
+        .expect("XClaim")
+        .into_inner();
+    assert_eq!(
+        claimed
+            .entries
+            .iter()
+            .map(|e| e.id.as_str())
+            .collect::<Vec<_>>(),
+        ["2-1"]
+    );
+    let removed = api
+        .x_group_del_consumer(pb::ConsumerRequest {
+            key: key(),
+            group: group(),
+            consumer: "bob".to_owned(),
+        })
+        .await;
+    assert_eq!(count(removed), 1, "bob had one pending entry");
+    api.x_group_set_id(pb::XGroupSetIdRequest {
+        key: key(),
+        group: group(),
+        id: "0".to_owned(),
+        entries_read: Some(0),
+    })
+    .await
+    .expect("XGroupSetId");
+    for info in [
+        api.x_info_stream(pb::XInfoStreamRequest {
+            key: key(),
+            full: true,
+            count: Some(0),
+            read: None,
+        })
+        .await,
+        api.x_info_groups(pb::XInfoRequest {
+            key: key(),
+            read: None,
+        })
+        .await,
+        api.x_info_consumers(pb::GroupRequest {
+            key: key(),
+            group: group(),
+        })
+        .await,
+    ] {
+        let value = info.expect("XINFO").into_inner();
+        assert!(
+            matches!(
+                value.kind,
+                Some(pb::value::Kind::Map(_) | pb::value::Kind::Array(_))
+            ),
+            "{value:?}"
+        );
+    }
+    let missing = api
+        .x_info_consumers(pb::GroupRequest {
+            key: key(),
+            group: "nope".to_owned(),
+        })
+        .await
+        .expect_err("no such group");
+    assert_eq!(missing.code(), tonic::Code::NotFound, "{missing:?}");
+    api.x_set_id(pb::XSetIdRequest {
+        key: key(),
+        id: "10-0".to_owned(),
+        entries_added: None,
+        max_deleted_id: String::new(),
+    })
+    .await
+    .expect("XSetId");
+    assert_eq!(
+        count(
+            api.del(pb::DelRequest {
+                keys: vec![key(), b"other".to_vec()]
+            })
+            .await
+        ),
+        1
+    );
+    cluster.shutdown().await;
+}

@@ -496,6 +496,261 @@ impl Streams for Service {
         }))
     }
 
+    async fn x_del(
+        &self,
+        request: Request<pb::XDelRequest>,
+    ) -> Result<Response<pb::CountResponse>, Status> {
+        let request = request.into_inner();
+        let mut args = vec![bytes("XDEL"), request.key];
+        args.extend(request.ids.iter().map(|id| bytes(id)));
+        let reply = self.run(args, false).await?;
+        Ok(Response::new(pb::CountResponse {
+            count: count_of(&reply)?,
+        }))
+    }
+
+    async fn x_trim(
+        &self,
+        request: Request<pb::XTrimRequest>,
+    ) -> Result<Response<pb::CountResponse>, Status> {
+        let request = request.into_inner();
+        let Some(trim) = request.trim else {
+            return Err(Status::invalid_argument("ERR trim is required"));
+        };
+        let mut args = vec![bytes("XTRIM"), request.key];
+        trim_args(&trim, &mut args)?;
+        let reply = self.run(args, false).await?;
+        Ok(Response::new(pb::CountResponse {
+            count: count_of(&reply)?,
+        }))
+    }
+
+    async fn x_read(
+        &self,
+        request: Request<pb::XReadRequest>,
+    ) -> Result<Response<pb::StreamsResponse>, Status> {
+        let request = request.into_inner();
+        if request.keys.len() != request.ids.len() {
+            return Err(Status::invalid_argument("ERR keys and ids must be as many"));
+        }
+        let mut args = vec![bytes("XREAD")];
+        push_num(
+            &mut args,
+            "COUNT",
+            (request.count > 0).then_some(request.count),
+        );
+        push_num(&mut args, "BLOCK", request.block_ms);
+        args.push(bytes("STREAMS"));
+        args.extend(request.keys);
+        args.extend(request.ids.iter().map(|id| bytes(id)));
+        let streams = streams_of(self.run(args, stale(request.read)).await?)?;
+        Ok(Response::new(pb::StreamsResponse { streams }))
+    }
+
+    async fn x_pending_summary(
+        &self,
+        request: Request<pb::XPendingSummaryRequest>,
+    ) -> Result<Response<pb::XPendingSummaryResponse>, Status> {
+        let request = request.into_inner();
+        let args = vec![bytes("XPENDING"), request.key, bytes(&request.group)];
+        let reply = self.run(args, stale(request.read)).await?;
+        Ok(Response::new(pending_summary_of(reply)?))
+    }
+
+    async fn x_pending_range(
+        &self,
+        request: Request<pb::XPendingRangeRequest>,
+    ) -> Result<Response<pb::XPendingRangeResponse>, Status> {
+        let request = request.into_inner();
+        let mut args = vec![bytes("XPENDING"), request.key, bytes(&request.group)];
+        push_num(&mut args, "IDLE", request.min_idle_ms);
+        let or = |text: &str, default: &str| {
+            if text.is_empty() {
+                default.to_owned()
+            } else {
+                text.to_owned()
+            }
+        };
+        args.push(bytes(&or(&request.start, "-")));
+        args.push(bytes(&or(&request.end, "+")));
+        args.push(bytes(&request.count.to_string()));
+        if !request.consumer.is_empty() {
+            args.push(bytes(&request.consumer));
+        }
+        let entries = pending_entries_of(self.run(args, stale(request.read)).await?)?;
+        Ok(Response::new(pb::XPendingRangeResponse { entries }))
+    }
+
+    async fn x_claim(
+        &self,
+        request: Request<pb::XClaimRequest>,
+    ) -> Result<Response<pb::EntriesResponse>, Status> {
+        let request = request.into_inner();
+        let mut args = vec![
+            bytes("XCLAIM"),
+            request.key,
+            bytes(&request.group),
+            bytes(&request.consumer),
+            bytes(&request.min_idle_ms.to_string()),
+        ];
+        args.extend(request.ids.iter().map(|id| bytes(id)));
+        push_num(&mut args, "IDLE", request.idle_ms);
+        push_num(&mut args, "TIME", request.time_ms);
+        push_num(&mut args, "RETRYCOUNT", request.retry_count);
+        if request.force {
+            args.push(bytes("FORCE"));
+        }
+        if request.just_id {
+            args.push(bytes("JUSTID"));
+        }
+        if !request.last_id.is_empty() {
+            args.push(bytes("LASTID"));
+            args.push(bytes(&request.last_id));
+        }
+        let entries = claimed_of(self.run(args, false).await?)?;
+        Ok(Response::new(pb::EntriesResponse { entries }))
+    }
+
+    async fn x_group_destroy(
+        &self,
+        request: Request<pb::GroupRequest>,
+    ) -> Result<Response<pb::CountResponse>, Status> {
+        let request = request.into_inner();
+        let args = vec![
+            bytes("XGROUP"),
+            bytes("DESTROY"),
+            request.key,
+            bytes(&request.group),
+        ];
+        let reply = self.run(args, false).await?;
+        Ok(Response::new(pb::CountResponse {
+            count: count_of(&reply)?,
+        }))
+    }
+
+    async fn x_group_set_id(
+        &self,
+        request: Request<pb::XGroupSetIdRequest>,
+    ) -> Result<Response<pb::Empty>, Status> {
+        let request = request.into_inner();
+        let mut args = vec![
+            bytes("XGROUP"),
+            bytes("SETID"),
+            request.key,
+            bytes(&request.group),
+            bytes(&request.id),
+        ];
+        if let Some(entries_read) = request.entries_read {
+            args.push(bytes("ENTRIESREAD"));
+            args.push(bytes(&entries_read.to_string()));
+        }
+        self.run(args, false).await?;
+        Ok(Response::new(pb::Empty {}))
+    }
+
+    async fn x_group_create_consumer(
+        &self,
+        request: Request<pb::ConsumerRequest>,
+    ) -> Result<Response<pb::CountResponse>, Status> {
+        let request = request.into_inner();
+        let args = vec![
+            bytes("XGROUP"),
+            bytes("CREATECONSUMER"),
+            request.key,
+            bytes(&request.group),
+            bytes(&request.consumer),
+        ];
+        let reply = self.run(args, false).await?;
+        Ok(Response::new(pb::CountResponse {
+            count: count_of(&reply)?,
+        }))
+    }
+
+    async fn x_group_del_consumer(
+        &self,
+        request: Request<pb::ConsumerRequest>,
+    ) -> Result<Response<pb::CountResponse>, Status> {
+        let request = request.into_inner();
+        let args = vec![
+            bytes("XGROUP"),
+            bytes("DELCONSUMER"),
+            request.key,
+            bytes(&request.group),
+            bytes(&request.consumer),
+        ];
+        let reply = self.run(args, false).await?;
+        Ok(Response::new(pb::CountResponse {
+            count: count_of(&reply)?,
+        }))
+    }
+
+    async fn x_info_stream(
+        &self,
+        request: Request<pb::XInfoStreamRequest>,
+    ) -> Result<Response<pb::Value>, Status> {
+        let request = request.into_inner();
+        let mut args = vec![bytes("XINFO"), bytes("STREAM"), request.key];
+        if request.full {
+            args.push(bytes("FULL"));
+            push_num(&mut args, "COUNT", request.count);
+        }
+        let reply = self.run(args, stale(request.read)).await?;
+        Ok(Response::new(value_of(reply)))
+    }
+
+    async fn x_info_groups(
+        &self,
+        request: Request<pb::XInfoRequest>,
+    ) -> Result<Response<pb::Value>, Status> {
+        let request = request.into_inner();
+        let args = vec![bytes("XINFO"), bytes("GROUPS"), request.key];
+        let reply = self.run(args, stale(request.read)).await?;
+        Ok(Response::new(value_of(reply)))
+    }
+
+    async fn x_info_consumers(
+        &self,
+        request: Request<pb::GroupRequest>,
+    ) -> Result<Response<pb::Value>, Status> {
+        let request = request.into_inner();
+        let args = vec![
+            bytes("XINFO"),
+            bytes("CONSUMERS"),
+            request.key,
+            bytes(&request.group),
+        ];
+        let reply = self.run(args, false).await?;
+        Ok(Response::new(value_of(reply)))
+    }
+
+    async fn x_set_id(
+        &self,
+        request: Request<pb::XSetIdRequest>,
+    ) -> Result<Response<pb::Empty>, Status> {
+        let request = request.into_inner();
+        let mut args = vec![bytes("XSETID"), request.key, bytes(&request.id)];
+        push_num(&mut args, "ENTRIESADDED", request.entries_added);
+        if !request.max_deleted_id.is_empty() {
+            args.push(bytes("MAXDELETEDID"));
+            args.push(bytes(&request.max_deleted_id));
+        }
+        self.run(args, false).await?;
+        Ok(Response::new(pb::Empty {}))
+    }
+
+    async fn del(
+        &self,
+        request: Request<pb::DelRequest>,
+    ) -> Result<Response<pb::CountResponse>, Status> {
+        let request = request.into_inner();
+        let mut args = vec![bytes("DEL")];
+        args.extend(request.keys);
+        let reply = self.run(args, false).await?;
+        Ok(Response::new(pb::CountResponse {
+            count: count_of(&reply)?,
+        }))
+    }
+
     async fn x_group_create(
         &self,
         request: Request<pb::XGroupCreateRequest>,
@@ -518,6 +773,110 @@ impl Streams for Service {
         }
         self.run(args, false).await?;
         Ok(Response::new(pb::Empty {}))
+    }
+}
+
+fn stale(read: Option<pb::ReadOptions>) -> bool {
+    read.is_some_and(|read| read.stale)
+}
+
+fn text_of(reply: Reply, what: &str) -> Result<String, Status> {
+    match reply {
+        Reply::Bulk(bytes) => Ok(text(&bytes)),
+        Reply::Status(text) => Ok(text),
+        Reply::Nil => Ok(String::new()),
+        _ => Err(malformed(what)),
+    }
+}
+
+fn int_of(reply: &Reply, what: &str) -> Result<u64, Status> {
+    match reply {
+        Reply::Int(n) => u64::try_from(*n).map_err(|_| malformed(what)),
+        _ => Err(malformed(what)),
+    }
+}
+
+/// XPENDING's extended form: `[[id, consumer, idle, deliveries], ...]`.
+fn pending_entries_of(reply: Reply) -> Result<Vec<pb::PendingEntry>, Status> {
+    let Reply::Array(rows) = reply else {
+        return Err(malformed("XPENDING"));
+    };
+    rows.into_iter()
+        .map(|row| {
+            let Reply::Array(fields) = row else {
+                return Err(malformed("an XPENDING row"));
+            };
+            let [id, consumer, idle, deliveries]: [Reply; 4] = fields
+                .try_into()
+                .map_err(|_| malformed("an XPENDING row"))?;
+            Ok(pb::PendingEntry {
+                id: text_of(id, "an ID")?,
+                consumer: text_of(consumer, "a consumer")?,
+                idle_ms: int_of(&idle, "idle time")?,
+                deliveries: int_of(&deliveries, "delivery count")?,
+            })
+        })
+        .collect()
+}
+
+/// XPENDING's summary: `[count, min, max, [[consumer, count], ...]]`.
+fn pending_summary_of(reply: Reply) -> Result<pb::XPendingSummaryResponse, Status> {
+    let Reply::Array(parts) = reply else {
+        return Err(malformed("XPENDING"));
+    };
+    let [count, min, max, consumers]: [Reply; 4] =
+        parts.try_into().map_err(|_| malformed("XPENDING"))?;
+    let consumers = match consumers {
+        Reply::Array(rows) => rows
+            .into_iter()
+            .map(|row| {
+                let Reply::Array(pair) = row else {
+                    return Err(malformed("an XPENDING consumer"));
+                };
+                let [name, count]: [Reply; 2] = pair
+                    .try_into()
+                    .map_err(|_| malformed("an XPENDING consumer"))?;
+                let count = text_of(count, "a count")?
+                    .parse()
+                    .map_err(|_| malformed("a count"))?;
+                Ok(pb::ConsumerCount {
+                    name: text_of(name, "a consumer")?,
+                    count,
+                })
+            })
+            .collect::<Result<_, _>>()?,
+        Reply::Nil | Reply::NilArray => Vec::new(),
+        _ => return Err(malformed("XPENDING consumers")),
+    };
+    Ok(pb::XPendingSummaryResponse {
+        count: int_of(&count, "a count")?,
+        min_id: text_of(min, "an ID")?,
+        max_id: text_of(max, "an ID")?,
+        consumers,
+    })
+}
+
+/// XCLAIM's reply: entries, or bare IDs with JUSTID.
+fn claimed_of(reply: Reply) -> Result<Vec<pb::Entry>, Status> {
+    let Reply::Array(items) = reply else {
+        return Err(malformed("XCLAIM"));
+    };
+    items
+        .into_iter()
+        .map(|item| match item {
+            Reply::Bulk(id) => Ok(pb::Entry {
+                id: text(&id),
+                fields: Vec::new(),
+            }),
+            entry => entry_of(entry).map(|(entry, _)| entry),
+        })
+        .collect()
+}
+
+fn push_num(args: &mut Vec<Vec<u8>>, name: &str, value: Option<u64>) {
+    if let Some(value) = value {
+        args.push(bytes(name));
+        args.push(bytes(&value.to_string()));
     }
 }
 
