@@ -51,7 +51,7 @@ async fn connection_commands() {
             CLIENT ID
               :1⏎
             COMMAND COUNT
-              :33⏎
+              :36⏎
             COMMAND INFO xlen
               *1⏎*10⏎$4⏎xlen⏎:2⏎*2⏎+readonly⏎+fast⏎:1⏎:1⏎:1⏎*3⏎+@read⏎+@stream⏎+@fast⏎*0⏎*0⏎*0⏎
             COMMAND DOCS xlen
@@ -191,6 +191,71 @@ async fn info_reports_the_server_and_its_clients() {
     assert!(
         info.contains("connected_clients:1⏎") && info.contains("blocked_clients:0⏎"),
         "{info}"
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_password_is_required_once_configured() {
+    let server = rill_tests::TestServer::start_with(|config| {
+        config.requirepass = Some("s3cret".to_owned());
+    })
+    .await;
+    let mut client = rill_tests::RawClient::connect(server.addr()).await;
+    assert_eq!(
+        client.call(&[b"XLEN", b"s"]).await,
+        "-NOAUTH Authentication required.⏎"
+    );
+    assert_eq!(
+        client.call(&[b"PING"]).await,
+        "-NOAUTH Authentication required.⏎"
+    );
+    assert_eq!(
+        client.call(&[b"AUTH", b"wrong"]).await,
+        "-WRONGPASS invalid username-password pair or user is disabled.⏎"
+    );
+    assert_eq!(
+        client.call(&[b"AUTH", b"someone", b"s3cret"]).await,
+        "-WRONGPASS invalid username-password pair or user is disabled.⏎",
+        "only the default user exists"
+    );
+    assert_eq!(client.call(&[b"AUTH", b"s3cret"]).await, "+OK⏎");
+    assert_eq!(client.call(&[b"XLEN", b"s"]).await, ":0⏎");
+
+    let mut hello = rill_tests::RawClient::connect(server.addr()).await;
+    assert!(hello
+        .call(&[b"HELLO", b"2"])
+        .await
+        .starts_with("-NOAUTH HELLO must be called"));
+    let reply = hello
+        .call(&[b"HELLO", b"2", b"AUTH", b"default", b"s3cret"])
+        .await;
+    assert!(reply.contains("proto"), "{reply}");
+    assert_eq!(hello.call(&[b"PING"]).await, "+PONG⏎");
+
+    // redis-rs with the password in the URL.
+    let url = format!("redis://:s3cret@{}/", server.addr());
+    let client = redis::Client::open(url).expect("client");
+    let mut conn = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("connects");
+    let pong: String = redis::cmd("PING")
+        .query_async(&mut conn)
+        .await
+        .expect("PING");
+    assert_eq!(pong, "PONG");
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn auth_without_a_password_is_redis_s_error() {
+    let server = rill_tests::TestServer::start().await;
+    let mut client = rill_tests::RawClient::connect(server.addr()).await;
+    let reply = client.call(&[b"AUTH", b"x"]).await;
+    assert!(
+        reply.starts_with("-ERR AUTH <password> called without any password configured"),
+        "{reply}"
     );
     server.shutdown().await;
 }

@@ -38,6 +38,8 @@ pub struct ClientState {
     /// After `READONLY`: reads are served from this node's state even on a follower (they may
     /// be behind); `READWRITE` turns it off. As for Redis Cluster replicas.
     pub stale_reads: bool,
+    /// Passed `AUTH` (or `HELLO ... AUTH`); only matters when a password is configured.
+    pub authenticated: bool,
 }
 
 impl ClientState {
@@ -49,6 +51,7 @@ impl ClientState {
             lib_name: None,
             lib_ver: None,
             stale_reads: false,
+            authenticated: false,
         }
     }
 }
@@ -79,6 +82,16 @@ pub enum Action {
 /// Decides what to do with `argv` (never empty: the decoder drops empty requests).
 pub fn dispatch(argv: &[Vec<u8>], client: &mut ClientState, info: &ServerInfo) -> Action {
     let name = argv.first().expect("the decoder yields no empty request");
+    let password = info.config.requirepass.as_deref();
+    let before_auth = [&b"auth"[..], b"hello", b"quit"];
+    if password.is_some()
+        && !client.authenticated
+        && !before_auth
+            .iter()
+            .any(|allowed| name.eq_ignore_ascii_case(allowed))
+    {
+        return Action::Reply(Reply::err("NOAUTH Authentication required."));
+    }
     let spec = COMMANDS
         .iter()
         .find(|spec| spec.handled_here && name.eq_ignore_ascii_case(spec.name.as_bytes()));
@@ -100,7 +113,8 @@ pub fn dispatch(argv: &[Vec<u8>], client: &mut ClientState, info: &ServerInfo) -
             _ => Reply::err(errors::wrong_arity("ping")),
         },
         "echo" => Reply::bulk(&args[0]),
-        "hello" => hello(args, client),
+        "hello" => hello(args, client, password),
+        "auth" => auth(args, client, password),
         "client" => client_command(args, client),
         "select" => select(&args[0]),
         "command" => command(args),
@@ -174,7 +188,7 @@ const BAD_CLIENT_NAME: &str =
 
 /// `HELLO [protover [AUTH username password] [SETNAME clientname]]`. There is no
 /// authentication, so any credentials are accepted (like Redis's default `nopass` user).
-fn hello(args: &[Vec<u8>], client: &mut ClientState) -> Reply {
+fn hello(args: &[Vec<u8>], client: &mut ClientState, password: Option<&str>) -> Reply {
     let mut protocol = client.protocol;
     if let Some(version) = args.first() {
         protocol = match parse_i64(version) {
@@ -186,10 +200,17 @@ fn hello(args: &[Vec<u8>], client: &mut ClientState) -> Reply {
     }
     let mut setname = None;
     let mut i = 1;
+    let authenticated_before = client.authenticated;
     while i < args.len() {
         let more = args.len() - 1 - i;
         let option = &args[i];
         if option.eq_ignore_ascii_case(b"AUTH") && more >= 2 {
+            if let Some(password) = password {
+                if !credentials_match(&args[i + 1], &args[i + 2], password) {
+                    return Reply::err(WRONGPASS);
+                }
+                client.authenticated = true;
+            }
             i += 3;
         } else if option.eq_ignore_ascii_case(b"SETNAME") && more >= 1 {
             if !valid_client_name(&args[i + 1]) {
@@ -203,6 +224,10 @@ fn hello(args: &[Vec<u8>], client: &mut ClientState) -> Reply {
                 lossy(option)
             ));
         }
+    }
+    if password.is_some() && !client.authenticated {
+        client.authenticated = authenticated_before;
+        return Reply::err("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time");
     }
     if let Some(name) = setname {
         client.name = (!name.is_empty()).then_some(name);
@@ -220,6 +245,35 @@ fn hello(args: &[Vec<u8>], client: &mut ClientState) -> Reply {
         (Reply::text("role"), Reply::text("master")),
         (Reply::text("modules"), Reply::Array(Vec::new())),
     ])
+}
+
+const WRONGPASS: &str = "WRONGPASS invalid username-password pair or user is disabled.";
+
+/// Only the default user exists: a username other than `default` never matches.
+fn credentials_match(user: &[u8], given: &[u8], password: &str) -> bool {
+    user == b"default" && constant_time_eq(given, password.as_bytes())
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// `AUTH [username] password`, against `requirepass` (the `default` user).
+fn auth(args: &[Vec<u8>], client: &mut ClientState, password: Option<&str>) -> Reply {
+    let (user, given) = match args {
+        [given] => (&b"default"[..], given),
+        [user, given] => (user.as_slice(), given),
+        _ => return Reply::err(errors::SYNTAX),
+    };
+    let Some(password) = password else {
+        return Reply::err("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?");
+    };
+    if credentials_match(user, given, password) {
+        client.authenticated = true;
+        Reply::ok()
+    } else {
+        Reply::err(WRONGPASS)
+    }
 }
 
 fn client_command(args: &[Vec<u8>], client: &mut ClientState) -> Reply {
@@ -826,6 +880,21 @@ pub const COMMANDS: &[CommandSpec] = &[
         SERVER,
     ),
     spec("cluster", -2, &[], (0, 0, 0), &["@slow"], SERVER),
+    spec(
+        "auth",
+        -2,
+        &[
+            "noscript",
+            "loading",
+            "stale",
+            "fast",
+            "no_auth",
+            "allow_busy",
+        ],
+        (0, 0, 0),
+        &["@fast", "@connection"],
+        SERVER,
+    ),
     spec(
         "readonly",
         1,

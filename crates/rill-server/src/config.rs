@@ -32,6 +32,9 @@ pub struct ServerConfig {
     /// Followers answer keyed commands with `-MOVED <slot> <leader>`, for Redis Cluster
     /// clients (which follow it and learn the leader from `CLUSTER SLOTS`).
     pub cluster_redirects: bool,
+    /// The `default` user's password (`AUTH`). Unset: only loopback clients are accepted
+    /// (Redis's protected mode).
+    pub requirepass: Option<String>,
     pub raft: rill_raft::RaftConfig,
     pub proposer: rill_raft::ProposerLimits,
     /// The RocksDB data directory, created if missing.
@@ -58,6 +61,7 @@ impl ServerConfig {
             advertise_host: None,
             forward: true,
             cluster_redirects: false,
+            requirepass: None,
             raft: rill_raft::RaftConfig::default(),
             proposer: rill_raft::ProposerLimits::default(),
             dir: dir.into(),

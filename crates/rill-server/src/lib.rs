@@ -332,6 +332,9 @@ async fn run(
         tokio::select! {
             _ = stopped(&mut stop_rx) => break,
             accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) if !admitted(peer, &shared.info.config) => {
+                    refuse(stream, PROTECTED_MODE, &mut connections);
+                }
                 Ok((stream, peer)) => match Arc::clone(&permits).try_acquire_owned() {
                     Ok(permit) => {
                         let shared = Arc::clone(&shared);
@@ -341,7 +344,7 @@ async fn run(
                             drop(permit);
                         });
                     }
-                    Err(_) => refuse(stream, &mut connections),
+                    Err(_) => refuse(stream, "-ERR max number of clients reached\r\n", &mut connections),
                 },
                 Err(error) => {
                     // Out of file descriptors and the like: back off instead of spinning.
@@ -373,11 +376,19 @@ async fn run(
     tracing::info!("stopped");
 }
 
-/// Over `connections_max`: reply with Redis's error and close, without holding up `accept`.
-fn refuse(stream: TcpStream, connections: &mut JoinSet<()>) {
+/// Redis's protected-mode refusal, shortened.
+const PROTECTED_MODE: &str = "-DENIED Rill is running in protected mode because no password is set: only loopback clients are accepted. Set requirepass (--requirepass) to accept others.\r\n";
+
+/// Without a password, only loopback clients (Redis's protected mode).
+fn admitted(peer: SocketAddr, config: &ServerConfig) -> bool {
+    config.requirepass.is_some() || peer.ip().is_loopback()
+}
+
+/// Replies `refusal` and closes, without holding up `accept`.
+fn refuse(stream: TcpStream, refusal: &'static str, connections: &mut JoinSet<()>) {
     connections.spawn(async move {
         let mut stream = stream;
-        let refusal = b"-ERR max number of clients reached\r\n";
+        let refusal = refusal.as_bytes();
         let write = stream.write_all(refusal);
         let _ = tokio::time::timeout(Duration::from_secs(1), write).await;
         let _ = stream.shutdown().await;
@@ -393,5 +404,23 @@ pub(crate) async fn stopped(shutdown_rx: &mut watch::Receiver<bool>) {
 fn log_task_end(finished: Result<(), tokio::task::JoinError>) {
     if let Err(error) = finished {
         tracing::error!(%error, "connection task failed");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn protected_mode_admits_only_loopback_without_a_password() {
+        let mut config = ServerConfig::new("/unused");
+        let loopback: SocketAddr = "127.0.0.1:5000".parse().expect("address");
+        let remote: SocketAddr = "10.1.2.3:5000".parse().expect("address");
+        let remote_v6: SocketAddr = "[2001:db8::1]:5000".parse().expect("address");
+        assert!(admitted(loopback, &config));
+        assert!(!admitted(remote, &config));
+        assert!(!admitted(remote_v6, &config));
+        config.requirepass = Some("secret".to_owned());
+        assert!(admitted(remote, &config), "with a password, AUTH decides");
     }
 }

@@ -66,6 +66,9 @@ struct Args {
     /// Followers answer keyed commands with -MOVED to the leader (for Redis Cluster clients).
     #[arg(long, env = "RILL_CLUSTER_REDIRECTS")]
     cluster_redirects: bool,
+    /// The password clients give with AUTH. Without one, only loopback clients are accepted.
+    #[arg(long, env = "RILL_REQUIREPASS", hide_env_values = true)]
+    requirepass: Option<String>,
     #[arg(long, env = "RILL_HEARTBEAT_MS")]
     heartbeat_ms: Option<u64>,
     #[arg(long, env = "RILL_ELECTION_TIMEOUT_MS_MIN")]
@@ -98,6 +101,7 @@ struct File {
     forward: Option<bool>,
     #[serde(default)]
     cluster_redirects: bool,
+    requirepass: Option<String>,
     heartbeat_ms: Option<u64>,
     election_timeout_ms_min: Option<u64>,
     election_timeout_ms_max: Option<u64>,
@@ -161,6 +165,10 @@ fn load(args: Args) -> Result<ServerConfig, String> {
     config.fsync = !args.no_fsync && file.fsync.unwrap_or(true);
     config.forward = !args.no_forward && file.forward.unwrap_or(true);
     config.cluster_redirects = args.cluster_redirects || file.cluster_redirects;
+    config.requirepass = args
+        .requirepass
+        .or(file.requirepass)
+        .filter(|p| !p.is_empty());
     let raft = &mut config.raft;
     if let Some(ms) = args.heartbeat_ms.or(file.heartbeat_ms) {
         raft.heartbeat_ms = ms;
