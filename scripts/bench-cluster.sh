@@ -51,9 +51,9 @@ echo "cluster: leader node $leader (:$lport), follower node $follower (:$fport);
 for clients in 1 50; do
   entries=$(( clients == 1 ? 5000 : 50000 ))
   echo "== stream_bench, $clients client(s)"
-  echo -n "rill leader:   "; "$bench" "127.0.0.1:$lport" "$clients" "$entries" | head -1
-  echo -n "rill follower: "; "$bench" "127.0.0.1:$fport" "$clients" "$entries" | head -1
-  echo -n "redis:         "; "$bench" "127.0.0.1:$rport" "$clients" "$entries" | head -1
+  echo -n "rill leader:   "; "$bench" "127.0.0.1:$lport" "$clients" "$entries"
+  echo -n "rill follower: "; "$bench" "127.0.0.1:$fport" "$clients" "$entries"
+  echo -n "redis:         "; "$bench" "127.0.0.1:$rport" "$clients" "$entries"
 done
 for pipeline in 1 16; do
   n=$(( pipeline == 1 ? 50000 : 200000 ))
