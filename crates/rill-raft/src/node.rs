@@ -56,7 +56,9 @@ pub struct ProposerLimits {
     pub queue_depth_max: usize,
     /// Commands in one log entry.
     pub batch_commands_max: usize,
-    /// Log entries proposed and not yet applied.
+    /// Log entries proposed and not yet applied. One is fastest on our 2-core machine (50
+    /// clients: 14.9k XADD/s with 1, 14.1k with 2, 12.1k with 4, 9.4k with 8): openraft 0.9
+    /// appends each entry with its own fsync, so fewer, larger batches win.
     pub proposals_in_flight_max: usize,
 }
 
@@ -65,7 +67,7 @@ impl Default for ProposerLimits {
         ProposerLimits {
             queue_depth_max: 8192,
             batch_commands_max: 1024,
-            proposals_in_flight_max: 2,
+            proposals_in_flight_max: 1,
         }
     }
 }

@@ -80,6 +80,9 @@ struct Args {
     snapshot_entries: Option<u64>,
     #[arg(long, env = "RILL_CONNECTIONS_MAX")]
     connections_max: Option<usize>,
+    /// Log entries (batches of commands) proposed and not yet applied, at most.
+    #[arg(long, env = "RILL_PROPOSALS_IN_FLIGHT")]
+    proposals_in_flight: Option<usize>,
 }
 
 /// The config file: the same settings as the flags.
@@ -107,6 +110,7 @@ struct File {
     election_timeout_ms_max: Option<u64>,
     snapshot_entries: Option<u64>,
     connections_max: Option<usize>,
+    proposals_in_flight: Option<usize>,
 }
 
 /// `ID=GRPC_ADDR/REDIS_ADDR`.
@@ -194,6 +198,12 @@ fn load(args: Args) -> Result<ServerConfig, String> {
             return Err("connections_max must be positive".to_owned());
         }
         config.limits.connections_max = max;
+    }
+    if let Some(max) = args.proposals_in_flight.or(file.proposals_in_flight) {
+        if max == 0 {
+            return Err("proposals_in_flight must be positive".to_owned());
+        }
+        config.proposer.proposals_in_flight_max = max;
     }
     Ok(config)
 }
