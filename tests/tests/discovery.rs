@@ -114,3 +114,137 @@ async fn cluster_slots_moved_and_readonly() {
     assert!(role.starts_with("*5⏎$5⏎slave⏎"), "{role}");
     cluster.shutdown().await;
 }
+
+/// A consumer loop as the seed articles write it, through a Sentinel client: XAUTOCLAIM idle
+/// entries, XREADGROUP BLOCK, XACK; on any error, ask the sentinels again.
+async fn consume(
+    mut client: SentinelClient,
+    done: std::sync::Arc<std::sync::Mutex<std::collections::BTreeSet<String>>>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    use redis::streams::{
+        StreamAutoClaimOptions, StreamAutoClaimReply, StreamReadOptions, StreamReadReply,
+    };
+    let mut conn = sentinel_connection(&mut client).await;
+    while !*stop.borrow() {
+        let claimed: redis::RedisResult<StreamAutoClaimReply> = conn
+            .xautoclaim_options(
+                "s",
+                "g",
+                "c",
+                1000,
+                "0-0",
+                StreamAutoClaimOptions::default().count(100),
+            )
+            .await;
+        let options = StreamReadOptions::default()
+            .group("g", "c")
+            .count(10)
+            .block(300);
+        let read: redis::RedisResult<StreamReadReply> = tokio::select! {
+            read = conn.xread_options(&["s"], &[">"], &options) => read,
+            _ = stop.changed() => break,
+        };
+        let mut ids: Vec<String> = Vec::new();
+        match (claimed, read) {
+            (Ok(claimed), Ok(read)) => {
+                ids.extend(claimed.claimed.into_iter().map(|entry| entry.id));
+                for key in read.keys {
+                    ids.extend(key.ids.into_iter().map(|entry| entry.id));
+                }
+            }
+            _ => {
+                // The leader is gone or changing: find the new one.
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                conn = sentinel_connection(&mut client).await;
+                continue;
+            }
+        }
+        if ids.is_empty() {
+            continue;
+        }
+        let acked: redis::RedisResult<usize> = conn.xack("s", "g", &ids).await;
+        if acked.is_ok() {
+            done.lock().expect("lock").extend(ids);
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_blocked_consumer_and_a_producer_continue_through_a_leader_failover() {
+    let mut cluster = TestCluster::start(3, |_| {}).await;
+    let sentinels: Vec<String> = cluster
+        .ids()
+        .iter()
+        .map(|&id| format!("redis://{}/", cluster.handle(id).addr()))
+        .collect();
+    let build = || {
+        SentinelClient::build(
+            sentinels.clone(),
+            "rill".to_owned(),
+            None,
+            SentinelServerType::Master,
+        )
+        .expect("sentinel client")
+    };
+    let mut producer_client = build();
+    let mut producer = sentinel_connection(&mut producer_client).await;
+    let _: () = redis::cmd("XGROUP")
+        .arg(&["CREATE", "s", "g", "$", "MKSTREAM"])
+        .query_async(&mut producer)
+        .await
+        .expect("group");
+    let done = std::sync::Arc::new(std::sync::Mutex::new(std::collections::BTreeSet::new()));
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let consumer = tokio::spawn(consume(build(), std::sync::Arc::clone(&done), stop_rx));
+
+    let mut acked = Vec::new();
+    let mut retries = 0;
+    while acked.len() < 200 {
+        if acked.len() == 100 && cluster.running().len() == 3 {
+            // The consumer is blocked in XREADGROUP on the leader right now, most likely.
+            let leader = cluster.wait_leader().await;
+            cluster.stop(leader).await;
+        }
+        match producer
+            .xadd::<_, _, _, _, String>("s", "*", &[("n", acked.len())])
+            .await
+        {
+            Ok(id) => acked.push(id),
+            Err(_) => {
+                retries += 1;
+                assert!(retries < 500, "the producer never got through");
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                producer = sentinel_connection(&mut producer_client).await;
+            }
+        }
+    }
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let all = {
+            let done = done.lock().expect("lock");
+            acked.iter().all(|id| done.contains(id))
+        };
+        let pending: redis::streams::StreamPendingReply =
+            producer.xpending("s", "g").await.expect("XPENDING");
+        if all && pending.count() == 0 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "not every entry was acknowledged"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    stop_tx.send(true).expect("consumer listening");
+    within("consumer", consumer).await.expect("consumer task");
+    // Redis clients cannot tell a lost reply from a lost write: a retried XADD may have been
+    // applied twice, at most once per retry.
+    let len: usize = producer.xlen("s").await.expect("XLEN");
+    assert!(
+        len >= acked.len() && len - acked.len() <= retries,
+        "{len} entries, {} acknowledged, {retries} retries",
+        acked.len()
+    );
+    cluster.shutdown().await;
+}

@@ -182,6 +182,8 @@ async fn quit_replies_ok_then_closes() {
 async fn info_reports_the_server_and_its_clients() {
     let server = TestServer::start().await;
     let mut client = RawClient::connect(server.addr()).await;
+    // A command waits for the node to lead its cluster of one; INFO does not.
+    assert_eq!(client.call(&[b"XLEN", b"s"]).await, ":0⏎");
     let info = client.call(&[b"INFO"]).await;
     assert!(info.contains("# Server⏎redis_version:7.0.0⏎"), "{info}");
     assert!(
@@ -191,6 +193,25 @@ async fn info_reports_the_server_and_its_clients() {
     assert!(
         info.contains("connected_clients:1⏎") && info.contains("blocked_clients:0⏎"),
         "{info}"
+    );
+    assert!(info.contains("# Replication⏎role:master⏎"), "{info}");
+    assert!(info.contains("# Streams⏎streams:0⏎"), "{info}");
+    // The streams section counts streams, entries, groups and pending entries.
+    for line in [
+        "XADD a 1-1 f v",
+        "XADD a 2-1 f v",
+        "XADD b 1-1 f v",
+        "XGROUP CREATE a g1 0",
+        "XGROUP CREATE a g2 0",
+        "XREADGROUP GROUP g1 c STREAMS a >",
+    ] {
+        let args: Vec<&[u8]> = line.split(' ').map(str::as_bytes).collect();
+        client.call(&args).await;
+    }
+    let streams = client.call(&[b"INFO", b"streams"]).await;
+    assert_eq!(
+        streams,
+        "$96⏎# Streams⏎streams:2⏎stream_entries:3⏎stream_groups:2⏎stream_pending:2⏎streams_partial:0⏎⏎⏎"
     );
     server.shutdown().await;
 }
@@ -256,6 +277,36 @@ async fn auth_without_a_password_is_redis_s_error() {
     assert!(
         reply.starts_with("-ERR AUTH <password> called without any password configured"),
         "{reply}"
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn client_list_shows_every_connection_with_its_name() {
+    let server = TestServer::start().await;
+    let mut first = RawClient::connect(server.addr()).await;
+    let mut second = RawClient::connect(server.addr()).await;
+    assert_eq!(
+        first.call(&[b"CLIENT", b"SETNAME", b"producer"]).await,
+        "+OK⏎"
+    );
+    assert_eq!(
+        second
+            .call(&[b"CLIENT", b"SETINFO", b"LIB-NAME", b"redis-py"])
+            .await,
+        "+OK⏎"
+    );
+    let list = first.call(&[b"CLIENT", b"LIST"]).await;
+    assert!(list.contains(" name=producer "), "{list}");
+    assert!(list.contains(" lib-name=redis-py "), "{list}");
+    assert_eq!(list.matches("id=").count(), 2, "{list}");
+    drop(second);
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let list = first.call(&[b"CLIENT", b"LIST"]).await;
+    assert_eq!(
+        list.matches("id=").count(),
+        1,
+        "a closed connection leaves the list: {list}"
     );
     server.shutdown().await;
 }

@@ -62,9 +62,83 @@ pub struct ServerInfo {
     pub config: ServerConfig,
     pub started: Instant,
     pub connected_clients: AtomicUsize,
+    /// What `CLIENT LIST` shows, by client id: kept up to date by connections and by the
+    /// commands that name a client.
+    pub clients: std::sync::Mutex<std::collections::BTreeMap<u64, ClientEntry>>,
     pub waiters: Arc<Waiters>,
     /// This node's view of the cluster (`None` in tests without a node).
     pub status: Box<dyn Fn() -> Option<rill_raft::Status> + Send + Sync>,
+}
+
+/// One connected client, as `CLIENT LIST` shows it.
+#[derive(Clone, Debug)]
+pub struct ClientEntry {
+    pub addr: SocketAddr,
+    pub connected: Instant,
+    pub name: Option<Vec<u8>>,
+    pub lib_name: Option<Vec<u8>>,
+    pub lib_ver: Option<Vec<u8>>,
+    pub resp: i64,
+}
+
+impl ServerInfo {
+    fn client_list(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::BTreeMap<u64, ClientEntry>> {
+        self.clients
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Records a new connection.
+    pub fn client_connected(&self, id: u64, addr: SocketAddr) {
+        let entry = ClientEntry {
+            addr,
+            connected: Instant::now(),
+            name: None,
+            lib_name: None,
+            lib_ver: None,
+            resp: 2,
+        };
+        self.client_list().insert(id, entry);
+    }
+
+    pub fn client_gone(&self, id: u64) {
+        self.client_list().remove(&id);
+    }
+
+    /// Copies what `client` says about itself into its `CLIENT LIST` entry.
+    fn client_changed(&self, client: &ClientState) {
+        if let Some(entry) = self.client_list().get_mut(&client.id) {
+            entry.name.clone_from(&client.name);
+            entry.lib_name.clone_from(&client.lib_name);
+            entry.lib_ver.clone_from(&client.lib_ver);
+            entry.resp = client.protocol.version();
+        }
+    }
+
+    /// `CLIENT LIST` in Redis's line format (fields Rill does not track are zero).
+    fn client_list_text(&self) -> String {
+        let show = |value: &Option<Vec<u8>>| {
+            value
+                .as_deref()
+                .map_or(String::new(), |v| lossy(v).into_owned())
+        };
+        let mut text = String::new();
+        for (id, entry) in self.client_list().iter() {
+            text.push_str(&format!(
+                "id={id} addr={} laddr={} fd=0 name={} age={} idle=0 flags=N db=0 sub=0 psub=0 ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd=client|list user=default redir=-1 resp={} lib-name={} lib-ver={}\n",
+                entry.addr,
+                self.addr,
+                show(&entry.name),
+                entry.connected.elapsed().as_secs(),
+                entry.resp,
+                show(&entry.lib_name),
+                show(&entry.lib_ver),
+            ));
+        }
+        text
+    }
 }
 
 /// What the connection does with one request.
@@ -75,6 +149,11 @@ pub enum Action {
     Quit,
     /// Count the stream keys on a read view.
     DbSize,
+    /// `INFO`: `text`, then the `streams` section (counted on a read view) when wanted.
+    Info {
+        text: String,
+        streams: bool,
+    },
     /// A stream-engine command: read, write or blocking read.
     Engine(Command),
 }
@@ -113,13 +192,29 @@ pub fn dispatch(argv: &[Vec<u8>], client: &mut ClientState, info: &ServerInfo) -
             _ => Reply::err(errors::wrong_arity("ping")),
         },
         "echo" => Reply::bulk(&args[0]),
-        "hello" => hello(args, client, password),
+        "hello" => {
+            let reply = hello(args, client, password);
+            info.client_changed(client);
+            reply
+        }
         "auth" => auth(args, client, password),
-        "client" => client_command(args, client),
+        "client" => {
+            if args[0].eq_ignore_ascii_case(b"LIST") {
+                return Action::Reply(Reply::Bulk(info.client_list_text().into_bytes()));
+            }
+            let reply = client_command(args, client);
+            info.client_changed(client);
+            reply
+        }
         "select" => select(&args[0]),
         "command" => command(args),
         "config" => config(args, info),
-        "info" => Reply::Bulk(info_text(args, info).into_bytes()),
+        "info" => {
+            return Action::Info {
+                text: info_text(args, info),
+                streams: info_wants(args, "streams"),
+            }
+        }
         "quit" => return Action::Quit,
         "dbsize" => return Action::DbSize,
         "role" => role(info),
@@ -407,14 +502,18 @@ fn config_params(info: &ServerInfo) -> Vec<(&'static str, String)> {
 }
 
 /// `INFO [section ...]`: the `server`, `clients` and `persistence` sections.
+/// Whether `INFO args` asks for `section` (no arguments, `all`, `default` and `everything`
+/// ask for every section).
+fn info_wants(args: &[Vec<u8>], section: &str) -> bool {
+    args.is_empty()
+        || args.iter().any(|a| {
+            let a = lossy(a).to_ascii_lowercase();
+            a == section || a == "all" || a == "default" || a == "everything"
+        })
+}
+
 fn info_text(args: &[Vec<u8>], info: &ServerInfo) -> String {
-    let wanted = |section: &str| {
-        args.is_empty()
-            || args.iter().any(|a| {
-                let a = lossy(a).to_ascii_lowercase();
-                a == section || a == "all" || a == "default" || a == "everything"
-            })
-    };
+    let wanted = |section: &str| info_wants(args, section);
     let mut text = String::new();
     if wanted("server") {
         let uptime_s = info.started.elapsed().as_secs();
@@ -933,6 +1032,7 @@ mod tests {
             config: ServerConfig::new("/data/rill"),
             started: Instant::now(),
             connected_clients: AtomicUsize::new(1),
+            clients: std::sync::Mutex::default(),
             waiters: Arc::new(Waiters::new(4)),
             status: Box::new(|| None),
         }
@@ -953,6 +1053,7 @@ mod tests {
                 }
                 Action::Quit => "<quit>".to_owned(),
                 Action::DbSize => "<dbsize>".to_owned(),
+                Action::Info { streams, .. } => format!("<info streams={streams}>"),
                 Action::Engine(cmd) => format!("<engine {cmd:?}>"),
             };
             out.push_str(&format!("{line}\n  {shown}\n"));

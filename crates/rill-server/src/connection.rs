@@ -66,6 +66,7 @@ pub(crate) async fn serve(
         .info
         .connected_clients
         .fetch_add(1, Ordering::Relaxed);
+    shared.info.client_connected(id, peer);
     let mut connection = Connection {
         decoder: RequestDecoder::new(shared.info.config.limits.frame_limits()),
         client: ClientState::new(id),
@@ -79,6 +80,7 @@ pub(crate) async fn serve(
         Ok(()) => tracing::debug!(id, %peer, "connection closed"),
         Err(error) => tracing::debug!(id, %peer, %error, "connection failed"),
     }
+    shared.info.client_gone(id);
     shared
         .info
         .connected_clients
@@ -191,6 +193,11 @@ impl Connection {
                     slots.push((protocol, Slot::Ready(Reply::ok())));
                     flow = Flow::Close;
                     break;
+                }
+                Action::Info { text, streams } => {
+                    // Counted on this node's state, like DBSIZE.
+                    self.settle_writes(&mut slots).await;
+                    slots.push((protocol, Slot::Read(ReadOp::Info { text, streams })));
                 }
                 Action::DbSize => {
                     // Counted on this node's state, whatever its role: an estimate suffices.
@@ -307,7 +314,8 @@ impl Connection {
         let mut stale = true;
         for (position, (_, slot)) in slots.iter_mut().enumerate() {
             if let Slot::Read(op) = slot {
-                stale &= matches!(op, ReadOp::DbSize) || self.client.stale_reads;
+                stale &=
+                    matches!(op, ReadOp::DbSize | ReadOp::Info { .. }) || self.client.stale_reads;
                 let Slot::Read(op) = std::mem::replace(slot, Slot::Ready(Reply::Nil)) else {
                     unreachable!("matched a read");
                 };

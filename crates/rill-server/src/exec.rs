@@ -32,6 +32,11 @@ const DBSIZE_SCAN_KEYS: usize = 1024;
 pub(crate) enum ReadOp {
     Engine(Command),
     DbSize,
+    /// INFO: the text so far, and whether to append the `streams` section.
+    Info {
+        text: String,
+        streams: bool,
+    },
 }
 
 /// Where a command runs.
@@ -47,6 +52,10 @@ pub(crate) enum Route {
 /// is safe for reads and for writes that were not applied.
 pub(crate) fn try_again(why: &str) -> Reply {
     Reply::err(format!("TRYAGAIN {why}"))
+}
+
+fn is_try_again(reply: &Reply) -> bool {
+    matches!(reply, Reply::Error(text) if text.starts_with("TRYAGAIN"))
 }
 
 pub(crate) fn node_error(error: NodeError) -> Reply {
@@ -135,6 +144,13 @@ impl Shared {
                 .map(|op| match op {
                     ReadOp::Engine(cmd) => rill_core::execute(&mut view, cmd, now_ms, &limits),
                     ReadOp::DbSize => db_size(&view),
+                    ReadOp::Info { text, streams } => {
+                        let mut text = text.clone();
+                        if *streams {
+                            streams_section(&view, &mut text);
+                        }
+                        Reply::Bulk(text.into_bytes())
+                    }
                 })
                 .collect();
             match view.status() {
@@ -225,6 +241,13 @@ impl Shared {
                     .await;
                 replies.pop().expect("one reply for one read")
             };
+            if is_try_again(&reply) && !self.node.is_leader() {
+                // Leadership lost between attempts: as if seen stepping down.
+                match self.wait_for_leader().await {
+                    Some((id, _)) if id == self.node.id() => continue,
+                    leader => return Ok(Some(node_error(NodeError::NotLeader { leader }))),
+                }
+            }
             if !matches!(reply, Reply::NilArray) {
                 return Ok(Some(reply));
             }
@@ -232,9 +255,12 @@ impl Shared {
                 _ = waiter.notified() => {}
                 _ = sleep_until(deadline) => return Ok(Some(Reply::NilArray)),
                 _ = self.node.stepped_down() => {
-                    // Name the new leader when it is known soon: that is where to retry.
-                    let leader = self.wait_for_other_leader().await;
-                    return Ok(Some(node_error(NodeError::NotLeader { leader })));
+                    // Name the new leader when it is known soon: that is where to retry. If
+                    // this node wins the election again, the wait simply goes on.
+                    match self.wait_for_leader().await {
+                        Some((id, _)) if id == self.node.id() => {}
+                        leader => return Ok(Some(node_error(NodeError::NotLeader { leader }))),
+                    }
                 }
                 gone = interrupt.interrupted() => {
                     gone?;
@@ -244,12 +270,15 @@ impl Shared {
         }
     }
 
-    /// The leader once one other than this node is known, or `None` after `LEADER_WAIT`.
-    async fn wait_for_other_leader(&self) -> Option<(rill_raft::NodeId, rill_raft::Peer)> {
+    /// The leader once a new one is known (another node, or this one leading again), or
+    /// `None` after `LEADER_WAIT`.
+    async fn wait_for_leader(&self) -> Option<(rill_raft::NodeId, rill_raft::Peer)> {
         let deadline = Instant::now() + LEADER_WAIT;
         loop {
             match self.node.leader() {
-                Some((id, peer)) if id != self.node.id() => return Some((id, peer)),
+                Some((id, peer)) if id != self.node.id() || self.node.is_leader() => {
+                    return Some((id, peer))
+                }
                 _ if Instant::now() >= deadline => return None,
                 _ => tokio::time::sleep(Duration::from_millis(20)).await,
             }
@@ -319,6 +348,41 @@ async fn sleep_until(deadline: Option<Instant>) {
         Some(deadline) => tokio::time::sleep_until(deadline).await,
         None => std::future::pending().await,
     }
+}
+
+/// Streams counted by `INFO streams` at most; past it the counts are marked partial.
+const INFO_STREAMS_MAX: usize = 100_000;
+
+/// `# Streams`: how many streams, entries, groups and pending entries this node holds.
+fn streams_section(store: &impl Store, text: &mut String) {
+    let (mut streams, mut entries, mut groups, mut pending) = (0u64, 0u64, 0u64, 0u64);
+    let mut after: Option<Vec<u8>> = None;
+    let mut partial = false;
+    loop {
+        let keys = store.stream_keys(after.as_deref(), DBSIZE_SCAN_KEYS);
+        for key in &keys {
+            streams += 1;
+            entries += store.stream(key).map_or(0, |meta| meta.length);
+            for (_, group) in store.groups(key) {
+                groups += 1;
+                pending += group.pending_count;
+            }
+        }
+        if keys.len() < DBSIZE_SCAN_KEYS {
+            break;
+        }
+        if streams as usize >= INFO_STREAMS_MAX {
+            partial = true;
+            break;
+        }
+        after = keys.into_iter().last();
+    }
+    text.push_str("# Streams\r\n");
+    text.push_str(&format!("streams:{streams}\r\n"));
+    text.push_str(&format!("stream_entries:{entries}\r\n"));
+    text.push_str(&format!("stream_groups:{groups}\r\n"));
+    text.push_str(&format!("stream_pending:{pending}\r\n"));
+    text.push_str(&format!("streams_partial:{}\r\n\r\n", u8::from(partial)));
 }
 
 fn db_size(store: &impl Store) -> Reply {

@@ -177,6 +177,7 @@ impl Server {
                 config,
                 started: Instant::now(),
                 connected_clients: AtomicUsize::new(0),
+                clients: std::sync::Mutex::default(),
                 waiters,
                 status: Box::new(move || Some(node_for_info.status())),
             },
