@@ -16,6 +16,7 @@ import threading
 import time
 
 import redis
+from redis.cluster import RedisCluster
 from redis.sentinel import Sentinel
 from walrus import Database
 
@@ -62,6 +63,16 @@ def start_cluster(binary, root):
             return [(n[0], n[1], n[2]) for n in nodes]
         time.sleep(0.1)
     raise RuntimeError("the cluster did not form")
+
+
+def redis_cluster_client(nodes):
+    """redis-py's RedisCluster, started from a follower, finds the leader via CLUSTER SLOTS."""
+    _, host, port = nodes[-1]
+    rc = RedisCluster(host=host, port=port)
+    entry_id = rc.xadd("cluster_client", {"a": 1})
+    assert rc.xlen("cluster_client") == 1
+    assert rc.xrange("cluster_client")[0][0] == entry_id
+    rc.close()
 
 
 def sentinel_failover(nodes):
@@ -238,6 +249,7 @@ def main():
             for check in checks:
                 results.append(run(f"{check.__name__} (cluster, via a follower)", check,
                                    follower[1], follower[2]))
+            results.append(run("redis_cluster_client", redis_cluster_client, nodes))
             results.append(run("sentinel_failover", sentinel_failover, nodes))
         finally:
             for proc, _, _ in nodes:
