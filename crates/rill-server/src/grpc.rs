@@ -441,10 +441,7 @@ impl Streams for Service {
         let request = request.into_inner();
         let mut args = vec![bytes("XACK"), request.key, bytes(&request.group)];
         args.extend(request.ids.iter().map(|id| bytes(id)));
-        let reply = self.run(args, false).await?;
-        Ok(Response::new(pb::CountResponse {
-            count: count_of(&reply)?,
-        }))
+        self.count(args).await
     }
 
     async fn x_auto_claim(
@@ -504,10 +501,7 @@ impl Streams for Service {
         let request = request.into_inner();
         let mut args = vec![bytes("XDEL"), request.key];
         args.extend(request.ids.iter().map(|id| bytes(id)));
-        let reply = self.run(args, false).await?;
-        Ok(Response::new(pb::CountResponse {
-            count: count_of(&reply)?,
-        }))
+        self.count(args).await
     }
 
     async fn x_trim(
@@ -520,10 +514,7 @@ impl Streams for Service {
         };
         let mut args = vec![bytes("XTRIM"), request.key];
         trim_args(&trim, &mut args)?;
-        let reply = self.run(args, false).await?;
-        Ok(Response::new(pb::CountResponse {
-            count: count_of(&reply)?,
-        }))
+        self.count(args).await
     }
 
     async fn x_read(
@@ -623,10 +614,7 @@ impl Streams for Service {
             request.key,
             bytes(&request.group),
         ];
-        let reply = self.run(args, false).await?;
-        Ok(Response::new(pb::CountResponse {
-            count: count_of(&reply)?,
-        }))
+        self.count(args).await
     }
 
     async fn x_group_set_id(
@@ -645,8 +633,7 @@ impl Streams for Service {
             args.push(bytes("ENTRIESREAD"));
             args.push(bytes(&entries_read.to_string()));
         }
-        self.run(args, false).await?;
-        Ok(Response::new(pb::Empty {}))
+        self.empty(args).await
     }
 
     async fn x_group_create_consumer(
@@ -661,10 +648,7 @@ impl Streams for Service {
             bytes(&request.group),
             bytes(&request.consumer),
         ];
-        let reply = self.run(args, false).await?;
-        Ok(Response::new(pb::CountResponse {
-            count: count_of(&reply)?,
-        }))
+        self.count(args).await
     }
 
     async fn x_group_del_consumer(
@@ -679,10 +663,7 @@ impl Streams for Service {
             bytes(&request.group),
             bytes(&request.consumer),
         ];
-        let reply = self.run(args, false).await?;
-        Ok(Response::new(pb::CountResponse {
-            count: count_of(&reply)?,
-        }))
+        self.count(args).await
     }
 
     async fn x_info_stream(
@@ -735,8 +716,7 @@ impl Streams for Service {
             args.push(bytes("MAXDELETEDID"));
             args.push(bytes(&request.max_deleted_id));
         }
-        self.run(args, false).await?;
-        Ok(Response::new(pb::Empty {}))
+        self.empty(args).await
     }
 
     async fn del(
@@ -746,10 +726,7 @@ impl Streams for Service {
         let request = request.into_inner();
         let mut args = vec![bytes("DEL")];
         args.extend(request.keys);
-        let reply = self.run(args, false).await?;
-        Ok(Response::new(pb::CountResponse {
-            count: count_of(&reply)?,
-        }))
+        self.count(args).await
     }
 
     async fn x_group_create(
@@ -772,8 +749,7 @@ impl Streams for Service {
         if request.mkstream {
             args.push(bytes("MKSTREAM"));
         }
-        self.run(args, false).await?;
-        Ok(Response::new(pb::Empty {}))
+        self.empty(args).await
     }
 }
 
@@ -1024,6 +1000,20 @@ impl Raft for Service {
 }
 
 impl Service {
+    /// Runs a write whose reply is a count.
+    async fn count(&self, args: Vec<Vec<u8>>) -> Result<Response<pb::CountResponse>, Status> {
+        let reply = self.run(args, false).await?;
+        Ok(Response::new(pb::CountResponse {
+            count: count_of(&reply)?,
+        }))
+    }
+
+    /// Runs a write whose reply (`+OK`) says nothing more.
+    async fn empty(&self, args: Vec<Vec<u8>>) -> Result<Response<pb::Empty>, Status> {
+        self.run(args, false).await?;
+        Ok(Response::new(pb::Empty {}))
+    }
+
     /// For node-to-node calls: refused while this node is isolated (fault injection).
     fn peer_shared(&self) -> Result<Arc<Shared>, Status> {
         let shared = self.shared()?;
