@@ -39,7 +39,8 @@ pub struct ServerConfig {
     pub proposer: rill_raft::ProposerLimits,
     /// The RocksDB data directory, created if missing.
     pub dir: PathBuf,
-    /// Fsync every group commit. Off only for benchmarks and tests that do not restart.
+    /// Fsync the Raft log before acknowledging. Off only for benchmarks and tests that do not
+    /// survive a power loss.
     pub fsync: bool,
     pub limits: ServerLimits,
     /// What the stream engine enforces per command.
