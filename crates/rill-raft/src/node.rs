@@ -101,6 +101,14 @@ pub struct Status {
     pub replication_lag: BTreeMap<NodeId, u64>,
 }
 
+impl Status {
+    /// The store index up to which member `id`'s log matches the leader's (leader only).
+    pub fn matched_index(&self, id: NodeId) -> u64 {
+        let lag = self.replication_lag.get(&id).copied().unwrap_or(0);
+        self.last_log_index.saturating_sub(lag)
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Role {
     Leader,

@@ -21,6 +21,7 @@ use rill_core::{Command, Reply};
 
 use crate::blocking::Waiters;
 use crate::config::ServerConfig;
+use crate::discovery::split;
 use crate::resp::Protocol;
 
 /// The Redis version whose stream semantics Rill follows; clients read it from HELLO and INFO
@@ -591,9 +592,9 @@ fn replication_text(status: &rill_raft::Status, text: &mut String) {
             .collect();
         text.push_str(&format!("connected_slaves:{}\r\n", replicas.len()));
         for (n, (id, peer, _)) in replicas.into_iter().enumerate() {
-            let (ip, port) = split_host_port(&peer.client_addr);
+            let (ip, port) = split(&peer.client_addr);
             let lag = status.replication_lag.get(id).copied().unwrap_or(0);
-            let offset = status.last_log_index.saturating_sub(lag);
+            let offset = status.matched_index(*id);
             let state = if status.replication_lag.contains_key(id) {
                 "online"
             } else {
@@ -604,7 +605,7 @@ fn replication_text(status: &rill_raft::Status, text: &mut String) {
             ));
         }
     } else {
-        let (host, port) = leader.map_or(("", ""), |(_, peer)| split_host_port(&peer.client_addr));
+        let (host, port) = leader.map_or(("", 0), |(_, peer)| split(&peer.client_addr));
         text.push_str(&format!("master_host:{host}\r\n"));
         text.push_str(&format!("master_port:{port}\r\n"));
         let link = if leader.is_some() { "up" } else { "down" };
@@ -618,10 +619,6 @@ fn replication_text(status: &rill_raft::Status, text: &mut String) {
     text.push_str(&format!("rill_term:{}\r\n", status.term));
     let leader_id = leader.map_or(String::new(), |(id, _)| id.to_string());
     text.push_str(&format!("rill_leader_id:{leader_id}\r\n"));
-}
-
-fn split_host_port(addr: &str) -> (&str, &str) {
-    addr.rsplit_once(':').unwrap_or((addr, ""))
 }
 
 /// `ROLE`: Redis's reply shape for a master (`master`, offset, replicas) or a replica
@@ -641,13 +638,11 @@ fn role(info: &ServerInfo) -> Reply {
             .iter()
             .filter(|(id, ..)| *id != status.id)
             .map(|(id, peer, _)| {
-                let (ip, port) = split_host_port(&peer.client_addr);
-                let lag = status.replication_lag.get(id).copied().unwrap_or(0);
-                let matched = status.last_log_index.saturating_sub(lag);
+                let (ip, port) = split(&peer.client_addr);
                 Reply::Array(vec![
                     Reply::bulk(ip),
-                    Reply::bulk(port),
-                    Reply::bulk(matched.to_string()),
+                    Reply::bulk(port.to_string()),
+                    Reply::bulk(status.matched_index(*id).to_string()),
                 ])
             })
             .collect();
@@ -659,12 +654,8 @@ fn role(info: &ServerInfo) -> Reply {
     }
     let (host, port, state) = match &status.leader {
         Some((_, peer)) => {
-            let (host, port) = split_host_port(&peer.client_addr);
-            (
-                host.to_owned(),
-                port.parse::<i64>().unwrap_or(0),
-                "connected",
-            )
+            let (host, port) = split(&peer.client_addr);
+            (host.to_owned(), port, "connected")
         }
         None => (String::new(), 0, "connect"),
     };

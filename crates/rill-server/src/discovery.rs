@@ -7,12 +7,13 @@
 
 use rill_core::reply::errors;
 use rill_core::Reply;
-use rill_raft::{Role, Status};
+use rill_raft::Status;
 
 /// Redis Cluster's slot count.
 pub const SLOTS: u16 = 16384;
 
-fn split(addr: &str) -> (&str, i64) {
+/// `host:port` as host and port (0 when unparsable).
+pub(crate) fn split(addr: &str) -> (&str, i64) {
     match addr.rsplit_once(':') {
         Some((host, port)) => (host, port.parse().unwrap_or(0)),
         None => (addr, 0),
@@ -137,7 +138,6 @@ fn replicas(status: &Status) -> Vec<Reply> {
         .filter(|(id, ..)| leader.is_none_or(|(leader_id, _)| id != leader_id))
         .map(|(id, peer, _)| {
             let (host, port) = split(&peer.client_addr);
-            let lag = status.replication_lag.get(id).copied().unwrap_or(0);
             pairs(vec![
                 ("name", peer.client_addr.clone()),
                 ("ip", host.to_owned()),
@@ -147,10 +147,7 @@ fn replicas(status: &Status) -> Vec<Reply> {
                 ("master-link-status", "ok".to_owned()),
                 ("master-host", master_host.to_owned()),
                 ("master-port", master_port.to_string()),
-                (
-                    "slave-repl-offset",
-                    status.last_log_index.saturating_sub(lag).to_string(),
-                ),
+                ("slave-repl-offset", status.matched_index(*id).to_string()),
             ])
         })
         .collect()
@@ -254,17 +251,9 @@ pub fn cluster(args: &[Vec<u8>], status: Option<Status>) -> Reply {
     }
 }
 
-/// `-MOVED <slot> <leader>` for a command on `key`, or `None` when no leader is known.
-pub fn moved(key: &[u8], status: &Status) -> Option<Reply> {
-    if status.role == Role::Leader {
-        return None;
-    }
-    let (_, peer) = status.leader.as_ref()?;
-    Some(Reply::err(format!(
-        "MOVED {} {}",
-        key_slot(key),
-        peer.client_addr
-    )))
+/// `-MOVED <slot> <leader>` for a command on `key`, sent by a follower.
+pub fn moved(key: &[u8], leader_client_addr: &str) -> Reply {
+    Reply::err(format!("MOVED {} {leader_client_addr}", key_slot(key)))
 }
 
 /// Redis Cluster's slot of a key: CRC16 (XMODEM) of the key, or of its `{hash tag}` when one is

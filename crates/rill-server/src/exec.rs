@@ -88,9 +88,8 @@ impl Shared {
             }
             if let Some((_, peer)) = self.node.leader() {
                 if self.redirect {
-                    let status = self.node.status();
-                    if let Some(moved) = cmd.keys().first().and_then(|key| moved(key, &status)) {
-                        return Route::Refuse(moved);
+                    if let Some(key) = cmd.keys().first() {
+                        return Route::Refuse(moved(key, &peer.client_addr));
                     }
                 }
                 if !self.forward {
@@ -175,6 +174,29 @@ impl Shared {
             Err(error) => {
                 let reply = try_again(&format!("the leader did not answer: {error}"));
                 vec![reply; commands.len()]
+            }
+        }
+    }
+
+    /// Runs one command on this node or its leader, as a gRPC call does; the reply may be an
+    /// error. A blocking read ends when this future is dropped (the caller cancelled).
+    pub(crate) async fn run_one(&self, cmd: Command, stale: bool) -> Reply {
+        match self.route(&cmd, stale).await {
+            Route::Refuse(reply) => reply,
+            Route::Leader(addr) => {
+                let mut replies = self.forward(&addr, std::slice::from_ref(&cmd)).await;
+                replies.pop().expect("a reply per command")
+            }
+            Route::Here if cmd.block_ms().is_some() => {
+                match self.block_on(cmd, &mut NeverInterrupted).await {
+                    Ok(Some(reply)) => reply,
+                    _ => Reply::NilArray,
+                }
+            }
+            Route::Here if cmd.is_write() => self.submit(cmd).await.await,
+            Route::Here => {
+                let mut replies = self.run_reads(vec![ReadOp::Engine(cmd)], stale).await;
+                replies.pop().expect("a reply per read")
             }
         }
     }

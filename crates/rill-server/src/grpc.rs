@@ -19,7 +19,6 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tonic::{Request, Response, Status};
 
-use crate::exec::{NeverInterrupted, ReadOp, Route};
 use crate::peers::PEER_MESSAGE_BYTES_MAX;
 use crate::{stopped, Shared};
 
@@ -109,33 +108,10 @@ impl Service {
             return Err(Status::invalid_argument("ERR empty keys are not allowed"));
         }
         let shared = self.shared()?;
-        let reply = run_command(&shared, cmd, stale).await;
+        let reply = shared.run_one(cmd, stale).await;
         match reply {
             Reply::Error(_) => Err(status_of(&reply)),
             reply => Ok(reply),
-        }
-    }
-}
-
-/// Runs one command on this node or its leader; the reply may be an error.
-pub(crate) async fn run_command(shared: &Shared, cmd: Command, stale: bool) -> Reply {
-    match shared.route(&cmd, stale).await {
-        Route::Refuse(reply) => reply,
-        Route::Leader(addr) => {
-            let mut replies = shared.forward(&addr, std::slice::from_ref(&cmd)).await;
-            replies.pop().expect("a reply per command")
-        }
-        Route::Here if cmd.block_ms().is_some() => {
-            // The call's future is dropped when the client cancels: that ends the wait.
-            match shared.block_on(cmd, &mut NeverInterrupted).await {
-                Ok(Some(reply)) => reply,
-                _ => Reply::NilArray,
-            }
-        }
-        Route::Here if cmd.is_write() => shared.submit(cmd).await.await,
-        Route::Here => {
-            let mut replies = shared.run_reads(vec![ReadOp::Engine(cmd)], stale).await;
-            replies.pop().expect("a reply per read")
         }
     }
 }

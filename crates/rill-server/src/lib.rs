@@ -288,14 +288,10 @@ impl ServerHandle {
         }
     }
 
-    /// `(store applied index, digest of every state column family)`, read from one view, or
-    /// `None` once stopped. Equal on replicas that applied the same log.
+    /// `(store applied index, digest of every state column family)`, read from one snapshot,
+    /// or `None` once stopped. Equal on replicas that applied the same log.
     pub fn state_digest(&self) -> Option<(u64, u64)> {
-        let shared = self.shared.upgrade()?;
-        let before = shared.db.applied_index().ok()?;
-        let digest = shared.db.digest().ok()?;
-        let after = shared.db.applied_index().ok()?;
-        (before == after).then_some((after, digest))
+        self.shared.upgrade()?.db.applied_digest().ok()
     }
 
     /// Stops accepting, closes every connection after its current batch, stops the Raft node,

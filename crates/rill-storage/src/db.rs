@@ -152,7 +152,17 @@ impl Db {
     /// A hash of every key and value of the state column families (not `node`), from one
     /// snapshot. Equal states give equal digests on every replica and build.
     pub fn digest(&self) -> Result<u64, StorageError> {
+        self.applied_digest().map(|(_, digest)| digest)
+    }
+
+    /// `(applied index, digest)` read from one snapshot: replicas at the same applied index
+    /// must have the same digest.
+    pub fn applied_digest(&self) -> Result<(u64, u64), StorageError> {
         let snapshot = self.rocks.snapshot();
+        let applied = match snapshot.get_cf(self.handle(Cf::Node), node::APPLIED_INDEX_KEY)? {
+            None => 0,
+            Some(bytes) => decode_applied_index(&bytes)?,
+        };
         let mut hash = Fnv64::new();
         for cf in Cf::STATE {
             hash.write_framed(cf.name().as_bytes());
@@ -169,7 +179,7 @@ impl Db {
             // Closes the family, so a record cannot pass for one of the next family.
             hash.write(&records.to_be_bytes());
         }
-        Ok(hash.finish())
+        Ok((applied, hash.finish()))
     }
 
     /// Serialises everything that moves the applied index; the value is the applied index of
@@ -216,7 +226,11 @@ fn read_applied_index(rocks: &DB) -> Result<u64, StorageError> {
     let Some(bytes) = rocks.get_cf(handle, node::APPLIED_INDEX_KEY)? else {
         return Ok(0);
     };
-    node::decode_applied_index(&bytes).map_err(|source| StorageError::Corrupt {
+    decode_applied_index(&bytes)
+}
+
+fn decode_applied_index(bytes: &[u8]) -> Result<u64, StorageError> {
+    node::decode_applied_index(bytes).map_err(|source| StorageError::Corrupt {
         cf: Cf::Node.name(),
         key: node::APPLIED_INDEX_KEY.to_vec(),
         source,

@@ -283,24 +283,18 @@ impl Cluster {
         }
         let deadline = Instant::now() + WAIT;
         loop {
-            let states: BTreeMap<NodeId, Option<(u64, u64)>> = self
+            let states: BTreeMap<NodeId, (u64, u64)> = self
                 .nodes
-                .keys()
-                .map(|&id| (id, self.stable_state(id)))
-                .collect();
-            let distinct: BTreeSet<Option<(u64, u64)>> = states.values().copied().collect();
-            let applied: BTreeSet<Option<u64>> = distinct
                 .iter()
-                .map(|s| s.map(|(applied, _)| applied))
+                .map(|(&id, node)| (id, node.db().applied_digest().expect("digest")))
                 .collect();
-            if distinct.len() == 1 && !distinct.contains(&None) {
-                let Some(&Some((applied, _))) = distinct.first() else {
-                    unreachable!("one state, not None");
-                };
+            let distinct: BTreeSet<(u64, u64)> = states.values().copied().collect();
+            let applied: BTreeSet<u64> = distinct.iter().map(|&(applied, _)| applied).collect();
+            if let [(applied, _)] = distinct.iter().copied().collect::<Vec<_>>()[..] {
                 assert!(applied > index, "store applied index is Raft index + 1");
                 return;
             }
-            if applied.len() == 1 && !applied.contains(&None) {
+            if applied.len() == 1 {
                 panic!("same applied index, different states: {states:?}");
             }
             assert!(
@@ -309,16 +303,6 @@ impl Cluster {
             );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-    }
-
-    /// `(store applied index, digest)` of node `id`, or `None` if it applied something while
-    /// being read (the digest would belong to no one index).
-    fn stable_state(&self, id: NodeId) -> Option<(u64, u64)> {
-        let db = self.node(id).db();
-        let before = db.applied_index().expect("applied index");
-        let digest = db.digest().expect("digest");
-        let after = db.applied_index().expect("applied index");
-        (before == after).then_some((after, digest))
     }
 }
 
