@@ -90,11 +90,27 @@ struct Inner {
 
 /// Whether a failed call should be tried again on another node.
 fn retryable(status: &Status) -> bool {
+    if transport_failure(status) {
+        // A connection that broke under the call (a node stopping sends GOAWAY) surfaces as
+        // `Internal` with the transport error as its source.
+        return true;
+    }
     match status.code() {
         Code::Unavailable | Code::DeadlineExceeded | Code::Cancelled | Code::Unknown => true,
         Code::FailedPrecondition => status.message().starts_with("not the leader"),
         _ => false,
     }
+}
+
+fn transport_failure(status: &Status) -> bool {
+    let mut source = std::error::Error::source(status);
+    while let Some(error) = source {
+        if error.is::<tonic::transport::Error>() {
+            return true;
+        }
+        source = error.source();
+    }
+    false
 }
 
 impl Client {
@@ -386,5 +402,23 @@ impl Client {
             }
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn which_failures_are_retried_elsewhere() {
+        assert!(retryable(&Status::unavailable("no leader")));
+        assert!(retryable(&Status::failed_precondition(
+            "not the leader; the leader is node 2"
+        )));
+        assert!(!retryable(&Status::failed_precondition("WRONGTYPE ...")));
+        assert!(!retryable(&Status::invalid_argument(
+            "ERR Invalid stream ID"
+        )));
+        assert!(!retryable(&Status::internal("ERR storage failure")));
     }
 }
