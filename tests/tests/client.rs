@@ -1,5 +1,6 @@
 //! The Rust client against a three-node cluster: a producer and a consumer group of two
-//! consumers through the client crate while the leader is stopped and later restarted.
+//! consumers through the client crate while the leader is stopped and later restarted, and
+//! the idempotent producer.
 
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
@@ -66,6 +67,7 @@ async fn producer_and_consumer_group_ride_through_a_leader_restart() {
         }));
     }
 
+    let mut producer = client.producer();
     let mut acked = Vec::new();
     let mut stopped = None;
     for n in 0..300u32 {
@@ -78,7 +80,7 @@ async fn producer_and_consumer_group_ride_through_a_leader_restart() {
             cluster.restart(stopped.take().expect("stopped")).await;
         }
         let value = n.to_string();
-        let id = within("XADD", client.xadd(b"jobs", &[(b"n", value.as_bytes())]))
+        let id = within("XADD", producer.xadd(b"jobs", &[(b"n", value.as_bytes())]))
             .await
             .expect("XADD acknowledged");
         acked.push(id);
@@ -114,24 +116,60 @@ async fn producer_and_consumer_group_ride_through_a_leader_restart() {
         .execute(&[b"XRANGE", b"jobs", b"-", b"+"])
         .await
         .expect("XRANGE");
-    let ids = entry_ids(&range);
-    let acked_set: BTreeSet<&String> = acked.iter().collect();
-    let present: BTreeSet<&String> = ids.iter().collect();
-    assert!(acked_set.is_subset(&present), "acknowledged IDs missing");
-    let in_stream: Vec<&String> = ids.iter().filter(|id| acked_set.contains(id)).collect();
-    assert_eq!(
-        in_stream,
-        acked.iter().collect::<Vec<_>>(),
-        "in acknowledgement order"
-    );
-    // A write retried after the leader stopped may have been applied twice (no producer
-    // deduplication yet): bounded by the retries, here a handful at most.
-    let extra = ids.len() - acked.len();
-    println!(
-        "entries: {} acknowledged, {extra} extra from retries",
-        acked.len()
-    );
-    assert!(extra <= 5, "{extra} extra entries");
+    // Exactly the acknowledged entries, in order: the producer's retries appended nothing.
+    assert_eq!(entry_ids(&range), acked);
+    cluster.shutdown().await;
+}
+
+/// The same producer call sent again, to every node (followers forward), answers the first
+/// ID and appends nothing; a lower sequence number is refused; another producer appends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_repeated_producer_call_answers_its_first_id_on_every_node() {
+    use rill_client::proto::streams_client::StreamsClient;
+    use rill_client::proto::{Field, Producer, XAddRequest};
+
+    let cluster = TestCluster::start(3, |_| {}).await;
+    cluster.wait_leader().await;
+    let request = |id: &[u8], seq: u64| XAddRequest {
+        key: b"s".to_vec(),
+        fields: vec![Field {
+            name: b"f".to_vec(),
+            value: b"v".to_vec(),
+        }],
+        producer: Some(Producer {
+            id: id.to_vec(),
+            seq,
+        }),
+        ..XAddRequest::default()
+    };
+    let mut first = None;
+    for id in cluster.ids() {
+        let channel = rill_tests::grpc_channel(cluster.handle(id).grpc_addr()).await;
+        let mut streams = StreamsClient::new(channel);
+        for _ in 0..2 {
+            let reply = streams.x_add(request(b"p1", 7)).await.expect("XADD");
+            let got = reply.into_inner().id;
+            assert_eq!(first.get_or_insert_with(|| got.clone()), &got, "node {id}");
+        }
+        let stale = streams
+            .x_add(request(b"p1", 6))
+            .await
+            .expect_err("a lower sequence number");
+        assert_eq!(stale.code(), tonic::Code::FailedPrecondition, "{stale:?}");
+    }
+    let channel = rill_tests::grpc_channel(cluster.handle(1).grpc_addr()).await;
+    let mut streams = StreamsClient::new(channel);
+    let other = streams.x_add(request(b"p2", 7)).await.expect("XADD");
+    assert_ne!(Some(other.into_inner().id), first);
+    cluster.assert_converged().await;
+    let len = streams
+        .x_len(rill_client::proto::XLenRequest {
+            key: b"s".to_vec(),
+            ..Default::default()
+        })
+        .await
+        .expect("XLEN");
+    assert_eq!(len.into_inner().count, 2);
     cluster.shutdown().await;
 }
 

@@ -9,10 +9,13 @@
 //!    on Err; every `claim_every`, XAUTOCLAIM entries idle past `claim_idle` (dead consumers')
 //! ```
 //!
-//! A write retried after a leader change may have been applied already: an `XADD` with an
-//! automatic ID can then appear twice. Consumers must tolerate redelivery anyway (claims).
+//! A write retried after a leader change may have been applied already. [`Producer`] makes
+//! `XADD` safe to retry: each call carries the producer's id and a sequence number, and the
+//! cluster answers a repeat with the ID the first attempt got. [`Client::xadd`] is a plain
+//! XADD, which a retry can append twice. Consumers must tolerate redelivery anyway (claims).
 
 mod consumer;
+mod producer;
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -25,6 +28,7 @@ use tonic::transport::{Channel, Endpoint};
 use tonic::{Code, Status};
 
 pub use consumer::{Consumer, ConsumerOptions};
+pub use producer::Producer;
 pub use rill_proto::v1 as proto;
 
 /// Timeouts and retry bounds. Units are in the names.
@@ -228,9 +232,25 @@ impl Client {
         .await
     }
 
-    /// `XADD key * field value ...`; returns the new ID.
+    /// `XADD key * field value ...`; returns the new ID. Not idempotent: a retry after a
+    /// leader change may append twice; [`Client::producer`] gives XADDs that never do.
     pub async fn xadd(&self, key: &[u8], fields: &[(&[u8], &[u8])]) -> Result<String, Error> {
+        self.xadd_as(key, fields, None).await
+    }
+
+    /// An idempotent producer with a fresh random id.
+    pub fn producer(&self) -> Producer {
+        Producer::new(self.clone(), producer::random_id(), 1)
+    }
+
+    async fn xadd_as(
+        &self,
+        key: &[u8],
+        fields: &[(&[u8], &[u8])],
+        producer: Option<pb::Producer>,
+    ) -> Result<String, Error> {
         let request = pb::XAddRequest {
+            producer,
             key: key.to_vec(),
             id: "*".to_owned(),
             fields: fields

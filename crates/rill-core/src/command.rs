@@ -264,6 +264,19 @@ pub enum Command {
         count: u64,
         type_filter: Option<Key>,
     },
+    /// An XADD that a producer may retry without appending twice (not a Redis command: gRPC's
+    /// `XAddRequest.producer` makes it). Built by [`Command::produce`].
+    Produce(Box<Produce>),
+}
+
+/// XADD number `seq` of producer `producer`. The state machine remembers each producer's last
+/// sequence number and the ID it got: a repeat answers that ID and appends nothing.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Produce {
+    pub producer: Key,
+    pub seq: u64,
+    /// Always a [`Command::XAdd`].
+    pub add: Command,
 }
 
 type Parsed = Result<Command, Reply>;
@@ -1022,6 +1035,17 @@ fn parse_scan(a: &[Vec<u8>]) -> Parsed {
 }
 
 impl Command {
+    /// Wraps an XADD with a producer identity; any other command is an error reply.
+    pub fn produce(producer: Key, seq: u64, add: Command) -> Parsed {
+        if !matches!(add, Command::XAdd { .. }) {
+            return Err(err("ERR only XADD takes a producer id"));
+        }
+        if producer.is_empty() {
+            return Err(err("ERR the producer id must not be empty"));
+        }
+        Ok(Command::Produce(Box::new(Produce { producer, seq, add })))
+    }
+
     /// Whether the command changes state (and so must go through the single write path).
     pub fn is_write(&self) -> bool {
         use Command::*;
@@ -1033,7 +1057,7 @@ impl Command {
             | XAck { .. }
             | XClaim(_)
             | XAutoClaim(_) => true,
-            XSetId { .. } | Del { .. } => true,
+            XSetId { .. } | Del { .. } | Produce(_) => true,
             XGroup(g) => !matches!(g, self::XGroup::Help),
             XRange { .. } | XLen { .. } | XRead(_) | XPending { .. } | XInfo(_) => false,
             Exists { .. } | Type { .. } | Keys { .. } | Scan { .. } | Malformed(_) => false,
@@ -1073,6 +1097,7 @@ impl Command {
             },
             Del { keys } | Exists { keys } => keys.clone(),
             Keys { .. } | Scan { .. } => Vec::new(),
+            Produce(p) => p.add.keys(),
         }
     }
 
@@ -1122,6 +1147,10 @@ impl Command {
             Command::XReadGroup(r) => {
                 check_name(&r.group, limits)?;
                 check_name(&r.consumer, limits)?;
+            }
+            Command::Produce(p) => {
+                check_name(&p.producer, limits)?;
+                p.add.check_limits(limits)?;
             }
             Command::XClaim(c) => {
                 check_name(&c.group, limits)?;

@@ -4,13 +4,15 @@
 //! leader stamps it into the log entry). Replies are values; nothing here fails with `Err`.
 
 use crate::command::{
-    AddId, Command, GroupStart, Key, Malformed, Missing, PendingRange, ReadFrom, Trim,
+    AddId, Command, GroupStart, Key, Malformed, Missing, PendingRange, Produce, ReadFrom, Trim,
     TrimStrategy, XAutoClaim, XClaim, XGroup, XInfo, XRead, XReadGroup,
 };
 use crate::id::StreamId;
 use crate::limits::Limits;
 use crate::reply::{errors, Reply};
-use crate::store::{ConsumerMeta, Fields, GroupMeta, PendingEntry, Store, StreamMeta};
+use crate::store::{
+    ConsumerMeta, Fields, GroupMeta, PendingEntry, ProducerState, Store, StreamMeta,
+};
 
 /// Entries per node for approximate (`~`) trimming: Redis's default `stream-node-max-entries`.
 /// Rill has no nodes, so `~` removes entries in multiples of this, never more than exact
@@ -79,6 +81,7 @@ pub fn execute<S: Store>(store: &mut S, cmd: &Command, now_ms: u64, limits: &Lim
             count,
             type_filter,
         } => ex.scan(*cursor, pattern.as_deref(), *count, type_filter.as_deref()),
+        Command::Produce(p) => ex.produce(p),
     }
 }
 
@@ -174,16 +177,89 @@ impl<S: Store> Exec<'_, S> {
         id: &AddId,
         fields: &Fields,
     ) -> Reply {
+        match self.add(key, nomkstream, trim, id, fields) {
+            Ok(Some(new_id)) => id_reply(new_id),
+            Ok(None) => Reply::Nil,
+            Err(reply) => reply,
+        }
+    }
+
+    /// A producer's XADD: first forget producers idle past `producer_idle_ms` (a few per call,
+    /// oldest first, so the table shrinks as steadily as it grows), then answer a repeated
+    /// sequence number with the ID it got the first time.
+    fn produce(&mut self, p: &Produce) -> Reply {
+        const SWEEP_PER_CALL: usize = 4;
+        let horizon = self.now_ms.saturating_sub(self.limits.producer_idle_ms);
+        for idle in self.store.idle_producers(horizon, SWEEP_PER_CALL) {
+            self.store.delete_producer(&idle);
+        }
+        let known = self
+            .store
+            .producer(&p.producer)
+            .filter(|state| state.touched_ms >= horizon);
+        match known {
+            Some(state) if p.seq == state.last_seq => return id_reply(state.last_id),
+            Some(state) if p.seq < state.last_seq => {
+                return Reply::err(format!(
+                    "ERR producer sequence {} is below the last one applied ({})",
+                    p.seq, state.last_seq
+                ))
+            }
+            Some(_) => {}
+            None => {
+                self.store.delete_producer(&p.producer);
+                if self.store.producer_count() >= self.limits.producers_max {
+                    return Reply::err(format!(
+                        "ERR too many producers (limit {}); idle ones are forgotten after {} ms",
+                        self.limits.producers_max, self.limits.producer_idle_ms
+                    ));
+                }
+            }
+        }
+        let Command::XAdd {
+            key,
+            nomkstream,
+            trim,
+            id,
+            fields,
+        } = &p.add
+        else {
+            return Reply::err("ERR only XADD takes a producer id");
+        };
+        match self.add(key, *nomkstream, trim.as_ref(), id, fields) {
+            Ok(Some(new_id)) => {
+                let state = ProducerState {
+                    last_seq: p.seq,
+                    last_id: new_id,
+                    touched_ms: self.now_ms,
+                };
+                self.store.put_producer(&p.producer, &state);
+                id_reply(new_id)
+            }
+            Ok(None) => Reply::Nil,
+            Err(reply) => reply,
+        }
+    }
+
+    /// XADD's work: the new ID, or `None` when NOMKSTREAM met no stream.
+    fn add(
+        &mut self,
+        key: &Key,
+        nomkstream: bool,
+        trim: Option<&Trim>,
+        id: &AddId,
+        fields: &Fields,
+    ) -> Result<Option<StreamId>, Reply> {
         let existing = self.store.stream(key);
         if existing.is_none() && nomkstream {
-            return Reply::Nil;
+            return Ok(None);
         }
         let mut meta = existing.unwrap_or_default();
         if meta.last_id == StreamId::MAX {
-            return Reply::err(errors::XADD_ID_EXHAUSTED);
+            return Err(Reply::err(errors::XADD_ID_EXHAUSTED));
         }
         let Some(new_id) = self.next_id(&meta, id) else {
-            return Reply::err(errors::XADD_ID_TOO_SMALL);
+            return Err(Reply::err(errors::XADD_ID_TOO_SMALL));
         };
         self.store.put_entry(key, new_id, fields);
         meta.length += 1;
@@ -196,7 +272,7 @@ impl<S: Store> Exec<'_, S> {
             self.trim(key, &mut meta, trim);
         }
         self.store.put_stream(key, &meta);
-        id_reply(new_id)
+        Ok(Some(new_id))
     }
 
     /// `streamAppendItem`'s ID choice; `None` when the ID is not above the stream's top.

@@ -19,6 +19,25 @@ pub fn check_invariants<S: Store>(store: &S) -> Result<(), String> {
     for key in store.stream_keys(None, ALL) {
         check_stream(store, &key)?;
     }
+    check_producers(store)
+}
+
+/// The producer count matches the idle index, and every indexed producer exists with the
+/// indexed time.
+fn check_producers<S: Store>(store: &S) -> Result<(), String> {
+    let indexed = store.idle_producers(u64::MAX, ALL);
+    if indexed.len() as u64 != store.producer_count() {
+        return Err(format!(
+            "producer count {} but {} indexed",
+            store.producer_count(),
+            indexed.len()
+        ));
+    }
+    for producer in indexed {
+        if store.producer(&producer).is_none() {
+            return Err(format!("indexed producer {producer:?} has no record"));
+        }
+    }
     Ok(())
 }
 

@@ -27,7 +27,7 @@ pub use invariants::check_invariants;
 pub use limits::Limits;
 pub use mem::MemStore;
 pub use reply::Reply;
-pub use store::{ConsumerMeta, Fields, GroupMeta, PendingEntry, Store, StreamMeta};
+pub use store::{ConsumerMeta, Fields, GroupMeta, PendingEntry, ProducerState, Store, StreamMeta};
 
 #[cfg(test)]
 mod tests;

@@ -20,6 +20,11 @@ pub struct Limits {
     pub consumers_per_group_max: usize,
     /// Most pending entries per group.
     pub pending_per_group_max: u64,
+    /// Most idempotent producers remembered at once.
+    pub producers_max: u64,
+    /// How long a producer that stops writing is remembered: a retry within this window
+    /// answers the original ID.
+    pub producer_idle_ms: u64,
 }
 
 impl Default for Limits {
@@ -33,6 +38,8 @@ impl Default for Limits {
             groups_per_stream_max: 1024,
             consumers_per_group_max: 10_000,
             pending_per_group_max: 10_000_000,
+            producers_max: 100_000,
+            producer_idle_ms: 10 * 60 * 1000,
         }
     }
 }

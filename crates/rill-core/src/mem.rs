@@ -1,10 +1,12 @@
 //! [`MemStore`]: the [`Store`] trait over `BTreeMap`s, for tests and tools that need no disk.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Bound::{Excluded, Included, Unbounded};
 
 use crate::id::StreamId;
-use crate::store::{ConsumerMeta, Fields, GroupMeta, PendingEntry, Store, StreamMeta};
+use crate::store::{
+    ConsumerMeta, Fields, GroupMeta, PendingEntry, ProducerState, Store, StreamMeta,
+};
 
 type Key = Vec<u8>;
 
@@ -16,6 +18,9 @@ pub struct MemStore {
     pub consumers: BTreeMap<(Key, Key, Key), ConsumerMeta>,
     pub pending: BTreeMap<(Key, Key, StreamId), PendingEntry>,
     pub consumer_pending: BTreeMap<(Key, Key, Key, StreamId), ()>,
+    pub producers: BTreeMap<Key, ProducerState>,
+    /// `(touched_ms, producer)`, the index behind `idle_producers`.
+    pub producers_idle: BTreeSet<(u64, Key)>,
 }
 
 impl MemStore {
@@ -209,6 +214,38 @@ impl Store for MemStore {
             .range((k.clone(), g.clone(), c.clone(), start)..=(k, g, c, end))
             .take(limit)
             .map(|((_, _, _, id), _)| *id)
+            .collect()
+    }
+
+    fn producer(&self, producer: &[u8]) -> Option<ProducerState> {
+        self.producers.get(producer).copied()
+    }
+
+    fn put_producer(&mut self, producer: &[u8], state: &ProducerState) {
+        if let Some(old) = self.producers.insert(producer.to_vec(), *state) {
+            self.producers_idle
+                .remove(&(old.touched_ms, producer.to_vec()));
+        }
+        self.producers_idle
+            .insert((state.touched_ms, producer.to_vec()));
+    }
+
+    fn delete_producer(&mut self, producer: &[u8]) {
+        if let Some(old) = self.producers.remove(producer) {
+            self.producers_idle
+                .remove(&(old.touched_ms, producer.to_vec()));
+        }
+    }
+
+    fn producer_count(&self) -> u64 {
+        self.producers.len() as u64
+    }
+
+    fn idle_producers(&self, before_ms: u64, limit: usize) -> Vec<Vec<u8>> {
+        self.producers_idle
+            .range(..(before_ms, Vec::new()))
+            .take(limit)
+            .map(|(_, producer)| producer.clone())
             .collect()
     }
 }

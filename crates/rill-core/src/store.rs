@@ -59,6 +59,17 @@ pub struct PendingEntry {
     pub delivery_count: u64,
 }
 
+/// What the state machine remembers of an idempotent producer ([`crate::command::Produce`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProducerState {
+    /// The highest sequence number applied.
+    pub last_seq: u64,
+    /// The ID that sequence number's XADD answered.
+    pub last_id: StreamId,
+    /// The stamp of the producer's last write; it expires `Limits::producer_idle_ms` later.
+    pub touched_ms: u64,
+}
+
 /// Typed access to streams, entries, groups, consumers and pending entries.
 ///
 /// Ranges are inclusive on both ends. Listings return at most `limit` records.
@@ -123,4 +134,12 @@ pub trait Store {
         end: StreamId,
         limit: usize,
     ) -> Vec<StreamId>;
+
+    fn producer(&self, producer: &[u8]) -> Option<ProducerState>;
+    /// Inserts or replaces a producer, keeping the idle index and the count in step.
+    fn put_producer(&mut self, producer: &[u8], state: &ProducerState);
+    fn delete_producer(&mut self, producer: &[u8]);
+    fn producer_count(&self) -> u64;
+    /// Producers whose `touched_ms` is below `before_ms`, least recently touched first.
+    fn idle_producers(&self, before_ms: u64, limit: usize) -> Vec<Vec<u8>>;
 }

@@ -91,19 +91,10 @@ impl Service {
 
     /// Parses `args` and runs the command wherever it must run; a Redis error becomes a status.
     async fn run(&self, args: Vec<Vec<u8>>, stale: bool) -> Result<Reply, Status> {
-        if args.is_empty() {
-            return Err(Status::invalid_argument("ERR empty command"));
-        }
-        let cmd = match rill_core::parse(&args) {
-            Some(Ok(cmd)) => cmd,
-            Some(Err(reply)) => return Err(status_of(&reply)),
-            None => {
-                let name = String::from_utf8_lossy(&args[0]);
-                return Err(Status::invalid_argument(format!(
-                    "ERR unknown stream command '{name}'"
-                )));
-            }
-        };
+        self.run_command(parse_args(&args)?, stale).await
+    }
+
+    async fn run_command(&self, cmd: Command, stale: bool) -> Result<Reply, Status> {
         if cmd.keys().iter().any(Vec::is_empty) {
             return Err(Status::invalid_argument("ERR empty keys are not allowed"));
         }
@@ -113,6 +104,20 @@ impl Service {
             Reply::Error(_) => Err(status_of(&reply)),
             reply => Ok(reply),
         }
+    }
+}
+
+fn parse_args(args: &[Vec<u8>]) -> Result<Command, Status> {
+    let Some(name) = args.first() else {
+        return Err(Status::invalid_argument("ERR empty command"));
+    };
+    match rill_core::parse(args) {
+        Some(Ok(cmd)) => Ok(cmd),
+        Some(Err(reply)) => Err(status_of(&reply)),
+        None => Err(Status::invalid_argument(format!(
+            "ERR unknown stream command '{}'",
+            String::from_utf8_lossy(name)
+        ))),
     }
 }
 
@@ -134,6 +139,7 @@ fn error_code(text: &str) -> tonic::Code {
         "BUSYGROUP" => Code::AlreadyExists,
         "WRONGTYPE" => Code::FailedPrecondition,
         "TRYAGAIN" | "READONLY" => Code::Unavailable,
+        _ if text.contains("producer sequence") => Code::FailedPrecondition,
         _ if text.contains("shutting down") => Code::Unavailable,
         _ if text.contains("equal or smaller")
             || text.contains("exceeds")
@@ -331,7 +337,12 @@ impl Streams for Service {
             args.push(field.name);
             args.push(field.value);
         }
-        let id = match self.run(args, false).await? {
+        let mut cmd = parse_args(&args)?;
+        if let Some(producer) = request.producer {
+            cmd = Command::produce(producer.id, producer.seq, cmd)
+                .map_err(|reply| status_of(&reply))?;
+        }
+        let id = match self.run_command(cmd, false).await? {
             Reply::Bulk(id) => text(&id),
             Reply::Nil => String::new(),
             _ => return Err(malformed("XADD")),

@@ -43,7 +43,7 @@ const CHECKSUM_BYTES: usize = 8;
 const TRAILER_BYTES: usize = 1 + 8 + CHECKSUM_BYTES;
 
 /// The families an image holds, with their persisted codes.
-const FAMILIES: [(u8, Cf); 7] = [
+const FAMILIES: [(u8, Cf); 8] = [
     (1, Cf::Streams),
     (2, Cf::Entries),
     (3, Cf::Groups),
@@ -51,6 +51,7 @@ const FAMILIES: [(u8, Cf); 7] = [
     (5, Cf::Pel),
     (6, Cf::ConsumerPel),
     (7, Cf::Node),
+    (8, Cf::Producers),
 ];
 
 /// What an image says about the state it holds, read from the same snapshot as the state.
@@ -154,15 +155,20 @@ fn read_node_record(key: &[u8], value: &[u8], meta: &mut ImageMeta) -> Result<()
     Ok(())
 }
 
-/// The tag every key of a state family opens with; `None` for `node`, which has several.
-fn family_tag(cf: Cf) -> Option<KeyTag> {
+/// The tags the keys of a state family open with; `None` for `node`, whose records are read.
+fn family_tags(cf: Cf) -> Option<&'static [KeyTag]> {
     match cf {
-        Cf::Streams => Some(KeyTag::Stream),
-        Cf::Entries => Some(KeyTag::Entry),
-        Cf::Groups => Some(KeyTag::Group),
-        Cf::Consumers => Some(KeyTag::Consumer),
-        Cf::Pel => Some(KeyTag::Pending),
-        Cf::ConsumerPel => Some(KeyTag::ConsumerPending),
+        Cf::Streams => Some(&[KeyTag::Stream]),
+        Cf::Entries => Some(&[KeyTag::Entry]),
+        Cf::Groups => Some(&[KeyTag::Group]),
+        Cf::Consumers => Some(&[KeyTag::Consumer]),
+        Cf::Pel => Some(&[KeyTag::Pending]),
+        Cf::ConsumerPel => Some(&[KeyTag::ConsumerPending]),
+        Cf::Producers => Some(&[
+            KeyTag::Producer,
+            KeyTag::ProducerIdle,
+            KeyTag::ProducerCount,
+        ]),
         Cf::Node | Cf::RaftLog | Cf::RaftMeta => None,
     }
 }
@@ -212,8 +218,8 @@ fn decode_image(image: &[u8]) -> Result<(ImageMeta, Records<'_>), DecodeError> {
             return Err(DecodeError::NonCanonical("image records out of order"));
         }
         previous = Some((code, key));
-        match family_tag(cf) {
-            Some(tag) if key.first() != Some(&(tag as u8)) => {
+        match family_tags(cf) {
+            Some(tags) if !tags.iter().any(|&tag| key.first() == Some(&(tag as u8))) => {
                 return Err(DecodeError::Misplaced("image record under another family"));
             }
             Some(_) => {}
@@ -246,6 +252,7 @@ mod tests {
                 (5, "pel"),
                 (6, "consumer_pel"),
                 (7, "node"),
+                (8, "producers"),
             ]
         );
         for (_, cf) in FAMILIES {

@@ -11,10 +11,12 @@
 
 use std::sync::OnceLock;
 
-use rill_core::{ConsumerMeta, Fields, GroupMeta, PendingEntry, Store, StreamId, StreamMeta};
+use rill_core::{
+    ConsumerMeta, Fields, GroupMeta, PendingEntry, ProducerState, Store, StreamId, StreamMeta,
+};
 use rocksdb::Snapshot;
 
-use crate::cf::{consumer_pel, consumers, entries, groups, node, pel, streams, Cf};
+use crate::cf::{consumer_pel, consumers, entries, groups, node, pel, producers, streams, Cf};
 use crate::codec::KeyRange;
 use crate::db::Db;
 use crate::error::{DecodeError, StorageError};
@@ -429,5 +431,71 @@ impl Store for Txn<'_> {
             consumer_pel::decode_value(v)?;
             Ok(found.id)
         })
+    }
+
+    fn producer(&self, producer: &[u8]) -> Option<ProducerState> {
+        self.get(
+            Cf::Producers,
+            &producers::key(producer),
+            producers::decode_value,
+        )
+    }
+
+    fn put_producer(&mut self, producer: &[u8], state: &ProducerState) {
+        match self.producer(producer) {
+            Some(old) => self.delete(Cf::Producers, producers::idle_key(old.touched_ms, producer)),
+            None => self.set_producer_count(self.producer_count() + 1),
+        }
+        self.put(
+            Cf::Producers,
+            producers::key(producer),
+            producers::encode_value(state),
+        );
+        self.put(
+            Cf::Producers,
+            producers::idle_key(state.touched_ms, producer),
+            Vec::new(),
+        );
+    }
+
+    fn delete_producer(&mut self, producer: &[u8]) {
+        let Some(old) = self.producer(producer) else {
+            return;
+        };
+        self.delete(Cf::Producers, producers::key(producer));
+        self.delete(Cf::Producers, producers::idle_key(old.touched_ms, producer));
+        // A count below its records would be corruption the read already reported.
+        self.set_producer_count(self.producer_count().saturating_sub(1));
+    }
+
+    fn producer_count(&self) -> u64 {
+        self.get(
+            Cf::Producers,
+            &producers::COUNT_KEY,
+            producers::decode_count,
+        )
+        .unwrap_or(0)
+    }
+
+    fn idle_producers(&self, before_ms: u64, limit: usize) -> Vec<Vec<u8>> {
+        self.scan(
+            Cf::Producers,
+            &producers::idle_before(before_ms),
+            false,
+            limit,
+            |k, _| Ok(producers::decode_idle_key(k)?.1.to_vec()),
+        )
+    }
+}
+
+impl Txn<'_> {
+    /// No record for zero, so equal states have equal bytes (and digests) whatever their history.
+    fn set_producer_count(&mut self, count: u64) {
+        let key = producers::COUNT_KEY.to_vec();
+        if count == 0 {
+            self.delete(Cf::Producers, key);
+        } else {
+            self.put(Cf::Producers, key, producers::encode_count(count));
+        }
     }
 }

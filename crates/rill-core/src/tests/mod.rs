@@ -5,11 +5,12 @@
 //! argument); `@<ms>` sets the stamped time for the lines after it (default 1000).
 
 mod consumer_groups;
+mod producers;
 mod streams;
 
 use expect_test::Expect;
 
-use crate::{execute, parse, Limits, MemStore, Reply};
+use crate::{execute, parse, Command, Limits, MemStore, Reply};
 
 pub(crate) fn render(reply: &Reply) -> String {
     match reply {
@@ -67,8 +68,23 @@ pub(crate) fn check_with(script: &str, limits: &Limits, expect: Expect) {
             now_ms = ms.parse().expect("@<ms>");
             continue;
         }
-        let argv = split_args(line);
-        let reply = match parse(&argv) {
+        let mut argv = split_args(line);
+        let mut producer = None;
+        if argv.first().map(Vec::as_slice) == Some(b"PRODUCE".as_slice()) {
+            let seq = std::str::from_utf8(&argv[2])
+                .expect("utf-8")
+                .parse()
+                .expect("seq");
+            producer = Some((argv[1].clone(), seq));
+            argv.drain(..3);
+        }
+        let parsed = match producer {
+            Some((producer, seq)) => {
+                parse(&argv).map(|cmd| cmd.and_then(|cmd| Command::produce(producer, seq, cmd)))
+            }
+            None => parse(&argv),
+        };
+        let reply = match parsed {
             None => Reply::err("(not an engine command)"),
             Some(Err(reply)) => reply,
             Some(Ok(cmd)) => {

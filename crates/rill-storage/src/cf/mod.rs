@@ -7,6 +7,9 @@
 //!   consumers     0x04 | len | stream_key | len | group | consumer    -> ConsumerMeta
 //!   pel           0x05 | len | stream_key | len | group | id          -> PendingEntry
 //!   consumer_pel  0x06 | len | stream_key | len | group | len | consumer | id -> (empty)
+//!   producers     0x07 | producer                                     -> ProducerState
+//!                 0x08 | touched_ms u64 | producer                    -> (empty)
+//!                 0x09                                                -> count u64
 //!   node          0x40                                                -> applied index
 //!   node          0x41 | node_meta u8                                 -> checked opaque bytes
 //!   raft_log      0x50 | index u64                                    -> checked opaque bytes
@@ -23,6 +26,7 @@ pub(crate) mod groups;
 pub(crate) mod node;
 pub(crate) mod node_meta;
 pub(crate) mod pel;
+pub(crate) mod producers;
 pub(crate) mod raft_log;
 pub(crate) mod raft_meta;
 pub(crate) mod streams;
@@ -37,6 +41,9 @@ pub(crate) enum KeyTag {
     Consumer = 0x04,
     Pending = 0x05,
     ConsumerPending = 0x06,
+    Producer = 0x07,
+    ProducerIdle = 0x08,
+    ProducerCount = 0x09,
     AppliedIndex = 0x40,
     NodeMeta = 0x41,
     RaftLog = 0x50,
@@ -57,19 +64,21 @@ pub(crate) enum Cf {
     Node,
     RaftLog,
     RaftMeta,
+    Producers,
 }
 
 impl Cf {
     /// Column families holding stream state, in digest order.
-    pub(crate) const STATE: [Cf; 6] = [
+    pub(crate) const STATE: [Cf; 7] = [
         Cf::Streams,
         Cf::Entries,
         Cf::Groups,
         Cf::Consumers,
         Cf::Pel,
         Cf::ConsumerPel,
+        Cf::Producers,
     ];
-    pub(crate) const ALL: [Cf; 9] = [
+    pub(crate) const ALL: [Cf; 10] = [
         Cf::Streams,
         Cf::Entries,
         Cf::Groups,
@@ -79,6 +88,7 @@ impl Cf {
         Cf::Node,
         Cf::RaftLog,
         Cf::RaftMeta,
+        Cf::Producers,
     ];
 
     /// The RocksDB name. Persisted: never rename.
@@ -93,6 +103,7 @@ impl Cf {
             Cf::Node => "node",
             Cf::RaftLog => "raft_log",
             Cf::RaftMeta => "raft_meta",
+            Cf::Producers => "producers",
         }
     }
 
@@ -115,6 +126,9 @@ mod tests {
             KeyTag::Consumer,
             KeyTag::Pending,
             KeyTag::ConsumerPending,
+            KeyTag::Producer,
+            KeyTag::ProducerIdle,
+            KeyTag::ProducerCount,
             KeyTag::AppliedIndex,
             KeyTag::NodeMeta,
             KeyTag::RaftLog,
@@ -122,7 +136,7 @@ mod tests {
         ];
         assert_eq!(
             tags.map(|t| t as u8),
-            [1, 2, 3, 4, 5, 6, 0x40, 0x41, 0x50, 0x51]
+            [1, 2, 3, 4, 5, 6, 7, 8, 9, 0x40, 0x41, 0x50, 0x51]
         );
         let names = Cf::ALL.map(Cf::name);
         assert_eq!(
@@ -136,7 +150,8 @@ mod tests {
                 "consumer_pel",
                 "node",
                 "raft_log",
-                "raft_meta"
+                "raft_meta",
+                "producers"
             ]
         );
         for (i, cf) in Cf::ALL.iter().enumerate() {

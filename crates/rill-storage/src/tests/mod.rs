@@ -8,7 +8,7 @@ mod replication;
 use rill_core::{MemStore, Store};
 use rocksdb::IteratorMode;
 
-use crate::cf::{consumer_pel, consumers, entries, groups, pel, streams, Cf};
+use crate::cf::{consumer_pel, consumers, entries, groups, pel, producers, streams, Cf, KeyTag};
 use crate::db::{Db, DbOptions};
 
 /// Cases per property test that opens a store (each case opens one): 64 by default, more with
@@ -100,11 +100,37 @@ pub(crate) fn dump(db: &Db) -> MemStore {
         );
         out.consumer_pending.insert((s, g, c, key.id), ());
     }
+    let mut count = None;
+    for (k, v) in raw_records(db, Cf::Producers) {
+        match k.first().copied() {
+            Some(tag) if tag == KeyTag::Producer as u8 => {
+                let state = producers::decode_value(&v).expect("value");
+                out.producers.insert(k[1..].to_vec(), state);
+            }
+            Some(tag) if tag == KeyTag::ProducerIdle as u8 => {
+                let (ms, producer) = producers::decode_idle_key(&k).expect("key");
+                assert!(v.is_empty(), "index values are empty");
+                out.producers_idle.insert((ms, producer.to_vec()));
+            }
+            _ => {
+                assert_eq!(k, producers::COUNT_KEY, "unknown producers record");
+                count = Some(producers::decode_count(&v).expect("value"));
+            }
+        }
+    }
+    assert_eq!(
+        count.unwrap_or(0),
+        out.producers.len() as u64,
+        "producer count"
+    );
     out
 }
 
 /// Writes every record of `model` through `Store`, as one command would.
 pub(crate) fn load(store: &mut impl Store, model: &MemStore) {
+    for (producer, state) in &model.producers {
+        store.put_producer(producer, state);
+    }
     for (key, meta) in &model.streams {
         store.put_stream(key, meta);
     }

@@ -5,7 +5,8 @@
 
 use proptest::prelude::*;
 use rill_core::{
-    ConsumerMeta, Fields, GroupMeta, MemStore, PendingEntry, Store, StreamId, StreamMeta,
+    ConsumerMeta, Fields, GroupMeta, MemStore, PendingEntry, ProducerState, Store, StreamId,
+    StreamMeta,
 };
 
 use super::{dump, load, proptest_config, temp_db};
@@ -33,8 +34,13 @@ enum Op {
     Entries(usize, StreamId, StreamId, bool, usize),
     PendingRange(usize, usize, StreamId, StreamId, usize),
     ConsumerPendingRange(usize, usize, usize, StreamId, StreamId, usize),
+    /// Producer index, last sequence, touched time.
+    PutProducer(usize, u64, u64),
+    DeleteProducer(usize),
     Commit,
 }
+
+const PRODUCERS: [&[u8]; 3] = [b"p", b"p\0", b"q"];
 
 fn id() -> impl Strategy<Value = StreamId> {
     prop_oneof![
@@ -99,6 +105,8 @@ fn op() -> impl Strategy<Value = Op> {
         2 => (k.clone(), id(), id(), any::<bool>(), limit()).prop_map(|(k, s, e, r, l)| Op::Entries(k, s, e, r, l)),
         1 => (k.clone(), g.clone(), id(), id(), limit()).prop_map(|(k, g, s, e, l)| Op::PendingRange(k, g, s, e, l)),
         1 => (k, g, c, id(), id(), limit()).prop_map(|(k, g, c, s, e, l)| Op::ConsumerPendingRange(k, g, c, s, e, l)),
+        3 => (0..PRODUCERS.len(), 0u64..4, 0u64..4).prop_map(|(p, seq, ms)| Op::PutProducer(p, seq, ms)),
+        1 => (0..PRODUCERS.len()).prop_map(Op::DeleteProducer),
         2 => Just(Op::Commit),
     ]
 }
@@ -134,6 +142,15 @@ fn apply(store: &mut impl Store, model: &mut MemStore, op: &Op) {
         Op::DeletePending(k, g, id) => {
             both(store, model, |s| s.delete_pending(KEYS[k], GROUPS[g], id))
         }
+        Op::PutProducer(p, last_seq, touched_ms) => {
+            let state = ProducerState {
+                last_seq,
+                last_id: StreamId::new(last_seq, 1),
+                touched_ms,
+            };
+            both(store, model, |s| s.put_producer(PRODUCERS[p], &state));
+        }
+        Op::DeleteProducer(p) => both(store, model, |s| s.delete_producer(PRODUCERS[p])),
         _ => compare_ranged_read(store, model, op),
     }
 }
@@ -193,6 +210,19 @@ fn all_ids() -> Vec<StreamId> {
 
 /// Compares every read method over the whole name and ID domain.
 fn compare_all_reads(store: &impl Store, model: &MemStore) {
+    assert_eq!(store.producer_count(), model.producer_count());
+    for before in 0..6 {
+        for limit in [1, usize::MAX] {
+            assert_eq!(
+                store.idle_producers(before, limit),
+                model.idle_producers(before, limit),
+                "idle before {before}"
+            );
+        }
+    }
+    for producer in PRODUCERS {
+        assert_eq!(store.producer(producer), model.producer(producer));
+    }
     assert_eq!(
         store.stream_keys(None, usize::MAX),
         model.stream_keys(None, usize::MAX)
