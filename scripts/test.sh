@@ -30,7 +30,7 @@ fi
 
 # The seed articles' redis-py and walrus code against a real node.
 if python3 -c 'import redis, walrus' 2>/dev/null; then
-  # The binary the tests above built (rill-server's process tests need it). Building it alone
+  # The binary the tests above built (rill-server's own tests build it). Building it alone
   # (`cargo build -p rill-server`) would unify features differently and rebuild RocksDB.
   python3 tests/python/seeds.py "$CARGO_TARGET_DIR/debug/rill-server"
 elif [ "${RILL_REQUIRE_PYTHON:-0}" = 1 ]; then

@@ -50,7 +50,7 @@ impl Default for ClientOptions {
             connect_timeout: Duration::from_secs(1),
             retry_for: Duration::from_secs(15),
             backoff_min: Duration::from_millis(20),
-            backoff_max: Duration::from_secs(1),
+            backoff_max: Duration::from_millis(200),
         }
     }
 }

@@ -31,9 +31,14 @@ impl Default for RaftConfig {
     fn default() -> RaftConfig {
         RaftConfig {
             cluster_name: "rill".to_owned(),
-            heartbeat_ms: 100,
-            election_timeout_ms_min: 1000,
-            election_timeout_ms_max: 2000,
+            // A follower that has seen a leader waits openraft's leader lease (the maximum
+            // election timeout) plus a random election timeout after the last heartbeat before
+            // it campaigns: 450-600 ms here, checked every 1.5 heartbeats. With the vote, the
+            // new leader's first commit and a client's retry, a failover takes about 0.6-0.8 s
+            // (`tests/tests/processes.rs` measures it).
+            heartbeat_ms: 50,
+            election_timeout_ms_min: 150,
+            election_timeout_ms_max: 300,
             snapshot_entries_since_last: 10_000,
             log_entries_kept_behind_snapshot: 1000,
             entries_per_append_max: 300,

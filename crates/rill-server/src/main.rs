@@ -69,8 +69,11 @@ struct Args {
     /// The password clients give with AUTH. Without one, only loopback clients are accepted.
     #[arg(long, env = "RILL_REQUIREPASS", hide_env_values = true)]
     requirepass: Option<String>,
+    /// Leader heartbeat period (default 50).
     #[arg(long, env = "RILL_HEARTBEAT_MS")]
     heartbeat_ms: Option<u64>,
+    /// Election timeout range (default 150-300): a follower campaigns that long, plus the
+    /// maximum, after the last heartbeat.
     #[arg(long, env = "RILL_ELECTION_TIMEOUT_MS_MIN")]
     election_timeout_ms_min: Option<u64>,
     #[arg(long, env = "RILL_ELECTION_TIMEOUT_MS_MAX")]
