@@ -12,7 +12,7 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/target}"
 for tool in redis-server redis-benchmark; do
   command -v "$tool" >/dev/null || { echo "error: $tool not found: apt-get install -y redis-server redis-tools" >&2; exit 1; }
 done
-(cd "$root" && cargo build --release --locked -q -p rill-server -p rill-tests --bins --examples)
+(cd "$root" && cargo build --release --locked -q -p rill-server -p rill-cli -p rill-tests --bins --examples)
 bin="$CARGO_TARGET_DIR/release/rill-server"
 bench="$CARGO_TARGET_DIR/release/examples/stream_bench"
 base="${RILL_BENCH_PORT:-16379}"

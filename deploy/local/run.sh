@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Starts a three-node Rill cluster on this machine and shows it working.
 #
-# Builds rill-server (release), starts nodes 1-3 on 127.0.0.1 (Redis protocol on 6379-6381, gRPC
+# Builds rill-server and the rill CLI (release), starts nodes 1-3 on 127.0.0.1 (Redis protocol on 6379-6381, gRPC
 # on 7379-7381, data in deploy/local/data/nodeN, logs in deploy/local/data/nodeN.log), waits until
 # a leader is elected, runs a short producer/consumer-group demo through redis-cli when it is
-# installed, and keeps the cluster running until Ctrl-C, which stops all three cleanly.
+# installed, shows `rill cluster status`, and keeps the cluster running until Ctrl-C, which stops all three cleanly.
 # Running it again reuses the data. RILL_BASE_PORT moves the Redis ports (gRPC: +1000).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -19,10 +19,11 @@ if ! ls /usr/lib/llvm-*/lib/libclang*.so* >/dev/null 2>&1; then
 fi
 
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/target}"
-echo "building rill-server (release; the first build compiles RocksDB and takes ~14 minutes on 2 cores)..."
+echo "building rill-server and rill (release; the first build compiles RocksDB and takes ~14 minutes on 2 cores)..."
 # The same build as scripts/bench-cluster.sh: one set of features, so one RocksDB build serves both.
-(cd "$root" && cargo build --release --locked -q -p rill-server -p rill-tests --bins --examples)
+(cd "$root" && cargo build --release --locked -q -p rill-server -p rill-cli -p rill-tests --bins --examples)
 bin="$CARGO_TARGET_DIR/release/rill-server"
+rill="$CARGO_TARGET_DIR/release/rill"
 
 redis_port() { echo $((base + $1 - 1)); }
 grpc_port() { echo $((base + 1000 + $1 - 1)); }
@@ -94,7 +95,14 @@ if command -v redis-cli >/dev/null; then
 else
   echo "(install redis-tools for redis-cli to try it: apt-get install -y redis-tools)"
 fi
+nodes="127.0.0.1:$(grpc_port 1),127.0.0.1:$(grpc_port 2),127.0.0.1:$(grpc_port 3)"
 echo
-echo "rill is running; try: redis-cli -p $(redis_port 2) INFO replication"
+echo "\$ rill cluster status"
+"$rill" --nodes "$nodes" cluster status
+echo
+echo "rill is running; try (the rill binary is $rill):"
+echo "  rill produce --count 1000     # the sensor producer, through the Rust client"
+echo "  rill consume --consumers 2    # a consumer group of two; kill a node meanwhile"
+echo "  redis-cli -p $(redis_port 2) INFO replication"
 echo "stop all three nodes with Ctrl-C"
 wait "${pids[@]}"

@@ -84,9 +84,9 @@ mod tests {
     #[test]
     fn default_is_valid_and_maps_field_by_field() {
         let config = RaftConfig::default().to_openraft().expect("valid");
-        assert_eq!(config.heartbeat_interval, 100);
-        assert_eq!(config.election_timeout_min, 1000);
-        assert_eq!(config.election_timeout_max, 2000);
+        assert_eq!(config.heartbeat_interval, 50);
+        assert_eq!(config.election_timeout_min, 150);
+        assert_eq!(config.election_timeout_max, 300);
         assert_eq!(config.max_in_snapshot_log_to_keep, 1000);
         assert_eq!(
             config.snapshot_policy,
