@@ -33,9 +33,9 @@ mod tests;
 
 pub use config::RaftConfig;
 pub use error::Error;
-pub use log_store::LogStore;
+pub use log_store::{LogStore, StorageIo};
 pub use network::{Network, RpcKind, Transport, TransportError};
 pub use node::{NodeError, NodeOptions, ProposerLimits, RaftNode, Role, Status};
-pub use stamp::Stamper;
-pub use state_machine::{ApplyListener, SnapshotBuilder, StateMachine};
+pub use stamp::{Clock, Stamper};
+pub use state_machine::{ApplyListener, Bugs, SnapshotBuilder, StateMachine};
 pub use types::{Entry, LogId, NodeId, Peer, Raft, Request, Response, TypeConfig};

@@ -27,11 +27,19 @@ use crate::types::{Entry, LogId, StorageError, TypeConfig, Vote};
 #[derive(Clone)]
 pub struct LogStore {
     db: Arc<Db>,
+    io: StorageIo,
 }
 
 impl LogStore {
     pub fn new(db: Arc<Db>) -> LogStore {
-        LogStore { db }
+        LogStore {
+            db,
+            io: StorageIo::default(),
+        }
+    }
+
+    pub fn with_io(self, io: StorageIo) -> LogStore {
+        LogStore { io, ..self }
     }
 
     fn meta<T: serde::de::DeserializeOwned>(
@@ -46,9 +54,33 @@ impl LogStore {
     }
 }
 
+/// Where storage work runs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum StorageIo {
+    /// On tokio's blocking pool, so a fsync does not stall the node's other tasks.
+    #[default]
+    BlockingPool,
+    /// On the calling task: one thread, one order. For the deterministic simulator, whose
+    /// scheduler cannot see threads.
+    Inline,
+}
+
+impl StorageIo {
+    pub(crate) async fn run<T, F>(self, work: F) -> T
+    where
+        T: Send + 'static,
+        F: FnOnce() -> T + Send + 'static,
+    {
+        match self {
+            StorageIo::BlockingPool => blocking(work).await,
+            StorageIo::Inline => work(),
+        }
+    }
+}
+
 /// Runs `work` on the blocking pool. A panic there (a failed assertion) is resumed here: a
 /// broken invariant stops the node rather than being reported as an I/O error.
-pub(crate) async fn blocking<T, F>(work: F) -> T
+async fn blocking<T, F>(work: F) -> T
 where
     T: Send + 'static,
     F: FnOnce() -> T + Send + 'static,
@@ -139,7 +171,8 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             .map_err(Error::codec("vote"))
             .map_err(error::write_vote)?;
         let db = self.db.clone();
-        blocking(move || db.log_meta_put(LogMeta::Vote, &bytes))
+        self.io
+            .run(move || db.log_meta_put(LogMeta::Vote, &bytes))
             .await
             .map_err(error::write_vote)
     }
@@ -183,7 +216,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         }
         let db = self.db.clone();
         // Only after the fsynced write returned may openraft count these entries as stored.
-        match blocking(move || db.log_append(&encoded)).await {
+        match self.io.run(move || db.log_append(&encoded)).await {
             Ok(()) => {
                 callback.log_io_completed(Ok(()));
                 Ok(())
@@ -198,7 +231,8 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     async fn truncate(&mut self, log_id: LogId) -> Result<(), StorageError> {
         tracing::debug!(%log_id, "truncating log");
         let db = self.db.clone();
-        blocking(move || db.log_truncate_from(log_id.index))
+        self.io
+            .run(move || db.log_truncate_from(log_id.index))
             .await
             .map_err(error::write_logs)
     }
@@ -209,7 +243,8 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             .map_err(Error::codec("purged log id"))
             .map_err(error::write_logs)?;
         let db = self.db.clone();
-        blocking(move || db.log_purge_upto(log_id.index, &bytes))
+        self.io
+            .run(move || db.log_purge_upto(log_id.index, &bytes))
             .await
             .map_err(error::write_logs)
     }

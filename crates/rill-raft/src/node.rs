@@ -27,8 +27,9 @@ use tokio::sync::{mpsc, oneshot, Semaphore};
 use crate::config::RaftConfig;
 use crate::error::Error;
 use crate::log_store::LogStore;
-use crate::stamp::Stamper;
-use crate::state_machine::{ApplyListener, StateMachine};
+use crate::log_store::StorageIo;
+use crate::stamp::{Clock, Stamper};
+use crate::state_machine::{ApplyListener, Bugs, StateMachine};
 use crate::types::{NodeId, Peer, Raft, Request, TypeConfig};
 
 /// Why a write or a linearizable read did not go through. Openraft's errors, reduced to what a
@@ -80,6 +81,11 @@ pub struct NodeOptions {
     pub proposer: ProposerLimits,
     /// Told about every applied batch (wakes blocked readers).
     pub listener: Option<Arc<dyn ApplyListener>>,
+    /// The proposer's clock; `None`: the system clock.
+    pub clock: Option<Clock>,
+    pub storage_io: StorageIo,
+    /// Deliberate faults for the simulator; all off by default.
+    pub bugs: Bugs,
 }
 
 /// This node's view of the cluster, for status calls, `INFO` and `ROLE`.
@@ -165,14 +171,19 @@ impl RaftNode {
                 && limits.proposals_in_flight_max > 0,
             "proposer limits must be positive"
         );
-        let stamper = Arc::new(Stamper::default());
+        let stamper = Arc::new(match options.clock {
+            Some(clock) => Stamper::with_clock(clock),
+            None => Stamper::default(),
+        });
         let state_machine = StateMachine::new(
             db.clone(),
             options.limits,
             stamper.clone(),
             options.listener,
-        )?;
-        let log_store = LogStore::new(db.clone());
+        )?
+        .with_io(options.storage_io)
+        .with_bugs(options.bugs);
+        let log_store = LogStore::new(db.clone()).with_io(options.storage_io);
         let config = Arc::new(config.to_openraft()?);
         let read_barrier_timeout = Duration::from_millis(2 * config.election_timeout_max);
         let raft = Raft::new(id, config, network, log_store, state_machine).await?;

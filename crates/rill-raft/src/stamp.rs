@@ -1,15 +1,31 @@
 //! The proposer's clock: the one place time enters the replicated state.
 
+use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Milliseconds since the Unix epoch. The simulator gives each node its own; nodes read the
+/// system clock otherwise.
+pub type Clock = Arc<dyn Fn() -> u64 + Send + Sync>;
 
 /// Stamps requests with `max(wall clock, last stamp)` in milliseconds since the Unix epoch, so
 /// stamps never go backwards on one node even if the wall clock does. The state machine feeds
 /// every applied stamp back through [`Stamper::observe`], so a node that becomes leader never
 /// stamps earlier than what it has applied.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct Stamper {
     last_ms: AtomicU64,
+    clock: Option<Clock>,
+}
+
+impl fmt::Debug for Stamper {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Stamper")
+            .field("last_ms", &self.last_ms)
+            .field("clock", &self.clock.as_ref().map(|_| "custom"))
+            .finish()
+    }
 }
 
 impl Stamper {
@@ -17,12 +33,25 @@ impl Stamper {
     pub fn new(floor_ms: u64) -> Stamper {
         Stamper {
             last_ms: AtomicU64::new(floor_ms),
+            clock: None,
+        }
+    }
+
+    /// A stamper reading `clock` instead of the system clock.
+    pub fn with_clock(clock: Clock) -> Stamper {
+        Stamper {
+            last_ms: AtomicU64::new(0),
+            clock: Some(clock),
         }
     }
 
     /// The time for a new request.
     pub fn stamp(&self) -> u64 {
-        self.stamp_at(wall_clock_ms())
+        let now = match &self.clock {
+            Some(clock) => clock(),
+            None => wall_clock_ms(),
+        };
+        self.stamp_at(now)
     }
 
     /// Raises the floor to `ms` (an applied stamp).

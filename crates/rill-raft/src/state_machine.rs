@@ -19,13 +19,13 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use openraft::storage::RaftStateMachine;
 use openraft::{EntryPayload, OptionalSend, RaftSnapshotBuilder};
-use rill_core::{execute, Limits, Reply};
+use rill_core::{execute, Command, Limits, Reply};
 use rill_storage::{Db, ImageMeta, NodeMeta};
 use serde::de::DeserializeOwned;
 
 use crate::codec::{decode, encode};
 use crate::error::{self, Error};
-use crate::log_store::blocking;
+use crate::log_store::StorageIo;
 use crate::stamp::Stamper;
 use crate::types::{
     Entry, LogId, Response, Snapshot, SnapshotMeta, StorageError, StoredMembership, TypeConfig,
@@ -41,6 +41,18 @@ pub struct StateMachine {
     clock_ms: u64,
     snapshots: Arc<Snapshots>,
     listener: Option<Arc<dyn ApplyListener>>,
+    io: StorageIo,
+    bugs: Bugs,
+}
+
+/// Behaviours that break Rill on purpose, for the simulator to prove that its checker catches
+/// them (`simulation/tests/seeds.rs`). All off by default; never set outside the simulator.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Bugs {
+    /// Apply each entry at this node's own clock instead of the leader's stamp.
+    pub apply_with_local_clock: bool,
+    /// Apply a producer's XADD as a plain XADD: a retry appends again.
+    pub skip_producer_dedup: bool,
 }
 
 /// Told about every applied batch of commands after it is committed to the store: how blocked
@@ -53,6 +65,7 @@ pub trait ApplyListener: Send + Sync + 'static {
 pub struct SnapshotBuilder {
     db: Arc<Db>,
     snapshots: Arc<Snapshots>,
+    io: StorageIo,
 }
 
 /// The last built or installed snapshot, shared by the state machine and its builders.
@@ -98,7 +111,17 @@ impl StateMachine {
             clock_ms: applied.clock_ms,
             snapshots: Arc::default(),
             listener,
+            io: StorageIo::default(),
+            bugs: Bugs::default(),
         })
+    }
+
+    pub fn with_bugs(self, bugs: Bugs) -> StateMachine {
+        StateMachine { bugs, ..self }
+    }
+
+    pub fn with_io(self, io: StorageIo) -> StateMachine {
+        StateMachine { io, ..self }
     }
 
     pub fn db(&self) -> &Arc<Db> {
@@ -173,6 +196,8 @@ fn apply_batch(
     limits: &Limits,
     clock_ms: u64,
     entries: &[Entry],
+    bugs: Bugs,
+    local_now: Option<u64>,
 ) -> Result<(Vec<Response>, u64), Error> {
     let (Some(first), Some(last)) = (entries.first(), entries.last()) else {
         return Ok((Vec::new(), clock_ms));
@@ -195,10 +220,16 @@ fn apply_batch(
             EntryPayload::Blank => Vec::new(),
             EntryPayload::Normal(request) => {
                 clock_ms = clock_ms.max(request.now_ms);
+                let now_ms = local_now.unwrap_or(request.now_ms);
                 request
                     .commands
                     .iter()
-                    .map(|command| execute(&mut txn, command, request.now_ms, limits))
+                    .map(|command| match command {
+                        Command::Produce(p) if bugs.skip_producer_dedup => {
+                            execute(&mut txn, &p.add, now_ms, limits)
+                        }
+                        command => execute(&mut txn, command, now_ms, limits),
+                    })
                     .collect()
             }
             EntryPayload::Membership(config) => {
@@ -261,7 +292,9 @@ impl StoredSnapshot {
 impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
     async fn build_snapshot(&mut self) -> Result<Snapshot, StorageError> {
         let db = self.db.clone();
-        let (image, data) = blocking(move || db.export_state())
+        let (image, data) = self
+            .io
+            .run(move || db.export_state())
             .await
             .map_err(error::read_state_machine)?;
         let applied = read_image(&image).map_err(error::read_state_machine)?;
@@ -306,19 +339,24 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         let count = entries.len();
         let (db, limits, clock_ms) = (self.db.clone(), self.limits.clone(), self.clock_ms);
         let listener = self.listener.clone();
-        let (responses, clock_ms) = blocking(move || {
-            let (responses, clock_ms) = apply_batch(&db, &limits, clock_ms, &entries)?;
-            if let Some(listener) = listener {
-                for (entry, response) in entries.iter().zip(&responses) {
-                    if let EntryPayload::Normal(request) = &entry.payload {
-                        listener.applied(&request.commands, &response.replies);
+        let bugs = self.bugs;
+        let local_now = bugs.apply_with_local_clock.then(|| self.stamper.stamp());
+        let (responses, clock_ms) = self
+            .io
+            .run(move || {
+                let (responses, clock_ms) =
+                    apply_batch(&db, &limits, clock_ms, &entries, bugs, local_now)?;
+                if let Some(listener) = listener {
+                    for (entry, response) in entries.iter().zip(&responses) {
+                        if let EntryPayload::Normal(request) = &entry.payload {
+                            listener.applied(&request.commands, &response.replies);
+                        }
                     }
                 }
-            }
-            Ok::<_, Error>((responses, clock_ms))
-        })
-        .await
-        .map_err(error::write_state_machine)?;
+                Ok::<_, Error>((responses, clock_ms))
+            })
+            .await
+            .map_err(error::write_state_machine)?;
         assert_eq!(responses.len(), count, "one response per applied entry");
         self.clock_ms = clock_ms;
         self.stamper.observe(clock_ms);
@@ -329,6 +367,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         SnapshotBuilder {
             db: self.db.clone(),
             snapshots: self.snapshots.clone(),
+            io: self.io,
         }
     }
 
@@ -353,7 +392,9 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             ))));
         }
         let db = self.db.clone();
-        let (imported, data) = blocking(move || db.import_state(&data).map(|m| (m, data)))
+        let (imported, data) = self
+            .io
+            .run(move || db.import_state(&data).map(|m| (m, data)))
             .await
             .map_err(error::write_snapshot)?;
         assert_eq!(

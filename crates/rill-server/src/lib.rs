@@ -136,6 +136,7 @@ impl Server {
             listener: Some(Arc::new(WakeReaders {
                 waiters: Arc::clone(&waiters),
             })),
+            ..NodeOptions::default()
         };
         let node = RaftNode::start(
             config.node_id,

@@ -1,0 +1,673 @@
+//! Rill's deterministic simulator: real `RaftNode`s (openraft, RocksDB, the engine) as turmoil
+//! hosts, clients appending and reading, faults chosen by one seed, and a checker over the
+//! recorded history.
+//!
+//! ```text
+//!  seed ─▶ SplitMix64 ─┬─▶ turmoil (message latency)     hosts n1..nN: RaftNode + net::serve
+//!                      ├─▶ per-boot election timeout      clients c1..cK: XADD / XRANGE, history
+//!                      ├─▶ per-node clock skew             nemesis (this thread, between steps):
+//!                      └─▶ nemesis schedule                  crash/restart, partitions, holds
+//!  after the run: heal, probe write (liveness), wait for convergence, check::all(history, nodes)
+//! ```
+//!
+//! Every source of nondeterminism is drawn from the seed: turmoil's network RNG, Raft election
+//! timeouts (min = max - 1 per boot, so openraft's own random draw has one value), node clocks
+//! (simulated time + a seeded skew), storage work on the calling task (`StorageIo::Inline`).
+
+pub mod check;
+pub mod net;
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::rc::Rc;
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use rill_core::{Command, Reply};
+use rill_raft::{Bugs, Clock, Network, NodeOptions, Peer, RaftConfig, RaftNode, StorageIo};
+use rill_storage::{Db, DbOptions};
+
+use crate::net::{client_call, ClientOutcome, SimTransport, RAFT_PORT};
+
+/// Stamps start here (2024-01-01), plus simulated time, plus each node's skew.
+const EPOCH_MS: u64 = 1_704_067_200_000;
+const CALL_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// What one run does.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub seed: u64,
+    pub nodes: u64,
+    pub clients: u64,
+    pub ops_per_client: u64,
+    pub faults: bool,
+    /// Inject only this kind of fault (default: every kind, chosen by the seed).
+    pub only: Option<Fault>,
+    /// Planted server bugs (see `rill_raft::Bugs`).
+    pub bugs: Bugs,
+    /// Planted bug: the leader serves reads without a read index (no quorum check).
+    pub skip_read_index: bool,
+}
+
+impl Config {
+    pub fn new(seed: u64) -> Config {
+        Config {
+            seed,
+            nodes: 3,
+            clients: 3,
+            ops_per_client: 100,
+            faults: true,
+            only: None,
+            bugs: Bugs::default(),
+            skip_read_index: false,
+        }
+    }
+}
+
+/// A small deterministic generator (SplitMix64).
+#[derive(Clone, Debug)]
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed)
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next_u64() % n.max(1)
+    }
+}
+
+/// One client operation: what was asked, when, and how it ended.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Op {
+    pub client: u64,
+    /// For an append: the unique value written; for a read: empty.
+    pub value: String,
+    pub invoked_ms: u64,
+    pub completed_ms: u64,
+    pub outcome: Outcome,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Outcome {
+    /// An append acknowledged with this ID.
+    Appended(String),
+    /// A read's values, in stream order.
+    Read(Vec<String>),
+    /// Definitely not applied (refused before submission, or an error reply).
+    Failed,
+    /// Maybe applied.
+    Unknown,
+}
+
+/// What a run found.
+#[derive(Debug)]
+pub struct Report {
+    pub seed: u64,
+    /// Hash of the history, the faults and the final state: equal for equal seeds.
+    pub trace_hash: u64,
+    pub violations: Vec<String>,
+    pub ops: usize,
+    pub acknowledged: usize,
+    pub faults: Vec<String>,
+}
+
+/// State shared by the hosts, the clients and the driver. Everything runs on one thread.
+#[derive(Default)]
+struct World {
+    rng: Option<Rng>,
+    skew_ms: BTreeMap<u64, u64>,
+    nodes: BTreeMap<u64, Weak<RaftNode>>,
+    history: Vec<Op>,
+    /// Writers still running; the reader stops at zero.
+    writers: u64,
+    /// The node each client last succeeded with: clients stick to it, as real ones cache
+    /// the leader.
+    sticky: BTreeMap<u64, u64>,
+}
+
+fn host(id: u64) -> String {
+    format!("n{id}")
+}
+
+fn now_ms() -> u64 {
+    turmoil::sim_elapsed().map_or(0, |d| d.as_millis() as u64)
+}
+
+fn peers(nodes: u64) -> BTreeMap<u64, Peer> {
+    (1..=nodes)
+        .map(|id| {
+            let addr = format!("{}:{RAFT_PORT}", host(id));
+            (
+                id,
+                Peer {
+                    raft_addr: addr.clone(),
+                    client_addr: addr,
+                },
+            )
+        })
+        .collect()
+}
+
+/// Runs one simulation and checks its history.
+pub fn run(config: &Config) -> Report {
+    let root = tempfile::tempdir().expect("temp dir");
+    let mut rng = Rng::new(config.seed);
+    let mut sim = turmoil::Builder::new()
+        .rng_seed(rng.next_u64())
+        .simulation_duration(Duration::from_secs(600))
+        .tick_duration(Duration::from_millis(1))
+        .min_message_latency(Duration::from_millis(1))
+        .max_message_latency(Duration::from_millis(15))
+        .tcp_capacity(4096)
+        .build();
+    let world = Rc::new(RefCell::new(World {
+        rng: Some(Rng::new(rng.next_u64())),
+        writers: config.clients,
+        ..World::default()
+    }));
+    for id in 1..=config.nodes {
+        // Clocks disagree by up to 2 s: stamps must still rise across leaders.
+        world.borrow_mut().skew_ms.insert(id, rng.below(2000));
+        let world = Rc::clone(&world);
+        let dir = root.path().join(host(id));
+        let boot_config = config.clone();
+        sim.host(host(id), move || {
+            boot(Rc::clone(&world), id, boot_config.clone(), dir.clone())
+        });
+    }
+    for client in 1..=config.clients {
+        let world = Rc::clone(&world);
+        let nodes = config.nodes;
+        let ops = config.ops_per_client;
+        sim.client(format!("c{client}"), async move {
+            run_client(Rc::clone(&world), client, nodes, ops).await;
+            world.borrow_mut().writers -= 1;
+            Ok(())
+        });
+    }
+    {
+        // A reader that reads every 50 ms while the writers run.
+        let world = Rc::clone(&world);
+        let (client, nodes) = (config.clients + 1, config.nodes);
+        sim.client("reader", async move {
+            while world.borrow().writers > 0 {
+                read(&world, client, nodes).await;
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Ok(())
+        });
+    }
+
+    let mut nemesis = Nemesis::new(Rng::new(rng.next_u64()), config.nodes, config.only);
+    let mut violations = Vec::new();
+    loop {
+        match sim.step() {
+            Ok(true) => break,
+            Ok(false) => {}
+            Err(error) => {
+                violations.push(format!("simulation failed: {error}"));
+                break;
+            }
+        }
+        if config.faults {
+            nemesis.act(&mut sim, &world);
+        }
+    }
+    nemesis.heal(&mut sim);
+
+    // Liveness: with everything connected, a write succeeds within 10 s.
+    let probe_ok = Rc::new(RefCell::new(None));
+    {
+        let (world, probe_ok, nodes) = (Rc::clone(&world), Rc::clone(&probe_ok), config.nodes);
+        sim.client("probe", async move {
+            let started = now_ms();
+            while now_ms() < started + 10_000 {
+                if let Some(id) = append(&world, 0, 1, nodes, "probe".to_owned()).await {
+                    *probe_ok.borrow_mut() = Some(id);
+                    break;
+                }
+            }
+            Ok(())
+        });
+    }
+    while let Ok(false) = sim.step() {}
+    if probe_ok.borrow().is_none() {
+        violations.push("liveness: no write succeeded within 10 s of healing".to_owned());
+    }
+    let converged = converge(&mut sim, &world, config.nodes);
+
+    let world = world.borrow();
+    violations.extend(check::all(&world.history, &converged));
+    let mut hash = check::Fnv::default();
+    for op in &world.history {
+        hash.write(format!("{op:?}").as_bytes());
+    }
+    for fault in &nemesis.log {
+        hash.write(fault.as_bytes());
+    }
+    for state in &converged {
+        hash.write(format!("{:?}", (state.id, state.applied_digest)).as_bytes());
+    }
+    Report {
+        seed: config.seed,
+        trace_hash: hash.finish(),
+        violations,
+        ops: world.history.len(),
+        acknowledged: world
+            .history
+            .iter()
+            .filter(|op| matches!(op.outcome, Outcome::Appended(_)))
+            .count(),
+        faults: nemesis.log.clone(),
+    }
+}
+
+async fn boot(
+    world: Rc<RefCell<World>>,
+    id: u64,
+    config: Config,
+    dir: PathBuf,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let nodes = config.nodes;
+    let (election_ms, skew_ms) = {
+        let mut w = world.borrow_mut();
+        let election_ms = 300 + w.rng.as_mut().map_or(0, |r| r.below(300));
+        (election_ms, w.skew_ms.get(&id).copied().unwrap_or(0))
+    };
+    let db = Arc::new(Db::open(
+        &dir,
+        &DbOptions {
+            sync: false,
+            log_sync: true,
+        },
+    )?);
+    let raft_config = RaftConfig {
+        heartbeat_ms: 50,
+        election_timeout_ms_min: election_ms,
+        election_timeout_ms_max: election_ms + 1,
+        snapshot_entries_since_last: 50,
+        log_entries_kept_behind_snapshot: 10,
+        ..RaftConfig::default()
+    };
+    let clock: Clock = Arc::new(move || EPOCH_MS + now_ms() + skew_ms);
+    let options = NodeOptions {
+        clock: Some(clock),
+        storage_io: StorageIo::Inline,
+        bugs: config.bugs,
+        ..NodeOptions::default()
+    };
+    let network = Network::new(SimTransport);
+    let node = Arc::new(RaftNode::start(id, db, &raft_config, network, options).await?);
+    world.borrow_mut().nodes.insert(id, Arc::downgrade(&node));
+    if id == 1 && !node.is_initialized().await? {
+        node.initialize(peers(nodes)).await?;
+    }
+    net::serve(node, config.skip_read_index).await?;
+    Ok(())
+}
+
+/// Appends `value` as XADD number `seq` of producer `c<client>`, through whichever node
+/// leads, and records the op; the ID if acknowledged. A refusal before submission moves on to
+/// the next node; a lost call is retried with the same sequence number (the producer table
+/// makes that safe) until the attempts run out, and then its outcome is unknown.
+async fn append(
+    world: &Rc<RefCell<World>>,
+    client: u64,
+    seq: u64,
+    nodes: u64,
+    value: String,
+) -> Option<String> {
+    let add = parse(&["XADD", "s", "*", "op", &value]);
+    let producer = format!("c{client}").into_bytes();
+    let command = match Command::produce(producer, seq, add) {
+        Ok(command) => command,
+        Err(reply) => panic!("the workload's XADD takes a producer: {reply:?}"),
+    };
+    let invoked_ms = now_ms();
+    let mut target = start_node(world, client, nodes);
+    let mut outcome = Outcome::Failed;
+    let mut maybe_applied = false;
+    for _ in 0..(nodes * 4) {
+        let addr = format!("{}:{RAFT_PORT}", host(target));
+        match client_call(&addr, &command, false, CALL_TIMEOUT).await {
+            ClientOutcome::Reply(Reply::Bulk(id)) => {
+                outcome = Outcome::Appended(String::from_utf8_lossy(&id).into_owned());
+                world.borrow_mut().sticky.insert(client, target);
+                break;
+            }
+            ClientOutcome::Reply(_) => break,
+            ClientOutcome::NotLeader => {}
+            ClientOutcome::Unknown => maybe_applied = true,
+        }
+        target = target % nodes + 1;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    if maybe_applied && outcome == Outcome::Failed {
+        outcome = Outcome::Unknown;
+    }
+    let id = match &outcome {
+        Outcome::Appended(id) => Some(id.clone()),
+        _ => None,
+    };
+    world.borrow_mut().history.push(Op {
+        client,
+        value,
+        invoked_ms,
+        completed_ms: now_ms(),
+        outcome,
+    });
+    id
+}
+
+async fn read(world: &Rc<RefCell<World>>, client: u64, nodes: u64) {
+    let command = parse(&["XRANGE", "s", "-", "+"]);
+    let invoked_ms = now_ms();
+    let mut target = start_node(world, client, nodes);
+    let mut outcome = Outcome::Failed;
+    for _ in 0..(nodes * 4) {
+        let addr = format!("{}:{RAFT_PORT}", host(target));
+        match client_call(&addr, &command, true, CALL_TIMEOUT).await {
+            ClientOutcome::Reply(reply) => {
+                outcome = Outcome::Read(check::values_of(&reply));
+                world.borrow_mut().sticky.insert(client, target);
+                break;
+            }
+            // A read changes nothing: whatever went wrong, ask the next node.
+            ClientOutcome::NotLeader | ClientOutcome::Unknown => {
+                target = target % nodes + 1;
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+    if matches!(outcome, Outcome::Read(_)) {
+        world.borrow_mut().history.push(Op {
+            client,
+            value: String::new(),
+            invoked_ms,
+            completed_ms: now_ms(),
+            outcome,
+        });
+    }
+}
+
+fn start_node(world: &Rc<RefCell<World>>, client: u64, nodes: u64) -> u64 {
+    world
+        .borrow()
+        .sticky
+        .get(&client)
+        .copied()
+        .unwrap_or(1 + client % nodes)
+}
+
+async fn run_client(world: Rc<RefCell<World>>, client: u64, nodes: u64, ops: u64) {
+    for i in 0..ops {
+        if i % 5 == 4 {
+            read(&world, client, nodes).await;
+        } else {
+            append(&world, client, i + 1, nodes, format!("c{client}-{i}")).await;
+        }
+        // Think time, so the run spans many faults.
+        let pause = world.borrow_mut().rng.as_mut().map_or(0, |r| r.below(150));
+        tokio::time::sleep(Duration::from_millis(pause)).await;
+    }
+}
+
+fn parse(args: &[&str]) -> Command {
+    let argv: Vec<Vec<u8>> = args.iter().map(|a| a.as_bytes().to_vec()).collect();
+    match rill_core::parse(&argv) {
+        Some(Ok(command)) => command,
+        other => panic!("the workload's commands parse: {other:?}"),
+    }
+}
+
+/// The kinds of fault the nemesis injects.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// One node (half the time the leader) crashes and restarts later; never a majority.
+    Crash,
+    /// Two nodes cannot reach each other.
+    Partition,
+    /// One node's messages to another are dropped; the other way works.
+    OneWay,
+    /// The leader is cut off from every other node (clients still reach it).
+    IsolateLeader,
+    /// Messages between two nodes are held, then delivered late all at once.
+    Hold,
+    /// Everything to and from one node is held: a pause, as the network sees it.
+    Pause,
+    /// Every node crashes, and all restart.
+    CrashAll,
+}
+
+/// Faults, chosen by the seed, applied between simulation steps and undone later.
+struct Nemesis {
+    only: Option<Fault>,
+    rng: Rng,
+    nodes: u64,
+    next_ms: u64,
+    /// `(when, what)` to undo.
+    pending: Vec<(u64, Undo)>,
+    crashed: Vec<u64>,
+    log: Vec<String>,
+}
+
+#[derive(Clone, Debug)]
+enum Undo {
+    Bounce(u64),
+    Repair(u64, u64),
+    RepairOneway(u64, u64),
+    Release(u64, u64),
+}
+
+impl Nemesis {
+    fn new(rng: Rng, nodes: u64, only: Option<Fault>) -> Nemesis {
+        Nemesis {
+            only,
+            rng,
+            nodes,
+            next_ms: 500,
+            pending: Vec::new(),
+            crashed: Vec::new(),
+            log: Vec::new(),
+        }
+    }
+
+    fn leader(world: &Rc<RefCell<World>>) -> Option<u64> {
+        world
+            .borrow()
+            .nodes
+            .iter()
+            .find(|(_, node)| node.upgrade().is_some_and(|n| n.is_leader()))
+            .map(|(id, _)| *id)
+    }
+
+    fn act(&mut self, sim: &mut turmoil::Sim<'_>, world: &Rc<RefCell<World>>) {
+        let now = now_of(sim);
+        let due: Vec<Undo> = {
+            let (due, later): (Vec<_>, Vec<_>) =
+                self.pending.drain(..).partition(|(at, _)| *at <= now);
+            self.pending = later;
+            due.into_iter().map(|(_, undo)| undo).collect()
+        };
+        for undo in due {
+            self.undo(sim, undo, now);
+        }
+        if now < self.next_ms {
+            return;
+        }
+        self.next_ms = now + 300 + self.rng.below(1500);
+        let lasts = 300 + self.rng.below(2500);
+        let a = 1 + self.rng.below(self.nodes);
+        // Any other node.
+        let b = 1 + (a + self.rng.below(self.nodes - 1)) % self.nodes;
+        let majority_up = self.crashed.len() < ((self.nodes - 1) / 2) as usize;
+        let kind = match self.rng.below(8) {
+            0 | 1 => Fault::Crash,
+            2 => Fault::Partition,
+            3 => Fault::OneWay,
+            4 => Fault::IsolateLeader,
+            5 => Fault::Hold,
+            6 => Fault::Pause,
+            _ => Fault::CrashAll,
+        };
+        match self.only.unwrap_or(kind) {
+            Fault::Crash if majority_up => {
+                // Half the crashes hit the leader.
+                let victim = if self.rng.below(2) == 0 {
+                    Nemesis::leader(world).unwrap_or(a)
+                } else {
+                    a
+                };
+                if self.crashed.contains(&victim) {
+                    return;
+                }
+                sim.crash(host(victim));
+                self.crashed.push(victim);
+                self.log
+                    .push(format!("{now} crash n{victim} for {lasts} ms"));
+                self.pending.push((now + lasts, Undo::Bounce(victim)));
+            }
+            Fault::Crash => {}
+            Fault::Partition => {
+                sim.partition(host(a), host(b));
+                self.log
+                    .push(format!("{now} partition n{a} n{b} for {lasts} ms"));
+                self.pending.push((now + lasts, Undo::Repair(a, b)));
+            }
+            Fault::OneWay => {
+                sim.partition_oneway(host(a), host(b));
+                self.log
+                    .push(format!("{now} cut n{a} -> n{b} for {lasts} ms"));
+                self.pending.push((now + lasts, Undo::RepairOneway(a, b)));
+            }
+            Fault::IsolateLeader => {
+                // The leader alone on one side.
+                if let Some(leader) = Nemesis::leader(world) {
+                    for other in (1..=self.nodes).filter(|&n| n != leader) {
+                        sim.partition(host(leader), host(other));
+                        self.pending
+                            .push((now + lasts, Undo::Repair(leader, other)));
+                    }
+                    self.log
+                        .push(format!("{now} isolate leader n{leader} for {lasts} ms"));
+                }
+            }
+            Fault::Hold => {
+                sim.hold(host(a), host(b));
+                self.log
+                    .push(format!("{now} hold n{a} <-> n{b} for {lasts} ms"));
+                self.pending.push((now + lasts, Undo::Release(a, b)));
+            }
+            Fault::Pause => {
+                // A pause as the network sees it: nothing in or out, then all of it late.
+                // (turmoil cannot stop a host's clock; its timers keep running.)
+                for other in (1..=self.nodes).filter(|&n| n != a) {
+                    sim.hold(host(a), host(other));
+                    self.pending.push((now + lasts, Undo::Release(a, other)));
+                }
+                self.log.push(format!("{now} pause n{a} for {lasts} ms"));
+            }
+            Fault::CrashAll if self.crashed.is_empty() => {
+                // Every node at once (a process crash: what reached the OS survives).
+                for id in 1..=self.nodes {
+                    sim.crash(host(id));
+                    self.crashed.push(id);
+                    self.pending.push((now + lasts, Undo::Bounce(id)));
+                }
+                self.log.push(format!("{now} crash all for {lasts} ms"));
+            }
+            Fault::CrashAll => {}
+        }
+    }
+
+    fn undo(&mut self, sim: &mut turmoil::Sim<'_>, undo: Undo, now: u64) {
+        match undo {
+            Undo::Bounce(id) => {
+                sim.bounce(host(id));
+                self.crashed.retain(|&c| c != id);
+                self.log.push(format!("{now} restart n{id}"));
+            }
+            Undo::Repair(a, b) => sim.repair(host(a), host(b)),
+            Undo::RepairOneway(a, b) => sim.repair_oneway(host(a), host(b)),
+            Undo::Release(a, b) => sim.release(host(a), host(b)),
+        }
+    }
+
+    /// Undoes every fault.
+    fn heal(&mut self, sim: &mut turmoil::Sim<'_>) {
+        let now = now_of(sim);
+        for (_, undo) in std::mem::take(&mut self.pending) {
+            self.undo(sim, undo, now);
+        }
+        self.log.push(format!("{now} healed"));
+    }
+}
+
+fn now_of(sim: &turmoil::Sim<'_>) -> u64 {
+    sim.elapsed().as_millis() as u64
+}
+
+/// One node's state once the cluster settled.
+#[derive(Debug)]
+pub struct NodeState {
+    pub id: u64,
+    pub applied_digest: (u64, u64),
+    pub values: Vec<(String, String)>,
+    pub invariants: Result<(), String>,
+}
+
+/// Steps until every node has applied the same index (up to 30 s), then reads each node.
+fn converge(sim: &mut turmoil::Sim<'_>, world: &Rc<RefCell<World>>, nodes: u64) -> Vec<NodeState> {
+    let deadline = now_of(sim) + 30_000;
+    loop {
+        let digests: Vec<Option<(u64, u64)>> = (1..=nodes)
+            .map(|id| {
+                let node = world.borrow().nodes.get(&id).and_then(Weak::upgrade)?;
+                node.db().applied_digest().ok()
+            })
+            .collect();
+        let settled = digests.iter().all(Option::is_some)
+            && digests
+                .windows(2)
+                .all(|w| w[0].map(|d| d.0) == w[1].map(|d| d.0));
+        if settled || now_of(sim) > deadline {
+            break;
+        }
+        // A client that only sleeps keeps the simulation stepping.
+        sim.client(format!("wait{}", now_of(sim)), async {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            Ok(())
+        });
+        while let Ok(false) = sim.step() {}
+    }
+    (1..=nodes)
+        .filter_map(|id| {
+            let node = world.borrow().nodes.get(&id).and_then(Weak::upgrade)?;
+            let view = node.db().read();
+            let mut store = view;
+            let reply = rill_core::execute(
+                &mut store,
+                &parse(&["XRANGE", "s", "-", "+"]),
+                0,
+                &rill_core::Limits::default(),
+            );
+            Some(NodeState {
+                id,
+                applied_digest: node.db().applied_digest().unwrap_or((0, 0)),
+                values: check::entries_of(&reply),
+                invariants: rill_core::check_invariants(&store),
+            })
+        })
+        .collect()
+}
