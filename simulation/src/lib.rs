@@ -21,12 +21,12 @@ use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::rc::Rc;
-use std::sync::{Arc, Weak};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use rill_core::{Command, Reply};
 use rill_raft::{Bugs, Clock, Network, NodeOptions, Peer, RaftConfig, RaftNode, StorageIo};
-use rill_storage::{Db, DbOptions};
+use rill_storage::{Db, DbOptions, WriteJournal};
 
 use crate::net::{client_call, ClientOutcome, SimTransport, RAFT_PORT};
 
@@ -48,6 +48,10 @@ pub struct Config {
     pub bugs: Bugs,
     /// Planted bug: the leader serves reads without a read index (no quorum check).
     pub skip_read_index: bool,
+    /// Planted bug: the Raft log is not fsynced before openraft hears it is stored.
+    pub ack_before_fsync: bool,
+    /// Half the crashes are power losses (only fsynced writes survive).
+    pub power_loss: bool,
 }
 
 impl Config {
@@ -61,6 +65,8 @@ impl Config {
             only: None,
             bugs: Bugs::default(),
             skip_read_index: false,
+            ack_before_fsync: false,
+            power_loss: true,
         }
     }
 }
@@ -122,12 +128,53 @@ pub struct Report {
     pub faults: Vec<String>,
 }
 
+/// A node's disk: every batch its store wrote, with whether it was fsynced. A process crash
+/// keeps all of it; a power loss keeps the synced prefix plus some of the unsynced tail.
+#[derive(Default)]
+pub struct SimDisk {
+    batches: Mutex<Vec<(Vec<u8>, bool)>>,
+}
+
+impl WriteJournal for SimDisk {
+    fn written(&self, batch: &[u8], synced: bool) {
+        self.lock().push((batch.to_vec(), synced));
+    }
+}
+
+impl SimDisk {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<(Vec<u8>, bool)>> {
+        self.batches
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn history(&self) -> Vec<Vec<u8>> {
+        self.lock().iter().map(|(batch, _)| batch.clone()).collect()
+    }
+
+    /// Forgets what a power loss forgets: of the batches after the last synced one, only the
+    /// first `keep` (`rng`'s choice) made it.
+    fn power_loss(&self, rng: &mut Rng) -> usize {
+        let mut batches = self.lock();
+        let synced = batches
+            .iter()
+            .rposition(|(_, synced)| *synced)
+            .map_or(0, |i| i + 1);
+        let unsynced = batches.len() - synced;
+        let keep = rng.below(unsynced as u64 + 1) as usize;
+        batches.truncate(synced + keep);
+        unsynced - keep
+    }
+}
+
 /// State shared by the hosts, the clients and the driver. Everything runs on one thread.
 #[derive(Default)]
 struct World {
     rng: Option<Rng>,
     skew_ms: BTreeMap<u64, u64>,
     nodes: BTreeMap<u64, Weak<RaftNode>>,
+    disks: BTreeMap<u64, Arc<SimDisk>>,
+    boots: BTreeMap<u64, u64>,
     history: Vec<Op>,
     /// Writers still running; the reader stops at zero.
     writers: u64,
@@ -209,7 +256,12 @@ pub fn run(config: &Config) -> Report {
         });
     }
 
-    let mut nemesis = Nemesis::new(Rng::new(rng.next_u64()), config.nodes, config.only);
+    let mut nemesis = Nemesis::new(
+        Rng::new(rng.next_u64()),
+        config.nodes,
+        config.only,
+        config.power_loss,
+    );
     let mut violations = Vec::new();
     loop {
         match sim.step() {
@@ -280,17 +332,31 @@ async fn boot(
     dir: PathBuf,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let nodes = config.nodes;
-    let (election_ms, skew_ms) = {
+    let (election_ms, skew_ms, disk, boot) = {
         let mut w = world.borrow_mut();
         let election_ms = 300 + w.rng.as_mut().map_or(0, |r| r.below(300));
-        (election_ms, w.skew_ms.get(&id).copied().unwrap_or(0))
+        let disk = Arc::clone(w.disks.entry(id).or_default());
+        let boot = {
+            let count = w.boots.entry(id).or_default();
+            *count += 1;
+            *count
+        };
+        let skew_ms = w.skew_ms.get(&id).copied().unwrap_or(0);
+        (election_ms, skew_ms, disk, boot)
     };
-    let db = Arc::new(Db::open(
-        &dir,
-        &DbOptions {
-            sync: false,
-            log_sync: true,
-        },
+    // Each boot opens a fresh directory and replays the disk's batches into it: what the disk
+    // kept is all the node finds.
+    let _ = std::fs::remove_dir_all(dir.join((boot - 1).to_string()));
+    let options = DbOptions {
+        sync: false,
+        log_sync: !config.ack_before_fsync,
+    };
+    let history = disk.history();
+    let db = Arc::new(Db::open_journaled(
+        dir.join(boot.to_string()),
+        &options,
+        &history,
+        disk,
     )?);
     let raft_config = RaftConfig {
         heartbeat_ms: 50,
@@ -453,6 +519,7 @@ pub enum Fault {
 /// Faults, chosen by the seed, applied between simulation steps and undone later.
 struct Nemesis {
     only: Option<Fault>,
+    power_loss: bool,
     rng: Rng,
     nodes: u64,
     next_ms: u64,
@@ -471,9 +538,10 @@ enum Undo {
 }
 
 impl Nemesis {
-    fn new(rng: Rng, nodes: u64, only: Option<Fault>) -> Nemesis {
+    fn new(rng: Rng, nodes: u64, only: Option<Fault>, power_loss: bool) -> Nemesis {
         Nemesis {
             only,
+            power_loss,
             rng,
             nodes,
             next_ms: 500,
@@ -580,15 +648,28 @@ impl Nemesis {
             }
             Fault::CrashAll if self.crashed.is_empty() => {
                 // Every node at once (a process crash: what reached the OS survives).
+                let mut how = String::new();
                 for id in 1..=self.nodes {
                     sim.crash(host(id));
                     self.crashed.push(id);
+                    how.push_str(&self.lose_power(world, id));
                     self.pending.push((now + lasts, Undo::Bounce(id)));
                 }
-                self.log.push(format!("{now} crash all for {lasts} ms"));
+                self.log
+                    .push(format!("{now} crash all{how} for {lasts} ms"));
             }
             Fault::CrashAll => {}
         }
+    }
+
+    /// After a crash: half the time (when enabled) a power loss too. Describes what happened.
+    fn lose_power(&mut self, world: &Rc<RefCell<World>>, id: u64) -> String {
+        if !self.power_loss || self.rng.below(2) == 0 {
+            return String::new();
+        }
+        let disk = world.borrow().disks.get(&id).cloned();
+        let lost = disk.map_or(0, |disk| disk.power_loss(&mut self.rng));
+        format!(" (power loss on n{id}: {lost} unsynced batches lost)")
     }
 
     fn undo(&mut self, sim: &mut turmoil::Sim<'_>, undo: Undo, now: u64) {

@@ -89,12 +89,20 @@ fn replay() {
 #[test]
 fn every_planted_bug_is_caught() {
     type Plant = (&'static str, fn(&mut Config));
-    let plants: [Plant; 3] = [
+    let plants: [Plant; 4] = [
         ("apply with the node's own clock", |c| {
             c.bugs.apply_with_local_clock = true
         }),
         ("skip the producer dedup table", |c| {
             c.bugs.skip_producer_dedup = true
+        }),
+        // Lost acknowledged writes need a majority to lose power: crash them all.
+        ("acknowledge log entries before they are fsynced", |c| {
+            c.ack_before_fsync = true;
+            c.only = Some(Fault::CrashAll);
+            // A cluster that keeps losing power crawls: a short workload says enough.
+            c.clients = 1;
+            c.ops_per_client = 10;
         }),
         // A stale read needs a deposed leader that still answers: isolate leaders.
         ("serve reads without the read index", |c| {
@@ -118,6 +126,7 @@ fn every_planted_bug_is_caught() {
         // The same run without the bug is clean: the bug, not the schedule, was caught.
         config.bugs = Default::default();
         config.skip_read_index = false;
+        config.ack_before_fsync = false;
         assert_clean(&run(&config));
     }
 }

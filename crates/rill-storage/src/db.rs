@@ -15,7 +15,7 @@
 
 use std::path::Path;
 use std::ptr;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use rocksdb::{
     ColumnFamily, ColumnFamilyDescriptor, DBCompressionType, Options, WriteBatch, WriteOptions, DB,
@@ -49,11 +49,19 @@ impl Default for DbOptions {
     }
 }
 
+/// Hears every write batch the store makes, in order, with whether it was fsynced. The
+/// simulator's disk: a power loss keeps the batches up to the last synced one (RocksDB's WAL
+/// recovers a prefix, and a synced write makes all before it durable).
+pub trait WriteJournal: Send + Sync + 'static {
+    fn written(&self, batch: &[u8], synced: bool);
+}
+
 /// The store on disk. `Send + Sync`: share it in an `Arc` between one writer and many readers.
 pub struct Db {
     rocks: DB,
     sync: bool,
     log_sync: bool,
+    journal: Option<Arc<dyn WriteJournal>>,
     /// Applied index of the last commit. The lock serialises commits; the value lets a commit
     /// check that nothing else committed since its txn's snapshot.
     committed_index: Mutex<u64>,
@@ -76,9 +84,39 @@ impl Db {
             sync: options.sync,
             log_sync: options.log_sync,
             committed_index: Mutex::new(applied_index),
+            journal: None,
             #[cfg(test)]
             db_options,
         })
+    }
+
+    /// Opens a fresh store at `path`, writes `history` (batches a [`WriteJournal`] heard, oldest
+    /// first) into it, then tells `journal` about every later write.
+    pub fn open_journaled(
+        path: impl AsRef<Path>,
+        options: &DbOptions,
+        history: &[Vec<u8>],
+        journal: Arc<dyn WriteJournal>,
+    ) -> Result<Db, StorageError> {
+        let mut db = Db::open(path, options)?;
+        for batch in history {
+            db.rocks.write(WriteBatch::from_data(batch))?;
+        }
+        *db.lock_commits() = read_applied_index(&db.rocks)?;
+        db.journal = Some(journal);
+        Ok(db)
+    }
+
+    /// Every write goes through here, so a journal hears all of them.
+    pub(crate) fn write_batch(&self, batch: WriteBatch, sync: bool) -> Result<(), StorageError> {
+        let copy = self.journal.as_ref().map(|_| batch.data().to_vec());
+        let mut write_options = WriteOptions::default();
+        write_options.set_sync(sync);
+        self.rocks.write_opt(batch, &write_options)?;
+        if let (Some(journal), Some(bytes)) = (&self.journal, copy) {
+            journal.written(&bytes, sync);
+        }
+        Ok(())
     }
 
     /// Index of the last committed log entry; 0 on a fresh store.
@@ -142,9 +180,7 @@ impl Db {
             let key = node_meta::key(*record);
             batch.put_cf(self.handle(Cf::Node), key, checked::encode(&key, bytes));
         }
-        let mut write_options = WriteOptions::default();
-        write_options.set_sync(self.sync);
-        self.rocks.write_opt(batch, &write_options)?;
+        self.write_batch(batch, self.sync)?;
         *committed = applied_index;
         Ok(())
     }

@@ -112,9 +112,7 @@ impl Db {
             batch.put_cf(self.handle(cf), key, value);
         }
         // Whatever `DbOptions::sync` says: the log behind this state may be purged next.
-        let mut options = rocksdb::WriteOptions::default();
-        options.set_sync(true);
-        self.rocks().write_opt(batch, &options)?;
+        self.write_batch(batch, true)?;
         *committed = meta.applied_index;
         tracing::info!(applied_index = meta.applied_index, "imported state image");
         Ok(meta)

@@ -13,7 +13,7 @@
 //! a peer an entry or a vote is stored only after this returns, and a promise a node cannot
 //! keep after a power loss breaks the protocol's safety, not just this node's recency.
 
-use rocksdb::{ReadOptions, WriteBatch, WriteOptions};
+use rocksdb::{ReadOptions, WriteBatch};
 
 use crate::cf::raft_log;
 use crate::cf::raft_meta::{self, LogMeta};
@@ -117,8 +117,7 @@ impl Db {
         if meta.needs_fsync() {
             return self.write_synced(batch);
         }
-        self.rocks().write(batch)?;
-        Ok(())
+        self.write_batch(batch, false)
     }
 
     /// The bytes last stored under `meta`, if any.
@@ -151,10 +150,7 @@ impl Db {
     }
 
     fn write_synced(&self, batch: WriteBatch) -> Result<(), StorageError> {
-        let mut options = WriteOptions::default();
-        options.set_sync(self.log_sync());
-        self.rocks().write_opt(batch, &options)?;
-        Ok(())
+        self.write_batch(batch, self.log_sync())
     }
 }
 
