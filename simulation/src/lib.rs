@@ -14,6 +14,7 @@
 //! timeouts (min = max - 1 per boot, so openraft's own random draw has one value), node clocks
 //! (simulated time + a seeded skew), storage work on the calling task (`StorageIo::Inline`).
 
+pub mod applied;
 pub mod check;
 pub mod net;
 
@@ -24,11 +25,15 @@ use std::rc::Rc;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
+use std::net::SocketAddr;
+
 use rill_core::{Command, Reply};
-use rill_raft::{Bugs, Clock, Network, NodeOptions, Peer, RaftConfig, RaftNode, StorageIo};
+use rill_proto::v1 as pb;
+use rill_raft::{Bugs, Clock, RaftNode, StorageIo};
+use rill_server::{Member, NodeOptions, RaftConfig, Server, ServerConfig};
 use rill_storage::{Db, DbOptions, WriteJournal};
 
-use crate::net::{client_call, ClientOutcome, SimTransport, RAFT_PORT};
+use crate::net::{Answer, GRPC_PORT};
 
 /// Stamps start here (2024-01-01), plus simulated time, plus each node's skew.
 const EPOCH_MS: u64 = 1_704_067_200_000;
@@ -41,13 +46,15 @@ pub struct Config {
     pub nodes: u64,
     pub clients: u64,
     pub ops_per_client: u64,
+    /// Consumers of the work queue (stream `q`, group `g`), fed by one more producer; they
+    /// read, acknowledge, drop entries unacknowledged, claim idle ones, trim and delete
+    /// consumers while the writers run.
+    pub consumers: u64,
     pub faults: bool,
     /// Inject only this kind of fault (default: every kind, chosen by the seed).
     pub only: Option<Fault>,
     /// Planted server bugs (see `rill_raft::Bugs`).
     pub bugs: Bugs,
-    /// Planted bug: the leader serves reads without a read index (no quorum check).
-    pub skip_read_index: bool,
     /// Planted bug: the Raft log is not fsynced before openraft hears it is stored.
     pub ack_before_fsync: bool,
     /// Half the crashes are power losses (only fsynced writes survive).
@@ -61,10 +68,10 @@ impl Config {
             nodes: 3,
             clients: 3,
             ops_per_client: 100,
+            consumers: 3,
             faults: true,
             only: None,
             bugs: Bugs::default(),
-            skip_read_index: false,
             ack_before_fsync: false,
             power_loss: true,
         }
@@ -126,6 +133,10 @@ pub struct Report {
     pub ops: usize,
     pub acknowledged: usize,
     pub faults: Vec<String>,
+    /// What the applied log did to the work queue.
+    pub queue: check::groups::Counts,
+    /// Applied batches after which a node's whole state was checked.
+    pub states_checked: u64,
 }
 
 /// A node's disk: every batch its store wrote, with whether it was fsynced. A process crash
@@ -176,6 +187,11 @@ struct World {
     disks: BTreeMap<u64, Arc<SimDisk>>,
     boots: BTreeMap<u64, u64>,
     history: Vec<Op>,
+    /// Acknowledged appends to the work queue: `(value, id)`.
+    queue_acks: Vec<(String, String)>,
+    /// What each consumer was handed by `XREADGROUP >`: `(consumer, ids)`.
+    queue_seen: Vec<(String, Vec<String>)>,
+    applied: applied::Shared,
     /// Writers still running; the reader stops at zero.
     writers: u64,
     /// The node each client last succeeded with: clients stick to it, as real ones cache
@@ -191,17 +207,12 @@ fn now_ms() -> u64 {
     turmoil::sim_elapsed().map_or(0, |d| d.as_millis() as u64)
 }
 
-fn peers(nodes: u64) -> BTreeMap<u64, Peer> {
+fn members(nodes: u64) -> Vec<Member> {
     (1..=nodes)
-        .map(|id| {
-            let addr = format!("{}:{RAFT_PORT}", host(id));
-            (
-                id,
-                Peer {
-                    raft_addr: addr.clone(),
-                    client_addr: addr,
-                },
-            )
+        .map(|id| Member {
+            id,
+            grpc: format!("{}:{GRPC_PORT}", host(id)),
+            redis: format!("{}:0", host(id)),
         })
         .collect()
 }
@@ -240,6 +251,21 @@ pub fn run(config: &Config) -> Report {
         sim.client(format!("c{client}"), async move {
             run_client(Rc::clone(&world), client, nodes, ops).await;
             world.borrow_mut().writers -= 1;
+            Ok(())
+        });
+    }
+    {
+        // The work queue's producer.
+        let (world, nodes) = (Rc::clone(&world), config.nodes);
+        sim.client("qp", async move {
+            produce_jobs(&world, nodes).await;
+            Ok(())
+        });
+    }
+    for consumer in 1..=config.consumers {
+        let (world, nodes) = (Rc::clone(&world), config.nodes);
+        sim.client(format!("w{consumer}"), async move {
+            consume(&world, consumer, nodes).await;
             Ok(())
         });
     }
@@ -285,7 +311,7 @@ pub fn run(config: &Config) -> Report {
         sim.client("probe", async move {
             let started = now_ms();
             while now_ms() < started + 10_000 {
-                if let Some(id) = append(&world, 0, 1, nodes, "probe".to_owned()).await {
+                if let Outcome::Appended(id) = append(&world, 0, 1, nodes, "p", "probe").await {
                     *probe_ok.borrow_mut() = Some(id);
                     break;
                 }
@@ -301,6 +327,15 @@ pub fn run(config: &Config) -> Report {
 
     let world = world.borrow();
     violations.extend(check::all(&world.history, &converged));
+    let applied = applied::lock(&world.applied);
+    violations.extend(applied.violations.iter().cloned());
+    let (queue_violations, queue) = check::work_queue(
+        &applied.entries,
+        &world.queue_acks,
+        &world.queue_seen,
+        &converged,
+    );
+    violations.extend(queue_violations);
     let mut hash = check::Fnv::default();
     for op in &world.history {
         hash.write(format!("{op:?}").as_bytes());
@@ -322,6 +357,8 @@ pub fn run(config: &Config) -> Report {
             .filter(|op| matches!(op.outcome, Outcome::Appended(_)))
             .count(),
         faults: nemesis.log.clone(),
+        queue,
+        states_checked: applied.states_checked,
     }
 }
 
@@ -331,7 +368,6 @@ async fn boot(
     config: Config,
     dir: PathBuf,
 ) -> Result<(), Box<dyn std::error::Error>> {
-    let nodes = config.nodes;
     let (election_ms, skew_ms, disk, boot) = {
         let mut w = world.borrow_mut();
         let election_ms = 300 + w.rng.as_mut().map_or(0, |r| r.below(300));
@@ -347,85 +383,121 @@ async fn boot(
     // Each boot opens a fresh directory and replays the disk's batches into it: what the disk
     // kept is all the node finds.
     let _ = std::fs::remove_dir_all(dir.join((boot - 1).to_string()));
+    let dir = dir.join(boot.to_string());
     let options = DbOptions {
         sync: false,
         log_sync: !config.ack_before_fsync,
     };
     let history = disk.history();
-    let db = Arc::new(Db::open_journaled(
-        dir.join(boot.to_string()),
-        &options,
-        &history,
-        disk,
-    )?);
-    let raft_config = RaftConfig {
-        heartbeat_ms: 50,
-        election_timeout_ms_min: election_ms,
-        election_timeout_ms_max: election_ms + 1,
-        snapshot_entries_since_last: 50,
-        log_entries_kept_behind_snapshot: 10,
-        ..RaftConfig::default()
+    let db = Arc::new(Db::open_journaled(&dir, &options, &history, disk)?);
+    let server_config = ServerConfig {
+        node_id: id,
+        members: members(config.nodes),
+        advertise_host: Some(host(id)),
+        raft: RaftConfig {
+            heartbeat_ms: 50,
+            election_timeout_ms_min: election_ms,
+            election_timeout_ms_max: election_ms + 1,
+            snapshot_entries_since_last: 50,
+            log_entries_kept_behind_snapshot: 10,
+            ..RaftConfig::default()
+        },
+        ..ServerConfig::new(dir)
     };
     let clock: Clock = Arc::new(move || EPOCH_MS + now_ms() + skew_ms);
+    let log = Arc::clone(&world.borrow().applied);
+    let watcher = applied::Watcher::new(id, log, Arc::downgrade(&db));
     let options = NodeOptions {
+        listener: Some(Arc::new(watcher)),
         clock: Some(clock),
         storage_io: StorageIo::Inline,
         bugs: config.bugs,
         ..NodeOptions::default()
     };
-    let network = Network::new(SimTransport);
-    let node = Arc::new(RaftNode::start(id, db, &raft_config, network, options).await?);
-    world.borrow_mut().nodes.insert(id, Arc::downgrade(&node));
-    if id == 1 && !node.is_initialized().await? {
-        node.initialize(peers(nodes)).await?;
+    let listener = turmoil::net::TcpListener::bind(("0.0.0.0", GRPC_PORT)).await?;
+    let grpc_addr = SocketAddr::new(turmoil::lookup(host(id)), GRPC_PORT);
+    let server = Server::start_on(
+        server_config,
+        db,
+        net::incoming(listener),
+        grpc_addr,
+        net::dial(),
+        options,
+    )
+    .await?;
+    if let Some(node) = server.raft_node() {
+        world.borrow_mut().nodes.insert(id, Arc::downgrade(&node));
     }
-    net::serve(node, config.skip_read_index).await?;
+    // Serves until the nemesis crashes this host (which drops the server with its runtime).
+    std::future::pending::<()>().await;
+    drop(server);
     Ok(())
 }
 
-/// Appends `value` as XADD number `seq` of producer `c<client>`, through whichever node
-/// leads, and records the op; the ID if acknowledged. A refusal before submission moves on to
-/// the next node; a lost call is retried with the same sequence number (the producer table
-/// makes that safe) until the attempts run out, and then its outcome is unknown.
+/// Appends `value` to stream `key` as XADD number `seq` of producer `c<client>`, through
+/// whichever node answers. A refusal before submission moves on to the next node; a lost call
+/// is retried with the same sequence number (the producer table makes that safe) until the
+/// attempts run out, and then its outcome is unknown.
 async fn append(
     world: &Rc<RefCell<World>>,
     client: u64,
     seq: u64,
     nodes: u64,
-    value: String,
-) -> Option<String> {
-    let add = parse(&["XADD", "s", "*", "op", &value]);
-    let producer = format!("c{client}").into_bytes();
-    let command = match Command::produce(producer, seq, add) {
-        Ok(command) => command,
-        Err(reply) => panic!("the workload's XADD takes a producer: {reply:?}"),
+    key: &str,
+    value: &str,
+) -> Outcome {
+    let request = pb::XAddRequest {
+        key: key.as_bytes().to_vec(),
+        id: "*".to_owned(),
+        fields: vec![pb::Field {
+            name: b"op".to_vec(),
+            value: value.as_bytes().to_vec(),
+        }],
+        producer: Some(pb::Producer {
+            id: format!("c{client}").into_bytes(),
+            seq,
+        }),
+        ..pb::XAddRequest::default()
     };
-    let invoked_ms = now_ms();
     let mut target = start_node(world, client, nodes);
-    let mut outcome = Outcome::Failed;
     let mut maybe_applied = false;
     for _ in 0..(nodes * 4) {
-        let addr = format!("{}:{RAFT_PORT}", host(target));
-        match client_call(&addr, &command, false, CALL_TIMEOUT).await {
-            ClientOutcome::Reply(Reply::Bulk(id)) => {
-                outcome = Outcome::Appended(String::from_utf8_lossy(&id).into_owned());
-                world.borrow_mut().sticky.insert(client, target);
-                break;
+        let answer = match net::connect(&node_addr(target)).await {
+            Ok(mut node) => {
+                let call = node.x_add(net::timed(request.clone(), CALL_TIMEOUT));
+                net::classify(call.await)
             }
-            ClientOutcome::Reply(_) => break,
-            ClientOutcome::NotLeader => {}
-            ClientOutcome::Unknown => maybe_applied = true,
+            Err(_) => Answer::NotApplied,
+        };
+        match answer {
+            Answer::Ok(added) => {
+                world.borrow_mut().sticky.insert(client, target);
+                return Outcome::Appended(added.id);
+            }
+            Answer::Error(_) => break,
+            Answer::NotApplied => {}
+            Answer::Unknown => maybe_applied = true,
         }
         target = target % nodes + 1;
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    if maybe_applied && outcome == Outcome::Failed {
-        outcome = Outcome::Unknown;
+    if maybe_applied {
+        Outcome::Unknown
+    } else {
+        Outcome::Failed
     }
-    let id = match &outcome {
-        Outcome::Appended(id) => Some(id.clone()),
-        _ => None,
-    };
+}
+
+/// Appends `value` to stream `s` and records the operation.
+async fn append_recorded(
+    world: &Rc<RefCell<World>>,
+    client: u64,
+    seq: u64,
+    nodes: u64,
+    value: String,
+) {
+    let invoked_ms = now_ms();
+    let outcome = append(world, client, seq, nodes, "s", &value).await;
     world.borrow_mut().history.push(Op {
         client,
         value,
@@ -433,38 +505,61 @@ async fn append(
         completed_ms: now_ms(),
         outcome,
     });
-    id
+}
+
+/// Runs `args` through the gRPC `Execute` call, linearizably, on whichever node answers;
+/// `None` if none did.
+async fn execute(
+    world: &Rc<RefCell<World>>,
+    client: u64,
+    nodes: u64,
+    args: &[&str],
+) -> Option<Answer<Reply>> {
+    let request = pb::ExecuteRequest {
+        args: args.iter().map(|a| a.as_bytes().to_vec()).collect(),
+        read: None,
+    };
+    let mut target = start_node(world, client, nodes);
+    for _ in 0..(nodes * 4) {
+        let answer = match net::connect(&node_addr(target)).await {
+            Ok(mut node) => net::classify(
+                node.execute(net::timed(request.clone(), CALL_TIMEOUT))
+                    .await,
+            ),
+            Err(_) => Answer::NotApplied,
+        };
+        match answer {
+            Answer::Ok(value) => {
+                world.borrow_mut().sticky.insert(client, target);
+                return Some(Answer::Ok(net::reply_of(value)));
+            }
+            Answer::Error(why) => return Some(Answer::Error(why)),
+            Answer::Unknown => return Some(Answer::Unknown),
+            Answer::NotApplied => {}
+        }
+        target = target % nodes + 1;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    None
 }
 
 async fn read(world: &Rc<RefCell<World>>, client: u64, nodes: u64) {
-    let command = parse(&["XRANGE", "s", "-", "+"]);
     let invoked_ms = now_ms();
-    let mut target = start_node(world, client, nodes);
-    let mut outcome = Outcome::Failed;
-    for _ in 0..(nodes * 4) {
-        let addr = format!("{}:{RAFT_PORT}", host(target));
-        match client_call(&addr, &command, true, CALL_TIMEOUT).await {
-            ClientOutcome::Reply(reply) => {
-                outcome = Outcome::Read(check::values_of(&reply));
-                world.borrow_mut().sticky.insert(client, target);
-                break;
-            }
-            // A read changes nothing: whatever went wrong, ask the next node.
-            ClientOutcome::NotLeader | ClientOutcome::Unknown => {
-                target = target % nodes + 1;
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-        }
-    }
-    if matches!(outcome, Outcome::Read(_)) {
+    // A read changes nothing: a lost one is simply not recorded.
+    if let Some(Answer::Ok(reply)) = execute(world, client, nodes, &["XRANGE", "s", "-", "+"]).await
+    {
         world.borrow_mut().history.push(Op {
             client,
             value: String::new(),
             invoked_ms,
             completed_ms: now_ms(),
-            outcome,
+            outcome: Outcome::Read(check::values_of(&reply)),
         });
     }
+}
+
+fn node_addr(id: u64) -> String {
+    format!("{}:{GRPC_PORT}", host(id))
 }
 
 fn start_node(world: &Rc<RefCell<World>>, client: u64, nodes: u64) -> u64 {
@@ -481,10 +576,131 @@ async fn run_client(world: Rc<RefCell<World>>, client: u64, nodes: u64, ops: u64
         if i % 5 == 4 {
             read(&world, client, nodes).await;
         } else {
-            append(&world, client, i + 1, nodes, format!("c{client}-{i}")).await;
+            append_recorded(&world, client, i + 1, nodes, format!("c{client}-{i}")).await;
         }
         // Think time, so the run spans many faults.
-        let pause = world.borrow_mut().rng.as_mut().map_or(0, |r| r.below(150));
+        let pause = draw(&world, 150);
+        tokio::time::sleep(Duration::from_millis(pause)).await;
+    }
+}
+
+/// A draw from the workload's generator.
+fn draw(world: &Rc<RefCell<World>>, below: u64) -> u64 {
+    world
+        .borrow_mut()
+        .rng
+        .as_mut()
+        .map_or(0, |r| r.below(below))
+}
+
+/// The work queue's producer: appends jobs to `q` while the writers run.
+async fn produce_jobs(world: &Rc<RefCell<World>>, nodes: u64) {
+    const CLIENT: u64 = 100;
+    let mut seq = 0;
+    while world.borrow().writers > 0 {
+        seq += 1;
+        let value = format!("job-{seq}");
+        let queue = check::groups::STREAM;
+        if let Outcome::Appended(id) = append(world, CLIENT, seq, nodes, queue, &value).await {
+            world.borrow_mut().queue_acks.push((value, id));
+        }
+        let pause = draw(world, 100);
+        tokio::time::sleep(Duration::from_millis(pause)).await;
+    }
+}
+
+/// A consumer of group `g` on `q`, as a worker pool runs one: reads new entries, handles and
+/// acknowledges them (and now and then "crashes" before acknowledging), claims entries idle
+/// for a second, rereads its own pending entries; now and then trims the queue or deletes
+/// another consumer. What the applied log did with all this is checked afterwards
+/// (`check::groups`); a call's own answer only feeds the next step.
+async fn consume(world: &Rc<RefCell<World>>, consumer: u64, nodes: u64) {
+    let client = 200 + consumer;
+    let me = format!("w{consumer}");
+    let (q, g) = (check::groups::STREAM, check::groups::GROUP);
+    execute(
+        world,
+        client,
+        nodes,
+        &["XGROUP", "CREATE", q, g, "0", "MKSTREAM"],
+    )
+    .await;
+    while world.borrow().writers > 0 {
+        let got = match draw(world, 20) {
+            0..=10 => {
+                let read = [
+                    "XREADGROUP",
+                    "GROUP",
+                    g,
+                    &me,
+                    "COUNT",
+                    "4",
+                    "STREAMS",
+                    q,
+                    ">",
+                ];
+                let got = execute(world, client, nodes, &read).await;
+                if let Some(Answer::Ok(reply)) = &got {
+                    let seen = (me.clone(), check::entries_in(reply));
+                    world.borrow_mut().queue_seen.push(seen);
+                }
+                got
+            }
+            11..=14 => {
+                let claim = ["XAUTOCLAIM", q, g, &me, "1000", "0-0", "COUNT", "4"];
+                match execute(world, client, nodes, &claim).await {
+                    Some(Answer::Ok(Reply::Array(mut parts))) if parts.len() > 1 => {
+                        Some(Answer::Ok(parts.swap_remove(1)))
+                    }
+                    other => other,
+                }
+            }
+            15..=16 => {
+                let history = [
+                    "XREADGROUP",
+                    "GROUP",
+                    g,
+                    &me,
+                    "COUNT",
+                    "4",
+                    "STREAMS",
+                    q,
+                    "0",
+                ];
+                execute(world, client, nodes, &history).await
+            }
+            17 => {
+                let keep = (20 + draw(world, 40)).to_string();
+                execute(world, client, nodes, &["XTRIM", q, "MAXLEN", &keep]).await;
+                None
+            }
+            18 => {
+                let other = format!("w{}", 1 + draw(world, 3));
+                let change = ["XGROUP", "DELCONSUMER", q, g, &other];
+                execute(world, client, nodes, &change).await;
+                None
+            }
+            _ => {
+                let change = ["XGROUP", "CREATECONSUMER", q, g, &me];
+                execute(world, client, nodes, &change).await;
+                None
+            }
+        };
+        if let Some(Answer::Ok(reply)) = got {
+            // One in eight deliveries is never acknowledged: its worker "crashed".
+            let ids: Vec<String> = check::entries_in(&reply)
+                .into_iter()
+                .filter(|_| draw(world, 8) != 0)
+                .collect();
+            if !ids.is_empty() {
+                let think = draw(world, 100);
+                tokio::time::sleep(Duration::from_millis(think)).await;
+                let mut ack = vec!["XACK", q, g];
+                ack.extend(ids.iter().map(String::as_str));
+                execute(world, client, nodes, &ack).await;
+            }
+        }
+        let pause = draw(world, 150);
         tokio::time::sleep(Duration::from_millis(pause)).await;
     }
 }
@@ -514,6 +730,8 @@ pub enum Fault {
     Pause,
     /// Every node crashes, and all restart.
     CrashAll,
+    /// The nodes split into two random groups that cannot reach each other.
+    Halves,
 }
 
 /// Faults, chosen by the seed, applied between simulation steps and undone later.
@@ -580,13 +798,14 @@ impl Nemesis {
         // Any other node.
         let b = 1 + (a + self.rng.below(self.nodes - 1)) % self.nodes;
         let majority_up = self.crashed.len() < ((self.nodes - 1) / 2) as usize;
-        let kind = match self.rng.below(8) {
+        let kind = match self.rng.below(9) {
             0 | 1 => Fault::Crash,
             2 => Fault::Partition,
             3 => Fault::OneWay,
             4 => Fault::IsolateLeader,
             5 => Fault::Hold,
             6 => Fault::Pause,
+            7 => Fault::Halves,
             _ => Fault::CrashAll,
         };
         match self.only.unwrap_or(kind) {
@@ -645,6 +864,24 @@ impl Nemesis {
                     self.pending.push((now + lasts, Undo::Release(a, other)));
                 }
                 self.log.push(format!("{now} pause n{a} for {lasts} ms"));
+            }
+            Fault::Halves => {
+                // A random side of 1..=n/2 nodes, cut from the rest.
+                let mut order: Vec<u64> = (1..=self.nodes).collect();
+                for i in (1..order.len()).rev() {
+                    order.swap(i, self.rng.below(i as u64 + 1) as usize);
+                }
+                let side = 1 + self.rng.below(self.nodes / 2) as usize;
+                let (small, large) = order.split_at(side);
+                for &x in small {
+                    for &y in large {
+                        sim.partition(host(x), host(y));
+                        self.pending.push((now + lasts, Undo::Repair(x, y)));
+                    }
+                }
+                self.log.push(format!(
+                    "{now} split {small:?} from {large:?} for {lasts} ms"
+                ));
             }
             Fault::CrashAll if self.crashed.is_empty() => {
                 // Every node at once (a process crash: what reached the OS survives).
@@ -705,6 +942,9 @@ pub struct NodeState {
     pub id: u64,
     pub applied_digest: (u64, u64),
     pub values: Vec<(String, String)>,
+    /// The work queue's entry IDs, and its pending list as `(id, owner)`.
+    pub queue: Vec<String>,
+    pub pending: Vec<(String, String)>,
     pub invariants: Result<(), String>,
 }
 
@@ -735,18 +975,19 @@ fn converge(sim: &mut turmoil::Sim<'_>, world: &Rc<RefCell<World>>, nodes: u64) 
     (1..=nodes)
         .filter_map(|id| {
             let node = world.borrow().nodes.get(&id).and_then(Weak::upgrade)?;
-            let view = node.db().read();
-            let mut store = view;
-            let reply = rill_core::execute(
-                &mut store,
-                &parse(&["XRANGE", "s", "-", "+"]),
-                0,
-                &rill_core::Limits::default(),
-            );
+            let mut store = node.db().read();
+            let limits = rill_core::Limits::default();
+            let mut run = |args: &[&str]| rill_core::execute(&mut store, &parse(args), 0, &limits);
+            let values = check::entries_of(&run(&["XRANGE", "s", "-", "+"]));
+            let (q, g) = (check::groups::STREAM, check::groups::GROUP);
+            let queue = check::entries_in(&run(&["XRANGE", q, "-", "+"]));
+            let pending = check::pending_of(&run(&["XPENDING", q, g, "-", "+", "1000000"]));
             Some(NodeState {
                 id,
                 applied_digest: node.db().applied_digest().unwrap_or((0, 0)),
-                values: check::entries_of(&reply),
+                values,
+                queue,
+                pending,
                 invariants: rill_core::check_invariants(&store),
             })
         })

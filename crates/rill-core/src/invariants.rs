@@ -22,6 +22,15 @@ pub fn check_invariants<S: Store>(store: &S) -> Result<(), String> {
     check_producers(store)
 }
 
+/// Checks one stream, its groups, consumers and pending entries (nothing, if it is absent):
+/// [`check_invariants`] limited to the streams a change touched.
+pub fn check_stream_invariants<S: Store>(store: &S, key: &[u8]) -> Result<(), String> {
+    if store.stream(key).is_none() {
+        return Ok(());
+    }
+    check_stream(store, key)
+}
+
 /// The producer count matches the idle index, and every indexed producer exists with the
 /// indexed time.
 fn check_producers<S: Store>(store: &S) -> Result<(), String> {

@@ -23,7 +23,7 @@ pub mod store;
 pub use command::{parse, Command};
 pub use engine::execute;
 pub use id::StreamId;
-pub use invariants::check_invariants;
+pub use invariants::{check_invariants, check_stream_invariants};
 pub use limits::Limits;
 pub use mem::MemStore;
 pub use reply::Reply;

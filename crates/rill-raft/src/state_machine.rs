@@ -53,12 +53,20 @@ pub struct Bugs {
     pub apply_with_local_clock: bool,
     /// Apply a producer's XADD as a plain XADD: a retry appends again.
     pub skip_producer_dedup: bool,
+    /// A leader serves reads from its own state without confirming with a quorum that it
+    /// still leads (no read index): a deposed leader answers stale reads.
+    pub serve_reads_without_read_index: bool,
 }
 
-/// Told about every applied batch of commands after it is committed to the store: how blocked
-/// readers learn that their stream changed. Runs on the apply path, so it must be quick.
+/// Told about every applied log entry once its batch is committed to the store: how blocked
+/// readers learn that their stream changed, and how the simulator watches the applied log.
+/// Runs on the apply path, so it must be quick.
 pub trait ApplyListener: Send + Sync + 'static {
-    fn applied(&self, commands: &[rill_core::Command], replies: &[Reply]);
+    /// The entry at log `index` ran `commands`, which answered `replies`.
+    fn applied(&self, index: u64, commands: &[rill_core::Command], replies: &[Reply]);
+
+    /// Every entry of a batch was reported; the store holds the state after the batch.
+    fn batch_applied(&self) {}
 }
 
 /// Builds a snapshot from one RocksDB snapshot of the state, concurrently with apply.
@@ -349,9 +357,11 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                 if let Some(listener) = listener {
                     for (entry, response) in entries.iter().zip(&responses) {
                         if let EntryPayload::Normal(request) = &entry.payload {
-                            listener.applied(&request.commands, &response.replies);
+                            let index = entry.log_id.index;
+                            listener.applied(index, &request.commands, &response.replies);
                         }
                     }
+                    listener.batch_applied();
                 }
                 Ok::<_, Error>((responses, clock_ms))
             })

@@ -16,33 +16,52 @@ use crate::blocking::Waiters;
 
 /// `now_ms` for reads (idle times in XPENDING and XINFO): wall-clock milliseconds, never
 /// going backwards even if the wall clock does. Writes are stamped by the Raft proposer.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct Clock {
     last_ms: AtomicU64,
+    /// Milliseconds since the epoch; `None`: the system clock (the simulator brings its own).
+    source: Option<rill_raft::Clock>,
 }
 
 impl Clock {
-    pub fn new() -> Clock {
-        Clock::default()
+    pub fn new(source: Option<rill_raft::Clock>) -> Clock {
+        Clock {
+            last_ms: AtomicU64::new(0),
+            source,
+        }
     }
 
     /// `max(last stamp, wall clock)`, recorded as the new last stamp.
     pub fn stamp_ms(&self) -> u64 {
-        let wall_ms = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as u64);
+        let wall_ms = match &self.source {
+            Some(source) => source(),
+            None => SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as u64),
+        };
         let previous = self.last_ms.fetch_max(wall_ms, Ordering::AcqRel);
         previous.max(wall_ms)
     }
 }
 
-/// Wakes the readers blocked on the keys of applied commands.
+/// Wakes the readers blocked on the keys of applied commands, then tells `then` (the
+/// simulator's watcher), if any.
 pub struct WakeReaders {
     pub waiters: Arc<Waiters>,
+    pub then: Option<Arc<dyn ApplyListener>>,
 }
 
 impl ApplyListener for WakeReaders {
-    fn applied(&self, commands: &[Command], replies: &[Reply]) {
+    fn batch_applied(&self) {
+        if let Some(then) = &self.then {
+            then.batch_applied();
+        }
+    }
+
+    fn applied(&self, index: u64, commands: &[Command], replies: &[Reply]) {
+        if let Some(then) = &self.then {
+            then.applied(index, commands, replies);
+        }
         let mut touched: Vec<Vec<u8>> = Vec::new();
         for (command, reply) in commands.iter().zip(replies) {
             if wakes_readers(reply) {
@@ -69,7 +88,7 @@ mod tests {
 
     #[test]
     fn clock_never_goes_backwards() {
-        let clock = Clock::new();
+        let clock = Clock::new(None);
         let ahead = clock.stamp_ms() + 60_000;
         clock.last_ms.store(ahead, Ordering::Release);
         assert_eq!(
@@ -105,6 +124,7 @@ mod tests {
         let waiters = Arc::new(Waiters::new(8));
         let listener = WakeReaders {
             waiters: Arc::clone(&waiters),
+            then: None,
         };
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_time()
@@ -119,12 +139,13 @@ mod tests {
         };
         let on_s = waiters.register(&[b"s".to_vec()]).expect("room");
         let on_t = waiters.register(&[b"t".to_vec()]).expect("room");
-        listener.applied(&[command("XADD s 1-1 f v")], &[Reply::bulk("1-1")]);
+        listener.applied(1, &[command("XADD s 1-1 f v")], &[Reply::bulk("1-1")]);
         assert!(woken(&on_s));
         assert!(!woken(&on_t));
         // A write that changed nothing a reader waits for (an error, an empty group read)
         // wakes nobody.
         listener.applied(
+            2,
             &[
                 command("XADD s 1-1 f v"),
                 command("XREADGROUP GROUP g c STREAMS s >"),

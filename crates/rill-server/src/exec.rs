@@ -14,7 +14,7 @@ use std::io;
 use std::time::Duration;
 
 use rill_core::{Command, Reply, Store};
-use rill_raft::NodeError;
+use rill_raft::{NodeError, StorageIo};
 use tokio::time::Instant;
 
 use crate::discovery::moved;
@@ -136,34 +136,48 @@ impl Shared {
         let db = std::sync::Arc::clone(&self.db);
         let limits = self.info.config.engine_limits.clone();
         let now_ms = self.clock.stamp_ms();
-        let ran = tokio::task::spawn_blocking(move || {
-            let mut view = db.read();
-            let replies: Vec<Reply> = ops
-                .iter()
-                .map(|op| match op {
-                    ReadOp::Engine(cmd) => rill_core::execute(&mut view, cmd, now_ms, &limits),
-                    ReadOp::DbSize => db_size(&view),
-                    ReadOp::Info { text, streams } => {
-                        let mut text = text.clone();
-                        if *streams {
-                            streams_section(&view, &mut text);
+        let ran = self
+            .storage(move || {
+                let mut view = db.read();
+                let replies: Vec<Reply> = ops
+                    .iter()
+                    .map(|op| match op {
+                        ReadOp::Engine(cmd) => rill_core::execute(&mut view, cmd, now_ms, &limits),
+                        ReadOp::DbSize => db_size(&view),
+                        ReadOp::Info { text, streams } => {
+                            let mut text = text.clone();
+                            if *streams {
+                                streams_section(&view, &mut text);
+                            }
+                            Reply::Bulk(text.into_bytes())
                         }
-                        Reply::Bulk(text.into_bytes())
+                    })
+                    .collect();
+                match view.status() {
+                    Ok(()) => replies,
+                    Err(error) => {
+                        vec![Reply::err(format!("ERR storage failure: {error}")); replies.len()]
                     }
-                })
-                .collect();
-            match view.status() {
-                Ok(()) => replies,
-                Err(error) => {
-                    vec![Reply::err(format!("ERR storage failure: {error}")); replies.len()]
                 }
-            }
-        })
-        .await;
+            })
+            .await;
         ran.unwrap_or_else(|error| {
             tracing::error!(%error, "read task failed");
             vec![Reply::err("ERR internal error"); count]
         })
+    }
+
+    /// Runs blocking store work where the node runs its storage work: on the blocking pool,
+    /// or on this task in the simulator.
+    async fn storage<T, F>(&self, work: F) -> Result<T, tokio::task::JoinError>
+    where
+        T: Send + 'static,
+        F: FnOnce() -> T + Send + 'static,
+    {
+        match self.node.storage_io() {
+            StorageIo::Inline => Ok(work()),
+            StorageIo::BlockingPool => tokio::task::spawn_blocking(work).await,
+        }
     }
 
     /// Sends `commands` to the leader at `raft_addr`, to run there in order.
@@ -310,12 +324,13 @@ impl Shared {
     /// Pins XREAD's `$` to the current last ID so a retry after a wake-up keeps its target.
     async fn resolve_for_blocking(&self, mut cmd: Command) -> Result<Command, Reply> {
         let db = std::sync::Arc::clone(&self.db);
-        let resolved = tokio::task::spawn_blocking(move || {
-            let view = db.read();
-            cmd.resolve_for_blocking(&view);
-            view.status().map(|()| cmd)
-        })
-        .await;
+        let resolved = self
+            .storage(move || {
+                let view = db.read();
+                cmd.resolve_for_blocking(&view);
+                view.status().map(|()| cmd)
+            })
+            .await;
         match resolved {
             Ok(Ok(cmd)) => Ok(cmd),
             Ok(Err(error)) => Err(Reply::err(format!("ERR storage failure: {error}"))),

@@ -15,8 +15,10 @@ use rill_proto::v1::cluster_server::{Cluster, ClusterServer};
 use rill_proto::v1::streams_server::{Streams, StreamsServer};
 use rill_proto::v1::{self as pb, value::Kind};
 use rill_raft::{NodeError, Peer, RpcKind};
-use tokio::net::TcpListener;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::watch;
+use tonic::codegen::tokio_stream::Stream;
+use tonic::transport::server::Connected;
 use tonic::{Request, Response, Status};
 
 use crate::peers::PEER_MESSAGE_BYTES_MAX;
@@ -28,12 +30,18 @@ const CLIENT_MESSAGE_BYTES_MAX: usize = 64 << 20;
 /// Every connection: HTTP/2 keepalive so dead peers are noticed.
 const KEEPALIVE: Duration = Duration::from_secs(10);
 
-/// Serves until `shutdown` fires; the returned task ends after the last call has finished.
-pub(crate) fn serve(
-    listener: TcpListener,
+/// Serves the connections from `incoming` until `shutdown` fires; the returned task ends after
+/// the last call has finished.
+pub(crate) fn serve<I, IO, IE>(
+    incoming: I,
     shared: Weak<Shared>,
     mut shutdown: watch::Receiver<bool>,
-) -> tokio::task::JoinHandle<()> {
+) -> tokio::task::JoinHandle<()>
+where
+    I: Stream<Item = Result<IO, IE>> + Send + 'static,
+    IO: AsyncRead + AsyncWrite + Connected + Unpin + Send + 'static,
+    IE: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     let service = Service { shared };
     let (health, health_service) = tonic_health::server::health_reporter();
     let reflection = tonic_reflection::server::Builder::configure()
@@ -64,12 +72,7 @@ pub(crate) fn serve(
             .add_service(ClusterServer::new(service))
             .add_service(health_service)
             .add_service(reflection)
-            .serve_with_incoming_shutdown(
-                // The incoming stream, not the builder, sets socket options here: without
-                // TCP_NODELAY, Nagle holds small replies back ~40 ms behind delayed ACKs.
-                tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true)),
-                async move { stopped(&mut shutdown).await },
-            )
+            .serve_with_incoming_shutdown(incoming, async move { stopped(&mut shutdown).await })
             .await;
         if let Err(error) = served {
             tracing::error!(%error, "gRPC server failed");

@@ -45,15 +45,18 @@ use std::sync::atomic::{AtomicU64, AtomicUsize};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
-use rill_raft::{Network, NodeId, NodeOptions, Peer, RaftNode};
+use rill_raft::{Network, NodeId, Peer, RaftNode};
 use rill_storage::{Db, DbOptions, StorageError};
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
+use tonic::codegen::tokio_stream::Stream;
+use tonic::transport::server::{Connected, TcpIncoming};
 
 pub use crate::config::{Member, ServerConfig, ServerLimits};
-pub use rill_raft::{RaftConfig, Role, Status};
+pub use crate::peers::Dial;
+pub use rill_raft::{NodeOptions, RaftConfig, Role, Status};
 
 use crate::apply::{Clock, WakeReaders};
 use crate::blocking::Waiters;
@@ -116,100 +119,164 @@ impl Server {
         let grpc_addr = SocketAddr::new(config.bind, config.grpc_port);
         let grpc_listener = bind(grpc_addr).await?;
         let grpc_addr = local_addr(&grpc_listener, grpc_addr)?;
-
-        let host = match (&config.advertise_host, config.bind) {
-            (Some(host), _) => host.clone(),
-            (None, ip) if ip.is_unspecified() => "127.0.0.1".to_owned(),
-            (None, ip) => ip.to_string(),
-        };
-        let me = Peer {
-            raft_addr: format!("{host}:{}", grpc_addr.port()),
-            client_addr: format!("{host}:{}", addr.port()),
-        };
-        let members = initial_members(&config, &me)?;
-
-        let waiters = Arc::new(Waiters::new(config.limits.blocked_clients_max));
-        let peers = Peers::default();
-        let node_options = NodeOptions {
-            limits: config.engine_limits.clone(),
-            proposer: config.proposer.clone(),
-            listener: Some(Arc::new(WakeReaders {
-                waiters: Arc::clone(&waiters),
-            })),
-            ..NodeOptions::default()
-        };
-        let node = RaftNode::start(
-            config.node_id,
-            Arc::clone(&db),
-            &config.raft,
-            Network::new(peers.clone()),
-            node_options,
-        )
-        .await?;
-        let node = Arc::new(node);
-        let fresh = !node.is_initialized().await.unwrap_or(true);
-        if let (true, Some(via)) = (fresh, config.join_via.clone()) {
-            let (peers, node_id, me) = (peers.clone(), config.node_id, me.clone());
-            tokio::spawn(async move {
-                match peers.join(&via, node_id, &me).await {
-                    Ok(()) => tracing::info!(%via, "joined the cluster"),
-                    Err(error) => tracing::error!(%error, "did not join the cluster"),
-                }
-            });
-        } else if !config.join && fresh {
-            // The member with the lowest id forms the cluster; the others are contacted by
-            // it. A fresh node alone forms a cluster of one.
-            if members.keys().next() == Some(&config.node_id) {
-                tracing::info!(members = ?members.keys().collect::<Vec<_>>(), "forming the cluster");
-                if let Err(error) = node.initialize(members).await {
-                    tracing::warn!(%error, "cluster not formed");
-                }
-            }
-        }
-
-        let db_weak = Arc::downgrade(&db);
-        let connections_max = config.limits.connections_max;
-        let forward = config.forward;
-        let redirect = config.cluster_redirects;
-        let node_for_info = Arc::clone(&node);
-        let shared = Arc::new(Shared {
-            info: ServerInfo {
-                addr,
-                config,
-                started: Instant::now(),
-                connected_clients: AtomicUsize::new(0),
-                clients: std::sync::Mutex::default(),
-                waiters,
-                status: Box::new(move || Some(node_for_info.status())),
-            },
-            db,
-            node,
-            peers,
-            forward,
-            redirect,
-            clock: Arc::new(Clock::new()),
-            next_client_id: AtomicU64::new(1),
-        });
-        let (shutdown_tx, shutdown_rx) = watch::channel(false);
-        let grpc = grpc::serve(grpc_listener, Arc::downgrade(&shared), shutdown_rx.clone());
-        let shared_weak = Arc::downgrade(&shared);
-        let task = tokio::spawn(run(
-            listener,
-            shared,
-            connections_max,
-            shutdown_rx,
-            grpc,
-            db_weak,
-        ));
-        tracing::info!(%addr, %grpc_addr, "listening");
-        Ok(ServerHandle {
+        // The incoming stream, not the builder, sets socket options here: without
+        // TCP_NODELAY, Nagle holds small replies back ~40 ms behind delayed ACKs.
+        let incoming = TcpIncoming::from(grpc_listener).with_nodelay(Some(true));
+        let net = Sockets {
+            redis: Some(listener),
             addr,
             grpc_addr,
-            shared: shared_weak,
-            shutdown_tx,
-            task: Some(task),
-        })
+            incoming,
+            dial: None,
+        };
+        launch(config, db, net, NodeOptions::default()).await
     }
+
+    /// Starts a node on a network other than the OS's (the simulator's): over `db`, already
+    /// open, serving gRPC on the connections `incoming` yields (no Redis listener), dialing
+    /// peers with `dial`. `options` brings the clock, storage I/O and planted bugs; the server
+    /// sets the limits and the listener. `config.advertise_host` names this node to its peers.
+    pub async fn start_on<I, IO, IE>(
+        config: ServerConfig,
+        db: Arc<Db>,
+        incoming: I,
+        grpc_addr: SocketAddr,
+        dial: Dial,
+        options: NodeOptions,
+    ) -> Result<ServerHandle, ServerError>
+    where
+        I: Stream<Item = Result<IO, IE>> + Send + 'static,
+        IO: AsyncRead + AsyncWrite + Connected + Unpin + Send + 'static,
+        IE: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        config.limits.assert_valid();
+        let net = Sockets {
+            redis: None,
+            addr: SocketAddr::new(grpc_addr.ip(), 0),
+            grpc_addr,
+            incoming,
+            dial: Some(dial),
+        };
+        launch(config, db, net, options).await
+    }
+}
+
+/// Where a node's connections come from and go to.
+struct Sockets<I> {
+    /// The Redis protocol listener, if any, and its address.
+    redis: Option<TcpListener>,
+    addr: SocketAddr,
+    grpc_addr: SocketAddr,
+    incoming: I,
+    dial: Option<Dial>,
+}
+
+async fn launch<I, IO, IE>(
+    config: ServerConfig,
+    db: Arc<Db>,
+    net: Sockets<I>,
+    options: NodeOptions,
+) -> Result<ServerHandle, ServerError>
+where
+    I: Stream<Item = Result<IO, IE>> + Send + 'static,
+    IO: AsyncRead + AsyncWrite + Connected + Unpin + Send + 'static,
+    IE: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let (addr, grpc_addr) = (net.addr, net.grpc_addr);
+    let host = match (&config.advertise_host, config.bind) {
+        (Some(host), _) => host.clone(),
+        (None, ip) if ip.is_unspecified() => "127.0.0.1".to_owned(),
+        (None, ip) => ip.to_string(),
+    };
+    let me = Peer {
+        raft_addr: format!("{host}:{}", grpc_addr.port()),
+        client_addr: format!("{host}:{}", addr.port()),
+    };
+    let members = initial_members(&config, &me)?;
+
+    let waiters = Arc::new(Waiters::new(config.limits.blocked_clients_max));
+    let peers = Peers::new(net.dial);
+    let read_clock = options.clock.clone();
+    let node_options = NodeOptions {
+        limits: config.engine_limits.clone(),
+        proposer: config.proposer.clone(),
+        listener: Some(Arc::new(WakeReaders {
+            waiters: Arc::clone(&waiters),
+            then: options.listener.clone(),
+        })),
+        ..options
+    };
+    let node = RaftNode::start(
+        config.node_id,
+        Arc::clone(&db),
+        &config.raft,
+        Network::new(peers.clone()),
+        node_options,
+    )
+    .await?;
+    let node = Arc::new(node);
+    let fresh = !node.is_initialized().await.unwrap_or(true);
+    if let (true, Some(via)) = (fresh, config.join_via.clone()) {
+        let (peers, node_id, me) = (peers.clone(), config.node_id, me.clone());
+        tokio::spawn(async move {
+            match peers.join(&via, node_id, &me).await {
+                Ok(()) => tracing::info!(%via, "joined the cluster"),
+                Err(error) => tracing::error!(%error, "did not join the cluster"),
+            }
+        });
+    } else if !config.join && fresh {
+        // The member with the lowest id forms the cluster; the others are contacted by
+        // it. A fresh node alone forms a cluster of one.
+        if members.keys().next() == Some(&config.node_id) {
+            tracing::info!(members = ?members.keys().collect::<Vec<_>>(), "forming the cluster");
+            if let Err(error) = node.initialize(members).await {
+                tracing::warn!(%error, "cluster not formed");
+            }
+        }
+    }
+
+    let db_weak = Arc::downgrade(&db);
+    let connections_max = config.limits.connections_max;
+    let forward = config.forward;
+    let redirect = config.cluster_redirects;
+    let node_for_info = Arc::clone(&node);
+    let shared = Arc::new(Shared {
+        info: ServerInfo {
+            addr,
+            config,
+            started: Instant::now(),
+            connected_clients: AtomicUsize::new(0),
+            clients: std::sync::Mutex::default(),
+            waiters,
+            status: Box::new(move || Some(node_for_info.status())),
+        },
+        db,
+        node,
+        peers,
+        forward,
+        redirect,
+        clock: Arc::new(Clock::new(read_clock)),
+        next_client_id: AtomicU64::new(1),
+    });
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let grpc = grpc::serve(net.incoming, Arc::downgrade(&shared), shutdown_rx.clone());
+    let shared_weak = Arc::downgrade(&shared);
+    let task = tokio::spawn(run(
+        net.redis,
+        shared,
+        connections_max,
+        shutdown_rx,
+        grpc,
+        db_weak,
+    ));
+    tracing::info!(%addr, %grpc_addr, "listening");
+    Ok(ServerHandle {
+        addr,
+        grpc_addr,
+        shared: shared_weak,
+        shutdown_tx,
+        task: Some(task),
+    })
 }
 
 async fn bind(addr: SocketAddr) -> Result<TcpListener, ServerError> {
@@ -276,6 +343,11 @@ impl ServerHandle {
         self.grpc_addr
     }
 
+    /// The Raft node, for tests and the simulator; `None` once stopped.
+    pub fn raft_node(&self) -> Option<Arc<RaftNode>> {
+        self.shared.upgrade().map(|shared| Arc::clone(&shared.node))
+    }
+
     /// This node's view of the cluster; `None` once it has stopped.
     pub fn status(&self) -> Option<Status> {
         self.shared.upgrade().map(|shared| shared.node.status())
@@ -316,7 +388,7 @@ impl Drop for ServerHandle {
 /// Accepts connections until shutdown, then waits for every connection and the gRPC server,
 /// stops the Raft node, and waits for the store to close.
 async fn run(
-    listener: TcpListener,
+    listener: Option<TcpListener>,
     shared: Arc<Shared>,
     connections_max: usize,
     shutdown_rx: watch::Receiver<bool>,
@@ -329,7 +401,7 @@ async fn run(
     loop {
         tokio::select! {
             _ = stopped(&mut stop_rx) => break,
-            accepted = listener.accept() => match accepted {
+            accepted = accept(listener.as_ref()) => match accepted {
                 Ok((stream, peer)) if !admitted(peer, &shared.info.config) => {
                     refuse(stream, PROTECTED_MODE, &mut connections);
                 }
@@ -372,6 +444,14 @@ async fn run(
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     tracing::info!("stopped");
+}
+
+/// The next connection; never, without a listener.
+async fn accept(listener: Option<&TcpListener>) -> std::io::Result<(TcpStream, SocketAddr)> {
+    match listener {
+        Some(listener) => listener.accept().await,
+        None => std::future::pending().await,
+    }
 }
 
 /// Redis's protected-mode refusal, shortened.

@@ -26,14 +26,33 @@ pub enum ForwardError {
     Unavailable(String),
 }
 
+/// How a node opens a channel to another: by default `Endpoint::connect_lazy` over the OS's
+/// TCP; the simulator dials through its own network.
+pub type Dial = Arc<dyn Fn(Endpoint) -> Channel + Send + Sync>;
+
 #[derive(Clone, Default)]
 pub struct Peers {
     channels: Arc<Mutex<HashMap<String, RaftClient<Channel>>>>,
+    dial: Option<Dial>,
     /// Fault injection for tests: drop all node-to-node traffic, both ways.
     isolated: Arc<AtomicBool>,
 }
 
 impl Peers {
+    pub fn new(dial: Option<Dial>) -> Peers {
+        Peers {
+            dial,
+            ..Peers::default()
+        }
+    }
+
+    fn connect(&self, endpoint: Endpoint) -> Channel {
+        match &self.dial {
+            Some(dial) => dial(endpoint),
+            None => endpoint.connect_lazy(),
+        }
+    }
+
     pub fn set_isolated(&self, isolated: bool) {
         self.isolated.store(isolated, Ordering::SeqCst);
     }
@@ -53,11 +72,24 @@ impl Peers {
             .tcp_nodelay(true)
             .http2_keep_alive_interval(KEEPALIVE)
             .keep_alive_while_idle(true);
-        let client = RaftClient::new(endpoint.connect_lazy())
+        let client = RaftClient::new(self.connect(endpoint))
             .max_decoding_message_size(PEER_MESSAGE_BYTES_MAX)
             .max_encoding_message_size(PEER_MESSAGE_BYTES_MAX);
         channels.insert(addr.to_owned(), client.clone());
         Ok(client)
+    }
+
+    /// Drops the channel to `addr` after a call on it timed out: its connection may be
+    /// half-open (the peer lost power, a middlebox forgot it), and would hang every later call
+    /// until HTTP/2 keepalive gives up on it. The next call dials afresh.
+    fn forget_if_timed_out(&self, addr: &str, status: &tonic::Status) {
+        if matches!(
+            status.code(),
+            tonic::Code::Cancelled | tonic::Code::DeadlineExceeded
+        ) {
+            let mut channels = self.channels.lock().unwrap_or_else(PoisonError::into_inner);
+            channels.remove(addr);
+        }
     }
 
     /// Runs `commands` on the node at `raft_addr` (the leader) in order; a reply per command.
@@ -82,11 +114,13 @@ impl Peers {
         if let Some(timeout) = timeout {
             request.set_timeout(timeout);
         }
-        let answer = client
-            .forward(request)
-            .await
-            .map_err(|status| unavailable(status.message().to_owned()))?
-            .into_inner();
+        let answer = match client.forward(request).await {
+            Ok(answer) => answer.into_inner(),
+            Err(status) => {
+                self.forget_if_timed_out(raft_addr, &status);
+                return Err(unavailable(status.message().to_owned()));
+            }
+        };
         let replies: Vec<Reply> = postcard::from_bytes(&answer.reply)
             .map_err(|e| unavailable(format!("undecodable reply from the leader: {e}")))?;
         if replies.len() != commands.len() {
@@ -110,7 +144,7 @@ impl Peers {
         let mut target = via.to_owned();
         let mut last_error = String::new();
         for _ in 0..JOIN_ATTEMPTS {
-            match join_once(&target, id, me).await {
+            match self.join_once(&target, id, me).await {
                 Ok(JoinStep::Done) => return Ok(()),
                 Ok(JoinStep::AskLeader(leader)) => {
                     target = leader;
@@ -129,58 +163,60 @@ enum JoinStep {
     AskLeader(String),
 }
 
-async fn join_once(target: &str, id: NodeId, me: &Peer) -> Result<JoinStep, String> {
-    use rill_proto::v1::cluster_client::ClusterClient;
-    use rill_proto::v1::{AddLearnerRequest, ChangeMembershipRequest, Empty, Member};
+impl Peers {
+    async fn join_once(&self, target: &str, id: NodeId, me: &Peer) -> Result<JoinStep, String> {
+        use rill_proto::v1::cluster_client::ClusterClient;
+        use rill_proto::v1::{AddLearnerRequest, ChangeMembershipRequest, Empty, Member};
 
-    let endpoint = Endpoint::from_shared(format!("http://{target}"))
-        .map_err(|e| format!("bad address {target}: {e}"))?
-        .connect_timeout(CONNECT_TIMEOUT);
-    let mut admin = ClusterClient::new(endpoint.connect_lazy());
-    let status = admin
-        .status(Empty {})
-        .await
-        .map_err(|status| status.message().to_owned())?
-        .into_inner();
-    let Some(leader) = status.leader_id else {
-        return Err("no leader yet".to_owned());
-    };
-    if leader != status.node_id {
-        let member = status.members.iter().find(|m| m.id == leader);
-        return match member {
-            Some(member) => Ok(JoinStep::AskLeader(member.raft_addr.clone())),
-            None => Err("the leader is not among the members".to_owned()),
+        let endpoint = Endpoint::from_shared(format!("http://{target}"))
+            .map_err(|e| format!("bad address {target}: {e}"))?
+            .connect_timeout(CONNECT_TIMEOUT);
+        let mut admin = ClusterClient::new(self.connect(endpoint));
+        let status = admin
+            .status(Empty {})
+            .await
+            .map_err(|status| status.message().to_owned())?
+            .into_inner();
+        let Some(leader) = status.leader_id else {
+            return Err("no leader yet".to_owned());
         };
-    }
-    if status.members.iter().any(|m| m.id == id && m.voter) {
-        return Ok(JoinStep::Done);
-    }
-    if !status.members.iter().any(|m| m.id == id) {
-        let member = Member {
-            id,
-            raft_addr: me.raft_addr.clone(),
-            client_addr: me.client_addr.clone(),
-            voter: false,
-        };
+        if leader != status.node_id {
+            let member = status.members.iter().find(|m| m.id == leader);
+            return match member {
+                Some(member) => Ok(JoinStep::AskLeader(member.raft_addr.clone())),
+                None => Err("the leader is not among the members".to_owned()),
+            };
+        }
+        if status.members.iter().any(|m| m.id == id && m.voter) {
+            return Ok(JoinStep::Done);
+        }
+        if !status.members.iter().any(|m| m.id == id) {
+            let member = Member {
+                id,
+                raft_addr: me.raft_addr.clone(),
+                client_addr: me.client_addr.clone(),
+                voter: false,
+            };
+            admin
+                .add_learner(AddLearnerRequest {
+                    member: Some(member),
+                })
+                .await
+                .map_err(|status| status.message().to_owned())?;
+        }
+        let mut voters: Vec<NodeId> = status
+            .members
+            .iter()
+            .filter(|m| m.voter)
+            .map(|m| m.id)
+            .collect();
+        voters.push(id);
         admin
-            .add_learner(AddLearnerRequest {
-                member: Some(member),
-            })
+            .change_membership(ChangeMembershipRequest { voters })
             .await
             .map_err(|status| status.message().to_owned())?;
+        Ok(JoinStep::Done)
     }
-    let mut voters: Vec<NodeId> = status
-        .members
-        .iter()
-        .filter(|m| m.voter)
-        .map(|m| m.id)
-        .collect();
-    voters.push(id);
-    admin
-        .change_membership(ChangeMembershipRequest { voters })
-        .await
-        .map_err(|status| status.message().to_owned())?;
-    Ok(JoinStep::Done)
 }
 
 impl Transport for Peers {
@@ -203,6 +239,9 @@ impl Transport for Peers {
             RpcKind::Vote => client.vote(request).await,
             RpcKind::InstallSnapshot => client.install_snapshot(request).await,
         };
+        if let Err(status) = &answer {
+            self.forget_if_timed_out(&peer.raft_addr, status);
+        }
         match answer {
             Ok(answer) => Ok(answer.into_inner().payload),
             Err(status) if status.code() == tonic::Code::Unavailable => {

@@ -1,8 +1,11 @@
-//! The invariants, each its own function over the recorded history and the settled nodes.
+//! The invariants, each its own function over the recorded history and the settled nodes;
+//! the work queue's against a model of the applied log (`groups`).
+
+pub mod groups;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use rill_core::Reply;
+use rill_core::{Command, Reply};
 
 use crate::{NodeState, Op, Outcome};
 
@@ -173,6 +176,93 @@ pub fn replicas_agree(nodes: &[NodeState]) -> Vec<String> {
         ));
     }
     out
+}
+
+/// The work queue: the applied log replayed through the model (`groups::Model`) with every
+/// reply checked; every acknowledged queue append in the log under its ID; every node's queue
+/// and pending list equal to the model's at the end.
+pub fn work_queue(
+    applied: &BTreeMap<u64, (Vec<Command>, Vec<Reply>)>,
+    acked: &[(String, String)],
+    seen: &[(String, Vec<String>)],
+    nodes: &[NodeState],
+) -> (Vec<String>, groups::Counts) {
+    let mut model = groups::Model::default();
+    for (index, (commands, replies)) in applied {
+        for (command, reply) in commands.iter().zip(replies) {
+            model.apply(*index, command, reply);
+        }
+    }
+    let mut out: Vec<String> = model.violations.iter().take(20).cloned().collect();
+    for (value, id) in acked {
+        match model.appended(id) {
+            Some(found) if found == value => {}
+            found => out.push(format!(
+                "queue append {value} acknowledged as {id}; the applied log has {found:?} there"
+            )),
+        }
+    }
+    for (consumer, ids) in seen {
+        out.extend(model.check_seen(consumer, ids));
+    }
+    out.truncate(40);
+    let (stream, pending) = (model.stream_ids(), model.pending());
+    for node in nodes {
+        if node.queue != stream {
+            out.push(format!(
+                "n{}: queue holds {:?}, the applied log says {stream:?}",
+                node.id, node.queue
+            ));
+        }
+        if node.pending != pending {
+            out.push(format!(
+                "n{}: pending list {:?}, the applied log says {pending:?}",
+                node.id, node.pending
+            ));
+        }
+    }
+    (out, model.counts)
+}
+
+/// The IDs of the entries in a reply: an entry list, or XREAD/XREADGROUP's per-stream map.
+pub fn entries_in(reply: &Reply) -> Vec<String> {
+    let entries = match reply {
+        Reply::Map(streams) | Reply::PairMap(streams) => {
+            return streams.iter().flat_map(|(_, e)| entries_in(e)).collect()
+        }
+        Reply::Array(entries) => entries,
+        _ => return Vec::new(),
+    };
+    entries
+        .iter()
+        .filter_map(|entry| match entry {
+            Reply::Bulk(id) => Some(String::from_utf8_lossy(id).into_owned()),
+            Reply::Array(parts) => match parts.first() {
+                Some(Reply::Bulk(id)) => Some(String::from_utf8_lossy(id).into_owned()),
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect()
+}
+
+/// `(id, consumer)` of each entry of an extended XPENDING reply.
+pub fn pending_of(reply: &Reply) -> Vec<(String, String)> {
+    let Reply::Array(rows) = reply else {
+        return Vec::new();
+    };
+    rows.iter()
+        .filter_map(|row| match row {
+            Reply::Array(parts) => match (parts.first(), parts.get(1)) {
+                (Some(Reply::Bulk(id)), Some(Reply::Bulk(owner))) => Some((
+                    String::from_utf8_lossy(id).into_owned(),
+                    String::from_utf8_lossy(owner).into_owned(),
+                )),
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect()
 }
 
 /// `(id, op value)` of each entry of an XRANGE reply.

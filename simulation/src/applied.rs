@@ -1,0 +1,102 @@
+//! The applied log, as the replicas report it: every node's state machine tells a [`Watcher`]
+//! each entry it applies. Replicas must agree on every index; after every applied batch the
+//! streams it touched must pass `rill_core::check_stream_invariants` (their pending lists
+//! among it), and the groups' delivery bound (no pending ID above the last delivered one:
+//! the workload uses neither XGROUP SETID nor XCLAIM FORCE, which may break it).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+
+use rill_core::{Command, Reply};
+use rill_raft::ApplyListener;
+use rill_storage::Db;
+
+/// Every applied index's commands and replies, from the first node to apply it.
+#[derive(Default)]
+pub struct AppliedLog {
+    pub entries: BTreeMap<u64, (Vec<Command>, Vec<Reply>)>,
+    pub violations: Vec<String>,
+    /// Batches whose resulting state was checked.
+    pub states_checked: u64,
+}
+
+/// Keeps the first violations only: one broken invariant repeats on every later batch.
+const VIOLATIONS_KEPT: usize = 20;
+
+impl AppliedLog {
+    fn violation(&mut self, what: String) {
+        if self.violations.len() < VIOLATIONS_KEPT {
+            self.violations.push(what);
+        }
+    }
+}
+
+pub type Shared = Arc<Mutex<AppliedLog>>;
+
+pub fn lock(log: &Shared) -> MutexGuard<'_, AppliedLog> {
+    log.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// One boot of one node: reports into the shared log, checks the store after each batch.
+pub struct Watcher {
+    node: u64,
+    log: Shared,
+    db: Weak<Db>,
+    /// Streams the current batch touched.
+    touched: Mutex<BTreeSet<Vec<u8>>>,
+}
+
+impl Watcher {
+    pub fn new(node: u64, log: Shared, db: Weak<Db>) -> Watcher {
+        Watcher {
+            node,
+            log,
+            db,
+            touched: Mutex::default(),
+        }
+    }
+}
+
+impl ApplyListener for Watcher {
+    fn applied(&self, index: u64, commands: &[Command], replies: &[Reply]) {
+        {
+            let mut touched = self.touched.lock().unwrap_or_else(PoisonError::into_inner);
+            touched.extend(commands.iter().flat_map(Command::keys));
+        }
+        let mut log = lock(&self.log);
+        match log.entries.get(&index) {
+            None => {
+                log.entries
+                    .insert(index, (commands.to_vec(), replies.to_vec()));
+            }
+            Some((first_commands, first_replies)) => {
+                if first_commands.as_slice() != commands {
+                    let what = format!("n{}: log index {index} holds other commands than on another replica: {commands:?} vs {first_commands:?}", self.node);
+                    log.violation(what);
+                } else if first_replies.as_slice() != replies {
+                    let what = format!("n{}: log index {index} answered {replies:?}, another replica {first_replies:?}", self.node);
+                    log.violation(what);
+                }
+            }
+        }
+    }
+
+    fn batch_applied(&self) {
+        let Some(db) = self.db.upgrade() else {
+            return;
+        };
+        let touched =
+            std::mem::take(&mut *self.touched.lock().unwrap_or_else(PoisonError::into_inner));
+        let state = db.read();
+        let checked = touched
+            .iter()
+            .try_for_each(|key| rill_core::check_stream_invariants(&state, key))
+            .and_then(|()| rill_core::invariants::check_delivery_bound(&state));
+        let mut log = lock(&self.log);
+        log.states_checked += 1;
+        if let Err(why) = checked {
+            let what = format!("n{}: after an applied batch: {why}", self.node);
+            log.violation(what);
+        }
+    }
+}
