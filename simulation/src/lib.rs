@@ -625,21 +625,23 @@ async fn consume(world: &Rc<RefCell<World>>, consumer: u64, nodes: u64) {
         &["XGROUP", "CREATE", q, g, "0", "MKSTREAM"],
     )
     .await;
+    let read_from = |from| {
+        [
+            "XREADGROUP",
+            "GROUP",
+            g,
+            &me,
+            "COUNT",
+            "4",
+            "STREAMS",
+            q,
+            from,
+        ]
+    };
     while world.borrow().writers > 0 {
         let got = match draw(world, 20) {
             0..=10 => {
-                let read = [
-                    "XREADGROUP",
-                    "GROUP",
-                    g,
-                    &me,
-                    "COUNT",
-                    "4",
-                    "STREAMS",
-                    q,
-                    ">",
-                ];
-                let got = execute(world, client, nodes, &read).await;
+                let got = execute(world, client, nodes, &read_from(">")).await;
                 if let Some(Answer::Ok(reply)) = &got {
                     let seen = (me.clone(), check::entries_in(reply));
                     world.borrow_mut().queue_seen.push(seen);
@@ -655,20 +657,7 @@ async fn consume(world: &Rc<RefCell<World>>, consumer: u64, nodes: u64) {
                     other => other,
                 }
             }
-            15..=16 => {
-                let history = [
-                    "XREADGROUP",
-                    "GROUP",
-                    g,
-                    &me,
-                    "COUNT",
-                    "4",
-                    "STREAMS",
-                    q,
-                    "0",
-                ];
-                execute(world, client, nodes, &history).await
-            }
+            15..=16 => execute(world, client, nodes, &read_from("0")).await,
             17 => {
                 let keep = (20 + draw(world, 40)).to_string();
                 execute(world, client, nodes, &["XTRIM", q, "MAXLEN", &keep]).await;

@@ -68,19 +68,9 @@ fn name(bytes: &[u8]) -> String {
 
 /// IDs of an entry list: `[id, fields]` pairs, or bare IDs (JUSTID).
 fn ids_of(entries: &Reply) -> Vec<StreamId> {
-    let Reply::Array(entries) = entries else {
-        return Vec::new();
-    };
-    entries
+    super::entries_in(entries)
         .iter()
-        .filter_map(|entry| match entry {
-            Reply::Bulk(id) => rill_core::id::parse_id(id),
-            Reply::Array(parts) => match parts.first() {
-                Some(Reply::Bulk(id)) => rill_core::id::parse_id(id),
-                _ => None,
-            },
-            _ => None,
-        })
+        .filter_map(|id| rill_core::id::parse_id(id.as_bytes()))
         .collect()
 }
 
@@ -405,5 +395,130 @@ impl Model {
     pub fn appended(&self, id: &str) -> Option<&str> {
         let id = rill_core::id::parse_id(id.as_bytes())?;
         self.appended.get(&id).map(String::as_str)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(model: &mut Model, index: u64, args: &str, reply: Reply) {
+        let argv: Vec<Vec<u8>> = args.split(' ').map(|a| a.as_bytes().to_vec()).collect();
+        let command = match rill_core::parse(&argv) {
+            Some(Ok(command)) => command,
+            other => panic!("{args}: {other:?}"),
+        };
+        model.apply(index, &command, &reply);
+    }
+
+    fn entries(ids: &[&str]) -> Reply {
+        let entry = |id: &str| Reply::Array(vec![Reply::bulk(id), Reply::Array(Vec::new())]);
+        Reply::Array(ids.iter().map(|id| entry(id)).collect())
+    }
+
+    fn delivered(ids: &[&str]) -> Reply {
+        Reply::PairMap(vec![(Reply::bulk(STREAM), entries(ids))])
+    }
+
+    /// A queue of 1-1, 1-2, 1-3 and group `g` at 0.
+    fn queue() -> Model {
+        let mut model = Model::default();
+        run(&mut model, 1, "XGROUP CREATE q g 0 MKSTREAM", Reply::ok());
+        for (i, id) in ["1-1", "1-2", "1-3"].iter().enumerate() {
+            run(&mut model, 2 + i as u64, "XADD q * op v", Reply::bulk(*id));
+        }
+        model
+    }
+
+    #[test]
+    fn an_honest_history_passes() {
+        let mut model = queue();
+        run(
+            &mut model,
+            5,
+            "XREADGROUP GROUP g a COUNT 2 STREAMS q >",
+            delivered(&["1-1", "1-2"]),
+        );
+        run(&mut model, 6, "XACK q g 1-1", Reply::Int(1));
+        let claimed = Reply::Array(vec![
+            Reply::bulk("0-0"),
+            entries(&["1-2"]),
+            Reply::Array(Vec::new()),
+        ]);
+        run(&mut model, 7, "XAUTOCLAIM q g b 1000 0-0", claimed);
+        run(
+            &mut model,
+            8,
+            "XREADGROUP GROUP g b STREAMS q 0",
+            delivered(&["1-2"]),
+        );
+        assert_eq!(model.violations, Vec::<String>::new());
+        assert_eq!(model.pending(), vec![("1-2".to_owned(), "b".to_owned())]);
+        assert!(model.check_seen("a", &["1-1".to_owned()]).is_empty());
+    }
+
+    #[test]
+    fn a_gap_in_new_deliveries_is_caught() {
+        let mut model = queue();
+        run(
+            &mut model,
+            5,
+            "XREADGROUP GROUP g a COUNT 2 STREAMS q >",
+            delivered(&["1-1", "1-3"]),
+        );
+        assert_eq!(model.violations.len(), 1, "{:?}", model.violations);
+    }
+
+    #[test]
+    fn a_claim_after_an_ack_is_caught() {
+        let mut model = queue();
+        run(
+            &mut model,
+            5,
+            "XREADGROUP GROUP g a COUNT 1 STREAMS q >",
+            delivered(&["1-1"]),
+        );
+        run(&mut model, 6, "XACK q g 1-1", Reply::Int(1));
+        let claimed = Reply::Array(vec![
+            Reply::bulk("0-0"),
+            entries(&["1-1"]),
+            Reply::Array(Vec::new()),
+        ]);
+        run(&mut model, 7, "XAUTOCLAIM q g b 1000 0-0", claimed);
+        assert!(
+            model
+                .violations
+                .iter()
+                .any(|v| v.contains("after it was acknowledged")),
+            "{:?}",
+            model.violations
+        );
+    }
+
+    #[test]
+    fn a_history_read_of_another_consumers_entry_is_caught() {
+        let mut model = queue();
+        run(
+            &mut model,
+            5,
+            "XREADGROUP GROUP g a COUNT 1 STREAMS q >",
+            delivered(&["1-1"]),
+        );
+        run(
+            &mut model,
+            6,
+            "XREADGROUP GROUP g b STREAMS q 0",
+            delivered(&["1-1"]),
+        );
+        assert_eq!(model.violations.len(), 1, "{:?}", model.violations);
+    }
+
+    #[test]
+    fn wrong_counts_and_unlogged_deliveries_are_caught() {
+        let mut model = queue();
+        run(&mut model, 5, "XACK q g 1-1", Reply::Int(1));
+        run(&mut model, 6, "XTRIM q MAXLEN 2", Reply::Int(0));
+        assert_eq!(model.violations.len(), 2, "{:?}", model.violations);
+        assert_eq!(model.check_seen("a", &["1-2".to_owned()]).len(), 1);
     }
 }
