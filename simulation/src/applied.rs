@@ -1,8 +1,11 @@
 //! The applied log, as the replicas report it: every node's state machine tells a [`Watcher`]
-//! each entry it applies. Replicas must agree on every index; after every applied batch the
+//! each entry it applies. Replicas must agree on every index. After every applied batch the
 //! streams it touched must pass `rill_core::check_stream_invariants` (their pending lists
 //! among it), and the groups' delivery bound (no pending ID above the last delivered one:
-//! the workload uses neither XGROUP SETID nor XCLAIM FORCE, which may break it).
+//! the workload uses neither XGROUP SETID nor XCLAIM FORCE, which may break it); and the
+//! digest of the node's whole state must equal every other replica's at the same applied
+//! index (batches end at different indexes on different nodes; where two end at the same
+//! one, they are compared).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
@@ -18,6 +21,10 @@ pub struct AppliedLog {
     pub violations: Vec<String>,
     /// Batches whose resulting state was checked.
     pub states_checked: u64,
+    /// `applied index -> (node, state digest)`, from the first node whose batch ended there.
+    pub digests: BTreeMap<u64, (u64, u64)>,
+    /// Batch ends where two replicas' digests were compared.
+    pub digests_compared: u64,
 }
 
 /// Keeps the first violations only: one broken invariant repeats on every later batch.
@@ -44,6 +51,8 @@ pub struct Watcher {
     db: Weak<Db>,
     /// Streams the current batch touched.
     touched: Mutex<BTreeSet<Vec<u8>>>,
+    /// Prints every applied entry with its node and simulated time (`SIM_DUMP`).
+    dump: bool,
 }
 
 impl Watcher {
@@ -53,6 +62,7 @@ impl Watcher {
             log,
             db,
             touched: Mutex::default(),
+            dump: std::env::var_os("SIM_DUMP").is_some(),
         }
     }
 }
@@ -62,6 +72,10 @@ impl ApplyListener for Watcher {
         {
             let mut touched = self.touched.lock().unwrap_or_else(PoisonError::into_inner);
             touched.extend(commands.iter().flat_map(Command::keys));
+        }
+        if self.dump {
+            let ms = turmoil::sim_elapsed().map_or(0, |d| d.as_millis());
+            eprintln!("DUMP {ms} n{} applied {index} {commands:?}", self.node);
         }
         let mut log = lock(&self.log);
         match log.entries.get(&index) {
@@ -92,11 +106,33 @@ impl ApplyListener for Watcher {
             .iter()
             .try_for_each(|key| rill_core::check_stream_invariants(&state, key))
             .and_then(|()| rill_core::invariants::check_delivery_bound(&state));
+        let digest = db.applied_digest();
         let mut log = lock(&self.log);
         log.states_checked += 1;
         if let Err(why) = checked {
             let what = format!("n{}: after an applied batch: {why}", self.node);
             log.violation(what);
+        }
+        match digest {
+            Err(error) => {
+                let what = format!("n{}: state digest unreadable: {error}", self.node);
+                log.violation(what);
+            }
+            Ok((index, digest)) => match log.digests.get(&index).copied() {
+                None => {
+                    log.digests.insert(index, (self.node, digest));
+                }
+                Some((first, first_digest)) => {
+                    log.digests_compared += u64::from(first != self.node);
+                    if first_digest != digest {
+                        let what = format!(
+                            "n{}: state digest {digest:016x} at applied index {index}, n{first} had {first_digest:016x}",
+                            self.node
+                        );
+                        log.violation(what);
+                    }
+                }
+            },
         }
     }
 }

@@ -137,6 +137,8 @@ pub struct Report {
     pub queue: check::groups::Counts,
     /// Applied batches after which a node's whole state was checked.
     pub states_checked: u64,
+    /// Batch ends at which two replicas' state digests were compared.
+    pub digests_compared: u64,
 }
 
 /// A node's disk: every batch its store wrote, with whether it was fsynced. A process crash
@@ -197,6 +199,10 @@ struct World {
     /// The node each client last succeeded with: clients stick to it, as real ones cache
     /// the leader.
     sticky: BTreeMap<u64, u64>,
+    /// While one node is out of the voters: when the operator puts it back.
+    voters_back_at: Option<u64>,
+    /// What the operator's membership changes did, `"<ms> ..."` as the nemesis log.
+    operator_log: Vec<String>,
 }
 
 fn host(id: u64) -> String {
@@ -302,7 +308,7 @@ pub fn run(config: &Config) -> Report {
             nemesis.act(&mut sim, &world);
         }
     }
-    nemesis.heal(&mut sim);
+    nemesis.heal(&mut sim, &world);
 
     // Liveness: with everything connected, a write succeeds within 10 s.
     let probe_ok = Rc::new(RefCell::new(None));
@@ -336,11 +342,20 @@ pub fn run(config: &Config) -> Report {
         &converged,
     );
     violations.extend(queue_violations);
+    if std::env::var_os("SIM_DUMP").is_some() {
+        for op in &world.history {
+            eprintln!("DUMP {} op {op:?}", op.completed_ms);
+        }
+    }
     let mut hash = check::Fnv::default();
     for op in &world.history {
         hash.write(format!("{op:?}").as_bytes());
     }
-    for fault in &nemesis.log {
+    let mut faults = nemesis.log.clone();
+    faults.extend(world.operator_log.iter().cloned());
+    // By time (stable: a fault and its operator's note in the order they happened).
+    faults.sort_by_key(|line| line.split(' ').next().and_then(|ms| ms.parse::<u64>().ok()));
+    for fault in &faults {
         hash.write(fault.as_bytes());
     }
     for state in &converged {
@@ -356,9 +371,10 @@ pub fn run(config: &Config) -> Report {
             .iter()
             .filter(|op| matches!(op.outcome, Outcome::Appended(_)))
             .count(),
-        faults: nemesis.log.clone(),
+        faults,
         queue,
         states_checked: applied.states_checked,
+        digests_compared: applied.digests_compared,
     }
 }
 
@@ -694,6 +710,76 @@ async fn consume(world: &Rc<RefCell<World>>, consumer: u64, nodes: u64) {
     }
 }
 
+/// The operator of a membership change: makes `voters` the voting members, waits until
+/// `voters_back_at`, then makes every node a voter again. Each change goes to the node that
+/// leads when it is tried (as an operator asks `Status` first) and is retried until it is
+/// answered: it lands once a leader is reachable.
+async fn operate(
+    world: Rc<RefCell<World>>,
+    nodes: u64,
+    voters: Vec<u64>,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let changed = change_voters(&world, nodes, voters.clone(), |w| {
+        w.voters_back_at.is_some_and(|at| now_ms() >= at)
+    })
+    .await;
+    let note = format!("{} voters {voters:?} {}", now_ms(), outcome(changed));
+    world.borrow_mut().operator_log.push(note);
+    while world
+        .borrow()
+        .voters_back_at
+        .is_some_and(|at| now_ms() < at)
+    {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let all: Vec<u64> = (1..=nodes).collect();
+    let deadline = now_ms() + 60_000;
+    let changed = change_voters(&world, nodes, all.clone(), |_| now_ms() >= deadline).await;
+    let mut w = world.borrow_mut();
+    let note = format!("{} voters {all:?} {}", now_ms(), outcome(changed));
+    w.operator_log.push(note);
+    w.voters_back_at = None;
+    Ok(())
+}
+
+fn outcome(changed: bool) -> &'static str {
+    if changed {
+        "in place"
+    } else {
+        "given up"
+    }
+}
+
+/// Asks the leader to make `voters` the voting members until it answers or `give_up` says
+/// so; whether it answered.
+async fn change_voters(
+    world: &Rc<RefCell<World>>,
+    nodes: u64,
+    voters: Vec<u64>,
+    give_up: impl Fn(&World) -> bool,
+) -> bool {
+    let mut target = 1;
+    while !give_up(&world.borrow()) {
+        let leader = Nemesis::leader(world).unwrap_or(target);
+        let request = pb::ChangeMembershipRequest {
+            voters: voters.clone(),
+        };
+        let answer = match net::connect_cluster(&node_addr(leader)).await {
+            Ok(mut node) => net::classify(
+                node.change_membership(net::timed(request, CALL_TIMEOUT))
+                    .await,
+            ),
+            Err(_) => Answer::NotApplied,
+        };
+        if let Answer::Ok(_) = answer {
+            return true;
+        }
+        target = target % nodes + 1;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    false
+}
+
 fn parse(args: &[&str]) -> Command {
     let argv: Vec<Vec<u8>> = args.iter().map(|a| a.as_bytes().to_vec()).collect();
     match rill_core::parse(&argv) {
@@ -721,6 +807,9 @@ pub enum Fault {
     CrashAll,
     /// The nodes split into two random groups that cannot reach each other.
     Halves,
+    /// One node (half the time the leader) leaves the voters, and later joins them again;
+    /// half the time the leader crashes while the change is under way.
+    Reconfigure,
 }
 
 /// Faults, chosen by the seed, applied between simulation steps and undone later.
@@ -730,15 +819,17 @@ struct Nemesis {
     rng: Rng,
     nodes: u64,
     next_ms: u64,
-    /// `(when, what)` to undo.
-    pending: Vec<(u64, Undo)>,
+    /// `(when, what)`: faults to undo, and crashes timed to land mid-change.
+    pending: Vec<(u64, Later)>,
     crashed: Vec<u64>,
     log: Vec<String>,
 }
 
 #[derive(Clone, Debug)]
-enum Undo {
+enum Later {
     Bounce(u64),
+    /// Crash whichever node leads then, for this long (during a membership change).
+    CrashLeader(u64),
     Repair(u64, u64),
     RepairOneway(u64, u64),
     Release(u64, u64),
@@ -769,14 +860,14 @@ impl Nemesis {
 
     fn act(&mut self, sim: &mut turmoil::Sim<'_>, world: &Rc<RefCell<World>>) {
         let now = now_of(sim);
-        let due: Vec<Undo> = {
+        let due: Vec<Later> = {
             let (due, later): (Vec<_>, Vec<_>) =
                 self.pending.drain(..).partition(|(at, _)| *at <= now);
             self.pending = later;
-            due.into_iter().map(|(_, undo)| undo).collect()
+            due.into_iter().map(|(_, later)| later).collect()
         };
-        for undo in due {
-            self.undo(sim, undo, now);
+        for later in due {
+            self.run(sim, world, later, now);
         }
         if now < self.next_ms {
             return;
@@ -787,7 +878,7 @@ impl Nemesis {
         // Any other node.
         let b = 1 + (a + self.rng.below(self.nodes - 1)) % self.nodes;
         let majority_up = self.crashed.len() < ((self.nodes - 1) / 2) as usize;
-        let kind = match self.rng.below(9) {
+        let kind = match self.rng.below(10) {
             0 | 1 => Fault::Crash,
             2 => Fault::Partition,
             3 => Fault::OneWay,
@@ -795,6 +886,7 @@ impl Nemesis {
             5 => Fault::Hold,
             6 => Fault::Pause,
             7 => Fault::Halves,
+            8 => Fault::Reconfigure,
             _ => Fault::CrashAll,
         };
         match self.only.unwrap_or(kind) {
@@ -812,20 +904,20 @@ impl Nemesis {
                 self.crashed.push(victim);
                 self.log
                     .push(format!("{now} crash n{victim} for {lasts} ms"));
-                self.pending.push((now + lasts, Undo::Bounce(victim)));
+                self.pending.push((now + lasts, Later::Bounce(victim)));
             }
             Fault::Crash => {}
             Fault::Partition => {
                 sim.partition(host(a), host(b));
                 self.log
                     .push(format!("{now} partition n{a} n{b} for {lasts} ms"));
-                self.pending.push((now + lasts, Undo::Repair(a, b)));
+                self.pending.push((now + lasts, Later::Repair(a, b)));
             }
             Fault::OneWay => {
                 sim.partition_oneway(host(a), host(b));
                 self.log
                     .push(format!("{now} cut n{a} -> n{b} for {lasts} ms"));
-                self.pending.push((now + lasts, Undo::RepairOneway(a, b)));
+                self.pending.push((now + lasts, Later::RepairOneway(a, b)));
             }
             Fault::IsolateLeader => {
                 // The leader alone on one side.
@@ -833,7 +925,7 @@ impl Nemesis {
                     for other in (1..=self.nodes).filter(|&n| n != leader) {
                         sim.partition(host(leader), host(other));
                         self.pending
-                            .push((now + lasts, Undo::Repair(leader, other)));
+                            .push((now + lasts, Later::Repair(leader, other)));
                     }
                     self.log
                         .push(format!("{now} isolate leader n{leader} for {lasts} ms"));
@@ -843,14 +935,14 @@ impl Nemesis {
                 sim.hold(host(a), host(b));
                 self.log
                     .push(format!("{now} hold n{a} <-> n{b} for {lasts} ms"));
-                self.pending.push((now + lasts, Undo::Release(a, b)));
+                self.pending.push((now + lasts, Later::Release(a, b)));
             }
             Fault::Pause => {
                 // A pause as the network sees it: nothing in or out, then all of it late.
                 // (turmoil cannot stop a host's clock; its timers keep running.)
                 for other in (1..=self.nodes).filter(|&n| n != a) {
                     sim.hold(host(a), host(other));
-                    self.pending.push((now + lasts, Undo::Release(a, other)));
+                    self.pending.push((now + lasts, Later::Release(a, other)));
                 }
                 self.log.push(format!("{now} pause n{a} for {lasts} ms"));
             }
@@ -865,7 +957,7 @@ impl Nemesis {
                 for &x in small {
                     for &y in large {
                         sim.partition(host(x), host(y));
-                        self.pending.push((now + lasts, Undo::Repair(x, y)));
+                        self.pending.push((now + lasts, Later::Repair(x, y)));
                     }
                 }
                 self.log.push(format!(
@@ -879,12 +971,33 @@ impl Nemesis {
                     sim.crash(host(id));
                     self.crashed.push(id);
                     how.push_str(&self.lose_power(world, id));
-                    self.pending.push((now + lasts, Undo::Bounce(id)));
+                    self.pending.push((now + lasts, Later::Bounce(id)));
                 }
                 self.log
                     .push(format!("{now} crash all{how} for {lasts} ms"));
             }
             Fault::CrashAll => {}
+            Fault::Reconfigure if world.borrow().voters_back_at.is_none() => {
+                let victim = if self.rng.below(2) == 0 {
+                    Nemesis::leader(world).unwrap_or(a)
+                } else {
+                    a
+                };
+                let voters: Vec<u64> = (1..=self.nodes).filter(|&n| n != victim).collect();
+                world.borrow_mut().voters_back_at = Some(now + lasts);
+                sim.client(
+                    format!("operator{now}"),
+                    operate(Rc::clone(world), self.nodes, voters),
+                );
+                self.log.push(format!(
+                    "{now} remove n{victim} from the voters for {lasts} ms"
+                ));
+                if majority_up && self.rng.below(2) == 0 {
+                    let at = now + self.rng.below(50);
+                    self.pending.push((at, Later::CrashLeader(lasts)));
+                }
+            }
+            Fault::Reconfigure => {}
         }
     }
 
@@ -898,24 +1011,49 @@ impl Nemesis {
         format!(" (power loss on n{id}: {lost} unsynced batches lost)")
     }
 
-    fn undo(&mut self, sim: &mut turmoil::Sim<'_>, undo: Undo, now: u64) {
-        match undo {
-            Undo::Bounce(id) => {
+    fn run(
+        &mut self,
+        sim: &mut turmoil::Sim<'_>,
+        world: &Rc<RefCell<World>>,
+        later: Later,
+        now: u64,
+    ) {
+        match later {
+            Later::CrashLeader(lasts) => {
+                let majority_up = self.crashed.len() < ((self.nodes - 1) / 2) as usize;
+                let leader = Nemesis::leader(world).filter(|id| !self.crashed.contains(id));
+                if let Some(id) = leader.filter(|_| majority_up) {
+                    sim.crash(host(id));
+                    self.crashed.push(id);
+                    let how = self.lose_power(world, id);
+                    self.log.push(format!(
+                        "{now} crash leader n{id}{how} mid-change for {lasts} ms"
+                    ));
+                    self.pending.push((now + lasts, Later::Bounce(id)));
+                }
+            }
+            Later::Bounce(id) => {
                 sim.bounce(host(id));
                 self.crashed.retain(|&c| c != id);
                 self.log.push(format!("{now} restart n{id}"));
             }
-            Undo::Repair(a, b) => sim.repair(host(a), host(b)),
-            Undo::RepairOneway(a, b) => sim.repair_oneway(host(a), host(b)),
-            Undo::Release(a, b) => sim.release(host(a), host(b)),
+            Later::Repair(a, b) => sim.repair(host(a), host(b)),
+            Later::RepairOneway(a, b) => sim.repair_oneway(host(a), host(b)),
+            Later::Release(a, b) => sim.release(host(a), host(b)),
         }
     }
 
-    /// Undoes every fault.
-    fn heal(&mut self, sim: &mut turmoil::Sim<'_>) {
+    /// Undoes every fault now (crashes still to come do not happen); the voters are all
+    /// nodes again once the operator gets through.
+    fn heal(&mut self, sim: &mut turmoil::Sim<'_>, world: &Rc<RefCell<World>>) {
         let now = now_of(sim);
-        for (_, undo) in std::mem::take(&mut self.pending) {
-            self.undo(sim, undo, now);
+        for (_, later) in std::mem::take(&mut self.pending) {
+            if !matches!(later, Later::CrashLeader(_)) {
+                self.run(sim, world, later, now);
+            }
+        }
+        if let Some(at) = &mut world.borrow_mut().voters_back_at {
+            *at = now;
         }
         self.log.push(format!("{now} healed"));
     }

@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use hyper_util::rt::TokioIo;
 use rill_core::Reply;
+use rill_proto::v1::cluster_client::ClusterClient;
 use rill_proto::v1::streams_client::StreamsClient;
 use rill_proto::v1::{self as pb, value::Kind};
 use rill_server::Dial;
@@ -118,17 +119,26 @@ pub fn dial() -> Dial {
     Arc::new(|endpoint: Endpoint| endpoint.connect_with_connector_lazy(Connector))
 }
 
-/// A client connection to the node at `addr` (`host:port`), connected now: an error here
-/// means nothing was sent.
-pub async fn connect(addr: &str) -> Result<StreamsClient<Channel>, String> {
+/// A connection to the node at `addr` (`host:port`), connected now: an error here means
+/// nothing was sent.
+async fn channel(addr: &str) -> Result<Channel, String> {
     let endpoint = Endpoint::from_shared(format!("http://{addr}"))
         .map_err(|e| e.to_string())?
         .connect_timeout(CONNECT_TIMEOUT);
-    let channel = endpoint
+    endpoint
         .connect_with_connector(Connector)
         .await
-        .map_err(|e| e.to_string())?;
-    Ok(StreamsClient::new(channel))
+        .map_err(|e| e.to_string())
+}
+
+/// A `Streams` client of the node at `addr`, connected now.
+pub async fn connect(addr: &str) -> Result<StreamsClient<Channel>, String> {
+    channel(addr).await.map(StreamsClient::new)
+}
+
+/// A `Cluster` client of the node at `addr`, connected now.
+pub async fn connect_cluster(addr: &str) -> Result<ClusterClient<Channel>, String> {
+    channel(addr).await.map(ClusterClient::new)
 }
 
 /// What a client call answered.

@@ -13,7 +13,7 @@
 //! the wait still wakes it: `Notify::notify_one` keeps a permit for a waiter that is not yet
 //! waiting. Wake-ups may be spurious; the client just executes again.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -26,7 +26,9 @@ pub struct TooManyBlocked(pub usize);
 
 #[derive(Default)]
 struct Registry {
-    by_key: HashMap<Vec<u8>, HashMap<u64, Arc<Notify>>>,
+    /// Per key, waiters by id: ids grow, so a wake-up reaches clients in the order they
+    /// blocked (as Redis serves them), and a simulated run wakes them in one order.
+    by_key: HashMap<Vec<u8>, BTreeMap<u64, Arc<Notify>>>,
     blocked: usize,
 }
 
@@ -55,7 +57,7 @@ impl Waiters {
         let keys: Vec<Vec<u8>> = keys
             .iter()
             .cloned()
-            .collect::<HashSet<_>>()
+            .collect::<BTreeSet<_>>()
             .into_iter()
             .collect();
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);

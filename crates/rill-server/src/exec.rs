@@ -288,6 +288,9 @@ impl Shared {
                 return Ok(Some(reply));
             }
             tokio::select! {
+                // In this order: a write that lands as the timeout fires is still read, and a
+                // simulated run takes one branch, not a random one.
+                biased;
                 _ = waiter.notified() => {}
                 _ = sleep_until(deadline) => return Ok(Some(Reply::NilArray)),
                 _ = self.node.stepped_down() => {

@@ -16,6 +16,8 @@ use std::ops::Bound;
 use rill_core::command::{GroupStart, ReadFrom, TrimStrategy, XGroup};
 use rill_core::{Command, Reply, StreamId};
 
+use crate::NodeState;
+
 pub const STREAM: &str = "q";
 pub const GROUP: &str = "g";
 
@@ -396,6 +398,52 @@ impl Model {
         let id = rill_core::id::parse_id(id.as_bytes())?;
         self.appended.get(&id).map(String::as_str)
     }
+}
+
+/// The work queue: the applied log replayed through the model (`groups::Model`) with every
+/// reply checked; every acknowledged queue append in the log under its ID; every node's queue
+/// and pending list equal to the model's at the end.
+pub fn work_queue(
+    applied: &BTreeMap<u64, (Vec<Command>, Vec<Reply>)>,
+    acked: &[(String, String)],
+    seen: &[(String, Vec<String>)],
+    nodes: &[NodeState],
+) -> (Vec<String>, Counts) {
+    let mut model = Model::default();
+    for (index, (commands, replies)) in applied {
+        for (command, reply) in commands.iter().zip(replies) {
+            model.apply(*index, command, reply);
+        }
+    }
+    let mut out: Vec<String> = model.violations.iter().take(20).cloned().collect();
+    for (value, id) in acked {
+        match model.appended(id) {
+            Some(found) if found == value => {}
+            found => out.push(format!(
+                "queue append {value} acknowledged as {id}; the applied log has {found:?} there"
+            )),
+        }
+    }
+    for (consumer, ids) in seen {
+        out.extend(model.check_seen(consumer, ids));
+    }
+    out.truncate(40);
+    let (stream, pending) = (model.stream_ids(), model.pending());
+    for node in nodes {
+        if node.queue != stream {
+            out.push(format!(
+                "n{}: queue holds {:?}, the applied log says {stream:?}",
+                node.id, node.queue
+            ));
+        }
+        if node.pending != pending {
+            out.push(format!(
+                "n{}: pending list {:?}, the applied log says {pending:?}",
+                node.id, node.pending
+            ));
+        }
+    }
+    (out, model.counts)
 }
 
 #[cfg(test)]
