@@ -158,8 +158,10 @@ fn replay() {
         let mut failed = Vec::new();
         for seed in seeds {
             let (output, ok) = replay_in_child(seed);
-            let line = output.lines().find(|line| line.starts_with("seed "));
-            println!("{}", line.unwrap_or("(no summary)"));
+            // libtest may print the test's name on the summary's line: find it by its trace.
+            let line = output.lines().find(|line| line.contains(", trace "));
+            let summary = line.and_then(|line| line.find("seed ").map(|at| &line[at..]));
+            println!("{}", summary.unwrap_or("(no summary)"));
             if !ok {
                 println!("{output}");
                 failed.push(seed);
