@@ -136,3 +136,45 @@ impl ApplyListener for Watcher {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rill_storage::DbOptions;
+
+    /// A store at applied index 2 holding `XADD s <id> f v`.
+    fn store_with(dir: &std::path::Path, id: &str) -> Arc<Db> {
+        let db = Arc::new(Db::open(dir, &DbOptions::default()).expect("open"));
+        let argv: Vec<Vec<u8>> = ["XADD", "s", id, "f", "v"]
+            .iter()
+            .map(|a| a.as_bytes().to_vec())
+            .collect();
+        let command = rill_core::parse(&argv)
+            .and_then(Result::ok)
+            .expect("parses");
+        let mut txn = db.begin();
+        rill_core::execute(&mut txn, &command, 0, &rill_core::Limits::default());
+        db.commit(txn, 2).expect("commit");
+        db
+    }
+
+    #[test]
+    fn replicas_with_other_states_at_one_index_are_caught() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let log = Shared::default();
+        let (a, b, c) = (
+            store_with(&dir.path().join("a"), "1-1"),
+            store_with(&dir.path().join("b"), "1-1"),
+            store_with(&dir.path().join("c"), "1-2"),
+        );
+        for (node, db) in [(1, &a), (2, &b)] {
+            Watcher::new(node, Arc::clone(&log), Arc::downgrade(db)).batch_applied();
+        }
+        assert!(lock(&log).violations.is_empty(), "equal states agree");
+        assert_eq!(lock(&log).digests_compared, 1);
+        Watcher::new(3, Arc::clone(&log), Arc::downgrade(&c)).batch_applied();
+        let violations = &lock(&log).violations;
+        assert_eq!(violations.len(), 1, "{violations:?}");
+        assert!(violations[0].contains("n3: state digest"), "{violations:?}");
+    }
+}

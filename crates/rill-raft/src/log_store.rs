@@ -66,32 +66,34 @@ pub enum StorageIo {
 }
 
 impl StorageIo {
-    pub(crate) async fn run<T, F>(self, work: F) -> T
+    /// Runs `work` here: a panic in it on the blocking pool comes back as the `JoinError`
+    /// (inline, it unwinds through the caller).
+    pub async fn spawn<T, F>(self, work: F) -> Result<T, tokio::task::JoinError>
     where
         T: Send + 'static,
         F: FnOnce() -> T + Send + 'static,
     {
         match self {
-            StorageIo::BlockingPool => blocking(work).await,
-            StorageIo::Inline => work(),
+            StorageIo::BlockingPool => tokio::task::spawn_blocking(work).await,
+            StorageIo::Inline => Ok(work()),
         }
     }
-}
 
-/// Runs `work` on the blocking pool. A panic there (a failed assertion) is resumed here: a
-/// broken invariant stops the node rather than being reported as an I/O error.
-async fn blocking<T, F>(work: F) -> T
-where
-    T: Send + 'static,
-    F: FnOnce() -> T + Send + 'static,
-{
-    match tokio::task::spawn_blocking(work).await {
-        Ok(value) => value,
-        Err(join) => match join.try_into_panic() {
-            Ok(panic) => std::panic::resume_unwind(panic),
-            // Cancelled only when the runtime shuts down under us.
-            Err(join) => panic!("storage task did not finish: {join}"),
-        },
+    /// Runs `work` here. A panic in it (a failed assertion) is resumed in the caller: a broken
+    /// invariant stops the node rather than being reported as an I/O error.
+    pub(crate) async fn run<T, F>(self, work: F) -> T
+    where
+        T: Send + 'static,
+        F: FnOnce() -> T + Send + 'static,
+    {
+        match self.spawn(work).await {
+            Ok(value) => value,
+            Err(join) => match join.try_into_panic() {
+                Ok(panic) => std::panic::resume_unwind(panic),
+                // Cancelled only when the runtime shuts down under us.
+                Err(join) => panic!("storage task did not finish: {join}"),
+            },
+        }
     }
 }
 

@@ -14,7 +14,7 @@ use std::io;
 use std::time::Duration;
 
 use rill_core::{Command, Reply, Store};
-use rill_raft::{NodeError, StorageIo};
+use rill_raft::NodeError;
 use tokio::time::Instant;
 
 use crate::discovery::moved;
@@ -136,8 +136,11 @@ impl Shared {
         let db = std::sync::Arc::clone(&self.db);
         let limits = self.info.config.engine_limits.clone();
         let now_ms = self.clock.stamp_ms();
+        // On the blocking pool, or on this task in the simulator, as the node's storage work.
         let ran = self
-            .storage(move || {
+            .node
+            .storage_io()
+            .spawn(move || {
                 let mut view = db.read();
                 let replies: Vec<Reply> = ops
                     .iter()
@@ -165,19 +168,6 @@ impl Shared {
             tracing::error!(%error, "read task failed");
             vec![Reply::err("ERR internal error"); count]
         })
-    }
-
-    /// Runs blocking store work where the node runs its storage work: on the blocking pool,
-    /// or on this task in the simulator.
-    async fn storage<T, F>(&self, work: F) -> Result<T, tokio::task::JoinError>
-    where
-        T: Send + 'static,
-        F: FnOnce() -> T + Send + 'static,
-    {
-        match self.node.storage_io() {
-            StorageIo::Inline => Ok(work()),
-            StorageIo::BlockingPool => tokio::task::spawn_blocking(work).await,
-        }
     }
 
     /// Sends `commands` to the leader at `raft_addr`, to run there in order.
@@ -328,7 +318,9 @@ impl Shared {
     async fn resolve_for_blocking(&self, mut cmd: Command) -> Result<Command, Reply> {
         let db = std::sync::Arc::clone(&self.db);
         let resolved = self
-            .storage(move || {
+            .node
+            .storage_io()
+            .spawn(move || {
                 let view = db.read();
                 cmd.resolve_for_blocking(&view);
                 view.status().map(|()| cmd)
