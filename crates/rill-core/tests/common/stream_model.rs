@@ -8,7 +8,7 @@
 //!
 //! The model is written from Redis's documented behaviour (redis.io command pages, and where
 //! those are silent, what `t_stream.c` of Redis 7.2+ and a running Redis do), not from
-//! `engine.rs`: a `BTreeMap` of streams, each a `BTreeMap` of entries and of groups, each group
+//! `engine/`: a `BTreeMap` of streams, each a `BTreeMap` of entries and of groups, each group
 //! a PEL `BTreeMap<id, Nack>` and a set of consumers. Commands are generated as typed [`Op`]s so
 //! the model never parses text; [`Op::argv`] renders the same op as the argument vector the
 //! engine parses. Some generated arguments are invalid on purpose ([`IdArg::Raw`], negative

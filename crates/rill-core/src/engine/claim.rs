@@ -1,0 +1,197 @@
+//! XCLAIM and XAUTOCLAIM: moving pending entries to another consumer, and dropping those whose
+//! stream entry is gone.
+
+use crate::command::{XAutoClaim, XClaim};
+use crate::id::StreamId;
+use crate::reply::Reply;
+use crate::store::{GroupMeta, PendingEntry, Store};
+
+use super::{entry_reply, id_reply, nogroup, too_many, Exec};
+
+impl<S: Store> Exec<'_, S> {
+    /// Moves a pending entry to `consumer` (or creates it, for FORCE), with the given delivery
+    /// time and count, keeping group and consumer counts in step.
+    fn claim_one(
+        &mut self,
+        key: &[u8],
+        group: &[u8],
+        id: StreamId,
+        old: Option<PendingEntry>,
+        new: PendingEntry,
+        group_meta: &mut GroupMeta,
+    ) {
+        let consumer = new.consumer.as_slice();
+        match &old {
+            Some(old) if old.consumer == consumer => {}
+            Some(old) => {
+                self.adjust_consumer_count(key, group, &old.consumer, -1);
+                self.adjust_consumer_count(key, group, consumer, 1);
+            }
+            None => {
+                group_meta.pending_count += 1;
+                self.adjust_consumer_count(key, group, consumer, 1);
+            }
+        }
+        self.store.put_pending(key, group, id, &new);
+    }
+
+    /// Drops a pending entry whose stream entry is gone (XCLAIM and XAUTOCLAIM do this).
+    fn drop_pending(
+        &mut self,
+        key: &[u8],
+        group: &[u8],
+        id: StreamId,
+        pe: &PendingEntry,
+        group_meta: &mut GroupMeta,
+    ) {
+        self.store.delete_pending(key, group, id);
+        self.adjust_consumer_count(key, group, &pe.consumer, -1);
+        group_meta.pending_count -= 1;
+    }
+
+    fn claimed_reply(&self, key: &[u8], id: StreamId, justid: bool) -> Reply {
+        if justid {
+            return id_reply(id);
+        }
+        let fields = self.store.entry(key, id).unwrap_or_default();
+        entry_reply(id, &fields)
+    }
+
+    pub(super) fn xclaim(&mut self, c: &XClaim) -> Reply {
+        let (key, group) = (&c.key, &c.group);
+        let Some(mut group_meta) = self.store.group(key, group) else {
+            return nogroup(key, group);
+        };
+        // FORCE can add one pending entry per named ID; refuse up front rather than half-way.
+        if c.force {
+            if let Err(reply) = self.check_pending_room(&group_meta, c.ids.len() as u64) {
+                return reply;
+            }
+        }
+        let now = self.now_ms as i64;
+        if let Some(last_id) = c.last_id {
+            group_meta.last_delivered_id = group_meta.last_delivered_id.max(last_id);
+        }
+        let delivery_ms = match (c.idle_ms, c.time_ms) {
+            (Some(idle), _) => now.saturating_sub(idle),
+            (None, Some(time)) => time,
+            (None, None) => now,
+        };
+        let delivery_ms = if delivery_ms < 0 || delivery_ms > now {
+            now
+        } else {
+            delivery_ms
+        } as u64;
+        // Redis 7.2+ creates (and refreshes) the claiming consumer even when nothing is claimed.
+        if let Err(reply) = self.touch_consumer(key, group, &c.consumer) {
+            return reply;
+        }
+        let mut out = Vec::new();
+        for &id in &c.ids {
+            let old = self.store.pending(key, group, id);
+            if self.store.entry(key, id).is_none() {
+                if let Some(pe) = old {
+                    self.drop_pending(key, group, id, &pe, &mut group_meta);
+                }
+                continue;
+            }
+            let (base_count, check_idle) = match &old {
+                Some(pe) => (pe.delivery_count, true),
+                // FORCE creates the record with one delivery, then counts the claim as another:
+                // Redis answers 2 for such an entry, and so do we.
+                None if c.force => (1, false),
+                None => continue,
+            };
+            if check_idle && c.min_idle_ms > 0 {
+                let delivered = old.as_ref().map_or(0, |pe| pe.delivery_ms);
+                if self.now_ms.saturating_sub(delivered) < c.min_idle_ms {
+                    continue;
+                }
+            }
+            let delivery_count = match c.retry_count {
+                Some(n) if n >= 0 => n as u64,
+                _ if c.justid => base_count,
+                _ => base_count + 1,
+            };
+            let new = PendingEntry {
+                consumer: c.consumer.clone(),
+                delivery_ms,
+                delivery_count,
+            };
+            self.claim_one(key, group, id, old, new, &mut group_meta);
+            self.mark_active(key, group, &c.consumer);
+            out.push(self.claimed_reply(key, id, c.justid));
+        }
+        self.store.put_group(key, group, &group_meta);
+        Reply::Array(out)
+    }
+
+    fn mark_active(&mut self, key: &[u8], group: &[u8], consumer: &[u8]) {
+        if let Some(mut meta) = self.store.consumer(key, group, consumer) {
+            meta.active_ms = Some(self.now_ms);
+            self.store.put_consumer(key, group, consumer, &meta);
+        }
+    }
+
+    pub(super) fn xautoclaim(&mut self, c: &XAutoClaim) -> Reply {
+        let (key, group) = (&c.key, &c.group);
+        let Some(mut group_meta) = self.store.group(key, group) else {
+            return nogroup(key, group);
+        };
+        if c.count as usize > self.limits.reply_entries_max {
+            return too_many(self.limits);
+        }
+        if let Err(reply) = self.touch_consumer(key, group, &c.consumer) {
+            return reply;
+        }
+        let mut count = c.count;
+        let mut attempts = c.count * 10;
+        let mut claimed = Vec::new();
+        let mut deleted = Vec::new();
+        let mut next_cursor = StreamId::MIN;
+        // Mirrors the rax walk in `xautoclaimCommand`: stop after `attempts` visits or `count`
+        // results; the cursor is the first pending ID not visited.
+        let mut cursor = Some(c.start);
+        while let Some((id, pe)) = cursor.and_then(|from| {
+            self.store
+                .pending_range(key, group, from, StreamId::MAX, 1)
+                .pop()
+        }) {
+            if attempts == 0 || count == 0 {
+                next_cursor = id;
+                break;
+            }
+            attempts -= 1;
+            cursor = id.next();
+            if self.store.entry(key, id).is_none() {
+                self.drop_pending(key, group, id, &pe, &mut group_meta);
+                deleted.push(id_reply(id));
+                count -= 1;
+                continue;
+            }
+            if c.min_idle_ms > 0 && self.now_ms.saturating_sub(pe.delivery_ms) < c.min_idle_ms {
+                continue;
+            }
+            let delivery_count = if c.justid {
+                pe.delivery_count
+            } else {
+                pe.delivery_count + 1
+            };
+            let new = PendingEntry {
+                consumer: c.consumer.clone(),
+                delivery_ms: self.now_ms,
+                delivery_count,
+            };
+            self.claim_one(key, group, id, Some(pe), new, &mut group_meta);
+            self.mark_active(key, group, &c.consumer);
+            claimed.push(self.claimed_reply(key, id, c.justid));
+            count -= 1;
+        }
+        self.store.put_group(key, group, &group_meta);
+        Reply::Array(vec![
+            id_reply(next_cursor),
+            Reply::Array(claimed),
+            Reply::Array(deleted),
+        ])
+    }
+}

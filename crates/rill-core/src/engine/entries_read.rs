@@ -1,0 +1,67 @@
+//! A group's logical read counter (`entries-read`) and its `lag`, exact where Redis is exact and
+//! unknown (`None`) where Redis cannot tell, following `t_stream.c`.
+
+use crate::id::StreamId;
+use crate::store::{GroupMeta, StreamMeta};
+
+/// Moves the group's last delivered ID to `id` and keeps its logical read counter
+/// (`entries-read`) exact where it can, like `streamReplyWithRange` does.
+pub(super) fn advance_group(meta: &StreamMeta, group: &mut GroupMeta, id: StreamId) {
+    if id <= group.last_delivered_id {
+        return;
+    }
+    match group.entries_read {
+        Some(n) if !has_tombstones(meta, id, StreamId::MAX) => group.entries_read = Some(n + 1),
+        _ if meta.entries_added > 0 => group.entries_read = estimate_entries_read(meta, id),
+        _ => {}
+    }
+    group.last_delivered_id = id;
+}
+
+/// `streamRangeHasTombstones`: whether an XDEL may have left a gap inside `[start, end]`.
+fn has_tombstones(meta: &StreamMeta, start: StreamId, end: StreamId) -> bool {
+    if meta.length == 0 || meta.max_deleted_id == StreamId::MIN {
+        return false;
+    }
+    start <= meta.max_deleted_id && meta.max_deleted_id <= end
+}
+
+/// `streamEstimateDistanceFromFirstEverEntry`: the logical position of `id`, when knowable.
+fn estimate_entries_read(meta: &StreamMeta, id: StreamId) -> Option<u64> {
+    if meta.entries_added == 0 {
+        return Some(0);
+    }
+    if meta.length == 0 && id <= meta.last_id {
+        return Some(meta.entries_added);
+    }
+    if id == meta.last_id {
+        return Some(meta.entries_added);
+    }
+    if id > meta.last_id {
+        return None;
+    }
+    let no_gap_ahead = meta.max_deleted_id == StreamId::MIN || meta.max_deleted_id < meta.first_id;
+    if no_gap_ahead {
+        if id < meta.first_id {
+            return Some(meta.entries_added - meta.length);
+        }
+        if id == meta.first_id {
+            return Some(meta.entries_added - meta.length + 1);
+        }
+    }
+    None
+}
+
+/// `lag` in XINFO: entries added but not yet read by the group, when knowable.
+pub fn group_lag(meta: &StreamMeta, group: &GroupMeta) -> Option<u64> {
+    if meta.entries_added == 0 {
+        return Some(0);
+    }
+    if let Some(read) = group.entries_read {
+        if !has_tombstones(meta, group.last_delivered_id, StreamId::MAX) {
+            return Some(meta.entries_added.saturating_sub(read));
+        }
+    }
+    estimate_entries_read(meta, group.last_delivered_id)
+        .map(|read| meta.entries_added.saturating_sub(read))
+}

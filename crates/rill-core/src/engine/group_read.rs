@@ -1,0 +1,231 @@
+//! XREADGROUP and XACK: delivering new entries into the pending-entries list (PEL), rereading a
+//! consumer's own history, and acknowledging entries out of it.
+//!
+//! ```text
+//!  XREADGROUP >   ──deliver──▶ PEL (consumer, delivery_ms, delivery_count = 1)
+//!  XREADGROUP id  ──read_history──▶ the consumer's PEL after id, delivery_count + 1
+//!  XACK           ──▶ out of the PEL
+//! ```
+
+use crate::command::{Key, ReadFrom, XReadGroup};
+use crate::id::StreamId;
+use crate::reply::Reply;
+use crate::store::{ConsumerMeta, GroupMeta, PendingEntry, Store};
+
+use super::entries_read::advance_group;
+use super::{entry_reply, id_reply, nogroup_read, too_many, Exec};
+
+impl<S: Store> Exec<'_, S> {
+    /// Everything that can refuse an XREADGROUP, checked before anything changes: a refused
+    /// read must leave groups, PELs and consumers as they were (the write path commits whatever
+    /// a command did, error or not). The ranges are read again when serving; that costs one
+    /// extra range read of at most COUNT entries.
+    fn xreadgroup_precheck(&self, r: &XReadGroup) -> Result<(), Reply> {
+        let mut total = 0usize;
+        for (key, from) in &r.streams {
+            if self.store.consumer(key, &r.group, &r.consumer).is_none() {
+                self.check_consumer_room(key, &r.group)?;
+            }
+            let group_meta = self.store.group(key, &r.group).unwrap_or_default();
+            let limit = self.fetch_limit(r.count);
+            let served = match from {
+                ReadFrom::After(after) => after.next().map_or(0, |start| {
+                    let ids = self.store.consumer_pending_range(
+                        key,
+                        &r.group,
+                        &r.consumer,
+                        start,
+                        StreamId::MAX,
+                        limit,
+                    );
+                    ids.len()
+                }),
+                _ => group_meta.last_delivered_id.next().map_or(0, |start| {
+                    let got = self.store.entries(key, start, StreamId::MAX, false, limit);
+                    got.len()
+                }),
+            };
+            total += served;
+            if total > self.limits.reply_entries_max {
+                return Err(too_many(self.limits));
+            }
+            if !r.noack && *from == ReadFrom::New {
+                self.check_pending_room(&group_meta, served as u64)?;
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) fn xreadgroup(&mut self, r: &XReadGroup) -> Reply {
+        for (key, _) in &r.streams {
+            if self.store.stream(key).is_none() || self.store.group(key, &r.group).is_none() {
+                return nogroup_read(key, &r.group);
+            }
+        }
+        if let Err(reply) = self.xreadgroup_precheck(r) {
+            return reply;
+        }
+        let mut out = Vec::new();
+        let mut total = 0usize;
+        for (key, from) in &r.streams {
+            if let Err(reply) = self.touch_consumer(key, &r.group, &r.consumer) {
+                return reply;
+            }
+            // Read the group afresh per stream: a key named twice must see the first delivery.
+            let group_meta = self.store.group(key, &r.group).unwrap_or_default();
+            let served = match from {
+                ReadFrom::After(after) => Some(self.read_history(key, r, *after)),
+                _ => self.read_new(key, r, group_meta),
+            };
+            let Some(served) = served else { continue };
+            let entries = match served {
+                Ok(entries) => entries,
+                Err(reply) => return reply,
+            };
+            total += entries.len();
+            if total > self.limits.reply_entries_max {
+                return too_many(self.limits);
+            }
+            out.push((Reply::bulk(key), Reply::Array(entries)));
+        }
+        if out.is_empty() {
+            Reply::NilArray
+        } else {
+            Reply::PairMap(out)
+        }
+    }
+
+    /// `>`: entries after the group's last delivered ID. `None` when there are none.
+    fn read_new(
+        &mut self,
+        key: &[u8],
+        r: &XReadGroup,
+        mut group_meta: GroupMeta,
+    ) -> Option<Result<Vec<Reply>, Reply>> {
+        let start = group_meta.last_delivered_id.next()?;
+        let got = self
+            .store
+            .entries(key, start, StreamId::MAX, false, self.fetch_limit(r.count));
+        if got.is_empty() {
+            return None;
+        }
+        if self.over_limit(&got) {
+            return Some(Err(too_many(self.limits)));
+        }
+        if !r.noack {
+            if let Err(reply) = self.check_pending_room(&group_meta, got.len() as u64) {
+                return Some(Err(reply));
+            }
+        }
+        let meta = self.store.stream(key).unwrap_or_default();
+        let mut consumer = self
+            .store
+            .consumer(key, &r.group, &r.consumer)
+            .unwrap_or_default();
+        let mut replies = Vec::with_capacity(got.len());
+        for (id, fields) in &got {
+            advance_group(&meta, &mut group_meta, *id);
+            if !r.noack {
+                self.deliver(
+                    key,
+                    &r.group,
+                    &r.consumer,
+                    *id,
+                    &mut group_meta,
+                    &mut consumer,
+                );
+            }
+            replies.push(entry_reply(*id, fields));
+        }
+        self.store.put_group(key, &r.group, &group_meta);
+        self.store
+            .put_consumer(key, &r.group, &r.consumer, &consumer);
+        Some(Ok(replies))
+    }
+
+    /// Records a fresh delivery of `id` to `consumer`, taking it from another owner if the group
+    /// was moved back with XGROUP SETID.
+    fn deliver(
+        &mut self,
+        key: &[u8],
+        group: &[u8],
+        name: &[u8],
+        id: StreamId,
+        group_meta: &mut GroupMeta,
+        consumer: &mut ConsumerMeta,
+    ) {
+        match self.store.pending(key, group, id) {
+            Some(old) if old.consumer == name => consumer.pending_count -= 1,
+            Some(old) => self.adjust_consumer_count(key, group, &old.consumer, -1),
+            None => group_meta.pending_count += 1,
+        }
+        let entry = PendingEntry {
+            consumer: name.to_vec(),
+            delivery_ms: self.now_ms,
+            delivery_count: 1,
+        };
+        self.store.put_pending(key, group, id, &entry);
+        consumer.pending_count += 1;
+        consumer.active_ms = Some(self.now_ms);
+    }
+
+    /// A history read: the consumer's own pending entries after `after`. Deleted entries come
+    /// back as `[id, nil]`; delivered ones have their delivery time and count bumped.
+    fn read_history(
+        &mut self,
+        key: &[u8],
+        r: &XReadGroup,
+        after: StreamId,
+    ) -> Result<Vec<Reply>, Reply> {
+        let Some(start) = after.next() else {
+            return Ok(Vec::new());
+        };
+        let limit = self.fetch_limit(r.count);
+        let ids = self.store.consumer_pending_range(
+            key,
+            &r.group,
+            &r.consumer,
+            start,
+            StreamId::MAX,
+            limit,
+        );
+        if self.over_limit(&ids) {
+            return Err(too_many(self.limits));
+        }
+        let mut replies = Vec::with_capacity(ids.len());
+        for id in ids {
+            match self.store.entry(key, id) {
+                None => replies.push(Reply::Array(vec![id_reply(id), Reply::NilArray])),
+                Some(fields) => {
+                    if let Some(mut pe) = self.store.pending(key, &r.group, id) {
+                        pe.delivery_ms = self.now_ms;
+                        pe.delivery_count += 1;
+                        self.store.put_pending(key, &r.group, id, &pe);
+                    }
+                    replies.push(entry_reply(id, &fields));
+                }
+            }
+        }
+        Ok(replies)
+    }
+
+    pub(super) fn xack(&mut self, key: &Key, group: &Key, ids: &[StreamId]) -> Reply {
+        let Some(mut group_meta) = self.store.group(key, group) else {
+            return Reply::Int(0);
+        };
+        let mut acked = 0;
+        for &id in ids {
+            let Some(pe) = self.store.pending(key, group, id) else {
+                continue;
+            };
+            self.store.delete_pending(key, group, id);
+            self.adjust_consumer_count(key, group, &pe.consumer, -1);
+            group_meta.pending_count -= 1;
+            acked += 1;
+        }
+        if acked > 0 {
+            self.store.put_group(key, group, &group_meta);
+        }
+        Reply::Int(acked)
+    }
+}

@@ -1,0 +1,83 @@
+//! Commands over keys rather than one stream's contents: DEL, KEYS and SCAN. Every key is a
+//! stream; the glob matching is `crate::glob`'s.
+
+use crate::command::Key;
+use crate::reply::Reply;
+use crate::store::Store;
+
+use super::{too_many, Exec};
+
+impl<S: Store> Exec<'_, S> {
+    pub(super) fn del(&mut self, keys: &[Key]) -> Reply {
+        let mut deleted = 0;
+        for key in keys {
+            if self.store.stream(key).is_some() {
+                self.store.delete_stream(key);
+                deleted += 1;
+            }
+        }
+        Reply::Int(deleted)
+    }
+
+    pub(super) fn keys(&mut self, pattern: &[u8]) -> Reply {
+        let mut out = Vec::new();
+        let mut after: Option<Vec<u8>> = None;
+        loop {
+            let page = self.store.stream_keys(after.as_deref(), 1024);
+            let Some(last) = page.last().cloned() else {
+                break;
+            };
+            for key in page {
+                if crate::glob::matches(pattern, &key) {
+                    if out.len() == self.limits.reply_entries_max {
+                        return too_many(self.limits);
+                    }
+                    out.push(Reply::Bulk(key));
+                }
+            }
+            after = Some(last);
+        }
+        Reply::Array(out)
+    }
+
+    /// SCAN over keys in byte order. The cursor is the number of keys already passed; a key
+    /// deleted during a scan can make a later key be skipped, which Redis's hash-order cursor
+    /// avoids. Documented in ARCHITECTURE.md.
+    pub(super) fn scan(
+        &mut self,
+        cursor: u64,
+        pattern: Option<&[u8]>,
+        count: u64,
+        type_filter: Option<&[u8]>,
+    ) -> Reply {
+        let count = (count as usize).min(self.limits.reply_entries_max);
+        let mut skipped = 0u64;
+        let mut after: Option<Vec<u8>> = None;
+        while skipped < cursor {
+            let want = ((cursor - skipped) as usize).min(1024);
+            let page = self.store.stream_keys(after.as_deref(), want);
+            let Some(last) = page.last().cloned() else {
+                break;
+            };
+            skipped += page.len() as u64;
+            after = Some(last);
+        }
+        let page = if skipped < cursor {
+            Vec::new()
+        } else {
+            self.store.stream_keys(after.as_deref(), count)
+        };
+        let next = if page.len() == count {
+            cursor + count as u64
+        } else {
+            0
+        };
+        let type_ok = type_filter.is_none_or(|t| t == b"stream");
+        let keys = page
+            .into_iter()
+            .filter(|k| type_ok && pattern.is_none_or(|p| crate::glob::matches(p, k)))
+            .map(Reply::Bulk)
+            .collect();
+        Reply::Array(vec![Reply::bulk(next.to_string()), Reply::Array(keys)])
+    }
+}

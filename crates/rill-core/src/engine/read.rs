@@ -1,0 +1,63 @@
+//! Reads that leave no trace: XRANGE, XREVRANGE and XREAD (blocking is the server's; here a
+//! read answers what is there now).
+
+use crate::command::{Key, ReadFrom, XRead};
+use crate::id::StreamId;
+use crate::reply::Reply;
+use crate::store::Store;
+
+use super::{entry_reply, resolve_read_from, too_many, Exec};
+
+impl<S: Store> Exec<'_, S> {
+    pub(super) fn xrange(
+        &mut self,
+        key: &Key,
+        start: StreamId,
+        end: StreamId,
+        count: Option<u64>,
+        rev: bool,
+    ) -> Reply {
+        // The key is looked up first: a missing key answers `[]` even to COUNT 0.
+        if self.store.stream(key).is_none() {
+            return Reply::Array(Vec::new());
+        }
+        if count == Some(0) {
+            return Reply::NilArray;
+        }
+        let got = self
+            .store
+            .entries(key, start, end, rev, self.fetch_limit(count));
+        if self.over_limit(&got) {
+            return too_many(self.limits);
+        }
+        Reply::Array(got.iter().map(|(id, f)| entry_reply(*id, f)).collect())
+    }
+
+    pub(super) fn xread(&mut self, r: &XRead) -> Reply {
+        let mut out = Vec::new();
+        let mut total = 0usize;
+        for (key, from) in &r.streams {
+            let ReadFrom::After(after) = resolve_read_from(self.store, key, *from) else {
+                continue;
+            };
+            let Some(start) = after.next() else { continue };
+            let got =
+                self.store
+                    .entries(key, start, StreamId::MAX, false, self.fetch_limit(r.count));
+            if got.is_empty() {
+                continue;
+            }
+            total += got.len();
+            if self.over_limit(&got) || total > self.limits.reply_entries_max {
+                return too_many(self.limits);
+            }
+            let entries = got.iter().map(|(id, f)| entry_reply(*id, f)).collect();
+            out.push((Reply::bulk(key), Reply::Array(entries)));
+        }
+        if out.is_empty() {
+            Reply::NilArray
+        } else {
+            Reply::PairMap(out)
+        }
+    }
+}
