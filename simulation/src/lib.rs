@@ -403,6 +403,7 @@ async fn boot(
     let options = DbOptions {
         sync: false,
         log_sync: !config.ack_before_fsync,
+        ..DbOptions::default()
     };
     let history = disk.history();
     let db = Arc::new(Db::open_journaled(&dir, &options, &history, disk)?);

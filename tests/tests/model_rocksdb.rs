@@ -21,7 +21,9 @@ use proptest::test_runner::FileFailurePersistence;
 use rill_core::invariants::check_delivery_bound;
 use rill_core::{check_invariants, Limits, MemStore, Store, StreamId};
 use rill_storage::{Db, DbOptions};
-use stream_model::{run_engine, script, Model, Op};
+use stream_model::{
+    run_engine, script, AddId, BoundArg, GroupStart, IdArg, Model, Op, ReadId, TrimArg,
+};
 
 const CASES_DEFAULT: u32 = 64;
 const ALL: usize = usize::MAX;
@@ -119,5 +121,136 @@ proptest! {
     #[test]
     fn rocksdb_matches_memstore_and_model(script in script()) {
         run(&script)?;
+    }
+}
+
+/// A delete-heavy history, long enough that trims take the range-delete path (more than 1,024
+/// entries at once): a work queue whose deliveries are all acknowledged, exact trims by
+/// length and by ID, XDEL at the head, DEL and a stream re-created under the same key with
+/// lower IDs, a group destroyed and re-created. Model, MemStore and RocksDB agree after every
+/// command, and the invariants hold.
+#[test]
+fn a_long_delete_heavy_history_matches_the_model() {
+    let id = |n: u64| IdArg::Full(n, 0);
+    let add = |n: u64, maxlen: Option<i64>| Op::XAdd {
+        key: "a",
+        nomkstream: false,
+        maxlen: maxlen.map(|n| (true, n)),
+        id: AddId::Given(id(n)),
+        fields: vec![("f", "v")],
+    };
+    let read = |streams: Vec<(&'static str, ReadId)>, count| Op::XReadGroup {
+        group: "g1",
+        consumer: "c1",
+        count: Some(count),
+        noack: false,
+        streams,
+    };
+    let mut script = vec![Op::GroupCreate {
+        key: "a",
+        group: "g1",
+        start: GroupStart::Id(IdArg::Ms(0)),
+        mkstream: true,
+    }];
+    // A work queue: appends trimmed to 150, each round read and acknowledged but for 5.
+    let mut next = 1;
+    for _ in 0..6 {
+        let first = next;
+        for _ in 0..100 {
+            script.push(add(next, Some(150)));
+            next += 1;
+        }
+        script.push(read(vec![("a", ReadId::New)], 100));
+        script.push(Op::XAck {
+            key: "a",
+            group: "g1",
+            ids: (first.saturating_sub(5)..next - 5).map(id).collect(),
+        });
+        script.push(Op::XPendingSummary {
+            key: "a",
+            group: "g1",
+        });
+        script.push(read(vec![("a", ReadId::After(IdArg::Ms(0)))], 10));
+    }
+    // A long head trimmed at once, then by ID, then deleted entry by entry.
+    for _ in 0..1_500 {
+        script.push(add(next, None));
+        next += 1;
+    }
+    script.push(Op::XTrim {
+        key: "a",
+        trim: TrimArg::MaxLen { eq: true, n: 20 },
+    });
+    script.push(Op::XTrim {
+        key: "a",
+        trim: TrimArg::MinId {
+            eq: true,
+            id: id(next - 15),
+        },
+    });
+    script.push(Op::XDel {
+        key: "a",
+        ids: (next - 15..next - 10).map(id).collect(),
+    });
+    for op in [
+        Op::XRange {
+            key: "a",
+            rev: false,
+            start: BoundArg::Min,
+            end: BoundArg::Max,
+            count: Some(3),
+        },
+        Op::XRange {
+            key: "a",
+            rev: true,
+            start: BoundArg::Min,
+            end: BoundArg::Max,
+            count: Some(3),
+        },
+        Op::XPendingRange {
+            key: "a",
+            group: "g1",
+            idle: None,
+            start: BoundArg::Min,
+            end: BoundArg::Max,
+            count: 10,
+            consumer: Some("c1"),
+        },
+        Op::XAutoClaim {
+            key: "a",
+            group: "g1",
+            consumer: "c2",
+            min_idle: 0,
+            start: BoundArg::Min,
+            count: Some(10),
+            justid: false,
+        },
+        Op::GroupDestroy {
+            key: "a",
+            group: "g1",
+        },
+        Op::GroupCreate {
+            key: "a",
+            group: "g1",
+            start: GroupStart::Id(IdArg::Ms(0)),
+            mkstream: false,
+        },
+        read(vec![("a", ReadId::New)], 100),
+        Op::Del { keys: vec!["a"] },
+        add(1, None),
+        Op::XRange {
+            key: "a",
+            rev: false,
+            start: BoundArg::Min,
+            end: BoundArg::Max,
+            count: None,
+        },
+        Op::XLen { key: "a" },
+    ] {
+        script.push(op);
+    }
+    let script: Vec<(u64, Op)> = script.into_iter().map(|op| (1, op)).collect();
+    if let Err(failure) = run(&script) {
+        panic!("{failure}");
     }
 }

@@ -97,6 +97,42 @@ impl Store for MemStore {
         self.entries.remove(&(key.to_vec(), id));
     }
 
+    fn visit_entry_ids(
+        &self,
+        key: &[u8],
+        start: StreamId,
+        end: StreamId,
+        rev: bool,
+        visit: &mut dyn FnMut(StreamId) -> bool,
+    ) {
+        if start > end {
+            return;
+        }
+        let range = self
+            .entries
+            .range((key.to_vec(), start)..=(key.to_vec(), end));
+        let mut ids: Box<dyn Iterator<Item = StreamId>> = if rev {
+            Box::new(range.rev().map(|((_, id), _)| *id))
+        } else {
+            Box::new(range.map(|((_, id), _)| *id))
+        };
+        ids.try_for_each(|id| if visit(id) { Some(()) } else { None });
+    }
+
+    fn delete_entries_below(&mut self, key: &[u8], below: Option<StreamId>, count: u64) {
+        let below = below.map(|id| (key.to_vec(), id));
+        let victims: Vec<(Key, StreamId)> = self
+            .entries
+            .range((key.to_vec(), StreamId::MIN)..)
+            .map(|(k, _)| k.clone())
+            .take_while(|k| k.0 == key && below.as_ref().is_none_or(|below| k < below))
+            .collect();
+        assert_eq!(victims.len() as u64, count, "entries below the trim point");
+        for victim in victims {
+            self.entries.remove(&victim);
+        }
+    }
+
     fn groups(&self, key: &[u8]) -> Vec<(Vec<u8>, GroupMeta)> {
         self.groups
             .range((Included((key.to_vec(), Vec::new())), Unbounded))

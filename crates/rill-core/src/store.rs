@@ -91,8 +91,22 @@ pub trait Store {
         rev: bool,
         limit: usize,
     ) -> Vec<(StreamId, Fields)>;
+    /// Hands entry IDs with `start <= id <= end` to `visit`, ascending (descending when `rev`),
+    /// until it returns false. Reads no fields: trimming counts and seeks with it.
+    fn visit_entry_ids(
+        &self,
+        key: &[u8],
+        start: StreamId,
+        end: StreamId,
+        rev: bool,
+        visit: &mut dyn FnMut(StreamId) -> bool,
+    );
     fn put_entry(&mut self, key: &[u8], id: StreamId, fields: &Fields);
     fn delete_entry(&mut self, key: &[u8], id: StreamId);
+    /// Removes every entry below `below` (every entry when `None`): exactly `count` of them,
+    /// as the caller counted. An implementation may choose by `count` how to remove them (a
+    /// large head is one range delete, not one tombstone per entry).
+    fn delete_entries_below(&mut self, key: &[u8], below: Option<StreamId>, count: u64);
 
     /// Groups of a stream, by name.
     fn groups(&self, key: &[u8]) -> Vec<(Vec<u8>, GroupMeta)>;

@@ -42,6 +42,9 @@ pub struct ServerConfig {
     /// Fsync the Raft log before acknowledging. Off only for benchmarks and tests that do not
     /// survive a power loss.
     pub fsync: bool,
+    /// RocksDB's block cache, which the memtables are charged to: the store's memory stays
+    /// under it however much it holds (`rill_storage::DbOptions::cache_bytes`).
+    pub cache_bytes: usize,
     pub limits: ServerLimits,
     /// What the stream engine enforces per command.
     pub engine_limits: rill_core::Limits,
@@ -67,6 +70,7 @@ impl ServerConfig {
             proposer: rill_raft::ProposerLimits::default(),
             dir: dir.into(),
             fsync: true,
+            cache_bytes: rill_storage::DbOptions::CACHE_BYTES_DEFAULT,
             limits: ServerLimits::default(),
             engine_limits: rill_core::Limits::default(),
         }

@@ -110,6 +110,7 @@ impl Server {
         let options = DbOptions {
             sync: false,
             log_sync: config.fsync,
+            cache_bytes: config.cache_bytes,
         };
         let db = Arc::new(tokio::task::spawn_blocking(move || Db::open(dir, &options)).await??);
 

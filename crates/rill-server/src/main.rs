@@ -60,6 +60,10 @@ struct Args {
     /// Do not fsync (benchmarks and throwaway data only: a power loss loses acknowledged writes).
     #[arg(long, env = "RILL_NO_FSYNC")]
     no_fsync: bool,
+    /// RocksDB's memory in MiB: one block cache, which the memtables are charged to (default
+    /// 128, at least 8).
+    #[arg(long, env = "RILL_CACHE_MIB")]
+    cache_mib: Option<usize>,
     /// Followers answer writes with -READONLY instead of forwarding them to the leader.
     #[arg(long, env = "RILL_NO_FORWARD")]
     no_forward: bool,
@@ -104,6 +108,7 @@ struct File {
     join_via: Option<String>,
     advertise_host: Option<String>,
     fsync: Option<bool>,
+    cache_mib: Option<usize>,
     forward: Option<bool>,
     #[serde(default)]
     cluster_redirects: bool,
@@ -170,6 +175,13 @@ fn load(args: Args) -> Result<ServerConfig, String> {
     config.join = args.join || file.join || config.join_via.is_some();
     config.advertise_host = args.advertise_host.or(file.advertise_host);
     config.fsync = !args.no_fsync && file.fsync.unwrap_or(true);
+    if let Some(mib) = args.cache_mib.or(file.cache_mib) {
+        let min_mib = rill_storage::DbOptions::CACHE_BYTES_MIN >> 20;
+        if !(min_mib..=1 << 20).contains(&mib) {
+            return Err(format!("--cache-mib {mib}: expected {min_mib} to 1048576"));
+        }
+        config.cache_bytes = mib << 20;
+    }
     config.forward = !args.no_forward && file.forward.unwrap_or(true);
     config.cluster_redirects = args.cluster_redirects || file.cluster_redirects;
     config.requirepass = args

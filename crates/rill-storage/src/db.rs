@@ -15,10 +15,12 @@
 
 use std::path::Path;
 use std::ptr;
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use rocksdb::{
-    ColumnFamily, ColumnFamilyDescriptor, DBCompressionType, Options, WriteBatch, WriteOptions, DB,
+    BlockBasedOptions, Cache, ColumnFamily, ColumnFamilyDescriptor, DBCompressionType, Options,
+    WriteBatch, WriteBufferManager, WriteOptions, DB,
 };
 
 use crate::cf::node_meta::{self, NodeMeta};
@@ -38,6 +40,15 @@ pub struct DbOptions {
     /// Fsync Raft log and vote writes. Off only where a power loss may lose acknowledged
     /// writes (benchmarks, tests that never restart a machine).
     pub log_sync: bool,
+    /// RocksDB's memory: one block cache for every family, which is also charged for the
+    /// memtables (at most half of it). What the store holds in memory stays under this
+    /// however much it stores.
+    pub cache_bytes: usize,
+}
+
+impl DbOptions {
+    pub const CACHE_BYTES_DEFAULT: usize = 128 << 20;
+    pub const CACHE_BYTES_MIN: usize = 8 << 20;
 }
 
 impl Default for DbOptions {
@@ -45,6 +56,7 @@ impl Default for DbOptions {
         DbOptions {
             sync: true,
             log_sync: true,
+            cache_bytes: DbOptions::CACHE_BYTES_DEFAULT,
         }
     }
 }
@@ -65,6 +77,9 @@ pub struct Db {
     /// Applied index of the last commit. The lock serialises commits; the value lets a commit
     /// check that nothing else committed since its txn's snapshot.
     committed_index: Mutex<u64>,
+    /// No log entry lives below this index: purges leave their range tombstones below it, and
+    /// reads of the log's head start here instead of stepping over them.
+    pub(crate) log_floor: AtomicU64,
     /// The options the instance was opened with: their statistics let tests count WAL syncs.
     #[cfg(test)]
     pub(crate) db_options: Options,
@@ -74,16 +89,26 @@ impl Db {
     /// Opens (or creates) the store at `path`, creating missing column families.
     pub fn open(path: impl AsRef<Path>, options: &DbOptions) -> Result<Db, StorageError> {
         let path = path.as_ref();
-        let families = Cf::ALL.map(|cf| ColumnFamilyDescriptor::new(cf.name(), rocks_options()));
-        let db_options = rocks_options();
+        assert!(
+            options.cache_bytes >= DbOptions::CACHE_BYTES_MIN,
+            "cache_bytes {} is below {}",
+            options.cache_bytes,
+            DbOptions::CACHE_BYTES_MIN
+        );
+        let memory = Memory::new(options.cache_bytes);
+        let families =
+            Cf::ALL.map(|cf| ColumnFamilyDescriptor::new(cf.name(), memory.rocks_options()));
+        let db_options = memory.rocks_options();
         let rocks = DB::open_cf_descriptors(&db_options, path, families)?;
         let applied_index = read_applied_index(&rocks)?;
-        tracing::info!(path = %path.display(), applied_index, "opened store");
+        let log_floor = crate::log_store::first_log_index(&rocks)?;
+        tracing::info!(path = %path.display(), applied_index, log_floor, "opened store");
         Ok(Db {
             rocks,
             sync: options.sync,
             log_sync: options.log_sync,
             committed_index: Mutex::new(applied_index),
+            log_floor: AtomicU64::new(log_floor),
             journal: None,
             #[cfg(test)]
             db_options,
@@ -103,6 +128,7 @@ impl Db {
             db.rocks.write(WriteBatch::from_data(batch))?;
         }
         *db.lock_commits() = read_applied_index(&db.rocks)?;
+        *db.log_floor.get_mut() = crate::log_store::first_log_index(&db.rocks)?;
         db.journal = Some(journal);
         Ok(db)
     }
@@ -244,16 +270,65 @@ impl Db {
     }
 }
 
-fn rocks_options() -> Options {
-    let mut options = Options::default();
-    options.create_if_missing(true);
-    options.create_missing_column_families(true);
-    // Spelled out so that no build's default (Snappy when linked) changes the files written.
-    options.set_compression_type(DBCompressionType::None);
-    #[cfg(test)]
-    options.enable_statistics();
-    options
+/// The memory every family shares: a block cache (data, index and filter blocks) that the
+/// memtables are charged to, so the whole store stays within `cache_bytes`.
+struct Memory {
+    cache: Cache,
+    write_buffers: WriteBufferManager,
+    memtable_bytes: usize,
 }
+
+impl Memory {
+    fn new(cache_bytes: usize) -> Memory {
+        let cache = Cache::new_lru_cache(cache_bytes);
+        let write_buffers = WriteBufferManager::new_write_buffer_manager_with_cache(
+            cache_bytes / 2,
+            false,
+            cache.clone(),
+        );
+        Memory {
+            cache,
+            write_buffers,
+            memtable_bytes: cache_bytes / 8,
+        }
+    }
+
+    fn rocks_options(&self) -> Options {
+        let mut options = Options::default();
+        options.create_if_missing(true);
+        options.create_missing_column_families(true);
+        // Spelled out so that no build's default (Snappy when linked) changes the files written.
+        options.set_compression_type(DBCompressionType::None);
+        let mut table = BlockBasedOptions::default();
+        table.set_block_cache(&self.cache);
+        // Index and filter blocks in the cache too: outside it they grow with the data.
+        table.set_cache_index_and_filter_blocks(true);
+        table.set_pin_l0_filter_and_index_blocks_in_cache(true);
+        options.set_block_based_table_factory(&table);
+        options.set_write_buffer_manager(&self.write_buffers);
+        options.set_write_buffer_size(self.memtable_bytes);
+        // Families written rarely (votes, node records) would otherwise pin old WAL files, and
+        // a restart replays the WAL: bounding it bounds both disk use and recovery time.
+        options.set_max_total_wal_size(WAL_BYTES_MAX);
+        // A queue deletes what it wrote; files that are mostly tombstones are compacted soon,
+        // so tombstones (and the disk they hold) do not wait for the level above to fill.
+        options.add_compact_on_deletion_collector_factory(
+            DELETION_WINDOW,
+            DELETION_WINDOW / 4,
+            DELETION_RATIO,
+        );
+        #[cfg(test)]
+        options.enable_statistics();
+        options
+    }
+}
+
+/// The write-ahead log kept before the families it pins are flushed.
+const WAL_BYTES_MAX: u64 = 64 << 20;
+/// A file with a quarter of any `DELETION_WINDOW` consecutive records deleted, or this share of
+/// deletions overall, is compacted without waiting.
+const DELETION_WINDOW: usize = 4096;
+const DELETION_RATIO: f64 = 0.25;
 
 fn read_applied_index(rocks: &DB) -> Result<u64, StorageError> {
     let handle = rocks

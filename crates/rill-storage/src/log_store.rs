@@ -13,7 +13,9 @@
 //! a peer an entry or a vote is stored only after this returns, and a promise a node cannot
 //! keep after a power loss breaks the protocol's safety, not just this node's recency.
 
-use rocksdb::{ReadOptions, WriteBatch};
+use std::sync::atomic::Ordering;
+
+use rocksdb::{ReadOptions, WriteBatch, DB};
 
 use crate::cf::raft_log;
 use crate::cf::raft_meta::{self, LogMeta};
@@ -93,12 +95,22 @@ impl Db {
 
     /// Removes every entry up to and including `index` and records `last_purged` (the encoded
     /// log id of `index`) under [`LogMeta::LastPurged`], in one fsynced `WriteBatch`.
+    ///
+    /// The range delete starts at the previous purge's end, so purges leave disjoint range
+    /// tombstones, and later reads of the head seek past them ([`Db::log_first`]).
     pub fn log_purge_upto(&self, index: u64, last_purged: &[u8]) -> Result<(), StorageError> {
         let mut batch = WriteBatch::default();
         let log = self.handle(Cf::RaftLog);
-        match index.checked_add(1) {
-            Some(end) => batch.delete_range_cf(log, &raft_log::key(0)[..], &raft_log::key(end)[..]),
-            None => batch.delete_range_cf(log, &raft_log::key(0)[..], &raft_log::end_of_log()[..]),
+        let floor = self.log_floor.load(Ordering::Acquire);
+        let end = index.checked_add(1);
+        match end {
+            Some(end) if end <= floor => {}
+            Some(end) => {
+                batch.delete_range_cf(log, &raft_log::key(floor)[..], &raft_log::key(end)[..])
+            }
+            None => {
+                batch.delete_range_cf(log, &raft_log::key(floor)[..], &raft_log::end_of_log()[..])
+            }
         }
         let key = raft_meta::key(LogMeta::LastPurged);
         batch.put_cf(
@@ -106,7 +118,10 @@ impl Db {
             key,
             checked::encode(&key, last_purged),
         );
-        self.write_synced(batch)
+        self.write_synced(batch)?;
+        self.log_floor
+            .fetch_max(end.unwrap_or(u64::MAX), Ordering::AcqRel);
+        Ok(())
     }
 
     /// Stores one log record, fsynced when [`LogMeta::needs_fsync`] says so.
@@ -135,7 +150,11 @@ impl Db {
     }
 
     fn log_edge(&self, first: bool) -> Result<Option<(u64, Vec<u8>)>, StorageError> {
-        let mut iter = self.rocks().raw_iterator_cf(self.handle(Cf::RaftLog));
+        let mut options = ReadOptions::default();
+        options.set_iterate_lower_bound(raft_log::key(self.log_floor.load(Ordering::Acquire)));
+        let mut iter = self
+            .rocks()
+            .raw_iterator_cf_opt(self.handle(Cf::RaftLog), options);
         if first {
             iter.seek_to_first();
         } else {
@@ -152,6 +171,26 @@ impl Db {
     fn write_synced(&self, batch: WriteBatch) -> Result<(), StorageError> {
         self.write_batch(batch, self.log_sync())
     }
+}
+
+/// The lowest index in the log, or 0 when it is empty: where [`Db`] starts its log floor on
+/// open. Walks whatever tombstones lie before it, once.
+pub(crate) fn first_log_index(rocks: &DB) -> Result<u64, StorageError> {
+    let handle = rocks
+        .cf_handle(Cf::RaftLog.name())
+        .expect("column family created at open");
+    let mut iter = rocks.raw_iterator_cf(handle);
+    iter.seek_to_first();
+    let first = match iter.key() {
+        Some(key) => raft_log::decode_key(key).map_err(|source| StorageError::Corrupt {
+            cf: Cf::RaftLog.name(),
+            key: key.to_vec(),
+            source,
+        })?,
+        None => 0,
+    };
+    iter.status()?;
+    Ok(first)
 }
 
 fn decode_entry(key: &[u8], value: &[u8]) -> Result<(u64, Vec<u8>), StorageError> {

@@ -28,12 +28,34 @@ pub(crate) fn scan(
     limit: usize,
 ) -> Result<Vec<Record>, rocksdb::Error> {
     let mut out = Vec::new();
-    if range.is_empty() || limit == 0 {
+    if limit == 0 {
         return Ok(out);
+    }
+    scan_each(snapshot, handle, overlay, cf, range, rev, |key, value| {
+        out.push((key.to_vec(), value.to_vec()));
+        out.len() < limit
+    })?;
+    assert!(out.len() <= limit);
+    Ok(out)
+}
+
+/// Hands the records of `cf` within `range` to `visit`, in order, until it returns false.
+/// Nothing is copied: a visitor that needs only keys reads only keys.
+pub(crate) fn scan_each(
+    snapshot: &Snapshot<'_>,
+    handle: &ColumnFamily,
+    overlay: &Overlay,
+    cf: Cf,
+    range: &KeyRange,
+    rev: bool,
+    mut visit: impl FnMut(&[u8], &[u8]) -> bool,
+) -> Result<(), rocksdb::Error> {
+    if range.is_empty() {
+        return Ok(());
     }
     let mut written = overlay.live(cf, range, rev).peekable();
     let mut cursor = SnapshotCursor::open(snapshot, handle, overlay, cf, range, rev);
-    while out.len() < limit {
+    loop {
         let from_overlay = match (written.peek(), cursor.current()) {
             (None, None) => break,
             (Some(_), None) => true,
@@ -46,16 +68,20 @@ pub(crate) fn scan(
                 (*overlay_key < snapshot_key) != rev
             }
         };
-        if from_overlay {
-            out.extend(written.next().map(|(k, v)| (k.to_vec(), v.to_vec())));
+        let more = if from_overlay {
+            let (key, value) = written.next().expect("peeked");
+            visit(key, value)
         } else {
-            out.extend(cursor.current().map(|(k, v)| (k.to_vec(), v.to_vec())));
+            let (key, value) = cursor.current().expect("matched above");
+            let more = visit(key, value);
             cursor.advance();
+            more
+        };
+        if !more {
+            break;
         }
     }
-    cursor.iter.status()?;
-    assert!(out.len() <= limit);
-    Ok(out)
+    cursor.iter.status()
 }
 
 /// A snapshot iterator bounded to one range that skips what the overlay hides.

@@ -16,12 +16,14 @@ use rill_core::{
 };
 use rocksdb::Snapshot;
 
-use crate::cf::{consumer_pel, consumers, entries, groups, node, pel, producers, streams, Cf};
+use crate::cf::{
+    consumer_pel, consumers, entries, groups, node, pel, pending_first, producers, streams, Cf,
+};
 use crate::codec::KeyRange;
 use crate::db::Db;
 use crate::error::{DecodeError, StorageError};
 use crate::overlay::Overlay;
-use crate::scan::{scan, Record};
+use crate::scan::{scan, scan_each, Record};
 
 /// A consistent view of the store plus the writes made through it.
 ///
@@ -157,6 +159,43 @@ impl<'db> Txn<'db> {
         }
     }
 
+    /// Hands the keys of a range to `visit` until it answers false; an undecodable key is
+    /// recorded and ends the walk.
+    fn scan_keys(
+        &self,
+        cf: Cf,
+        range: &KeyRange,
+        rev: bool,
+        visit: &mut dyn FnMut(&[u8]) -> Result<bool, DecodeError>,
+    ) {
+        let mut corrupt = None;
+        let walked = scan_each(
+            &self.snapshot,
+            self.db.handle(cf),
+            &self.overlay,
+            cf,
+            range,
+            rev,
+            |key, _| match visit(key) {
+                Ok(more) => more,
+                Err(source) => {
+                    corrupt = Some((key.to_vec(), source));
+                    false
+                }
+            },
+        );
+        if let Err(error) = walked {
+            self.fail(error.into());
+        }
+        if let Some((key, source)) = corrupt {
+            self.fail(StorageError::Corrupt {
+                cf: cf.name(),
+                key,
+                source,
+            });
+        }
+    }
+
     /// Decoded records of a range; an undecodable record is recorded and left out.
     fn scan<T>(
         &self,
@@ -229,6 +268,8 @@ impl Store for Txn<'_> {
         self.delete_range(Cf::Consumers, consumers::stream_range(key));
         self.delete_range(Cf::Pel, pel::stream_range(key));
         self.delete_range(Cf::ConsumerPel, consumer_pel::stream_range(key));
+        self.delete_range(Cf::Pel, pending_first::group_stream_range(key));
+        self.delete_range(Cf::ConsumerPel, pending_first::consumer_stream_range(key));
     }
 
     fn stream_keys(&self, after: Option<&[u8]>, limit: usize) -> Vec<Vec<u8>> {
@@ -251,6 +292,9 @@ impl Store for Txn<'_> {
         rev: bool,
         limit: usize,
     ) -> Vec<(StreamId, Fields)> {
+        let Some(start) = self.entries_from(key, start) else {
+            return Vec::new();
+        };
         if start > end {
             return Vec::new();
         }
@@ -275,6 +319,64 @@ impl Store for Txn<'_> {
 
     fn delete_entry(&mut self, key: &[u8], id: StreamId) {
         self.delete(Cf::Entries, entries::key(key, id));
+    }
+
+    fn visit_entry_ids(
+        &self,
+        key: &[u8],
+        start: StreamId,
+        end: StreamId,
+        rev: bool,
+        visit: &mut dyn FnMut(StreamId) -> bool,
+    ) {
+        let Some(start) = self.entries_from(key, start) else {
+            return;
+        };
+        if start > end {
+            return;
+        }
+        let range = entries::id_range(key, start, end);
+        self.scan_keys(Cf::Entries, &range, rev, &mut |k| {
+            let (stream, id) = entries::decode_key(k)?;
+            expect_parent(stream, key, "entry outside its stream's range")?;
+            Ok(visit(id))
+        });
+    }
+
+    /// A few entries are point deletes; more are one range delete, so trimming a long head
+    /// costs one record instead of a tombstone each (reads start above it either way).
+    fn delete_entries_below(&mut self, key: &[u8], below: Option<StreamId>, count: u64) {
+        const POINT_DELETES_MAX: u64 = 1024;
+        let Some(from) = self.entries_from(key, StreamId::MIN) else {
+            return;
+        };
+        let range = KeyRange {
+            start: entries::key(key, from),
+            end: below.map_or_else(
+                || entries::stream_range(key).end,
+                |id| entries::key(key, id),
+            ),
+        };
+        if count == 0 || range.is_empty() {
+            return;
+        }
+        if count > POINT_DELETES_MAX {
+            self.delete_range(Cf::Entries, range);
+            return;
+        }
+        let mut victims = Vec::new();
+        self.scan_keys(Cf::Entries, &range, false, &mut |k| {
+            victims.push(k.to_vec());
+            Ok(true)
+        });
+        debug_assert!(
+            self.status().is_err() || victims.len() as u64 == count,
+            "{} entries below the trim point, {count} counted",
+            victims.len()
+        );
+        for victim in victims {
+            self.delete(Cf::Entries, victim);
+        }
     }
 
     fn groups(&self, key: &[u8]) -> Vec<(Vec<u8>, GroupMeta)> {
@@ -306,6 +408,11 @@ impl Store for Txn<'_> {
         self.delete_range(Cf::Consumers, consumers::group_range(key, group));
         self.delete_range(Cf::Pel, pel::group_range(key, group));
         self.delete_range(Cf::ConsumerPel, consumer_pel::group_range(key, group));
+        self.delete(Cf::Pel, pending_first::group_key(key, group));
+        self.delete_range(
+            Cf::ConsumerPel,
+            pending_first::consumer_group_range(key, group),
+        );
     }
 
     fn consumers(&self, key: &[u8], group: &[u8]) -> Vec<(Vec<u8>, ConsumerMeta)> {
@@ -353,6 +460,11 @@ impl Store for Txn<'_> {
         end: StreamId,
         limit: usize,
     ) -> Vec<(StreamId, PendingEntry)> {
+        // Start at the lowest pending ID, past the tombstones of everything acknowledged.
+        let Some(first) = self.group_pending_first(key, group) else {
+            return Vec::new();
+        };
+        let start = start.max(first);
         if start > end {
             return Vec::new();
         }
@@ -381,10 +493,9 @@ impl Store for Txn<'_> {
     fn put_pending(&mut self, key: &[u8], group: &[u8], id: StreamId, entry: &PendingEntry) {
         // The old owner's index record must go, or the entry would be pending for two consumers.
         if let Some(old) = self.pending(key, group, id) {
-            self.delete(
-                Cf::ConsumerPel,
-                consumer_pel::key(key, group, &old.consumer, id),
-            );
+            if old.consumer != entry.consumer {
+                self.delete_consumer_index(key, group, &old.consumer, id);
+            }
         }
         let bytes = pel::encode_value(entry);
         debug_assert_eq!(pel::decode_value(&bytes).as_ref(), Ok(entry));
@@ -394,16 +505,42 @@ impl Store for Txn<'_> {
             consumer_pel::key(key, group, &entry.consumer, id),
             consumer_pel::VALUE.to_vec(),
         );
+        if self
+            .group_pending_first(key, group)
+            .is_none_or(|first| id < first)
+        {
+            self.put(
+                Cf::Pel,
+                pending_first::group_key(key, group),
+                pending_first::encode_value(id),
+            );
+        }
+        let consumer = &entry.consumer;
+        if self
+            .consumer_pending_first(key, group, consumer)
+            .is_none_or(|first| id < first)
+        {
+            self.put(
+                Cf::ConsumerPel,
+                pending_first::consumer_key(key, group, consumer),
+                pending_first::encode_value(id),
+            );
+        }
     }
 
     fn delete_pending(&mut self, key: &[u8], group: &[u8], id: StreamId) {
-        if let Some(old) = self.pending(key, group, id) {
-            self.delete(
-                Cf::ConsumerPel,
-                consumer_pel::key(key, group, &old.consumer, id),
-            );
-        }
+        let Some(old) = self.pending(key, group, id) else {
+            return;
+        };
+        self.delete_consumer_index(key, group, &old.consumer, id);
         self.delete(Cf::Pel, pel::key(key, group, id));
+        if self.group_pending_first(key, group) == Some(id) {
+            let next = id.next().and_then(|after| {
+                let rest = pel::id_range(key, group, after, StreamId::MAX);
+                self.first_id_in(Cf::Pel, &rest, |k| Ok(pel::decode_key(k)?.id))
+            });
+            self.set_pending_first(Cf::Pel, pending_first::group_key(key, group), next);
+        }
     }
 
     fn consumer_pending_range(
@@ -415,6 +552,10 @@ impl Store for Txn<'_> {
         end: StreamId,
         limit: usize,
     ) -> Vec<StreamId> {
+        let Some(first) = self.consumer_pending_first(key, group, consumer) else {
+            return Vec::new();
+        };
+        let start = start.max(first);
         if start > end {
             return Vec::new();
         }
@@ -489,6 +630,89 @@ impl Store for Txn<'_> {
 }
 
 impl Txn<'_> {
+    /// Where a scan of `key`'s entries from `start` can begin: at `start`, or later when the
+    /// stream record shows that nothing lives below. Trimmed and deleted head entries leave
+    /// tombstones under the stream's first ID until compaction; a scan that began below it
+    /// would step over every one. `None` when no entry can exist.
+    ///
+    /// The record read is the one last written, which may lag this command's own writes, so
+    /// the bound uses only what stays true until the engine writes the record again: entries
+    /// are added only above `last_id`, and removing entries never lowers the first one.
+    fn entries_from(&self, key: &[u8], start: StreamId) -> Option<StreamId> {
+        let Some(meta) = self.stream(key) else {
+            return Some(start);
+        };
+        let floor = if meta.length > 0 {
+            meta.first_id
+        } else {
+            meta.last_id.next()?
+        };
+        Some(start.max(floor))
+    }
+
+    fn group_pending_first(&self, key: &[u8], group: &[u8]) -> Option<StreamId> {
+        self.get(
+            Cf::Pel,
+            &pending_first::group_key(key, group),
+            pending_first::decode_value,
+        )
+    }
+
+    fn consumer_pending_first(
+        &self,
+        key: &[u8],
+        group: &[u8],
+        consumer: &[u8],
+    ) -> Option<StreamId> {
+        self.get(
+            Cf::ConsumerPel,
+            &pending_first::consumer_key(key, group, consumer),
+            pending_first::decode_value,
+        )
+    }
+
+    /// The ID in the first key of `range`, if any.
+    fn first_id_in(
+        &self,
+        cf: Cf,
+        range: &KeyRange,
+        decode_id: impl Fn(&[u8]) -> Result<StreamId, DecodeError>,
+    ) -> Option<StreamId> {
+        let mut first = None;
+        self.scan_keys(cf, range, false, &mut |k| {
+            first = Some(decode_id(k)?);
+            Ok(false)
+        });
+        first
+    }
+
+    /// Writes a lowest-pending-ID record, or removes it when nothing is pending.
+    fn set_pending_first(&mut self, cf: Cf, record: Vec<u8>, first: Option<StreamId>) {
+        match first {
+            Some(id) => self.put(cf, record, pending_first::encode_value(id)),
+            None => self.delete(cf, record),
+        }
+    }
+
+    /// Removes `id` from `consumer`'s index, moving its lowest pending ID past it if needed.
+    fn delete_consumer_index(&mut self, key: &[u8], group: &[u8], consumer: &[u8], id: StreamId) {
+        self.delete(Cf::ConsumerPel, consumer_pel::key(key, group, consumer, id));
+        if self.consumer_pending_first(key, group, consumer) != Some(id) {
+            return;
+        }
+        let next = id.next().and_then(|after| {
+            let rest = consumer_pel::id_range(key, group, consumer, after, StreamId::MAX);
+            self.first_id_in(Cf::ConsumerPel, &rest, |k| {
+                Ok(consumer_pel::decode_key(k)?.id)
+            })
+        });
+        self.set_pending_first(
+            Cf::ConsumerPel,
+            pending_first::consumer_key(key, group, consumer),
+            next,
+        );
+    }
+
     /// No record for zero, so equal states have equal bytes (and digests) whatever their history.
     fn set_producer_count(&mut self, count: u64) {
         let key = producers::COUNT_KEY.to_vec();

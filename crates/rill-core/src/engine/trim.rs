@@ -11,6 +11,10 @@ use super::{Exec, TRIM_NODE_ENTRIES};
 impl<S: Store> Exec<'_, S> {
     /// Trims from the head; returns how many entries were removed. Trimming does not move
     /// `max_deleted_id` (Redis only records XDEL there).
+    ///
+    /// The cost follows what is removed or kept, whichever is less, never the stream's
+    /// history: the first entry kept is found by walking IDs (no fields) from the nearer end,
+    /// and the head goes in one `delete_entries_below`.
     pub(super) fn trim(&mut self, key: &[u8], meta: &mut StreamMeta, trim: &Trim) -> u64 {
         let mut to_remove = match trim.strategy {
             TrimStrategy::MaxLen(max) => meta.length.saturating_sub(max),
@@ -25,45 +29,59 @@ impl<S: Store> Exec<'_, S> {
         if trim.limit > 0 {
             to_remove = to_remove.min(trim.limit - trim.limit % TRIM_NODE_ENTRIES);
         }
-        let mut removed = 0;
-        while removed < to_remove {
-            let batch = (to_remove - removed).min(1024) as usize;
-            let victims = self
-                .store
-                .entries(key, StreamId::MIN, StreamId::MAX, false, batch);
-            if victims.is_empty() {
-                break;
-            }
-            for (id, _) in &victims {
-                self.store.delete_entry(key, *id);
-            }
-            removed += victims.len() as u64;
+        if to_remove == 0 {
+            return 0;
         }
-        if removed > 0 {
-            meta.length -= removed;
-            meta.first_id = self.first_entry_id(key);
-        }
-        removed
+        assert!(
+            to_remove <= meta.length,
+            "trimming more than the stream holds"
+        );
+        let kept = meta.length - to_remove;
+        let first_kept = match kept {
+            0 => None,
+            _ if kept <= to_remove => self.nth_entry_id(key, true, kept - 1),
+            _ => self.nth_entry_id(key, false, to_remove),
+        };
+        self.store.delete_entries_below(key, first_kept, to_remove);
+        meta.length = kept;
+        meta.first_id = first_kept.unwrap_or(StreamId::MIN);
+        to_remove
+    }
+
+    /// The ID `n` places from the head (from the tail when `rev`), counting from 0.
+    fn nth_entry_id(&self, key: &[u8], rev: bool, n: u64) -> Option<StreamId> {
+        let mut passed = 0u64;
+        let mut found = None;
+        self.store
+            .visit_entry_ids(key, StreamId::MIN, StreamId::MAX, rev, &mut |id| {
+                if passed == n {
+                    found = Some(id);
+                    return false;
+                }
+                passed += 1;
+                true
+            });
+        found
     }
 
     fn count_entries(&self, key: &[u8], start: StreamId, end: StreamId, max: u64) -> u64 {
         let mut counted = 0u64;
-        let mut from = start;
-        loop {
-            let page = self.store.entries(key, from, end, false, 1024);
-            counted += page.len() as u64;
-            match page.last().and_then(|(id, _)| id.next()) {
-                Some(next) if page.len() == 1024 && counted < max => from = next,
-                _ => return counted,
-            }
-        }
+        self.store
+            .visit_entry_ids(key, start, end, false, &mut |_| {
+                counted += 1;
+                counted < max
+            });
+        counted
     }
 
     fn first_entry_id(&self, key: &[u8]) -> StreamId {
-        let first = self
-            .store
-            .entries(key, StreamId::MIN, StreamId::MAX, false, 1);
-        first.first().map_or(StreamId::MIN, |(id, _)| *id)
+        let mut first = StreamId::MIN;
+        self.store
+            .visit_entry_ids(key, StreamId::MIN, StreamId::MAX, false, &mut |id| {
+                first = id;
+                false
+            });
+        first
     }
 
     pub(super) fn xdel(&mut self, key: &Key, ids: &[StreamId]) -> Reply {

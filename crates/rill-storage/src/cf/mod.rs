@@ -7,6 +7,8 @@
 //!   consumers     0x04 | len | stream_key | len | group | consumer    -> ConsumerMeta
 //!   pel           0x05 | len | stream_key | len | group | id          -> PendingEntry
 //!   consumer_pel  0x06 | len | stream_key | len | group | len | consumer | id -> (empty)
+//!   pel           0x0a | len | stream_key | len | group                -> lowest pending id
+//!   consumer_pel  0x0b | len | stream_key | len | group | len | consumer -> lowest pending id
 //!   producers     0x07 | producer                                     -> ProducerState
 //!                 0x08 | touched_ms u64 | producer                    -> (empty)
 //!                 0x09                                                -> count u64
@@ -26,6 +28,7 @@ pub(crate) mod groups;
 pub(crate) mod node;
 pub(crate) mod node_meta;
 pub(crate) mod pel;
+pub(crate) mod pending_first;
 pub(crate) mod producers;
 pub(crate) mod raft_log;
 pub(crate) mod raft_meta;
@@ -44,6 +47,8 @@ pub(crate) enum KeyTag {
     Producer = 0x07,
     ProducerIdle = 0x08,
     ProducerCount = 0x09,
+    GroupPendingFirst = 0x0a,
+    ConsumerPendingFirst = 0x0b,
     AppliedIndex = 0x40,
     NodeMeta = 0x41,
     RaftLog = 0x50,
@@ -129,6 +134,8 @@ mod tests {
             KeyTag::Producer,
             KeyTag::ProducerIdle,
             KeyTag::ProducerCount,
+            KeyTag::GroupPendingFirst,
+            KeyTag::ConsumerPendingFirst,
             KeyTag::AppliedIndex,
             KeyTag::NodeMeta,
             KeyTag::RaftLog,
@@ -136,7 +143,7 @@ mod tests {
         ];
         assert_eq!(
             tags.map(|t| t as u8),
-            [1, 2, 3, 4, 5, 6, 7, 8, 9, 0x40, 0x41, 0x50, 0x51]
+            [1, 2, 3, 4, 5, 6, 7, 8, 9, 0x0a, 0x0b, 0x40, 0x41, 0x50, 0x51]
         );
         let names = Cf::ALL.map(Cf::name);
         assert_eq!(

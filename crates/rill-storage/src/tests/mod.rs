@@ -2,13 +2,20 @@
 //! commit, reopen, failure and concurrency paths of `Db`.
 
 mod db;
+mod history;
 mod model;
 mod replication;
 
 use rill_core::{MemStore, Store};
 use rocksdb::IteratorMode;
 
-use crate::cf::{consumer_pel, consumers, entries, groups, pel, producers, streams, Cf, KeyTag};
+use std::collections::BTreeMap;
+
+use rill_core::StreamId;
+
+use crate::cf::{
+    consumer_pel, consumers, entries, groups, pel, pending_first, producers, streams, Cf, KeyTag,
+};
 use crate::db::{Db, DbOptions};
 
 /// Cases per property test that opens a store (each case opens one): 64 by default, more with
@@ -83,14 +90,24 @@ pub(crate) fn dump(db: &Db) -> MemStore {
             consumers::decode_value(&v).expect("value"),
         );
     }
+    let mut group_firsts = BTreeMap::new();
     for (k, v) in raw_records(db, Cf::Pel) {
+        if k.first() == Some(&(KeyTag::GroupPendingFirst as u8)) {
+            group_firsts.insert(k, pending_first::decode_value(&v).expect("value"));
+            continue;
+        }
         let key = pel::decode_key(&k).expect("key");
         out.pending.insert(
             (key.stream.to_vec(), key.group.to_vec(), key.id),
             pel::decode_value(&v).expect("value"),
         );
     }
+    let mut consumer_firsts = BTreeMap::new();
     for (k, v) in raw_records(db, Cf::ConsumerPel) {
+        if k.first() == Some(&(KeyTag::ConsumerPendingFirst as u8)) {
+            consumer_firsts.insert(k, pending_first::decode_value(&v).expect("value"));
+            continue;
+        }
         let key = consumer_pel::decode_key(&k).expect("key");
         consumer_pel::decode_value(&v).expect("value");
         let (s, g, c) = (
@@ -100,6 +117,16 @@ pub(crate) fn dump(db: &Db) -> MemStore {
         );
         out.consumer_pending.insert((s, g, c, key.id), ());
     }
+    assert_eq!(
+        group_firsts,
+        expected_group_firsts(&out),
+        "lowest pending IDs of groups"
+    );
+    assert_eq!(
+        consumer_firsts,
+        expected_consumer_firsts(&out),
+        "lowest pending IDs of consumers"
+    );
     let mut count = None;
     for (k, v) in raw_records(db, Cf::Producers) {
         match k.first().copied() {
@@ -123,6 +150,27 @@ pub(crate) fn dump(db: &Db) -> MemStore {
         out.producers.len() as u64,
         "producer count"
     );
+    out
+}
+
+/// The `pending_first` records of groups that `model`'s PEL implies: one per group with
+/// anything pending, holding its lowest ID.
+fn expected_group_firsts(model: &MemStore) -> BTreeMap<Vec<u8>, StreamId> {
+    let mut out = BTreeMap::new();
+    for (stream, group, id) in model.pending.keys() {
+        out.entry(pending_first::group_key(stream, group))
+            .or_insert(*id);
+    }
+    out
+}
+
+/// The same for consumers, from the per-consumer index.
+fn expected_consumer_firsts(model: &MemStore) -> BTreeMap<Vec<u8>, StreamId> {
+    let mut out = BTreeMap::new();
+    for (stream, group, consumer, id) in model.consumer_pending.keys() {
+        out.entry(pending_first::consumer_key(stream, group, consumer))
+            .or_insert(*id);
+    }
     out
 }
 

@@ -1,0 +1,112 @@
+//! The lowest pending ID of each group and of each consumer: where every PEL scan starts.
+//!
+//! An acknowledged entry leaves a tombstone in `pel` and `consumer_pel` until compaction drops
+//! it, and a scan from the start of a group's range would step over every one of them (a work
+//! queue acks millions). Scans start here instead, at the first live record, so their cost does
+//! not grow with the number of entries ever acknowledged.
+//!
+//! Group:    Key `0x0a | u32 BE len | stream_key | u32 BE len | group`, kept in `pel`.
+//! Consumer: Key `0x0b | u32 BE len | stream_key | u32 BE len | group | u32 BE len | consumer`,
+//!           kept in `consumer_pel`.
+//! Value:    `0x01 (version) | ms u64 BE | seq u64 BE`: the lowest ID pending (for the consumer).
+//!
+//! A record exists exactly when its group (consumer) has a pending entry, and holds exactly the
+//! lowest such ID: a function of the state, not of its history, so replicas and digests agree
+//! whatever order the entries came and went in. `Txn::put_pending` and `Txn::delete_pending`
+//! keep it so; `Txn::check_pending_first` checks it in tests.
+
+use rill_core::StreamId;
+
+use crate::cf::KeyTag;
+use crate::codec::{put_id, tagged_prefix, KeyRange, Reader, VALUE_VERSION};
+use crate::error::DecodeError;
+
+const VALUE_BYTES: usize = 1 + 16;
+
+pub(crate) fn group_key(stream: &[u8], group: &[u8]) -> Vec<u8> {
+    tagged_prefix(KeyTag::GroupPendingFirst, &[stream, group])
+}
+
+pub(crate) fn consumer_key(stream: &[u8], group: &[u8], consumer: &[u8]) -> Vec<u8> {
+    tagged_prefix(KeyTag::ConsumerPendingFirst, &[stream, group, consumer])
+}
+
+/// Every group record of one stream.
+pub(crate) fn group_stream_range(stream: &[u8]) -> KeyRange {
+    KeyRange::prefix(tagged_prefix(KeyTag::GroupPendingFirst, &[stream]))
+}
+
+/// Every consumer record of one stream.
+pub(crate) fn consumer_stream_range(stream: &[u8]) -> KeyRange {
+    KeyRange::prefix(tagged_prefix(KeyTag::ConsumerPendingFirst, &[stream]))
+}
+
+/// Every consumer record of one group.
+pub(crate) fn consumer_group_range(stream: &[u8], group: &[u8]) -> KeyRange {
+    KeyRange::prefix(tagged_prefix(
+        KeyTag::ConsumerPendingFirst,
+        &[stream, group],
+    ))
+}
+
+pub(crate) fn encode_value(id: StreamId) -> Vec<u8> {
+    let mut out = Vec::with_capacity(VALUE_BYTES);
+    out.push(VALUE_VERSION);
+    put_id(&mut out, id);
+    assert_eq!(out.len(), VALUE_BYTES);
+    out
+}
+
+pub(crate) fn decode_value(bytes: &[u8]) -> Result<StreamId, DecodeError> {
+    let mut reader = Reader::new(bytes);
+    reader.expect_version()?;
+    let id = reader.id()?;
+    reader.finish()?;
+    Ok(id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cf::{consumer_pel, pel};
+    use crate::codec::strategy::{assert_strict, id};
+    use proptest::prelude::*;
+
+    #[test]
+    fn layout_is_pinned() {
+        assert_eq!(
+            group_key(b"s", b"g"),
+            b"\x0a\0\0\0\x01s\0\0\0\x01g".to_vec()
+        );
+        assert_eq!(
+            consumer_key(b"s", b"g", b"c"),
+            b"\x0b\0\0\0\x01s\0\0\0\x01g\0\0\0\x01c".to_vec()
+        );
+        assert_eq!(
+            encode_value(StreamId::new(1, 2)),
+            [1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 2]
+        );
+    }
+
+    #[test]
+    fn records_sort_after_the_entries_they_summarise() {
+        // A scan of a group's or a consumer's pending range never meets these records.
+        let max = StreamId::MAX;
+        assert!(pel::key(b"s", b"g", max) < group_key(b"", b""));
+        assert!(consumer_pel::key(b"s", b"g", b"c", max) < consumer_key(b"", b"", b""));
+        assert!(group_stream_range(b"s").contains(&group_key(b"s", b"g")));
+        assert!(!group_stream_range(b"s").contains(&group_key(b"s2", b"g")));
+        assert!(consumer_group_range(b"s", b"g").contains(&consumer_key(b"s", b"g", b"c")));
+        assert!(!consumer_group_range(b"s", b"g").contains(&consumer_key(b"s", b"h", b"c")));
+        assert!(consumer_stream_range(b"s").contains(&consumer_key(b"s", b"h", b"c")));
+    }
+
+    proptest! {
+        #[test]
+        fn value_round_trips(id in id()) {
+            let bytes = encode_value(id);
+            prop_assert_eq!(decode_value(&bytes), Ok(id));
+            assert_strict(&bytes, decode_value);
+        }
+    }
+}
