@@ -64,3 +64,7 @@ pub(crate) fn write_state_machine(error: impl Into<Error>) -> StorageError {
 pub(crate) fn write_snapshot(error: impl Into<Error>) -> StorageError {
     openraft::StorageIOError::write_snapshot(None, openraft::AnyError::new(&error.into())).into()
 }
+
+pub(crate) fn read_snapshot(error: impl Into<Error>) -> StorageError {
+    openraft::StorageIOError::read_snapshot(None, openraft::AnyError::new(&error.into())).into()
+}

@@ -5,13 +5,17 @@
 //!                     └─ Db::commit_with_meta(txn, en.index + 1,
 //!                            applied log id en, membership (if one was applied), clock)
 //!                        one WriteBatch: state and what describes it never disagree on disk
-//!   build_snapshot ── Db::export_state: state + applied log id + membership, one RocksDB snapshot
+//!   build_snapshot ── Db::applied_meta: applied log id + membership (no state is read)
+//!   get_current_snapshot ── Db::export_state: state + its applied log id, one RocksDB snapshot
 //!   install_snapshot ── image checked against the snapshot's meta ── Db::import_state
 //! ```
 //!
 //! The state is persisted on every apply, so a snapshot is never needed to recover this node; it
-//! exists to bring another node up to date once the log behind it is purged. The last built or
-//! installed snapshot is kept in memory; after a restart openraft rebuilds one if it needs it.
+//! exists to bring another node up to date once the log behind it is purged. Building one
+//! therefore only records what the applied state is (openraft purges the log behind it); the
+//! image is exported when a follower needs it, from the state as it is then, which is at or
+//! past the recorded point. Neither a build nor an idle node holds an image in memory, and
+//! neither costs more as the state grows; after a restart openraft rebuilds the record.
 
 use std::io::Cursor;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -76,17 +80,12 @@ pub struct SnapshotBuilder {
     io: StorageIo,
 }
 
-/// The last built or installed snapshot, shared by the state machine and its builders.
+/// The meta of the last built, exported or installed snapshot, shared by the state machine and
+/// its builders.
 #[derive(Default)]
 struct Snapshots {
-    current: Mutex<Option<StoredSnapshot>>,
+    current: Mutex<Option<SnapshotMeta>>,
     builds: AtomicU64,
-}
-
-#[derive(Clone)]
-struct StoredSnapshot {
-    meta: SnapshotMeta,
-    data: Vec<u8>,
 }
 
 /// What the node records say about the applied state.
@@ -267,66 +266,60 @@ fn apply_batch(
 }
 
 impl Snapshots {
-    fn current(&self) -> Option<StoredSnapshot> {
+    fn current(&self) -> Option<SnapshotMeta> {
         self.lock().clone()
     }
 
-    /// Keeps `snapshot` unless a newer one is already kept (a build racing an install).
-    fn keep(&self, snapshot: StoredSnapshot) {
+    /// Keeps `meta` unless a newer one is already kept (a build racing an install).
+    fn keep(&self, meta: &SnapshotMeta) {
         let mut current = self.lock();
         let newer_kept = current
             .as_ref()
-            .is_some_and(|kept| kept.meta.last_log_id > snapshot.meta.last_log_id);
+            .is_some_and(|kept| kept.last_log_id > meta.last_log_id);
         if !newer_kept {
-            *current = Some(snapshot);
+            *current = Some(meta.clone());
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Option<StoredSnapshot>> {
+    /// A snapshot meta for `applied`, with an id no other snapshot of this node has had.
+    fn name(&self, applied: Applied) -> SnapshotMeta {
+        let build = self.builds.fetch_add(1, Ordering::SeqCst);
+        let snapshot_id = match applied.log_id {
+            Some(id) => format!("{}-{}-{build}", id.leader_id, id.index),
+            None => format!("empty-{build}"),
+        };
+        SnapshotMeta {
+            last_log_id: applied.log_id,
+            last_membership: applied.membership,
+            snapshot_id,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<SnapshotMeta>> {
         // A panic while holding the lock leaves a whole value (assignments only).
         self.current.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
-impl StoredSnapshot {
-    fn to_snapshot(&self) -> Snapshot {
-        Snapshot {
-            meta: self.meta.clone(),
-            snapshot: Box::new(Cursor::new(self.data.clone())),
-        }
-    }
-}
-
 impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
+    /// Records the applied state as the snapshot point and returns its meta. The data openraft
+    /// gets here is empty: it keeps only the meta of a build, and an image is exported when a
+    /// follower needs one (`get_current_snapshot`).
     async fn build_snapshot(&mut self) -> Result<Snapshot, StorageError> {
         let db = self.db.clone();
-        let (image, data) = self
+        let image = self
             .io
-            .run(move || db.export_state())
+            .run(move || db.applied_meta())
             .await
             .map_err(error::read_state_machine)?;
         let applied = read_image(&image).map_err(error::read_state_machine)?;
-        let build = self.snapshots.builds.fetch_add(1, Ordering::SeqCst);
-        let snapshot_id = match applied.log_id {
-            Some(id) => format!("{}-{}-{build}", id.leader_id, id.index),
-            None => format!("empty-{build}"),
-        };
-        let stored = StoredSnapshot {
-            meta: SnapshotMeta {
-                last_log_id: applied.log_id,
-                last_membership: applied.membership,
-                snapshot_id,
-            },
-            data,
-        };
-        tracing::info!(
-            snapshot = %stored.meta.snapshot_id,
-            bytes = stored.data.len(),
-            "built snapshot"
-        );
-        let snapshot = stored.to_snapshot();
-        self.snapshots.keep(stored);
-        Ok(snapshot)
+        let meta = self.snapshots.name(applied);
+        tracing::info!(snapshot = %meta.snapshot_id, "recorded snapshot point");
+        self.snapshots.keep(&meta);
+        Ok(Snapshot {
+            meta,
+            snapshot: Box::new(Cursor::new(Vec::new())),
+        })
     }
 }
 
@@ -402,9 +395,9 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             ))));
         }
         let db = self.db.clone();
-        let (imported, data) = self
+        let imported = self
             .io
-            .run(move || db.import_state(&data).map(|m| (m, data)))
+            .run(move || db.import_state(&data))
             .await
             .map_err(error::write_snapshot)?;
         assert_eq!(
@@ -414,14 +407,39 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         self.clock_ms = applied.clock_ms;
         self.stamper.observe(applied.clock_ms);
         tracing::info!(snapshot = %meta.snapshot_id, "installed snapshot");
-        self.snapshots.keep(StoredSnapshot {
-            meta: meta.clone(),
-            data,
-        });
+        self.snapshots.keep(meta);
         Ok(())
     }
 
+    /// The state as it is now, as an image, under the recorded snapshot's meta when nothing was
+    /// applied since, or under a new meta (kept as current) for the later point it holds.
+    /// `None` until a snapshot point was recorded.
     async fn get_current_snapshot(&mut self) -> Result<Option<Snapshot>, StorageError> {
-        Ok(self.snapshots.current().map(|stored| stored.to_snapshot()))
+        let Some(recorded) = self.snapshots.current() else {
+            return Ok(None);
+        };
+        let db = self.db.clone();
+        let (image, data) = self
+            .io
+            .run(move || db.export_state())
+            .await
+            .map_err(error::read_snapshot)?;
+        let applied = read_image(&image).map_err(error::read_snapshot)?;
+        assert!(
+            applied.log_id >= recorded.last_log_id,
+            "state behind its recorded snapshot point"
+        );
+        let meta = if applied.log_id == recorded.last_log_id {
+            recorded
+        } else {
+            let meta = self.snapshots.name(applied);
+            self.snapshots.keep(&meta);
+            meta
+        };
+        tracing::info!(snapshot = %meta.snapshot_id, bytes = data.len(), "exported snapshot");
+        Ok(Some(Snapshot {
+            meta,
+            snapshot: Box::new(Cursor::new(data)),
+        }))
     }
 }

@@ -118,6 +118,25 @@ impl Db {
         Ok(meta)
     }
 
+    /// What an image exported now would say about its state ([`ImageMeta`]), from one RocksDB
+    /// snapshot, without reading the state: the applied index and node records agree.
+    pub fn applied_meta(&self) -> Result<ImageMeta, StorageError> {
+        let snapshot = self.rocks().snapshot();
+        let mut meta = ImageMeta::default();
+        let mut iter = snapshot.raw_iterator_cf(self.handle(Cf::Node));
+        iter.seek_to_first();
+        while let Some((key, value)) = iter.item() {
+            read_node_record(key, value, &mut meta).map_err(|source| StorageError::Corrupt {
+                cf: Cf::Node.name(),
+                key: key.to_vec(),
+                source,
+            })?;
+            iter.next();
+        }
+        iter.status()?;
+        Ok(meta)
+    }
+
     /// The bytes last committed under `record` (`Db::commit_with_meta`), if any.
     pub fn node_meta(&self, record: NodeMeta) -> Result<Option<Vec<u8>>, StorageError> {
         let key = node_meta::key(record);
@@ -160,8 +179,8 @@ fn family_tags(cf: Cf) -> Option<&'static [KeyTag]> {
         Cf::Entries => Some(&[KeyTag::Entry]),
         Cf::Groups => Some(&[KeyTag::Group]),
         Cf::Consumers => Some(&[KeyTag::Consumer]),
-        Cf::Pel => Some(&[KeyTag::Pending]),
-        Cf::ConsumerPel => Some(&[KeyTag::ConsumerPending]),
+        Cf::Pel => Some(&[KeyTag::Pending, KeyTag::GroupPendingFirst]),
+        Cf::ConsumerPel => Some(&[KeyTag::ConsumerPending, KeyTag::ConsumerPendingFirst]),
         Cf::Producers => Some(&[
             KeyTag::Producer,
             KeyTag::ProducerIdle,

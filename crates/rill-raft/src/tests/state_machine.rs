@@ -224,19 +224,56 @@ async fn snapshot_moves_state_and_records_to_another_node() {
         .apply([normal(7, &["XLEN", "s"], 1)])
         .await
         .expect("apply after install");
+    // A snapshot asked for later holds the state as it is then, under a new meta.
+    let later = follower
+        .sm
+        .get_current_snapshot()
+        .await
+        .expect("current")
+        .expect("exported");
+    assert_eq!(later.meta.last_log_id, Some(log_id(7)));
+    assert_ne!(later.meta.snapshot_id, built.meta.snapshot_id);
+    let image = rill_storage::read_image_meta(later.snapshot.get_ref()).expect("an image");
+    assert_eq!(image.applied_index, 8);
+}
+
+#[tokio::test]
+async fn building_a_snapshot_reads_no_state() {
+    // A build records the applied point; the image is made only when one is asked for.
+    let mut f = fixture();
+    f.sm.apply(history(3)).await.expect("apply");
+    let before = f.sm.get_current_snapshot().await.expect("current");
+    assert!(before.is_none(), "a snapshot before any was built");
+    let built =
+        f.sm.get_snapshot_builder()
+            .await
+            .build_snapshot()
+            .await
+            .expect("build");
+    assert_eq!(built.meta.last_log_id, Some(log_id(4)));
+    assert!(
+        built.snapshot.get_ref().is_empty(),
+        "a build exported the state"
+    );
 }
 
 #[tokio::test]
 async fn snapshot_whose_image_disagrees_with_its_meta_is_refused() {
     let mut leader = fixture();
     leader.sm.apply(history(2)).await.expect("apply");
-    let snapshot = leader
+    leader
         .sm
         .get_snapshot_builder()
         .await
         .build_snapshot()
         .await
         .expect("build");
+    let snapshot = leader
+        .sm
+        .get_current_snapshot()
+        .await
+        .expect("export")
+        .expect("a snapshot");
     let mut meta = snapshot.meta.clone();
     meta.last_log_id = Some(log_id(99));
 
