@@ -12,7 +12,7 @@ if ! command -v cargo >/dev/null; then
   echo "error: cargo not found; install Rust (https://rustup.rs)" >&2
   exit 1
 fi
-if ! ls /usr/lib/llvm-*/lib/libclang*.so* >/dev/null 2>&1 && ! ldconfig -p 2>/dev/null | grep -q libclang; then
+if ! compgen -G '/usr/lib/llvm-*/lib/libclang.so*' >/dev/null && ! ldconfig -p 2>/dev/null | grep -Eq 'libclang(-[0-9.]+)?\.so'; then
   echo "error: libclang not found; the RocksDB bindings need it: apt-get install -y libclang-dev" >&2
   exit 1
 fi

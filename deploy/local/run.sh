@@ -13,7 +13,7 @@ base="${RILL_BASE_PORT:-6379}"
 data="$here/data"
 
 command -v cargo >/dev/null || { echo "error: cargo not found; install Rust (https://rustup.rs)" >&2; exit 1; }
-if ! ls /usr/lib/llvm-*/lib/libclang*.so* >/dev/null 2>&1; then
+if ! compgen -G '/usr/lib/llvm-*/lib/libclang.so*' >/dev/null && ! ldconfig -p 2>/dev/null | grep -Eq 'libclang(-[0-9.]+)?\.so'; then
   echo "error: libclang not found; the RocksDB bindings need it: apt-get install -y libclang-dev" >&2
   exit 1
 fi
