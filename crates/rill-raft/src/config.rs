@@ -18,6 +18,11 @@ pub struct RaftConfig {
     /// Build a snapshot once this many entries were applied since the last; 0: only when asked
     /// (`Raft::trigger().snapshot()`).
     pub snapshot_entries_since_last: u64,
+    /// Also build one once this many bytes of log were appended since the last (0: no byte
+    /// bound). Entries vary from one command to a batch of a thousand, so a count alone does
+    /// not bound the log's size on disk; a build only records the applied point, so a small
+    /// bound costs little.
+    pub snapshot_log_bytes_since_last: u64,
     /// Applied entries kept in the log behind a snapshot, so a follower that lags a little
     /// catches up from the log instead of a whole snapshot.
     pub log_entries_kept_behind_snapshot: u64,
@@ -40,6 +45,7 @@ impl Default for RaftConfig {
             election_timeout_ms_min: 150,
             election_timeout_ms_max: 300,
             snapshot_entries_since_last: 10_000,
+            snapshot_log_bytes_since_last: 64 << 20,
             log_entries_kept_behind_snapshot: 1000,
             entries_per_append_max: 300,
             snapshot_chunk_bytes_max: 3 << 20,

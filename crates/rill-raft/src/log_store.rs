@@ -13,11 +13,13 @@
 use std::fmt::Debug;
 use std::io;
 use std::ops::{Bound, RangeBounds};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use openraft::storage::{LogFlushed, LogState, RaftLogStorage};
 use openraft::{OptionalSend, RaftLogReader};
 use rill_storage::{Db, LogMeta};
+use tokio::sync::mpsc;
 
 use crate::codec::{decode, encode};
 use crate::error::{self, Error};
@@ -28,6 +30,27 @@ use crate::types::{Entry, LogId, StorageError, TypeConfig, Vote};
 pub struct LogStore {
     db: Arc<Db>,
     io: StorageIo,
+    snapshot_trigger: Option<BytesTrigger>,
+}
+
+/// Asks for a snapshot each time `limit` bytes of log were appended (see
+/// `RaftConfig::snapshot_log_bytes_since_last`).
+#[derive(Clone)]
+pub(crate) struct BytesTrigger {
+    pub(crate) limit: u64,
+    pub(crate) appended: Arc<AtomicU64>,
+    pub(crate) tx: mpsc::Sender<()>,
+}
+
+impl BytesTrigger {
+    fn appended(&self, bytes: u64) {
+        let total = self.appended.fetch_add(bytes, Ordering::AcqRel) + bytes;
+        if total >= self.limit {
+            self.appended.store(0, Ordering::Release);
+            // Full: a request is already waiting, which covers this one.
+            let _ = self.tx.try_send(());
+        }
+    }
 }
 
 impl LogStore {
@@ -35,6 +58,14 @@ impl LogStore {
         LogStore {
             db,
             io: StorageIo::default(),
+            snapshot_trigger: None,
+        }
+    }
+
+    pub(crate) fn with_snapshot_trigger(self, trigger: BytesTrigger) -> LogStore {
+        LogStore {
+            snapshot_trigger: Some(trigger),
+            ..self
         }
     }
 
@@ -216,11 +247,15 @@ impl RaftLogStorage<TypeConfig> for LogStore {
                 .map_err(error::write_logs)?;
             encoded.push((entry.log_id.index, bytes));
         }
+        let bytes: u64 = encoded.iter().map(|(_, b)| b.len() as u64).sum();
         let db = self.db.clone();
         // Only after the fsynced write returned may openraft count these entries as stored.
         match self.io.run(move || db.log_append(&encoded)).await {
             Ok(()) => {
                 callback.log_io_completed(Ok(()));
+                if let Some(trigger) = &self.snapshot_trigger {
+                    trigger.appended(bytes);
+                }
                 Ok(())
             }
             Err(e) => {

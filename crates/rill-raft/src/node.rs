@@ -26,8 +26,7 @@ use tokio::sync::{mpsc, oneshot, Semaphore};
 
 use crate::config::RaftConfig;
 use crate::error::Error;
-use crate::log_store::LogStore;
-use crate::log_store::StorageIo;
+use crate::log_store::{BytesTrigger, LogStore, StorageIo};
 use crate::stamp::{Clock, Stamper};
 use crate::state_machine::{ApplyListener, Bugs, StateMachine};
 use crate::types::{NodeId, Peer, Raft, Request, TypeConfig};
@@ -153,6 +152,16 @@ pub struct RaftNode {
     bugs: Bugs,
 }
 
+/// Builds a snapshot each time the log store asks (it has grown by its byte bound). Ends when
+/// the Raft core stops: the log store, and with it the sender, is dropped.
+async fn snapshot_when_asked(raft: Raft, mut requests: mpsc::Receiver<()>) {
+    while requests.recv().await.is_some() {
+        if let Err(error) = raft.trigger().snapshot().await {
+            tracing::warn!(%error, "could not trigger a snapshot for the log's size");
+        }
+    }
+}
+
 impl RaftNode {
     /// Starts the Raft core of node `id` over `db`, which holds the node's log and state (a
     /// fresh store for a new node), and its proposer. Must run inside a tokio runtime.
@@ -186,12 +195,25 @@ impl RaftNode {
         .with_io(options.storage_io)
         .with_bugs(options.bugs);
         let (storage_io, bugs) = (options.storage_io, options.bugs);
-        let log_store = LogStore::new(db.clone()).with_io(options.storage_io);
+        let mut log_store = LogStore::new(db.clone()).with_io(options.storage_io);
+        let mut snapshot_requests = None;
+        if config.snapshot_log_bytes_since_last > 0 {
+            let (tx, rx) = mpsc::channel(1);
+            log_store = log_store.with_snapshot_trigger(BytesTrigger {
+                limit: config.snapshot_log_bytes_since_last,
+                appended: Arc::default(),
+                tx,
+            });
+            snapshot_requests = Some(rx);
+        }
         let config = Arc::new(config.to_openraft()?);
         let read_barrier_timeout = Duration::from_millis(2 * config.election_timeout_max);
         let raft = Raft::new(id, config, network, log_store, state_machine).await?;
         let (proposals, rx) = mpsc::channel(limits.queue_depth_max);
         tokio::spawn(propose(raft.clone(), stamper, rx, limits));
+        if let Some(requests) = snapshot_requests {
+            tokio::spawn(snapshot_when_asked(raft.clone(), requests));
+        }
         Ok(RaftNode {
             id,
             raft,

@@ -179,6 +179,45 @@ async fn new_learner_catches_up_through_a_snapshot() {
     .await;
 }
 
+/// The log's bytes bound snapshots too: with no count policy, appending more than the byte
+/// bound builds a snapshot and purges the log behind it, on every node.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_log_past_its_byte_bound_is_snapshotted_and_purged() {
+    with_deadline(
+        "a_log_past_its_byte_bound_is_snapshotted_and_purged",
+        async {
+            let mut config = test_config();
+            config.snapshot_log_bytes_since_last = 500;
+            config.log_entries_kept_behind_snapshot = 0;
+            let mut cluster = Cluster::new(config);
+            for id in 1..=3 {
+                cluster.start(id).await;
+            }
+            cluster.initialize(&[1, 2, 3]).await;
+            let leader = cluster.leader().await;
+            add_entries(&cluster, "s", 0..60).await;
+            let written = cluster.applied_index(leader);
+            for id in 1..=3 {
+                let raft = cluster.node(id).raft().clone();
+                raft.wait(Some(WAIT))
+                    .metrics(
+                        |m| m.purged.is_some_and(|purged| purged.index > 0),
+                        "log purged by its byte bound",
+                    )
+                    .await
+                    .expect("log purged");
+                let first = cluster.node(id).db().log_first().expect("read log");
+                assert!(
+                    first.is_none_or(|(index, _)| index > 1),
+                    "node {id}: the log still starts at its beginning ({written} applied)"
+                );
+            }
+            cluster.assert_converged(leader).await;
+        },
+    )
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn whole_cluster_restarts_from_disk() {
     with_deadline("whole_cluster_restarts_from_disk", async {

@@ -42,6 +42,7 @@ pub(crate) fn test_config() -> RaftConfig {
         election_timeout_ms_min: 300,
         election_timeout_ms_max: 600,
         snapshot_entries_since_last: 0,
+        snapshot_log_bytes_since_last: 0,
         ..RaftConfig::default()
     }
 }
