@@ -213,6 +213,14 @@ impl Store for MemStore {
             .collect()
     }
 
+    fn last_pending(&self, key: &[u8], group: &[u8]) -> Option<StreamId> {
+        let (key, group) = (key.to_vec(), group.to_vec());
+        self.pending
+            .range((key.clone(), group.clone(), StreamId::MIN)..=(key, group, StreamId::MAX))
+            .next_back()
+            .map(|((_, _, id), _)| *id)
+    }
+
     fn put_pending(&mut self, key: &[u8], group: &[u8], id: StreamId, entry: &PendingEntry) {
         let (k, g) = (key.to_vec(), group.to_vec());
         if let Some(old) = self

@@ -132,6 +132,8 @@ pub trait Store {
         end: StreamId,
         limit: usize,
     ) -> Vec<(StreamId, PendingEntry)>;
+    /// The group's highest pending ID.
+    fn last_pending(&self, key: &[u8], group: &[u8]) -> Option<StreamId>;
     /// Inserts or replaces a pending entry, keeping the per-consumer index in step (an entry
     /// that changes owner leaves the old owner's index).
     fn put_pending(&mut self, key: &[u8], group: &[u8], id: StreamId, entry: &PendingEntry);

@@ -490,6 +490,17 @@ impl Store for Txn<'_> {
         )
     }
 
+    fn last_pending(&self, key: &[u8], group: &[u8]) -> Option<StreamId> {
+        let first = self.group_pending_first(key, group)?;
+        let mut last = None;
+        let range = pel::id_range(key, group, first, StreamId::MAX);
+        self.scan_keys(Cf::Pel, &range, true, &mut |k| {
+            last = Some(pel::decode_key(k)?.id);
+            Ok(false)
+        });
+        last
+    }
+
     fn put_pending(&mut self, key: &[u8], group: &[u8], id: StreamId, entry: &PendingEntry) {
         // The old owner's index record must go, or the entry would be pending for two consumers.
         if let Some(old) = self.pending(key, group, id) {

@@ -31,7 +31,7 @@ impl<S: Store> Exec<'_, S> {
         let first = self
             .store
             .pending_range(key, group, StreamId::MIN, StreamId::MAX, 1);
-        let last = self.last_pending(key, group);
+        let last = self.store.last_pending(key, group);
         let mut per_consumer = Vec::new();
         for (name, meta) in self.store.consumers(key, group) {
             if meta.pending_count > 0 {
@@ -47,33 +47,6 @@ impl<S: Store> Exec<'_, S> {
             last.map_or(Reply::Nil, id_reply),
             Reply::Array(per_consumer),
         ])
-    }
-
-    /// The highest pending ID, found by bisecting on the ID space (the trait has no reverse PEL
-    /// scan; 128 point probes of a range each are cheap).
-    fn last_pending(&self, key: &[u8], group: &[u8]) -> Option<StreamId> {
-        let any = |lo: StreamId| {
-            !self
-                .store
-                .pending_range(key, group, lo, StreamId::MAX, 1)
-                .is_empty()
-        };
-        let first = self
-            .store
-            .pending_range(key, group, StreamId::MIN, StreamId::MAX, 1)
-            .first()?
-            .0;
-        let (mut lo, mut hi) = (u128::from_be_bytes(first.to_be_bytes()), u128::MAX);
-        // Invariant: some pending ID is >= lo; none is > hi.
-        while lo < hi {
-            let mid = lo + (hi - lo).div_ceil(2);
-            if any(StreamId::from_be_bytes(mid.to_be_bytes())) {
-                lo = mid;
-            } else {
-                hi = mid - 1;
-            }
-        }
-        Some(StreamId::from_be_bytes(lo.to_be_bytes()))
     }
 
     fn pending_extended(&mut self, key: &[u8], group: &[u8], range: &PendingRange) -> Reply {

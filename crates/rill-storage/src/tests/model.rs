@@ -300,6 +300,11 @@ fn compare_stream_reads(store: &impl Store, model: &MemStore, key: &[u8]) {
 }
 
 fn compare_group_reads(store: &impl Store, model: &MemStore, key: &[u8], group: &[u8]) {
+    assert_eq!(
+        store.last_pending(key, group),
+        model.last_pending(key, group),
+        "last pending of {key:?}/{group:?}"
+    );
     let (min, max) = (StreamId::MIN, StreamId::MAX);
     assert_eq!(
         store.group(key, group),
