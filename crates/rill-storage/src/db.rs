@@ -26,6 +26,8 @@ use rocksdb::{
 use crate::cf::node_meta::{self, NodeMeta};
 use crate::cf::{node, Cf};
 use crate::checked;
+use crate::codec::KeyRange;
+use crate::compactor::Compactor;
 use crate::digest::Fnv64;
 use crate::error::StorageError;
 use crate::txn::Txn;
@@ -70,7 +72,9 @@ pub trait WriteJournal: Send + Sync + 'static {
 
 /// The store on disk. `Send + Sync`: share it in an `Arc` between one writer and many readers.
 pub struct Db {
-    rocks: DB,
+    /// First, so it is dropped first: its thread holds the instance open until it stops.
+    compactor: Compactor,
+    rocks: Arc<DB>,
     sync: bool,
     log_sync: bool,
     journal: Option<Arc<dyn WriteJournal>>,
@@ -103,7 +107,9 @@ impl Db {
         let applied_index = read_applied_index(&rocks)?;
         let log_floor = crate::log_store::first_log_index(&rocks)?;
         tracing::info!(path = %path.display(), applied_index, log_floor, "opened store");
+        let rocks = Arc::new(rocks);
         Ok(Db {
+            compactor: Compactor::start(rocks.clone()),
             rocks,
             sync: options.sync,
             log_sync: options.log_sync,
@@ -196,7 +202,7 @@ impl Db {
             });
         }
         let mut batch = WriteBatch::default();
-        txn.overlay.write_to(&mut batch, |cf| self.handle(cf));
+        let reclaim = txn.overlay.write_to(&mut batch, |cf| self.handle(cf));
         batch.put_cf(
             self.handle(Cf::Node),
             node::APPLIED_INDEX_KEY,
@@ -208,7 +214,15 @@ impl Db {
         }
         self.write_batch(batch, self.sync)?;
         *committed = applied_index;
+        for (cf, range) in reclaim {
+            self.compactor.request(cf, range);
+        }
         Ok(())
+    }
+
+    /// Asks for the files under `range` of `cf`, just deleted, to be compacted soon.
+    pub(crate) fn reclaim(&self, cf: Cf, range: KeyRange) {
+        self.compactor.request(cf, range);
     }
 
     /// A hash of every key and value of the state column families (not `node`), from one

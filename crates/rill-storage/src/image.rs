@@ -29,7 +29,7 @@ use rocksdb::WriteBatch;
 use crate::cf::node_meta::{self, NodeMeta};
 use crate::cf::{node, Cf, KeyTag};
 use crate::checked;
-use crate::codec::{put_prefixed, put_u64, Reader};
+use crate::codec::{put_prefixed, put_u64, KeyRange, Reader};
 use crate::db::Db;
 use crate::digest::Fnv64;
 use crate::error::{DecodeError, StorageError};
@@ -114,6 +114,15 @@ impl Db {
         // Whatever `DbOptions::sync` says: the log behind this state may be purged next.
         self.write_batch(batch, true)?;
         *committed = meta.applied_index;
+        for (_, cf) in FAMILIES {
+            self.reclaim(
+                cf,
+                KeyRange {
+                    start: Vec::new(),
+                    end: FAMILY_END.to_vec(),
+                },
+            );
+        }
         tracing::info!(applied_index = meta.applied_index, "imported state image");
         Ok(meta)
     }

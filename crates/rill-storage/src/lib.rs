@@ -16,6 +16,7 @@
 mod cf;
 mod checked;
 mod codec;
+mod compactor;
 mod db;
 mod digest;
 mod error;

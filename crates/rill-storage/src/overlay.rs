@@ -29,6 +29,8 @@ pub(crate) struct Overlay {
     writes: [Writes; Cf::ALL.len()],
     /// Range deletes in the order they were made.
     range_deletes: Vec<(Cf, KeyRange)>,
+    /// Range deletes over enough data to compact once committed (`crate::compactor`).
+    reclaim: Vec<(Cf, KeyRange)>,
 }
 
 impl Overlay {
@@ -47,6 +49,12 @@ impl Overlay {
             writes.remove(&key);
         }
         self.range_deletes.push((cf, range));
+    }
+
+    /// A range delete whose disk is worth compacting right after the commit.
+    pub(crate) fn delete_range_reclaimed(&mut self, cf: Cf, range: KeyRange) {
+        self.reclaim.push((cf, range.clone()));
+        self.delete_range(cf, range);
     }
 
     /// The overlay's answer for `key`: `Some(Some(v))` written, `Some(None)` deleted, `None` to be
@@ -92,11 +100,12 @@ impl Overlay {
     }
 
     /// Appends everything to `batch`: range deletes first, then point writes (see module doc).
+    /// Returns the ranges to compact once the batch is written.
     pub(crate) fn write_to<'a>(
         self,
         batch: &mut WriteBatch,
         handle: impl Fn(Cf) -> &'a ColumnFamily,
-    ) {
+    ) -> Vec<(Cf, KeyRange)> {
         for (cf, range) in &self.range_deletes {
             batch.delete_range_cf(handle(*cf), &range.start, &range.end);
         }
@@ -108,6 +117,7 @@ impl Overlay {
                 }
             }
         }
+        self.reclaim
     }
 }
 

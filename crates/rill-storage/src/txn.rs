@@ -25,6 +25,10 @@ use crate::error::{DecodeError, StorageError};
 use crate::overlay::Overlay;
 use crate::scan::{scan, scan_each, Record};
 
+/// Removing more entries than this at once is one range delete, and its disk is compacted
+/// right after the commit (`crate::compactor`); fewer are point deletes.
+const RECLAIM_ENTRIES_MIN: u64 = 1024;
+
 /// A consistent view of the store plus the writes made through it.
 ///
 /// From [`Db::begin`] it is a write transaction for [`Db::commit`]; from [`Db::read`] it is a
@@ -262,8 +266,15 @@ impl Store for Txn<'_> {
     }
 
     fn delete_stream(&mut self, key: &[u8]) {
+        let length = self.stream(key).map_or(0, |meta| meta.length);
         self.delete(Cf::Streams, streams::key(key));
-        self.delete_range(Cf::Entries, entries::stream_range(key));
+        let entries = entries::stream_range(key);
+        if length > RECLAIM_ENTRIES_MIN {
+            self.assert_writable();
+            self.overlay.delete_range_reclaimed(Cf::Entries, entries);
+        } else {
+            self.delete_range(Cf::Entries, entries);
+        }
         self.delete_range(Cf::Groups, groups::stream_range(key));
         self.delete_range(Cf::Consumers, consumers::stream_range(key));
         self.delete_range(Cf::Pel, pel::stream_range(key));
@@ -346,7 +357,7 @@ impl Store for Txn<'_> {
     /// A few entries are point deletes; more are one range delete, so trimming a long head
     /// costs one record instead of a tombstone each (reads start above it either way).
     fn delete_entries_below(&mut self, key: &[u8], below: Option<StreamId>, count: u64) {
-        const POINT_DELETES_MAX: u64 = 1024;
+        const POINT_DELETES_MAX: u64 = RECLAIM_ENTRIES_MIN;
         let Some(from) = self.entries_from(key, StreamId::MIN) else {
             return;
         };
@@ -361,7 +372,8 @@ impl Store for Txn<'_> {
             return;
         }
         if count > POINT_DELETES_MAX {
-            self.delete_range(Cf::Entries, range);
+            self.assert_writable();
+            self.overlay.delete_range_reclaimed(Cf::Entries, range);
             return;
         }
         let mut victims = Vec::new();

@@ -204,3 +204,33 @@ fn a_stream_recreated_after_del_reads_like_a_fresh_one() {
         .collect();
     assert_eq!(ids, vec![Reply::bulk(StreamId::new(1, 1).to_string())]);
 }
+
+/// The disk under a long trimmed head comes back: the range delete is compacted right after
+/// its commit, without waiting for RocksDB to pick those files.
+#[test]
+fn the_disk_under_a_trimmed_head_comes_back() {
+    let mut node = Node::new();
+    for _ in 0..20_000 {
+        node.run("XADD s * f 0123456789012345678901234567890123456789");
+    }
+    node.flush();
+    let sst_bytes = |node: &Node| {
+        node.db
+            .rocks()
+            .property_int_value_cf(node.db.handle(Cf::Entries), "rocksdb.live-sst-files-size")
+            .expect("property")
+            .expect("a live-sst-files-size")
+    };
+    let before = sst_bytes(&node);
+    assert!(before > 1_000_000, "20,000 entries in {before} bytes of files");
+    assert_eq!(node.run("XTRIM s MAXLEN 10"), Reply::Int(19_990));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while sst_bytes(&node) > before / 10 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "entries still take {} of {before} bytes 30 s after the trim",
+            sst_bytes(&node)
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}

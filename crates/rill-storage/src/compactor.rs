@@ -1,0 +1,83 @@
+//! Gives back the disk under large deletes.
+//!
+//! ```text
+//!   commit with a large range delete ──request(cf, range)──▶ queue (bounded; full: dropped)
+//!                                                              │ one thread per store
+//!                                                              ▼
+//!                                        RocksDB CompactRange(cf, range): covered files rewritten
+//! ```
+//!
+//! A range delete hides a stream's head (or a whole stream, or a replaced state) at once, but
+//! the files under it keep their bytes until a compaction reaches them, which for a quiet key
+//! range may be never. The store asks for that compaction right after such a commit. A dropped
+//! request only delays reclaiming; it never changes what is stored.
+
+use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use rocksdb::DB;
+
+use crate::cf::Cf;
+use crate::codec::KeyRange;
+
+/// Requests waiting for the thread, at most.
+const QUEUED_MAX: usize = 64;
+
+pub(crate) struct Compactor {
+    requests: Option<SyncSender<(Cf, KeyRange)>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Compactor {
+    pub(crate) fn start(rocks: Arc<DB>) -> Compactor {
+        let (requests, queue) = mpsc::sync_channel(QUEUED_MAX);
+        let thread = std::thread::Builder::new()
+            .name("rill-compactor".to_owned())
+            .spawn(move || compact_until_closed(&rocks, queue))
+            .expect("spawn the compactor thread");
+        Compactor {
+            requests: Some(requests),
+            thread: Some(thread),
+        }
+    }
+
+    /// Asks for `range` of `cf` to be compacted soon.
+    pub(crate) fn request(&self, cf: Cf, range: KeyRange) {
+        let Some(requests) = &self.requests else {
+            return;
+        };
+        match requests.try_send((cf, range)) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) => {
+                tracing::debug!(cf = cf.name(), "compaction queue full; request dropped");
+            }
+            Err(TrySendError::Disconnected(_)) => {
+                tracing::warn!(cf = cf.name(), "compactor stopped; request dropped");
+            }
+        }
+    }
+}
+
+impl Drop for Compactor {
+    /// Waits for the compaction under way (the queue is dropped), so that the store is closed
+    /// once its `Db` is dropped.
+    fn drop(&mut self) {
+        drop(self.requests.take());
+        if let Some(thread) = self.thread.take() {
+            if thread.join().is_err() {
+                tracing::error!("the compactor thread panicked");
+            }
+        }
+    }
+}
+
+fn compact_until_closed(rocks: &DB, queue: Receiver<(Cf, KeyRange)>) {
+    while let Ok((cf, range)) = queue.recv() {
+        let Some(handle) = rocks.cf_handle(cf.name()) else {
+            continue;
+        };
+        rocks.compact_range_cf(handle, Some(&range.start), Some(&range.end));
+        tracing::debug!(cf = cf.name(), "compacted a deleted range");
+    }
+}
