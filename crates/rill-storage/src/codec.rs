@@ -94,6 +94,14 @@ impl KeyRange {
         KeyRange { start: prefix, end }
     }
 
+    /// Every key of a family: each opens with a tag below `0xff`.
+    pub(crate) fn family() -> KeyRange {
+        KeyRange {
+            start: Vec::new(),
+            end: vec![0xff],
+        }
+    }
+
     /// Keys from `first` to `last`, both included.
     pub(crate) fn inclusive(first: Vec<u8>, last: &[u8]) -> KeyRange {
         KeyRange {

@@ -11,7 +11,13 @@
 //! the files under it keep their bytes until a compaction reaches them, which for a quiet key
 //! range may be never. The store asks for that compaction right after such a commit. A dropped
 //! request only delays reclaiming; it never changes what is stored.
+//!
+//! The small families that are listed whole (stream keys for KEYS and SCAN, groups, consumers)
+//! have no first-live-key bound to start from: after every `METADATA_DELETES_MAX` point
+//! deletes in one of them, the whole family is compacted, which flushes its memtable and drops
+//! the tombstones a listing would otherwise step over.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -23,10 +29,16 @@ use crate::codec::KeyRange;
 
 /// Requests waiting for the thread, at most.
 const QUEUED_MAX: usize = 64;
+/// Point deletes in a metadata family between two compactions of it.
+const METADATA_DELETES_MAX: u64 = 4096;
+/// The families listed whole, with no first-live-key bound.
+const METADATA: [Cf; 3] = [Cf::Streams, Cf::Groups, Cf::Consumers];
 
 pub(crate) struct Compactor {
     requests: Option<SyncSender<(Cf, KeyRange)>>,
     thread: Option<JoinHandle<()>>,
+    /// Point deletes per `METADATA` family since it was last asked to be compacted.
+    metadata_deletes: [AtomicU64; METADATA.len()],
 }
 
 impl Compactor {
@@ -39,6 +51,21 @@ impl Compactor {
         Compactor {
             requests: Some(requests),
             thread: Some(thread),
+            metadata_deletes: Default::default(),
+        }
+    }
+
+    /// Counts `deletes` point deletes just committed to `cf`; asks for the whole family to be
+    /// compacted each time a metadata family has had `METADATA_DELETES_MAX` of them.
+    pub(crate) fn deleted(&self, cf: Cf, deletes: u64) {
+        let Some(slot) = METADATA.iter().position(|&m| m == cf) else {
+            return;
+        };
+        let counter = &self.metadata_deletes[slot];
+        let total = counter.fetch_add(deletes, Ordering::AcqRel) + deletes;
+        if total >= METADATA_DELETES_MAX {
+            counter.store(0, Ordering::Release);
+            self.request(cf, KeyRange::family());
         }
     }
 

@@ -202,6 +202,7 @@ impl Db {
             });
         }
         let mut batch = WriteBatch::default();
+        let deletes = Cf::STATE.map(|cf| (cf, txn.overlay.point_deletes(cf)));
         let reclaim = txn.overlay.write_to(&mut batch, |cf| self.handle(cf));
         batch.put_cf(
             self.handle(Cf::Node),
@@ -216,6 +217,9 @@ impl Db {
         *committed = applied_index;
         for (cf, range) in reclaim {
             self.compactor.request(cf, range);
+        }
+        for (cf, count) in deletes {
+            self.compactor.deleted(cf, count);
         }
         Ok(())
     }

@@ -115,13 +115,7 @@ impl Db {
         self.write_batch(batch, true)?;
         *committed = meta.applied_index;
         for (_, cf) in FAMILIES {
-            self.reclaim(
-                cf,
-                KeyRange {
-                    start: Vec::new(),
-                    end: FAMILY_END.to_vec(),
-                },
-            );
+            self.reclaim(cf, KeyRange::family());
         }
         tracing::info!(applied_index = meta.applied_index, "imported state image");
         Ok(meta)

@@ -99,6 +99,14 @@ impl Overlay {
         }
     }
 
+    /// Point deletes of `cf` this overlay will write.
+    pub(crate) fn point_deletes(&self, cf: Cf) -> u64 {
+        self.writes[cf.index()]
+            .values()
+            .filter(|value| value.is_none())
+            .count() as u64
+    }
+
     /// Appends everything to `batch`: range deletes first, then point writes (see module doc).
     /// Returns the ranges to compact once the batch is written.
     pub(crate) fn write_to<'a>(

@@ -222,7 +222,10 @@ fn the_disk_under_a_trimmed_head_comes_back() {
             .expect("a live-sst-files-size")
     };
     let before = sst_bytes(&node);
-    assert!(before > 1_000_000, "20,000 entries in {before} bytes of files");
+    assert!(
+        before > 1_000_000,
+        "20,000 entries in {before} bytes of files"
+    );
     assert_eq!(node.run("XTRIM s MAXLEN 10"), Reply::Int(19_990));
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     while sst_bytes(&node) > before / 10 {
@@ -233,4 +236,35 @@ fn the_disk_under_a_trimmed_head_comes_back() {
         );
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
+}
+
+/// KEYS and SCAN list the streams family whole; as streams come and go, the family is
+/// compacted every 4,096 deletes, so a listing steps over fewer tombstones than that (all
+/// 9,990 without it).
+#[test]
+fn listing_keys_after_many_deletes_walks_few_tombstones() {
+    let mut node = Node::new();
+    for i in 0..10_000 {
+        node.run(&format!("XADD job:{i:05} * f v"));
+    }
+    for i in 0..9_990 {
+        node.run(&format!("DEL job:{i:05}"));
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let walked = node.tombstones_walked("SCAN 0 COUNT 10");
+        if walked < 4_096 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "SCAN still walks {walked} tombstones 30 s after the deletes"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let keys = node.run("KEYS *");
+    let Reply::Array(keys) = keys else {
+        panic!("KEYS: {keys:?}");
+    };
+    assert_eq!(keys.len(), 10);
 }
