@@ -150,6 +150,17 @@ pub struct RaftNode {
     read_barrier_timeout: Duration,
     storage_io: StorageIo,
     bugs: Bugs,
+    /// The task that snapshots by the log's bytes holds a `Raft`: ended with the node, so a
+    /// node dropped without `shutdown` does not keep its Raft core running.
+    _snapshot_task: Option<AbortOnDrop>,
+}
+
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// Builds a snapshot each time the log store asks (it has grown by its byte bound). Ends when
@@ -211,9 +222,8 @@ impl RaftNode {
         let raft = Raft::new(id, config, network, log_store, state_machine).await?;
         let (proposals, rx) = mpsc::channel(limits.queue_depth_max);
         tokio::spawn(propose(raft.clone(), stamper, rx, limits));
-        if let Some(requests) = snapshot_requests {
-            tokio::spawn(snapshot_when_asked(raft.clone(), requests));
-        }
+        let snapshot_task = snapshot_requests
+            .map(|requests| AbortOnDrop(tokio::spawn(snapshot_when_asked(raft.clone(), requests))));
         Ok(RaftNode {
             id,
             raft,
@@ -222,6 +232,7 @@ impl RaftNode {
             read_barrier_timeout,
             storage_io,
             bugs,
+            _snapshot_task: snapshot_task,
         })
     }
 

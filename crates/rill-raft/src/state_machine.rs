@@ -73,7 +73,7 @@ pub trait ApplyListener: Send + Sync + 'static {
     fn batch_applied(&self) {}
 }
 
-/// Builds a snapshot from one RocksDB snapshot of the state, concurrently with apply.
+/// Records the applied state as a snapshot point (see the module doc), concurrently with apply.
 pub struct SnapshotBuilder {
     db: Arc<Db>,
     snapshots: Arc<Snapshots>,

@@ -104,6 +104,7 @@ impl Db {
             Cf::ALL.map(|cf| ColumnFamilyDescriptor::new(cf.name(), memory.rocks_options()));
         let db_options = memory.rocks_options();
         let rocks = DB::open_cf_descriptors(&db_options, path, families)?;
+        crate::upgrade::to_current_format(&rocks)?;
         let applied_index = read_applied_index(&rocks)?;
         let log_floor = crate::log_store::first_log_index(&rocks)?;
         tracing::info!(path = %path.display(), applied_index, log_floor, "opened store");
@@ -133,6 +134,7 @@ impl Db {
         for batch in history {
             db.rocks.write(WriteBatch::from_data(batch))?;
         }
+        crate::upgrade::to_current_format(&db.rocks)?;
         *db.lock_commits() = read_applied_index(&db.rocks)?;
         *db.log_floor.get_mut() = crate::log_store::first_log_index(&db.rocks)?;
         db.journal = Some(journal);

@@ -27,6 +27,7 @@ use std::collections::BTreeMap;
 use rocksdb::WriteBatch;
 
 use crate::cf::node_meta::{self, NodeMeta};
+use crate::cf::pending_first::Derive;
 use crate::cf::{node, Cf, KeyTag};
 use crate::checked;
 use crate::codec::{put_prefixed, put_u64, KeyRange, Reader};
@@ -108,7 +109,25 @@ impl Db {
         for (_, cf) in FAMILIES {
             batch.delete_range_cf(self.handle(cf), &[][..], &FAMILY_END[..]);
         }
+        // The lowest-pending-id records are derived, not copied: exact whatever the image
+        // holds, and present when it comes from a store older than them.
+        let mut derive = Derive::default();
         for (cf, key, value) in records {
+            match key.first().copied() {
+                Some(tag) if tag == KeyTag::GroupPendingFirst as u8 => continue,
+                Some(tag) if tag == KeyTag::ConsumerPendingFirst as u8 => continue,
+                Some(tag) if tag == KeyTag::Pending as u8 => derive.pending_key(key),
+                Some(tag) if tag == KeyTag::ConsumerPending as u8 => derive.index_key(key),
+                _ => Ok(()),
+            }
+            .map_err(|source| StorageError::Corrupt {
+                cf: cf.name(),
+                key: key.to_vec(),
+                source,
+            })?;
+            batch.put_cf(self.handle(cf), key, value);
+        }
+        for (cf, key, value) in derive.records {
             batch.put_cf(self.handle(cf), key, value);
         }
         // Whatever `DbOptions::sync` says: the log behind this state may be purged next.

@@ -25,6 +25,7 @@ mod log_store;
 mod overlay;
 mod scan;
 mod txn;
+mod upgrade;
 
 #[cfg(test)]
 mod tests;

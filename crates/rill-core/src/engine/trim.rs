@@ -16,11 +16,16 @@ impl<S: Store> Exec<'_, S> {
     /// history: the first entry kept is found by walking IDs (no fields) from the nearer end,
     /// and the head goes in one `delete_entries_below`.
     pub(super) fn trim(&mut self, key: &[u8], meta: &mut StreamMeta, trim: &Trim) -> u64 {
+        // LIMIT caps the work as well as the result: no need to count past it.
+        let limit = match trim.limit {
+            0 => meta.length,
+            limit => limit - limit % TRIM_NODE_ENTRIES,
+        };
         let mut to_remove = match trim.strategy {
             TrimStrategy::MaxLen(max) => meta.length.saturating_sub(max),
             TrimStrategy::MinId(min) => match min.prev() {
                 None => 0,
-                Some(below) => self.count_entries(key, StreamId::MIN, below, meta.length),
+                Some(below) => self.count_entries(key, StreamId::MIN, below, limit),
             },
         };
         if trim.approx {
@@ -42,6 +47,10 @@ impl<S: Store> Exec<'_, S> {
             _ if kept <= to_remove => self.nth_entry_id(key, true, kept - 1),
             _ => self.nth_entry_id(key, false, to_remove),
         };
+        if kept > 0 && first_kept.is_none() {
+            // Only a store that failed a read answers so; it refuses to commit this command.
+            return 0;
+        }
         self.store.delete_entries_below(key, first_kept, to_remove);
         meta.length = kept;
         meta.first_id = first_kept.unwrap_or(StreamId::MIN);
@@ -66,6 +75,9 @@ impl<S: Store> Exec<'_, S> {
 
     fn count_entries(&self, key: &[u8], start: StreamId, end: StreamId, max: u64) -> u64 {
         let mut counted = 0u64;
+        if max == 0 {
+            return 0;
+        }
         self.store
             .visit_entry_ids(key, start, end, false, &mut |_| {
                 counted += 1;

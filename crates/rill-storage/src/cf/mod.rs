@@ -16,6 +16,7 @@
 //!   node          0x41 | node_meta u8                                 -> checked opaque bytes
 //!   raft_log      0x50 | index u64                                    -> checked opaque bytes
 //!   raft_meta     0x51 | log_meta u8                                  -> checked opaque bytes
+//!   raft_meta     0x52                                              -> store format u32
 //! ```
 //!
 //! `len` is a `u32` BE, `id` is `ms u64 BE | seq u64 BE`. Each module states its layout.
@@ -24,6 +25,7 @@
 pub(crate) mod consumer_pel;
 pub(crate) mod consumers;
 pub(crate) mod entries;
+pub(crate) mod format;
 pub(crate) mod groups;
 pub(crate) mod node;
 pub(crate) mod node_meta;
@@ -53,6 +55,7 @@ pub(crate) enum KeyTag {
     NodeMeta = 0x41,
     RaftLog = 0x50,
     RaftMeta = 0x51,
+    Format = 0x52,
 }
 
 /// A column family. `STATE` are the ones that hold stream state (and feed the digest); `Node`
@@ -140,10 +143,11 @@ mod tests {
             KeyTag::NodeMeta,
             KeyTag::RaftLog,
             KeyTag::RaftMeta,
+            KeyTag::Format,
         ];
         assert_eq!(
             tags.map(|t| t as u8),
-            [1, 2, 3, 4, 5, 6, 7, 8, 9, 0x0a, 0x0b, 0x40, 0x41, 0x50, 0x51]
+            [1, 2, 3, 4, 5, 6, 7, 8, 9, 0x0a, 0x0b, 0x40, 0x41, 0x50, 0x51, 0x52]
         );
         let names = Cf::ALL.map(Cf::name);
         assert_eq!(

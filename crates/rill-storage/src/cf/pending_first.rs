@@ -13,11 +13,11 @@
 //! A record exists exactly when its group (consumer) has a pending entry, and holds exactly the
 //! lowest such ID: a function of the state, not of its history, so replicas and digests agree
 //! whatever order the entries came and went in. `Txn::put_pending` and `Txn::delete_pending`
-//! keep it so; `Txn::check_pending_first` checks it in tests.
+//! keep it so; the storage tests' `dump` checks them against the PEL after every case.
 
 use rill_core::StreamId;
 
-use crate::cf::KeyTag;
+use crate::cf::{consumer_pel, pel, Cf, KeyTag};
 use crate::codec::{put_id, tagged_prefix, KeyRange, Reader, VALUE_VERSION};
 use crate::error::DecodeError;
 
@@ -65,10 +65,44 @@ pub(crate) fn decode_value(bytes: &[u8]) -> Result<StreamId, DecodeError> {
     Ok(id)
 }
 
+/// The records a PEL implies, from its `pel` and `consumer_pel` keys given in key order (so
+/// the first key under a group or consumer holds its lowest ID): how a store written before
+/// these records existed, or an image from such a store, gets them.
+#[derive(Default)]
+pub(crate) struct Derive {
+    pub(crate) records: Vec<(Cf, Vec<u8>, Vec<u8>)>,
+    last_group: Option<Vec<u8>>,
+    last_consumer: Option<Vec<u8>>,
+}
+
+impl Derive {
+    pub(crate) fn pending_key(&mut self, key: &[u8]) -> Result<(), DecodeError> {
+        let found = pel::decode_key(key)?;
+        let record = group_key(found.stream, found.group);
+        if self.last_group.as_ref() != Some(&record) {
+            self.records
+                .push((Cf::Pel, record.clone(), encode_value(found.id)));
+            self.last_group = Some(record);
+        }
+        Ok(())
+    }
+
+    pub(crate) fn index_key(&mut self, key: &[u8]) -> Result<(), DecodeError> {
+        let found = consumer_pel::decode_key(key)?;
+        let record = consumer_key(found.stream, found.group, found.consumer);
+        if self.last_consumer.as_ref() != Some(&record) {
+            self.records
+                .push((Cf::ConsumerPel, record.clone(), encode_value(found.id)));
+            self.last_consumer = Some(record);
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cf::{consumer_pel, pel};
+
     use crate::codec::strategy::{assert_strict, id};
     use proptest::prelude::*;
 

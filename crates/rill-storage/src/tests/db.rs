@@ -258,3 +258,61 @@ fn digest_covers_state_only_and_is_pinned() {
     db.commit(txn, 3).expect("commit");
     assert_ne!(db.digest(), Ok(one));
 }
+
+/// A store written before the lowest-pending-id records existed (format 1: no format record,
+/// no such records) gets them when opened, so its pending entries are served as before.
+#[test]
+fn a_store_from_before_the_pending_first_records_is_upgraded_on_open() {
+    use crate::cf::{format, pending_first, KeyTag};
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let options = DbOptions::default();
+    let pending = |consumer: &[u8]| PendingEntry {
+        consumer: consumer.to_vec(),
+        delivery_ms: 5,
+        delivery_count: 1,
+    };
+    {
+        let db = Db::open(dir.path(), &options).expect("open");
+        let mut txn = db.begin();
+        txn.put_stream(b"s", &meta(0));
+        txn.put_group(b"s", b"g", &GroupMeta::default());
+        for (seq, consumer) in [(3, &b"a"[..]), (1, b"b"), (2, b"a")] {
+            txn.put_pending(b"s", b"g", StreamId::new(1, seq), &pending(consumer));
+        }
+        db.commit(txn, 1).expect("commit");
+        // Make it look like format 1.
+        let rocks = db.rocks();
+        for (cf, tag) in [
+            (Cf::Pel, KeyTag::GroupPendingFirst),
+            (Cf::ConsumerPel, KeyTag::ConsumerPendingFirst),
+        ] {
+            rocks
+                .delete_range_cf(db.handle(cf), [tag as u8], [tag as u8 + 1])
+                .expect("drop the records");
+        }
+        rocks
+            .delete_cf(db.handle(Cf::RaftMeta), format::KEY)
+            .expect("drop the format record");
+        assert!(db
+            .read()
+            .pending_range(b"s", b"g", StreamId::MIN, StreamId::MAX, 9)
+            .is_empty());
+    }
+    let db = Db::open(dir.path(), &options).expect("reopen");
+    let view = db.read();
+    let ids = |found: Vec<StreamId>| found.iter().map(|id| id.seq).collect::<Vec<_>>();
+    let all = view.pending_range(b"s", b"g", StreamId::MIN, StreamId::MAX, 9);
+    assert_eq!(ids(all.iter().map(|(id, _)| *id).collect()), [1, 2, 3]);
+    let of_a = view.consumer_pending_range(b"s", b"g", b"a", StreamId::MIN, StreamId::MAX, 9);
+    assert_eq!(ids(of_a), [2, 3]);
+    let raw = |cf: Cf, key: Vec<u8>| db.rocks().get_cf(db.handle(cf), key).expect("get");
+    assert_eq!(
+        raw(Cf::Pel, pending_first::group_key(b"s", b"g")),
+        Some(pending_first::encode_value(StreamId::new(1, 1)))
+    );
+    assert_eq!(
+        raw(Cf::RaftMeta, format::KEY.to_vec()),
+        Some(format::encode_value(format::CURRENT))
+    );
+}

@@ -1,0 +1,42 @@
+//! The layout version of a store's state families, and the one-time upgrade of older stores.
+//!
+//! Key:   `0x52`, in `raft_meta` (about this replica's files, so in no image or digest)
+//! Value: `0x01 (version) | format u32 BE`
+//!
+//! Format 2 added the lowest-pending-id records (`pending_first`). A store without this record
+//! was written before them: [`crate::Db::open`] derives them from its PEL once, in one batch
+//! with the record, so an upgraded node serves its pending entries as before.
+
+use crate::cf::KeyTag;
+use crate::codec::{Reader, VALUE_VERSION};
+use crate::error::DecodeError;
+
+pub(crate) const KEY: [u8; 1] = [KeyTag::Format as u8];
+pub(crate) const CURRENT: u32 = 2;
+
+pub(crate) fn encode_value(format: u32) -> Vec<u8> {
+    let mut out = vec![VALUE_VERSION];
+    out.extend_from_slice(&format.to_be_bytes());
+    out
+}
+
+pub(crate) fn decode_value(bytes: &[u8]) -> Result<u32, DecodeError> {
+    let mut reader = Reader::new(bytes);
+    reader.expect_version()?;
+    let format = reader.u32()?;
+    reader.finish()?;
+    Ok(format)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layout_is_pinned() {
+        assert_eq!(KEY, [0x52]);
+        assert_eq!(encode_value(CURRENT), [1, 0, 0, 0, 2]);
+        assert_eq!(decode_value(&encode_value(7)), Ok(7));
+        assert!(decode_value(&[1, 0, 0, 2]).is_err());
+    }
+}
