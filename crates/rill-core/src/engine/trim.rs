@@ -31,9 +31,7 @@ impl<S: Store> Exec<'_, S> {
         if trim.approx {
             to_remove -= to_remove % TRIM_NODE_ENTRIES;
         }
-        if trim.limit > 0 {
-            to_remove = to_remove.min(trim.limit - trim.limit % TRIM_NODE_ENTRIES);
-        }
+        to_remove = to_remove.min(limit);
         if to_remove == 0 {
             return 0;
         }
