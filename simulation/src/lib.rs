@@ -903,8 +903,11 @@ impl Nemesis {
                 }
                 sim.crash(host(victim));
                 self.crashed.push(victim);
+                // A single node's OS crash can lose its unsynced writes too (Jepsen's NATS
+                // 2.12.1 analysis lost committed writes exactly so).
+                let how = self.lose_power(world, victim);
                 self.log
-                    .push(format!("{now} crash n{victim} for {lasts} ms"));
+                    .push(format!("{now} crash n{victim} for {lasts} ms{how}"));
                 self.pending.push((now + lasts, Later::Bounce(victim)));
             }
             Fault::Crash => {}
