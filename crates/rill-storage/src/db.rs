@@ -204,8 +204,7 @@ impl Db {
             });
         }
         let mut batch = WriteBatch::default();
-        let deletes = Cf::STATE.map(|cf| (cf, txn.overlay.point_deletes(cf)));
-        let reclaim = txn.overlay.write_to(&mut batch, |cf| self.handle(cf));
+        let written = txn.overlay.write_to(&mut batch, |cf| self.handle(cf));
         batch.put_cf(
             self.handle(Cf::Node),
             node::APPLIED_INDEX_KEY,
@@ -217,11 +216,12 @@ impl Db {
         }
         self.write_batch(batch, self.sync)?;
         *committed = applied_index;
-        for (cf, range) in reclaim {
+        for (cf, range) in written.reclaim {
             self.compactor.request(cf, range);
         }
-        for (cf, count) in deletes {
-            self.compactor.deleted(cf, count);
+        for cf in Cf::STATE {
+            self.compactor
+                .deleted(cf, written.point_deletes[cf.index()]);
         }
         Ok(())
     }

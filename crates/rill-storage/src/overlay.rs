@@ -23,6 +23,14 @@ use crate::codec::KeyRange;
 
 type Writes = BTreeMap<Vec<u8>, Option<Vec<u8>>>;
 
+/// What a written overlay held that the compactor wants to hear about.
+pub(crate) struct Written {
+    /// Range deletes over enough data to compact.
+    pub(crate) reclaim: Vec<(Cf, KeyRange)>,
+    /// Point deletes per family, by [`Cf::index`].
+    pub(crate) point_deletes: [u64; Cf::ALL.len()],
+}
+
 #[derive(Debug, Default)]
 pub(crate) struct Overlay {
     /// Latest write per key and family; `None` is a point delete.
@@ -99,21 +107,14 @@ impl Overlay {
         }
     }
 
-    /// Point deletes of `cf` this overlay will write.
-    pub(crate) fn point_deletes(&self, cf: Cf) -> u64 {
-        self.writes[cf.index()]
-            .values()
-            .filter(|value| value.is_none())
-            .count() as u64
-    }
-
     /// Appends everything to `batch`: range deletes first, then point writes (see module doc).
-    /// Returns the ranges to compact once the batch is written.
+    /// Returns what the compactor wants to hear once the batch is written.
     pub(crate) fn write_to<'a>(
         self,
         batch: &mut WriteBatch,
         handle: impl Fn(Cf) -> &'a ColumnFamily,
-    ) -> Vec<(Cf, KeyRange)> {
+    ) -> Written {
+        let mut point_deletes = [0u64; Cf::ALL.len()];
         for (cf, range) in &self.range_deletes {
             batch.delete_range_cf(handle(*cf), &range.start, &range.end);
         }
@@ -121,11 +122,17 @@ impl Overlay {
             for (key, value) in writes {
                 match value {
                     Some(value) => batch.put_cf(handle(cf), key, value),
-                    None => batch.delete_cf(handle(cf), key),
+                    None => {
+                        batch.delete_cf(handle(cf), key);
+                        point_deletes[cf.index()] += 1;
+                    }
                 }
             }
         }
-        self.reclaim
+        Written {
+            reclaim: self.reclaim,
+            point_deletes,
+        }
     }
 }
 

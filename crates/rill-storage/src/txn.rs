@@ -504,13 +504,8 @@ impl Store for Txn<'_> {
 
     fn last_pending(&self, key: &[u8], group: &[u8]) -> Option<StreamId> {
         let first = self.group_pending_first(key, group)?;
-        let mut last = None;
         let range = pel::id_range(key, group, first, StreamId::MAX);
-        self.scan_keys(Cf::Pel, &range, true, &mut |k| {
-            last = Some(pel::decode_key(k)?.id);
-            Ok(false)
-        });
-        last
+        self.edge_id_in(Cf::Pel, &range, true, |k| Ok(pel::decode_key(k)?.id))
     }
 
     fn put_pending(&mut self, key: &[u8], group: &[u8], id: StreamId, entry: &PendingEntry) {
@@ -560,7 +555,7 @@ impl Store for Txn<'_> {
         if self.group_pending_first(key, group) == Some(id) {
             let next = id.next().and_then(|after| {
                 let rest = pel::id_range(key, group, after, StreamId::MAX);
-                self.first_id_in(Cf::Pel, &rest, |k| Ok(pel::decode_key(k)?.id))
+                self.edge_id_in(Cf::Pel, &rest, false, |k| Ok(pel::decode_key(k)?.id))
             });
             self.set_pending_first(Cf::Pel, pending_first::group_key(key, group), next);
         }
@@ -694,19 +689,20 @@ impl Txn<'_> {
         )
     }
 
-    /// The ID in the first key of `range`, if any.
-    fn first_id_in(
+    /// The ID in the first (or `last`) key of `range`, if any.
+    fn edge_id_in(
         &self,
         cf: Cf,
         range: &KeyRange,
+        last: bool,
         decode_id: impl Fn(&[u8]) -> Result<StreamId, DecodeError>,
     ) -> Option<StreamId> {
-        let mut first = None;
-        self.scan_keys(cf, range, false, &mut |k| {
-            first = Some(decode_id(k)?);
+        let mut found = None;
+        self.scan_keys(cf, range, last, &mut |k| {
+            found = Some(decode_id(k)?);
             Ok(false)
         });
-        first
+        found
     }
 
     /// Writes a lowest-pending-ID record, or removes it when nothing is pending.
@@ -725,7 +721,7 @@ impl Txn<'_> {
         }
         let next = id.next().and_then(|after| {
             let rest = consumer_pel::id_range(key, group, consumer, after, StreamId::MAX);
-            self.first_id_in(Cf::ConsumerPel, &rest, |k| {
+            self.edge_id_in(Cf::ConsumerPel, &rest, false, |k| {
                 Ok(consumer_pel::decode_key(k)?.id)
             })
         });

@@ -85,13 +85,7 @@ impl<S: Store> Exec<'_, S> {
     }
 
     fn first_entry_id(&self, key: &[u8]) -> StreamId {
-        let mut first = StreamId::MIN;
-        self.store
-            .visit_entry_ids(key, StreamId::MIN, StreamId::MAX, false, &mut |id| {
-                first = id;
-                false
-            });
-        first
+        self.nth_entry_id(key, false, 0).unwrap_or(StreamId::MIN)
     }
 
     pub(super) fn xdel(&mut self, key: &Key, ids: &[StreamId]) -> Reply {

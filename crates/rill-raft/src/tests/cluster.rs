@@ -9,7 +9,11 @@ use super::{add_entries, command, peer, test_config, with_deadline, Cluster, WAI
 use crate::NodeId;
 
 async fn three_nodes() -> Cluster {
-    let mut cluster = Cluster::new(test_config());
+    three_nodes_with(test_config()).await
+}
+
+async fn three_nodes_with(config: crate::RaftConfig) -> Cluster {
+    let mut cluster = Cluster::new(config);
     for id in 1..=3 {
         cluster.start(id).await;
     }
@@ -109,11 +113,7 @@ async fn new_learner_catches_up_through_a_snapshot() {
         let mut config = test_config();
         // Purge everything a snapshot covers, so the learner cannot be fed from the log.
         config.log_entries_kept_behind_snapshot = 0;
-        let mut cluster = Cluster::new(config);
-        for id in 1..=3 {
-            cluster.start(id).await;
-        }
-        cluster.initialize(&[1, 2, 3]).await;
+        let mut cluster = three_nodes_with(config).await;
         let leader = cluster.leader().await;
         add_entries(&cluster, "s", 0..30).await;
         cluster
@@ -189,11 +189,7 @@ async fn a_log_past_its_byte_bound_is_snapshotted_and_purged() {
             let mut config = test_config();
             config.snapshot_log_bytes_since_last = 500;
             config.log_entries_kept_behind_snapshot = 0;
-            let mut cluster = Cluster::new(config);
-            for id in 1..=3 {
-                cluster.start(id).await;
-            }
-            cluster.initialize(&[1, 2, 3]).await;
+            let cluster = three_nodes_with(config).await;
             let leader = cluster.leader().await;
             add_entries(&cluster, "s", 0..60).await;
             let written = cluster.applied_index(leader);
