@@ -1,0 +1,282 @@
+//! The nemesis: faults chosen by the seed, applied between simulation steps and undone later.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use crate::workload::operate;
+use crate::world::{host, now_of, World};
+use crate::Rng;
+
+/// The kinds of fault the nemesis injects.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// One node (half the time the leader) crashes and restarts later; never a majority.
+    Crash,
+    /// Two nodes cannot reach each other.
+    Partition,
+    /// One node's messages to another are dropped; the other way works.
+    OneWay,
+    /// The leader is cut off from every other node (clients still reach it).
+    IsolateLeader,
+    /// Messages between two nodes are held, then delivered late all at once.
+    Hold,
+    /// Everything to and from one node is held: a pause, as the network sees it.
+    Pause,
+    /// Every node crashes, and all restart.
+    CrashAll,
+    /// The nodes split into two random groups that cannot reach each other.
+    Halves,
+    /// One node (half the time the leader) leaves the voters, and later joins them again;
+    /// half the time the leader crashes while the change is under way.
+    Reconfigure,
+}
+
+/// Faults, chosen by the seed, applied between simulation steps and undone later.
+pub(crate) struct Nemesis {
+    only: Option<Fault>,
+    power_loss: bool,
+    rng: Rng,
+    nodes: u64,
+    next_ms: u64,
+    /// `(when, what)`: faults to undo, and crashes timed to land mid-change.
+    pending: Vec<(u64, Later)>,
+    crashed: Vec<u64>,
+    pub(crate) log: Vec<String>,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) enum Later {
+    Bounce(u64),
+    /// Crash whichever node leads then, for this long (during a membership change).
+    CrashLeader(u64),
+    Repair(u64, u64),
+    RepairOneway(u64, u64),
+    Release(u64, u64),
+}
+
+impl Nemesis {
+    pub(crate) fn new(rng: Rng, nodes: u64, only: Option<Fault>, power_loss: bool) -> Nemesis {
+        Nemesis {
+            only,
+            power_loss,
+            rng,
+            nodes,
+            next_ms: 500,
+            pending: Vec::new(),
+            crashed: Vec::new(),
+            log: Vec::new(),
+        }
+    }
+
+    pub(crate) fn leader(world: &Rc<RefCell<World>>) -> Option<u64> {
+        world
+            .borrow()
+            .nodes
+            .iter()
+            .find(|(_, node)| node.upgrade().is_some_and(|n| n.is_leader()))
+            .map(|(id, _)| *id)
+    }
+
+    pub(crate) fn act(&mut self, sim: &mut turmoil::Sim<'_>, world: &Rc<RefCell<World>>) {
+        let now = now_of(sim);
+        let due: Vec<Later> = {
+            let (due, later): (Vec<_>, Vec<_>) =
+                self.pending.drain(..).partition(|(at, _)| *at <= now);
+            self.pending = later;
+            due.into_iter().map(|(_, later)| later).collect()
+        };
+        for later in due {
+            self.run(sim, world, later, now);
+        }
+        if now < self.next_ms {
+            return;
+        }
+        self.next_ms = now + 300 + self.rng.below(1500);
+        let lasts = 300 + self.rng.below(2500);
+        let a = 1 + self.rng.below(self.nodes);
+        // Any other node.
+        let b = 1 + (a + self.rng.below(self.nodes - 1)) % self.nodes;
+        let majority_up = self.crashed.len() < ((self.nodes - 1) / 2) as usize;
+        let kind = match self.rng.below(10) {
+            0 | 1 => Fault::Crash,
+            2 => Fault::Partition,
+            3 => Fault::OneWay,
+            4 => Fault::IsolateLeader,
+            5 => Fault::Hold,
+            6 => Fault::Pause,
+            7 => Fault::Halves,
+            8 => Fault::Reconfigure,
+            _ => Fault::CrashAll,
+        };
+        match self.only.unwrap_or(kind) {
+            Fault::Crash if majority_up => {
+                // Half the crashes hit the leader.
+                let victim = if self.rng.below(2) == 0 {
+                    Nemesis::leader(world).unwrap_or(a)
+                } else {
+                    a
+                };
+                if self.crashed.contains(&victim) {
+                    return;
+                }
+                sim.crash(host(victim));
+                self.crashed.push(victim);
+                // A single node's OS crash can lose its unsynced writes too (Jepsen's NATS
+                // 2.12.1 analysis lost committed writes exactly so).
+                let how = self.lose_power(world, victim);
+                self.log
+                    .push(format!("{now} crash n{victim} for {lasts} ms{how}"));
+                self.pending.push((now + lasts, Later::Bounce(victim)));
+            }
+            Fault::Crash => {}
+            Fault::Partition => {
+                sim.partition(host(a), host(b));
+                self.log
+                    .push(format!("{now} partition n{a} n{b} for {lasts} ms"));
+                self.pending.push((now + lasts, Later::Repair(a, b)));
+            }
+            Fault::OneWay => {
+                sim.partition_oneway(host(a), host(b));
+                self.log
+                    .push(format!("{now} cut n{a} -> n{b} for {lasts} ms"));
+                self.pending.push((now + lasts, Later::RepairOneway(a, b)));
+            }
+            Fault::IsolateLeader => {
+                // The leader alone on one side.
+                if let Some(leader) = Nemesis::leader(world) {
+                    for other in (1..=self.nodes).filter(|&n| n != leader) {
+                        sim.partition(host(leader), host(other));
+                        self.pending
+                            .push((now + lasts, Later::Repair(leader, other)));
+                    }
+                    self.log
+                        .push(format!("{now} isolate leader n{leader} for {lasts} ms"));
+                }
+            }
+            Fault::Hold => {
+                sim.hold(host(a), host(b));
+                self.log
+                    .push(format!("{now} hold n{a} <-> n{b} for {lasts} ms"));
+                self.pending.push((now + lasts, Later::Release(a, b)));
+            }
+            Fault::Pause => {
+                // A pause as the network sees it: nothing in or out, then all of it late.
+                // (turmoil cannot stop a host's clock; its timers keep running.)
+                for other in (1..=self.nodes).filter(|&n| n != a) {
+                    sim.hold(host(a), host(other));
+                    self.pending.push((now + lasts, Later::Release(a, other)));
+                }
+                self.log.push(format!("{now} pause n{a} for {lasts} ms"));
+            }
+            Fault::Halves => {
+                // A random side of 1..=n/2 nodes, cut from the rest.
+                let mut order: Vec<u64> = (1..=self.nodes).collect();
+                for i in (1..order.len()).rev() {
+                    order.swap(i, self.rng.below(i as u64 + 1) as usize);
+                }
+                let side = 1 + self.rng.below(self.nodes / 2) as usize;
+                let (small, large) = order.split_at(side);
+                for &x in small {
+                    for &y in large {
+                        sim.partition(host(x), host(y));
+                        self.pending.push((now + lasts, Later::Repair(x, y)));
+                    }
+                }
+                self.log.push(format!(
+                    "{now} split {small:?} from {large:?} for {lasts} ms"
+                ));
+            }
+            Fault::CrashAll if self.crashed.is_empty() => {
+                // Every node at once (a process crash: what reached the OS survives).
+                let mut how = String::new();
+                for id in 1..=self.nodes {
+                    sim.crash(host(id));
+                    self.crashed.push(id);
+                    how.push_str(&self.lose_power(world, id));
+                    self.pending.push((now + lasts, Later::Bounce(id)));
+                }
+                self.log
+                    .push(format!("{now} crash all{how} for {lasts} ms"));
+            }
+            Fault::CrashAll => {}
+            Fault::Reconfigure if world.borrow().voters_back_at.is_none() => {
+                let victim = if self.rng.below(2) == 0 {
+                    Nemesis::leader(world).unwrap_or(a)
+                } else {
+                    a
+                };
+                let voters: Vec<u64> = (1..=self.nodes).filter(|&n| n != victim).collect();
+                world.borrow_mut().voters_back_at = Some(now + lasts);
+                sim.client(
+                    format!("operator{now}"),
+                    operate(Rc::clone(world), self.nodes, voters),
+                );
+                self.log.push(format!(
+                    "{now} remove n{victim} from the voters for {lasts} ms"
+                ));
+                if majority_up && self.rng.below(2) == 0 {
+                    let at = now + self.rng.below(50);
+                    self.pending.push((at, Later::CrashLeader(lasts)));
+                }
+            }
+            Fault::Reconfigure => {}
+        }
+    }
+
+    /// After a crash: half the time (when enabled) a power loss too. Describes what happened.
+    pub(crate) fn lose_power(&mut self, world: &Rc<RefCell<World>>, id: u64) -> String {
+        if !self.power_loss || self.rng.below(2) == 0 {
+            return String::new();
+        }
+        let disk = world.borrow().disks.get(&id).cloned();
+        let lost = disk.map_or(0, |disk| disk.power_loss(&mut self.rng));
+        format!(" (power loss on n{id}: {lost} unsynced batches lost)")
+    }
+
+    pub(crate) fn run(
+        &mut self,
+        sim: &mut turmoil::Sim<'_>,
+        world: &Rc<RefCell<World>>,
+        later: Later,
+        now: u64,
+    ) {
+        match later {
+            Later::CrashLeader(lasts) => {
+                let majority_up = self.crashed.len() < ((self.nodes - 1) / 2) as usize;
+                let leader = Nemesis::leader(world).filter(|id| !self.crashed.contains(id));
+                if let Some(id) = leader.filter(|_| majority_up) {
+                    sim.crash(host(id));
+                    self.crashed.push(id);
+                    let how = self.lose_power(world, id);
+                    self.log.push(format!(
+                        "{now} crash leader n{id}{how} mid-change for {lasts} ms"
+                    ));
+                    self.pending.push((now + lasts, Later::Bounce(id)));
+                }
+            }
+            Later::Bounce(id) => {
+                sim.bounce(host(id));
+                self.crashed.retain(|&c| c != id);
+                self.log.push(format!("{now} restart n{id}"));
+            }
+            Later::Repair(a, b) => sim.repair(host(a), host(b)),
+            Later::RepairOneway(a, b) => sim.repair_oneway(host(a), host(b)),
+            Later::Release(a, b) => sim.release(host(a), host(b)),
+        }
+    }
+
+    /// Undoes every fault now (crashes still to come do not happen); the voters are all
+    /// nodes again once the operator gets through.
+    pub(crate) fn heal(&mut self, sim: &mut turmoil::Sim<'_>, world: &Rc<RefCell<World>>) {
+        let now = now_of(sim);
+        for (_, later) in std::mem::take(&mut self.pending) {
+            if !matches!(later, Later::CrashLeader(_)) {
+                self.run(sim, world, later, now);
+            }
+        }
+        if let Some(at) = &mut world.borrow_mut().voters_back_at {
+            *at = now;
+        }
+        self.log.push(format!("{now} healed"));
+    }
+}
