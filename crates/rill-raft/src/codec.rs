@@ -40,6 +40,16 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, CodecError> {
     Ok(value)
 }
 
+/// The first value of `bytes` (a struct's leading field), ignoring what follows it.
+pub fn decode_prefix<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, CodecError> {
+    let (&format, body) = bytes.split_first().ok_or(CodecError::Empty)?;
+    if format != FORMAT {
+        return Err(CodecError::BadFormat { found: format });
+    }
+    let (value, _) = postcard::take_from_bytes(body)?;
+    Ok(value)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -165,7 +175,11 @@ mod tests {
             }),
         ];
         for payload in entries {
-            round_trip(&Entry { log_id, payload });
+            let entry = Entry { log_id, payload };
+            round_trip(&entry);
+            // An entry's log id reads alone from its front.
+            let bytes = encode(&entry).expect("encodes");
+            assert_eq!(decode_prefix::<LogId>(&bytes).expect("decodes"), log_id);
         }
     }
 

@@ -18,12 +18,14 @@
 //! Index numbering: openraft's first entry has index 0, while a store's applied index 0 means
 //! "nothing applied"; the store's applied index is therefore the Raft log index plus one.
 
+mod bugs;
 mod codec;
 mod config;
 mod error;
 mod log_store;
 mod network;
 mod node;
+mod planted;
 mod stamp;
 mod state_machine;
 mod types;
@@ -31,11 +33,12 @@ mod types;
 #[cfg(test)]
 mod tests;
 
+pub use bugs::Bugs;
 pub use config::RaftConfig;
 pub use error::Error;
-pub use log_store::{LogStore, StorageIo};
+pub use log_store::{LogStore, StorageIo, StoredRaft};
 pub use network::{Network, RpcKind, Transport, TransportError};
 pub use node::{NodeError, NodeOptions, ProposerLimits, RaftNode, Role, Status};
 pub use stamp::{Clock, Stamper};
-pub use state_machine::{ApplyListener, Bugs, SnapshotBuilder, StateMachine};
+pub use state_machine::{AppliedEntry, ApplyListener, SnapshotBuilder, StateMachine};
 pub use types::{Entry, LogId, NodeId, Peer, Raft, Request, Response, TypeConfig};

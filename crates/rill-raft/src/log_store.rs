@@ -21,7 +21,8 @@ use openraft::{OptionalSend, RaftLogReader};
 use rill_storage::{Db, LogMeta};
 use tokio::sync::mpsc;
 
-use crate::codec::{decode, encode};
+use crate::bugs::Bugs;
+use crate::codec::{decode, decode_prefix, encode};
 use crate::error::{self, Error};
 use crate::types::{Entry, LogId, StorageError, TypeConfig, Vote};
 
@@ -31,6 +32,7 @@ pub struct LogStore {
     db: Arc<Db>,
     io: StorageIo,
     snapshot_trigger: Option<BytesTrigger>,
+    bugs: Bugs,
 }
 
 /// Asks for a snapshot each time `limit` bytes of log were appended (see
@@ -59,7 +61,13 @@ impl LogStore {
             db,
             io: StorageIo::default(),
             snapshot_trigger: None,
+            bugs: Bugs::default(),
         }
+    }
+
+    /// Planted bugs, for the simulator only.
+    pub fn with_bugs(self, bugs: Bugs) -> LogStore {
+        LogStore { bugs, ..self }
     }
 
     pub(crate) fn with_snapshot_trigger(self, trigger: BytesTrigger) -> LogStore {
@@ -154,6 +162,56 @@ fn bounds(range: &impl RangeBounds<u64>) -> (u64, u64) {
     (start, end)
 }
 
+/// What a node's store holds of its Raft state: the vote and the log's ids. For tools and the
+/// simulator's checks; the node itself reads through openraft.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StoredRaft {
+    /// `(term, voted for, committed)`.
+    pub vote: Option<(u64, u64, bool)>,
+    /// The last purged log id, `(term, index)`.
+    pub purged: Option<(u64, u64)>,
+    /// Every entry's `(term, index)`, in index order.
+    pub log: Vec<(u64, u64)>,
+}
+
+impl StoredRaft {
+    /// Reads `db`'s vote and log.
+    pub fn read(db: &Db) -> Result<StoredRaft, Error> {
+        let meta = |meta: LogMeta| db.log_meta_get(meta);
+        let vote = match meta(LogMeta::Vote)? {
+            Some(bytes) => {
+                let vote: Vote = decode(&bytes).map_err(Error::codec("vote"))?;
+                let leader = vote.leader_id();
+                Some((
+                    leader.term,
+                    leader.voted_for().unwrap_or(0),
+                    vote.is_committed(),
+                ))
+            }
+            None => None,
+        };
+        let purged = match meta(LogMeta::LastPurged)? {
+            Some(bytes) => {
+                let id: LogId = decode(&bytes).map_err(Error::codec("purged log id"))?;
+                Some((id.leader_id.term, id.index))
+            }
+            None => None,
+        };
+        let mut log = Vec::new();
+        for (index, bytes) in db.log_range(0, u64::MAX)? {
+            // An entry begins with its log id: only that is read.
+            let id: LogId = decode_prefix(&bytes).map_err(Error::codec("log entry"))?;
+            if id.index != index {
+                return Err(Error::Inconsistent(format!(
+                    "log entry {id} stored under index {index}"
+                )));
+            }
+            log.push((id.leader_id.term, id.index));
+        }
+        Ok(StoredRaft { vote, purged, log })
+    }
+}
+
 impl RaftLogReader<TypeConfig> for LogStore {
     async fn try_get_log_entries<RB: RangeBounds<u64> + Clone + Debug + OptionalSend>(
         &mut self,
@@ -204,8 +262,12 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             .map_err(Error::codec("vote"))
             .map_err(error::write_vote)?;
         let db = self.db.clone();
+        let unsynced = self.bugs.vote_not_fsynced;
         self.io
-            .run(move || db.log_meta_put(LogMeta::Vote, &bytes))
+            .run(move || match unsynced {
+                true => db.log_meta_put_unsynced(LogMeta::Vote, &bytes),
+                false => db.log_meta_put(LogMeta::Vote, &bytes),
+            })
             .await
             .map_err(error::write_vote)
     }
@@ -268,8 +330,12 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     async fn truncate(&mut self, log_id: LogId) -> Result<(), StorageError> {
         tracing::debug!(%log_id, "truncating log");
         let db = self.db.clone();
+        let keep_suffix = self.bugs.truncate_keeps_stale_suffix;
         self.io
-            .run(move || db.log_truncate_from(log_id.index))
+            .run(move || match keep_suffix {
+                true => db.log_truncate_one(log_id.index),
+                false => db.log_truncate_from(log_id.index),
+            })
             .await
             .map_err(error::write_logs)
     }

@@ -24,11 +24,13 @@ use rill_core::{Command, Limits, Reply};
 use rill_storage::Db;
 use tokio::sync::{mpsc, oneshot, Semaphore};
 
+use crate::bugs::Bugs;
 use crate::config::RaftConfig;
 use crate::error::Error;
 use crate::log_store::{BytesTrigger, LogStore, StorageIo};
+use crate::planted;
 use crate::stamp::{Clock, Stamper};
-use crate::state_machine::{ApplyListener, Bugs, StateMachine};
+use crate::state_machine::{ApplyListener, StateMachine};
 use crate::types::{NodeId, Peer, Raft, Request, TypeConfig};
 
 /// Why a write or a linearizable read did not go through. Openraft's errors, reduced to what a
@@ -197,6 +199,11 @@ impl RaftNode {
             Some(clock) => Stamper::with_clock(clock),
             None => Stamper::default(),
         });
+        let early = options.bugs.reply_before_commit.then(|| EarlyReplies {
+            db: db.clone(),
+            limits: options.limits.clone(),
+            bugs: options.bugs,
+        });
         let state_machine = StateMachine::new(
             db.clone(),
             options.limits,
@@ -206,7 +213,9 @@ impl RaftNode {
         .with_io(options.storage_io)
         .with_bugs(options.bugs);
         let (storage_io, bugs) = (options.storage_io, options.bugs);
-        let mut log_store = LogStore::new(db.clone()).with_io(options.storage_io);
+        let mut log_store = LogStore::new(db.clone())
+            .with_io(options.storage_io)
+            .with_bugs(options.bugs);
         let mut snapshot_requests = None;
         if config.snapshot_log_bytes_since_last > 0 {
             let (tx, rx) = mpsc::channel(1);
@@ -221,7 +230,7 @@ impl RaftNode {
         let read_barrier_timeout = Duration::from_millis(2 * config.election_timeout_max);
         let raft = Raft::new(id, config, network, log_store, state_machine).await?;
         let (proposals, rx) = mpsc::channel(limits.queue_depth_max);
-        tokio::spawn(propose(raft.clone(), stamper, rx, limits));
+        tokio::spawn(propose(raft.clone(), stamper, rx, limits, early));
         let snapshot_task = snapshot_requests
             .map(|requests| AbortOnDrop(tokio::spawn(snapshot_when_asked(raft.clone(), requests))));
         Ok(RaftNode {
@@ -442,6 +451,32 @@ impl RaftNode {
         &self.raft
     }
 
+    /// Resolves when the Raft core stops on its own: a storage failure (an fsync that
+    /// failed, a write RocksDB refused) or a panic. Says why. Not on a requested shutdown.
+    /// After an fsync error nothing written since the last good one can be trusted to be on
+    /// disk, so the node must not go on; it restarts from what its disk holds.
+    pub fn failed(&self) -> impl std::future::Future<Output = String> + Send + 'static {
+        let mut metrics = self.raft.metrics();
+        async move {
+            loop {
+                if let Err(fatal) = &metrics.borrow_and_update().running_state {
+                    if !matches!(fatal, openraft::error::Fatal::Stopped) {
+                        return fatal.to_string();
+                    }
+                }
+                if metrics.changed().await.is_err() {
+                    // The core is gone without saying why: it will not serve again either.
+                    return "the Raft core ended".to_owned();
+                }
+            }
+        }
+    }
+
+    /// The planted bugs this node runs with (the simulator's; none otherwise).
+    pub fn bugs(&self) -> Bugs {
+        self.bugs
+    }
+
     pub fn db(&self) -> &Arc<Db> {
         &self.db
     }
@@ -456,14 +491,38 @@ impl RaftNode {
 }
 
 /// The proposer: batches queued commands into log entries until every sender is gone.
+/// The planted bug `Bugs::reply_before_commit`: each batch is answered with what it would
+/// answer if it committed, computed on the leader's state once the batch before it applied,
+/// and sent as soon as the batch is handed to Raft.
+struct EarlyReplies {
+    db: Arc<Db>,
+    limits: Limits,
+    bugs: Bugs,
+}
+
+impl EarlyReplies {
+    fn replies(&self, request: &Request) -> Vec<Reply> {
+        // A transaction never committed: a dry run.
+        let mut txn = self.db.begin();
+        request
+            .commands
+            .iter()
+            .map(|command| planted::run(&mut txn, command, request.now_ms, &self.limits, self.bugs))
+            .collect()
+    }
+}
+
 async fn propose(
     raft: Raft,
     stamper: Arc<Stamper>,
     mut rx: mpsc::Receiver<Proposal>,
     limits: ProposerLimits,
+    early: Option<EarlyReplies>,
 ) {
     let in_flight = Arc::new(Semaphore::new(limits.proposals_in_flight_max));
     let mut batch = Vec::with_capacity(limits.batch_commands_max);
+    // With early replies: ends when the previous batch is done.
+    let mut previous: Option<oneshot::Receiver<()>> = None;
     loop {
         // Wait for a free slot first: while every slot is taken, commands pile up in the
         // queue and the next batch grows.
@@ -488,6 +547,15 @@ async fn propose(
             commands,
             now_ms: stamper.stamp(),
         };
+        let early_replies = match &early {
+            Some(early) => {
+                if let Some(done) = previous.take() {
+                    let _ = done.await;
+                }
+                Some(early.replies(&request))
+            }
+            None => None,
+        };
         let pending = match raft.client_write_ff(request).await {
             Ok(pending) => pending,
             Err(_fatal) => {
@@ -497,10 +565,23 @@ async fn propose(
                 continue;
             }
         };
+        let mut reply_txs = reply_txs;
+        let mut done = None;
+        if let Some(replies) = early_replies {
+            for (reply_tx, reply) in reply_txs.drain(..).zip(replies) {
+                let _ = reply_tx.send(Ok(reply));
+            }
+            let (tx, rx) = oneshot::channel();
+            (done, previous) = (Some(tx), Some(rx));
+        }
         let node = raft.clone();
         tokio::spawn(async move {
             let outcome = pending.await;
             drop(permit);
+            drop(done);
+            if reply_txs.is_empty() {
+                return;
+            }
             let result = match outcome {
                 Ok(Ok(response)) => Ok(response.data.replies),
                 Ok(Err(ClientWriteError::ForwardToLeader(forward))) => Err(NodeError::NotLeader {

@@ -23,13 +23,15 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use openraft::storage::RaftStateMachine;
 use openraft::{EntryPayload, OptionalSend, RaftSnapshotBuilder};
-use rill_core::{execute, Command, Limits, Reply};
+use rill_core::{Command, Limits, Reply};
 use rill_storage::{Db, ImageMeta, NodeMeta};
 use serde::de::DeserializeOwned;
 
+use crate::bugs::Bugs;
 use crate::codec::{decode, encode};
 use crate::error::{self, Error};
 use crate::log_store::StorageIo;
+use crate::planted;
 use crate::stamp::Stamper;
 use crate::types::{
     Entry, LogId, Response, Snapshot, SnapshotMeta, StorageError, StoredMembership, TypeConfig,
@@ -47,30 +49,34 @@ pub struct StateMachine {
     listener: Option<Arc<dyn ApplyListener>>,
     io: StorageIo,
     bugs: Bugs,
-}
-
-/// Behaviours that break Rill on purpose, for the simulator to prove that its checker catches
-/// them (`simulation/tests/seeds.rs`). All off by default; never set outside the simulator.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Bugs {
-    /// Apply each entry at this node's own clock instead of the leader's stamp.
-    pub apply_with_local_clock: bool,
-    /// Apply a producer's XADD as a plain XADD: a retry appends again.
-    pub skip_producer_dedup: bool,
-    /// A leader serves reads from its own state without confirming with a quorum that it
-    /// still leads (no read index): a deposed leader answers stale reads.
-    pub serve_reads_without_read_index: bool,
+    /// A snapshot was installed and nothing applied since (for a planted bug).
+    installed_since_apply: bool,
 }
 
 /// Told about every applied log entry once its batch is committed to the store: how blocked
 /// readers learn that their stream changed, and how the simulator watches the applied log.
 /// Runs on the apply path, so it must be quick.
 pub trait ApplyListener: Send + Sync + 'static {
-    /// The entry at log `index` ran `commands`, which answered `replies`.
-    fn applied(&self, index: u64, commands: &[rill_core::Command], replies: &[Reply]);
+    /// One applied entry: what it ran and answered.
+    fn applied(&self, entry: &AppliedEntry<'_>);
 
     /// Every entry of a batch was reported; the store holds the state after the batch.
     fn batch_applied(&self) {}
+
+    /// A snapshot from the leader began to arrive (its first chunk).
+    fn snapshot_receiving(&self) {}
+
+    /// A received snapshot replaced the state: the store holds it, applied up to `index`.
+    fn snapshot_installed(&self, _index: u64) {}
+}
+
+/// One applied log entry, as an [`ApplyListener`] hears of it.
+pub struct AppliedEntry<'a> {
+    pub index: u64,
+    /// The time the commands ran at (the leader's stamp).
+    pub now_ms: u64,
+    pub commands: &'a [Command],
+    pub replies: &'a [Reply],
 }
 
 /// Records the applied state as a snapshot point (see the module doc), concurrently with apply.
@@ -120,6 +126,7 @@ impl StateMachine {
             listener,
             io: StorageIo::default(),
             bugs: Bugs::default(),
+            installed_since_apply: false,
         })
     }
 
@@ -205,6 +212,7 @@ fn apply_batch(
     entries: &[Entry],
     bugs: Bugs,
     local_now: Option<u64>,
+    repeat_first: bool,
 ) -> Result<(Vec<Response>, u64), Error> {
     let (Some(first), Some(last)) = (entries.first(), entries.last()) else {
         return Ok((Vec::new(), clock_ms));
@@ -228,15 +236,15 @@ fn apply_batch(
             EntryPayload::Normal(request) => {
                 clock_ms = clock_ms.max(request.now_ms);
                 let now_ms = local_now.unwrap_or(request.now_ms);
+                if repeat_first && entry.log_id.index == first.log_id.index {
+                    for command in &request.commands {
+                        planted::run(&mut txn, command, now_ms, limits, bugs);
+                    }
+                }
                 request
                     .commands
                     .iter()
-                    .map(|command| match command {
-                        Command::Produce(p) if bugs.skip_producer_dedup => {
-                            execute(&mut txn, &p.add, now_ms, limits)
-                        }
-                        command => execute(&mut txn, command, now_ms, limits),
-                    })
+                    .map(|command| planted::run(&mut txn, command, now_ms, limits, bugs))
                     .collect()
             }
             EntryPayload::Membership(config) => {
@@ -342,16 +350,30 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         let listener = self.listener.clone();
         let bugs = self.bugs;
         let local_now = bugs.apply_with_local_clock.then(|| self.stamper.stamp());
+        let repeat_first = bugs.apply_twice_after_snapshot_install
+            && std::mem::take(&mut self.installed_since_apply);
         let (responses, clock_ms) = self
             .io
             .run(move || {
-                let (responses, clock_ms) =
-                    apply_batch(&db, &limits, clock_ms, &entries, bugs, local_now)?;
+                let (responses, clock_ms) = apply_batch(
+                    &db,
+                    &limits,
+                    clock_ms,
+                    &entries,
+                    bugs,
+                    local_now,
+                    repeat_first,
+                )?;
                 if let Some(listener) = listener {
                     for (entry, response) in entries.iter().zip(&responses) {
                         if let EntryPayload::Normal(request) = &entry.payload {
-                            let index = entry.log_id.index;
-                            listener.applied(index, &request.commands, &response.replies);
+                            let applied = AppliedEntry {
+                                index: entry.log_id.index,
+                                now_ms: local_now.unwrap_or(request.now_ms),
+                                commands: &request.commands,
+                                replies: &response.replies,
+                            };
+                            listener.applied(&applied);
                         }
                     }
                     listener.batch_applied();
@@ -375,6 +397,9 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
     }
 
     async fn begin_receiving_snapshot(&mut self) -> Result<Box<Cursor<Vec<u8>>>, StorageError> {
+        if let Some(listener) = &self.listener {
+            listener.snapshot_receiving();
+        }
         Ok(Box::new(Cursor::new(Vec::new())))
     }
 
@@ -408,6 +433,10 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         self.stamper.observe(applied.clock_ms);
         tracing::info!(snapshot = %meta.snapshot_id, "installed snapshot");
         self.snapshots.keep(meta);
+        self.installed_since_apply = true;
+        if let Some(listener) = &self.listener {
+            listener.snapshot_installed(meta.last_log_id.map_or(0, |id| id.index));
+        }
         Ok(())
     }
 

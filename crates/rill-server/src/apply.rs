@@ -9,8 +9,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use rill_core::{Command, Reply};
-use rill_raft::ApplyListener;
+use rill_core::Reply;
+use rill_raft::{AppliedEntry, ApplyListener};
 
 use crate::blocking::Waiters;
 
@@ -58,12 +58,24 @@ impl ApplyListener for WakeReaders {
         }
     }
 
-    fn applied(&self, index: u64, commands: &[Command], replies: &[Reply]) {
+    fn snapshot_receiving(&self) {
         if let Some(then) = &self.then {
-            then.applied(index, commands, replies);
+            then.snapshot_receiving();
+        }
+    }
+
+    fn snapshot_installed(&self, index: u64) {
+        if let Some(then) = &self.then {
+            then.snapshot_installed(index);
+        }
+    }
+
+    fn applied(&self, entry: &AppliedEntry<'_>) {
+        if let Some(then) = &self.then {
+            then.applied(entry);
         }
         let mut touched: Vec<Vec<u8>> = Vec::new();
-        for (command, reply) in commands.iter().zip(replies) {
+        for (command, reply) in entry.commands.iter().zip(entry.replies) {
             if wakes_readers(reply) {
                 touched.extend(command.keys());
             }
@@ -84,6 +96,7 @@ fn wakes_readers(reply: &Reply) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rill_core::Command;
     use std::time::Duration;
 
     #[test]
@@ -139,12 +152,20 @@ mod tests {
         };
         let on_s = waiters.register(&[b"s".to_vec()]).expect("room");
         let on_t = waiters.register(&[b"t".to_vec()]).expect("room");
-        listener.applied(1, &[command("XADD s 1-1 f v")], &[Reply::bulk("1-1")]);
+        let applied = |index, commands: &[Command], replies: &[Reply]| {
+            listener.applied(&AppliedEntry {
+                index,
+                now_ms: 0,
+                commands,
+                replies,
+            })
+        };
+        applied(1, &[command("XADD s 1-1 f v")], &[Reply::bulk("1-1")]);
         assert!(woken(&on_s));
         assert!(!woken(&on_t));
         // A write that changed nothing a reader waits for (an error, an empty group read)
         // wakes nobody.
-        listener.applied(
+        applied(
             2,
             &[
                 command("XADD s 1-1 f v"),

@@ -28,13 +28,13 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use rill_core::{Command, Reply};
-use tokio::io::{AsyncReadExt, AsyncWriteExt, Interest};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::watch;
 
 use crate::commands::{dispatch, Action, ClientState};
 use crate::exec::{Interrupt, ReadOp, Route};
 use crate::resp::{encode, Protocol, ProtocolError, RequestDecoder};
+use crate::transport::Transport;
 use crate::{stopped, Shared};
 
 /// Bytes asked of the socket per read.
@@ -42,25 +42,19 @@ const READ_CHUNK_BYTES: usize = 16 << 10;
 /// Replies are flushed early when this much is waiting, so a batch of large replies does not
 /// pile up in memory.
 const OUTPUT_FLUSH_BYTES: usize = 1 << 20;
-/// How often a blocked client whose query buffer is full is checked for having closed, while
-/// unread input keeps its socket readable.
-const PEER_CLOSED_CHECK: Duration = Duration::from_millis(50);
 /// How long a client may take to read its last replies once shutdown has begun.
 const SHUTDOWN_FLUSH: Duration = Duration::from_secs(1);
 /// How long, and for how many bytes, input is discarded after a closing error.
 const LINGER: Duration = Duration::from_millis(500);
 const LINGER_BYTES_MAX: usize = 1 << 20;
 
-pub(crate) async fn serve(
-    stream: TcpStream,
+pub(crate) async fn serve<S: Transport>(
+    stream: S,
     peer: SocketAddr,
     shared: Arc<Shared>,
     shutdown: watch::Receiver<bool>,
 ) {
-    // Replies are flushed per batch already; Nagle would only add latency.
-    if let Err(error) = stream.set_nodelay(true) {
-        tracing::debug!(%error, %peer, "set_nodelay failed");
-    }
+    stream.accepted(peer);
     let id = shared.next_client_id.fetch_add(1, Ordering::Relaxed);
     shared
         .info
@@ -104,8 +98,8 @@ enum Slot {
     Forward(String, Command),
 }
 
-struct Connection {
-    stream: TcpStream,
+struct Connection<S> {
+    stream: S,
     shared: Arc<Shared>,
     shutdown: watch::Receiver<bool>,
     decoder: RequestDecoder,
@@ -116,7 +110,7 @@ struct Connection {
     output: Vec<u8>,
 }
 
-impl Connection {
+impl<S: Transport> Connection<S> {
     async fn run(&mut self) -> io::Result<()> {
         loop {
             if *self.shutdown.borrow() {
@@ -335,7 +329,7 @@ impl Connection {
         }
     }
 
-    fn client_watch(&mut self) -> ClientWatch<'_> {
+    fn client_watch(&mut self) -> ClientWatch<'_, S> {
         let can_read = !self.query_buffer_full();
         ClientWatch {
             stream: &mut self.stream,
@@ -401,39 +395,30 @@ impl Connection {
     }
 }
 
-/// Reads into `input` when `can_read`; otherwise reads nothing and returns `Ok(0)` once the
-/// peer has closed (FIN or reset), like a read at EOF. Unread input ahead of the FIN does not
-/// hide it: the close is seen through the socket's read-closed readiness (EPOLLRDHUP/HUP), which
-/// tokio keeps once set. While input is pending the socket stays readable, so between checks
-/// this sleeps `PEER_CLOSED_CHECK` instead of spinning.
-async fn read_or_watch(
-    stream: &mut TcpStream,
+/// Reads into `input` when `can_read`; otherwise returns `Ok(0)` once the peer has closed,
+/// like a read at EOF, without growing `input` (see [`Transport::watch_closed`]).
+async fn read_or_watch<S: Transport>(
+    stream: &mut S,
     input: &mut BytesMut,
     can_read: bool,
 ) -> io::Result<usize> {
     if can_read {
         return stream.read_buf(input).await;
     }
-    loop {
-        let ready = stream.ready(Interest::READABLE).await?;
-        if ready.is_read_closed() {
-            return Ok(0);
-        }
-        tokio::time::sleep(PEER_CLOSED_CHECK).await;
-    }
+    stream.watch_closed(input).await
 }
 
 /// A blocked client's connection, watched for the client leaving or the server stopping.
 /// While blocked, input keeps being read (pipelined requests wait in the buffer); with the
 /// buffer full, reading stops but the close is still seen.
-struct ClientWatch<'a> {
-    stream: &'a mut TcpStream,
+struct ClientWatch<'a, S> {
+    stream: &'a mut S,
     input: &'a mut BytesMut,
     shutdown: &'a mut watch::Receiver<bool>,
     can_read: bool,
 }
 
-impl Interrupt for ClientWatch<'_> {
+impl<S: Transport> Interrupt for ClientWatch<'_, S> {
     async fn interrupted(&mut self) -> io::Result<()> {
         loop {
             if self.can_read {

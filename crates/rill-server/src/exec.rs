@@ -173,6 +173,9 @@ impl Shared {
     /// Sends `commands` to the leader at `raft_addr`, to run there in order.
     pub(crate) async fn forward(&self, raft_addr: &str, commands: &[Command]) -> Vec<Reply> {
         let timeout = forward_timeout(commands);
+        if self.node.bugs().forward_twice {
+            let _ = self.peers.forward(raft_addr, commands, timeout).await;
+        }
         match self.peers.forward(raft_addr, commands, timeout).await {
             Ok(replies) => replies,
             Err(error) => {

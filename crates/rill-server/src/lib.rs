@@ -3,6 +3,7 @@
 //!
 //! ```text
 //!  TcpListener ─accept─▶ connection task (one per client)            [connection.rs]
+//!  (or the caller's connections: `start_on`)                         [transport.rs]
 //!                          │ bytes ─RequestDecoder─▶ argv               [resp/decode.rs]
 //!                          │ argv ─dispatch─▶ server command reply      [commands.rs]
 //!                          │              └─▶ rill_core::Command ─▶ run it [exec.rs]:
@@ -38,9 +39,11 @@ mod exec;
 mod grpc;
 mod peers;
 pub mod resp;
+mod transport;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, AtomicUsize};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
@@ -48,7 +51,7 @@ use std::time::{Duration, Instant};
 use rill_raft::{Network, NodeId, Peer, RaftNode};
 use rill_storage::{Db, DbOptions, StorageError};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
 use tonic::codegen::tokio_stream::Stream;
@@ -62,6 +65,7 @@ use crate::apply::{Clock, WakeReaders};
 use crate::blocking::Waiters;
 use crate::commands::ServerInfo;
 use crate::peers::Peers;
+use crate::transport::{Foreign, TcpAccept, Transport};
 
 /// How long a stopping server waits for the Raft core's last tasks to release the store.
 const STORE_CLOSE_WAIT: Duration = Duration::from_secs(10);
@@ -124,7 +128,8 @@ impl Server {
         // TCP_NODELAY, Nagle holds small replies back ~40 ms behind delayed ACKs.
         let incoming = TcpIncoming::from(grpc_listener).with_nodelay(Some(true));
         let net = Sockets {
-            redis: Some(listener),
+            redis: Some(TcpAccept(listener)),
+            protected: true,
             addr,
             grpc_addr,
             incoming,
@@ -134,14 +139,23 @@ impl Server {
     }
 
     /// Starts a node on a network other than the OS's (the simulator's): over `db`, already
-    /// open, serving gRPC on the connections `incoming` yields (no Redis listener), dialing
-    /// peers with `dial`. `options` brings the clock, storage I/O and planted bugs; the server
-    /// sets the limits and the listener. `config.advertise_host` names this node to its peers.
-    pub async fn start_on<I, IO, IE>(
+    /// open, serving gRPC on the connections `incoming` yields, and the Redis protocol on the
+    /// `(connection, peer)` pairs `redis` yields (if any: `(connections, the address they
+    /// arrive at)`), dialing peers with `dial`. `options` brings the clock, storage I/O and
+    /// planted bugs; the server sets the limits and the listener. `config.advertise_host`
+    /// names this node to its peers.
+    ///
+    /// Redis connections are served as [`Server::start`]'s are, with two differences that
+    /// come from the OS socket being absent: protected mode (loopback clients only, without a
+    /// password) does not apply, since the caller's network is not the OS's; and a blocked
+    /// client whose query buffer is full is seen leaving only while the buffer has spare
+    /// capacity. An `Err` from `redis` is logged and accepting goes on; its end ends accepting.
+    pub async fn start_on<I, IO, IE, R, S>(
         config: ServerConfig,
         db: Arc<Db>,
         incoming: I,
         grpc_addr: SocketAddr,
+        redis: Option<(R, SocketAddr)>,
         dial: Dial,
         options: NodeOptions,
     ) -> Result<ServerHandle, ServerError>
@@ -149,11 +163,18 @@ impl Server {
         I: Stream<Item = Result<IO, IE>> + Send + 'static,
         IO: AsyncRead + AsyncWrite + Connected + Unpin + Send + 'static,
         IE: Into<Box<dyn std::error::Error + Send + Sync>>,
+        R: Stream<Item = std::io::Result<(S, SocketAddr)>> + Send + 'static,
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
         config.limits.assert_valid();
+        let (redis, addr) = match redis {
+            Some((connections, addr)) => (Some(Foreign(Box::pin(connections))), addr),
+            None => (None, SocketAddr::new(grpc_addr.ip(), 0)),
+        };
         let net = Sockets {
-            redis: None,
-            addr: SocketAddr::new(grpc_addr.ip(), 0),
+            redis,
+            protected: false,
+            addr,
             grpc_addr,
             incoming,
             dial: Some(dial),
@@ -163,25 +184,29 @@ impl Server {
 }
 
 /// Where a node's connections come from and go to.
-struct Sockets<I> {
-    /// The Redis protocol listener, if any, and its address.
-    redis: Option<TcpListener>,
+struct Sockets<I, R> {
+    /// The Redis protocol connections, if any, and their address.
+    redis: Option<R>,
+    /// Whether protected mode applies to them (it does on the OS's network).
+    protected: bool,
     addr: SocketAddr,
     grpc_addr: SocketAddr,
     incoming: I,
     dial: Option<Dial>,
 }
 
-async fn launch<I, IO, IE>(
+async fn launch<I, IO, IE, R, T>(
     config: ServerConfig,
     db: Arc<Db>,
-    net: Sockets<I>,
+    net: Sockets<I, R>,
     options: NodeOptions,
 ) -> Result<ServerHandle, ServerError>
 where
     I: Stream<Item = Result<IO, IE>> + Send + 'static,
     IO: AsyncRead + AsyncWrite + Connected + Unpin + Send + 'static,
     IE: Into<Box<dyn std::error::Error + Send + Sync>>,
+    R: Stream<Item = std::io::Result<(T, SocketAddr)>> + Unpin + Send + 'static,
+    T: Transport,
 {
     let (addr, grpc_addr) = (net.addr, net.grpc_addr);
     let host = match (&config.advertise_host, config.bind) {
@@ -264,6 +289,7 @@ where
     let shared_weak = Arc::downgrade(&shared);
     let task = tokio::spawn(run(
         net.redis,
+        net.protected,
         shared,
         connections_max,
         shutdown_rx,
@@ -349,6 +375,17 @@ impl ServerHandle {
         self.shared.upgrade().map(|shared| Arc::clone(&shared.node))
     }
 
+    /// Resolves when the node's Raft core stopped on its own (an fsync that failed, a
+    /// storage error, a panic), with why. The node then serves nothing; whoever runs it stops
+    /// it and starts it again, from what its disk holds (the binary exits with a failure).
+    pub async fn failed(&self) -> String {
+        let failed = match self.shared.upgrade() {
+            Some(shared) => shared.node.failed(),
+            None => return "the server has stopped".to_owned(),
+        };
+        failed.await
+    }
+
     /// This node's view of the cluster; `None` once it has stopped.
     pub fn status(&self) -> Option<Status> {
         self.shared.upgrade().map(|shared| shared.node.status())
@@ -388,22 +425,26 @@ impl Drop for ServerHandle {
 
 /// Accepts connections until shutdown, then waits for every connection and the gRPC server,
 /// stops the Raft node, and waits for the store to close.
-async fn run(
-    listener: Option<TcpListener>,
+async fn run<R, T>(
+    mut listener: Option<R>,
+    protected: bool,
     shared: Arc<Shared>,
     connections_max: usize,
     shutdown_rx: watch::Receiver<bool>,
     grpc: tokio::task::JoinHandle<()>,
     db_weak: Weak<Db>,
-) {
+) where
+    R: Stream<Item = std::io::Result<(T, SocketAddr)>> + Unpin + Send + 'static,
+    T: Transport,
+{
     let permits = Arc::new(Semaphore::new(connections_max));
     let mut connections = JoinSet::new();
     let mut stop_rx = shutdown_rx.clone();
     loop {
         tokio::select! {
             _ = stopped(&mut stop_rx) => break,
-            accepted = accept(listener.as_ref()) => match accepted {
-                Ok((stream, peer)) if !admitted(peer, &shared.info.config) => {
+            accepted = accept(&mut listener) => match accepted {
+                Ok((stream, peer)) if protected && !admitted(peer, &shared.info.config) => {
                     refuse(stream, PROTECTED_MODE, &mut connections);
                 }
                 Ok((stream, peer)) => match Arc::clone(&permits).try_acquire_owned() {
@@ -447,11 +488,21 @@ async fn run(
     tracing::info!("stopped");
 }
 
-/// The next connection; never, without a listener.
-async fn accept(listener: Option<&TcpListener>) -> std::io::Result<(TcpStream, SocketAddr)> {
-    match listener {
-        Some(listener) => listener.accept().await,
-        None => std::future::pending().await,
+/// The next connection; never, without a listener or once its connections end (which drops
+/// it).
+async fn accept<R, T>(listener: &mut Option<R>) -> std::io::Result<(T, SocketAddr)>
+where
+    R: Stream<Item = std::io::Result<(T, SocketAddr)>> + Unpin,
+{
+    let Some(connections) = listener.as_mut() else {
+        return std::future::pending().await;
+    };
+    match std::future::poll_fn(|cx| Pin::new(&mut *connections).poll_next(cx)).await {
+        Some(accepted) => accepted,
+        None => {
+            *listener = None;
+            std::future::pending().await
+        }
     }
 }
 
@@ -464,7 +515,7 @@ fn admitted(peer: SocketAddr, config: &ServerConfig) -> bool {
 }
 
 /// Replies `refusal` and closes, without holding up `accept`.
-fn refuse(stream: TcpStream, refusal: &'static str, connections: &mut JoinSet<()>) {
+fn refuse<T: Transport>(stream: T, refusal: &'static str, connections: &mut JoinSet<()>) {
     connections.spawn(async move {
         let mut stream = stream;
         let refusal = refusal.as_bytes();

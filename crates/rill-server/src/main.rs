@@ -271,12 +271,25 @@ async fn serve(config: ServerConfig) -> ExitCode {
     };
     println!("listening on {}", handle.addr());
     println!("grpc on {}", handle.grpc_addr());
-    tokio::select! {
-        _ = interrupt.recv() => tracing::info!("SIGINT: stopping"),
-        _ = terminate.recv() => tracing::info!("SIGTERM: stopping"),
-    }
+    let code = tokio::select! {
+        _ = interrupt.recv() => {
+            tracing::info!("SIGINT: stopping");
+            ExitCode::SUCCESS
+        }
+        _ = terminate.recv() => {
+            tracing::info!("SIGTERM: stopping");
+            ExitCode::SUCCESS
+        }
+        why = handle.failed() => {
+            // After a failed fsync the process must not go on (what reached the disk is
+            // unknown); a supervisor restarts it from its log.
+            tracing::error!(%why, "the Raft core stopped: exiting");
+            eprintln!("rill-server: the Raft core stopped: {why}");
+            ExitCode::FAILURE
+        }
+    };
     handle.shutdown().await;
-    ExitCode::SUCCESS
+    code
 }
 
 #[cfg(test)]

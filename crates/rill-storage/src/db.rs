@@ -67,7 +67,9 @@ impl Default for DbOptions {
 /// simulator's disk: a power loss keeps the batches up to the last synced one (RocksDB's WAL
 /// recovers a prefix, and a synced write makes all before it durable).
 pub trait WriteJournal: Send + Sync + 'static {
-    fn written(&self, batch: &[u8], synced: bool);
+    /// `batch` is written, and fsynced if `synced`. An error is an fsync that failed: the
+    /// write fails, and the store does not hold the batch.
+    fn written(&self, batch: &[u8], synced: bool) -> Result<(), String>;
 }
 
 /// The store on disk. `Send + Sync`: share it in an `Arc` between one writer and many readers.
@@ -143,13 +145,16 @@ impl Db {
 
     /// Every write goes through here, so a journal hears all of them.
     pub(crate) fn write_batch(&self, batch: WriteBatch, sync: bool) -> Result<(), StorageError> {
-        let copy = self.journal.as_ref().map(|_| batch.data().to_vec());
+        // The journal hears of the batch first: a failed fsync there fails the write before
+        // this store holds it.
+        if let Some(journal) = &self.journal {
+            journal
+                .written(batch.data(), sync)
+                .map_err(|message| StorageError::Rocks { message })?;
+        }
         let mut write_options = WriteOptions::default();
         write_options.set_sync(sync);
         self.rocks.write_opt(batch, &write_options)?;
-        if let (Some(journal), Some(bytes)) = (&self.journal, copy) {
-            journal.written(&bytes, sync);
-        }
         Ok(())
     }
 

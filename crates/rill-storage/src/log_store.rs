@@ -84,12 +84,21 @@ impl Db {
 
     /// Removes every entry at `index` and after, fsynced.
     pub fn log_truncate_from(&self, index: u64) -> Result<(), StorageError> {
+        self.log_remove(&raft_log::key(index), &raft_log::end_of_log())
+    }
+
+    /// Removes only the entry at `index`, fsynced: a truncation that keeps a stale suffix,
+    /// for the simulator's planted bug (`rill_raft::Bugs::truncate_keeps_stale_suffix`).
+    pub fn log_truncate_one(&self, index: u64) -> Result<(), StorageError> {
+        match index.checked_add(1) {
+            Some(end) => self.log_remove(&raft_log::key(index), &raft_log::key(end)),
+            None => self.log_remove(&raft_log::key(index), &raft_log::end_of_log()),
+        }
+    }
+
+    fn log_remove(&self, from: &[u8], to: &[u8]) -> Result<(), StorageError> {
         let mut batch = WriteBatch::default();
-        batch.delete_range_cf(
-            self.handle(Cf::RaftLog),
-            &raft_log::key(index)[..],
-            &raft_log::end_of_log()[..],
-        );
+        batch.delete_range_cf(self.handle(Cf::RaftLog), from, to);
         self.write_synced(batch)
     }
 
@@ -126,10 +135,20 @@ impl Db {
 
     /// Stores one log record, fsynced when [`LogMeta::needs_fsync`] says so.
     pub fn log_meta_put(&self, meta: LogMeta, bytes: &[u8]) -> Result<(), StorageError> {
+        self.log_meta_write(meta, bytes, meta.needs_fsync())
+    }
+
+    /// Stores one log record without an fsync, whatever it is: for the simulator's planted
+    /// bug (`rill_raft::Bugs::vote_not_fsynced`).
+    pub fn log_meta_put_unsynced(&self, meta: LogMeta, bytes: &[u8]) -> Result<(), StorageError> {
+        self.log_meta_write(meta, bytes, false)
+    }
+
+    fn log_meta_write(&self, meta: LogMeta, bytes: &[u8], sync: bool) -> Result<(), StorageError> {
         let key = raft_meta::key(meta);
         let mut batch = WriteBatch::default();
         batch.put_cf(self.handle(Cf::RaftMeta), key, checked::encode(&key, bytes));
-        if meta.needs_fsync() {
+        if sync {
             return self.write_synced(batch);
         }
         self.write_batch(batch, false)
