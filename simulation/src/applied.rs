@@ -1,8 +1,8 @@
 //! The applied log, as the replicas report it: every node's state machine tells a [`Watcher`]
 //! each entry it applies. Replicas must agree on every index. After every applied batch the
 //! streams it touched must pass `rill_core::check_stream_invariants` (their pending lists
-//! among it), and the groups' delivery bound (no pending ID above the last delivered one:
-//! the workload uses neither XGROUP SETID nor XCLAIM FORCE, which may break it); and the
+//! among it; not the groups' delivery bound, which XGROUP SETID and XCLAIM FORCE, both in
+//! the workload, may break as in Redis); and the
 //! digest of the node's whole state must equal every other replica's at the same applied
 //! index (batches end at different indexes on different nodes; where two end at the same
 //! one, they are compared).
@@ -11,13 +11,24 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 
 use rill_core::{Command, Reply};
-use rill_raft::ApplyListener;
+use rill_raft::{AppliedEntry, ApplyListener};
+
+use crate::check::groups::PendingRow;
 use rill_storage::Db;
+
+/// One applied log entry, as the first node to apply it reported it.
+#[derive(Clone, Debug)]
+pub struct Entry {
+    /// The leader's stamp the commands ran at.
+    pub now_ms: u64,
+    pub commands: Vec<Command>,
+    pub replies: Vec<Reply>,
+}
 
 /// Every applied index's commands and replies, from the first node to apply it.
 #[derive(Default)]
 pub struct AppliedLog {
-    pub entries: BTreeMap<u64, (Vec<Command>, Vec<Reply>)>,
+    pub entries: BTreeMap<u64, Entry>,
     pub violations: Vec<String>,
     /// Batches whose resulting state was checked.
     pub states_checked: u64,
@@ -25,6 +36,17 @@ pub struct AppliedLog {
     pub digests: BTreeMap<u64, (u64, u64)>,
     /// Batch ends where two replicas' digests were compared.
     pub digests_compared: u64,
+    /// Nodes receiving a snapshot now (first chunk in, not yet installed), and nodes that
+    /// installed one and applied nothing since: where the nemesis's snapshot trap strikes.
+    pub receiving: BTreeSet<u64>,
+    pub just_installed: BTreeSet<u64>,
+    /// Snapshots installed.
+    pub installs: u64,
+    /// `log index -> (node, digest of the queue's pending lists, the lists)` after a batch
+    /// ended at that entry (the first node's; replicas agree through their state digests):
+    /// the work queue's model must hold the same pending lists after that entry. (The store's
+    /// applied index, which `digests` is keyed by, is the log index + 1.)
+    pub pending_digests: BTreeMap<u64, (u64, u64, Vec<PendingRow>)>,
 }
 
 /// Keeps the first violations only: one broken invariant repeats on every later batch.
@@ -68,7 +90,8 @@ impl Watcher {
 }
 
 impl ApplyListener for Watcher {
-    fn applied(&self, index: u64, commands: &[Command], replies: &[Reply]) {
+    fn applied(&self, entry: &AppliedEntry<'_>) {
+        let (index, commands, replies) = (entry.index, entry.commands, entry.replies);
         {
             let mut touched = self.touched.lock().unwrap_or_else(PoisonError::into_inner);
             touched.extend(commands.iter().flat_map(Command::keys));
@@ -80,22 +103,47 @@ impl ApplyListener for Watcher {
         let mut log = lock(&self.log);
         match log.entries.get(&index) {
             None => {
-                log.entries
-                    .insert(index, (commands.to_vec(), replies.to_vec()));
+                let entry = Entry {
+                    now_ms: entry.now_ms,
+                    commands: commands.to_vec(),
+                    replies: replies.to_vec(),
+                };
+                log.entries.insert(index, entry);
             }
-            Some((first_commands, first_replies)) => {
-                if first_commands.as_slice() != commands {
-                    let what = format!("n{}: log index {index} holds other commands than on another replica: {commands:?} vs {first_commands:?}", self.node);
+            Some(first) => {
+                if first.commands.as_slice() != commands {
+                    let what = format!("n{}: log index {index} holds other commands than on another replica: {commands:?} vs {:?}", self.node, first.commands);
                     log.violation(what);
-                } else if first_replies.as_slice() != replies {
-                    let what = format!("n{}: log index {index} answered {replies:?}, another replica {first_replies:?}", self.node);
+                } else if first.replies.as_slice() != replies {
+                    let what = format!(
+                        "n{}: log index {index} answered {replies:?}, another replica {:?}",
+                        self.node, first.replies
+                    );
+                    log.violation(what);
+                } else if first.now_ms != entry.now_ms {
+                    let what = format!(
+                        "n{}: log index {index} ran at {} ms, on another replica at {} ms",
+                        self.node, entry.now_ms, first.now_ms
+                    );
                     log.violation(what);
                 }
             }
         }
     }
 
+    fn snapshot_receiving(&self) {
+        lock(&self.log).receiving.insert(self.node);
+    }
+
+    fn snapshot_installed(&self, _index: u64) {
+        let mut log = lock(&self.log);
+        log.receiving.remove(&self.node);
+        log.just_installed.insert(self.node);
+        log.installs += 1;
+    }
+
     fn batch_applied(&self) {
+        lock(&self.log).just_installed.remove(&self.node);
         let Some(db) = self.db.upgrade() else {
             return;
         };
@@ -104,10 +152,18 @@ impl ApplyListener for Watcher {
         let state = db.read();
         let checked = touched
             .iter()
-            .try_for_each(|key| rill_core::check_stream_invariants(&state, key))
-            .and_then(|()| rill_core::invariants::check_delivery_bound(&state));
+            .try_for_each(|key| rill_core::check_stream_invariants(&state, key));
         let digest = db.applied_digest();
+        let rows = crate::check::groups::pending_rows(&state);
+        let pending = crate::check::groups::digest(&rows);
         let mut log = lock(&self.log);
+        if let Ok((applied, _)) = digest {
+            if let Some(index) = applied.checked_sub(1) {
+                log.pending_digests
+                    .entry(index)
+                    .or_insert((self.node, pending, rows));
+            }
+        }
         log.states_checked += 1;
         if let Err(why) = checked {
             let what = format!("n{}: after an applied batch: {why}", self.node);

@@ -2,6 +2,11 @@
 
 use std::cell::RefCell;
 use std::rc::Rc;
+use std::sync::{Arc, Weak};
+
+use rill_raft::{RaftNode, StoredRaft};
+
+use crate::check::raft_state;
 
 use crate::workload::operate;
 use crate::world::{host, now_of, World};
@@ -29,6 +34,12 @@ pub enum Fault {
     /// One node (half the time the leader) leaves the voters, and later joins them again;
     /// half the time the leader crashes while the change is under way.
     Reconfigure,
+    /// Every fsync of one node (half the time the leader) fails for a while: the node must
+    /// acknowledge nothing it could not sync and stop; then it is restarted.
+    FsyncError,
+    /// A trap: the next node to receive a snapshot crashes (half the time losing power)
+    /// while the snapshot arrives, or right after installing it, and restarts later.
+    SnapshotCrash,
 }
 
 /// Faults, chosen by the seed, applied between simulation steps and undone later.
@@ -42,7 +53,15 @@ pub(crate) struct Nemesis {
     pending: Vec<(u64, Later)>,
     crashed: Vec<u64>,
     pub(crate) log: Vec<String>,
+    next_log_check_ms: u64,
+    /// While armed: how long a node the snapshot trap crashes stays down.
+    trap: Option<u64>,
+    /// Whether a third of the one-node crashes wipe the node's disk.
+    wipes: bool,
 }
+
+/// How often the nemesis checks the live nodes' stored logs.
+const LOG_CHECK_EVERY_MS: u64 = 25;
 
 #[derive(Clone, Debug)]
 pub(crate) enum Later {
@@ -52,6 +71,10 @@ pub(crate) enum Later {
     Repair(u64, u64),
     RepairOneway(u64, u64),
     Release(u64, u64),
+    /// Fsyncs work again on this node, which is restarted (it stopped itself, or would).
+    FsyncsWork(u64),
+    /// The snapshot trap is disarmed.
+    Disarm,
 }
 
 impl Nemesis {
@@ -65,6 +88,21 @@ impl Nemesis {
             pending: Vec::new(),
             crashed: Vec::new(),
             log: Vec::new(),
+            next_log_check_ms: 0,
+            trap: None,
+            wipes: false,
+        }
+    }
+
+    pub(crate) fn with_wipes(self, wipes: bool) -> Nemesis {
+        Nemesis { wipes, ..self }
+    }
+
+    /// Half the time the leader (if one is known), else node `a`.
+    fn leader_or(&mut self, world: &Rc<RefCell<World>>, a: u64) -> u64 {
+        match self.rng.below(2) {
+            0 => Nemesis::leader(world).unwrap_or(a),
+            _ => a,
         }
     }
 
@@ -79,6 +117,8 @@ impl Nemesis {
 
     pub(crate) fn act(&mut self, sim: &mut turmoil::Sim<'_>, world: &Rc<RefCell<World>>) {
         let now = now_of(sim);
+        self.check_logs(world, now);
+        self.spring_trap(sim, world, now);
         let due: Vec<Later> = {
             let (due, later): (Vec<_>, Vec<_>) =
                 self.pending.drain(..).partition(|(at, _)| *at <= now);
@@ -97,7 +137,7 @@ impl Nemesis {
         // Any other node.
         let b = 1 + (a + self.rng.below(self.nodes - 1)) % self.nodes;
         let majority_up = self.crashed.len() < ((self.nodes - 1) / 2) as usize;
-        let kind = match self.rng.below(10) {
+        let kind = match self.rng.below(12) {
             0 | 1 => Fault::Crash,
             2 => Fault::Partition,
             3 => Fault::OneWay,
@@ -106,24 +146,24 @@ impl Nemesis {
             6 => Fault::Pause,
             7 => Fault::Halves,
             8 => Fault::Reconfigure,
+            9 => Fault::FsyncError,
+            10 => Fault::SnapshotCrash,
             _ => Fault::CrashAll,
         };
         match self.only.unwrap_or(kind) {
             Fault::Crash if majority_up => {
-                // Half the crashes hit the leader.
-                let victim = if self.rng.below(2) == 0 {
-                    Nemesis::leader(world).unwrap_or(a)
-                } else {
-                    a
-                };
+                let victim = self.leader_or(world, a);
                 if self.crashed.contains(&victim) {
                     return;
                 }
-                sim.crash(host(victim));
-                self.crashed.push(victim);
+                self.crash(sim, world, victim);
                 // A single node's OS crash can lose its unsynced writes too (Jepsen's NATS
                 // 2.12.1 analysis lost committed writes exactly so).
-                let how = self.lose_power(world, victim);
+                let how = if self.wipes && self.rng.below(3) == 0 {
+                    self.wipe(world, victim)
+                } else {
+                    self.lose_power(world, victim)
+                };
                 self.log
                     .push(format!("{now} crash n{victim} for {lasts} ms{how}"));
                 self.pending.push((now + lasts, Later::Bounce(victim)));
@@ -190,8 +230,7 @@ impl Nemesis {
                 // Every node at once (a process crash: what reached the OS survives).
                 let mut how = String::new();
                 for id in 1..=self.nodes {
-                    sim.crash(host(id));
-                    self.crashed.push(id);
+                    self.crash(sim, world, id);
                     how.push_str(&self.lose_power(world, id));
                     self.pending.push((now + lasts, Later::Bounce(id)));
                 }
@@ -200,11 +239,7 @@ impl Nemesis {
             }
             Fault::CrashAll => {}
             Fault::Reconfigure if world.borrow().voters_back_at.is_none() => {
-                let victim = if self.rng.below(2) == 0 {
-                    Nemesis::leader(world).unwrap_or(a)
-                } else {
-                    a
-                };
+                let victim = self.leader_or(world, a);
                 let voters: Vec<u64> = (1..=self.nodes).filter(|&n| n != victim).collect();
                 world.borrow_mut().voters_back_at = Some(now + lasts);
                 sim.client(
@@ -220,7 +255,131 @@ impl Nemesis {
                 }
             }
             Fault::Reconfigure => {}
+            Fault::FsyncError if majority_up => {
+                let victim = self.leader_or(world, a);
+                if self.crashed.contains(&victim) {
+                    return;
+                }
+                // Counted as down from now: it will stop itself at its next fsync.
+                self.crashed.push(victim);
+                if let Some(disk) = world.borrow().disks.get(&victim) {
+                    disk.fail_fsyncs(true);
+                }
+                self.log
+                    .push(format!("{now} fsyncs fail on n{victim} for {lasts} ms"));
+                self.pending.push((now + lasts, Later::FsyncsWork(victim)));
+            }
+            Fault::FsyncError => {}
+            Fault::SnapshotCrash if self.trap.is_none() && majority_up => {
+                self.trap = Some(lasts);
+                self.log
+                    .push(format!("{now} snapshot trap armed for {lasts} ms"));
+                self.pending.push((now + 3 * lasts, Later::Disarm));
+            }
+            Fault::SnapshotCrash => {}
         }
+    }
+
+    /// With the trap armed, crashes the first node found receiving a snapshot, or that has
+    /// just installed one (before it applied anything after it).
+    fn spring_trap(&mut self, sim: &mut turmoil::Sim<'_>, world: &Rc<RefCell<World>>, now: u64) {
+        let Some(lasts) = self.trap else {
+            return;
+        };
+        let (receiving, installed) = {
+            let w = world.borrow();
+            let log = crate::applied::lock(&w.applied);
+            let first = |set: &std::collections::BTreeSet<u64>| {
+                set.iter().copied().find(|id| !self.crashed.contains(id))
+            };
+            (first(&log.receiving), first(&log.just_installed))
+        };
+        let majority_up = self.crashed.len() < ((self.nodes - 1) / 2) as usize;
+        let (victim, when) = match (receiving, installed) {
+            (Some(id), _) => (id, "while a snapshot arrives"),
+            (None, Some(id)) => (id, "right after installing a snapshot"),
+            (None, None) => return,
+        };
+        if !majority_up {
+            return;
+        }
+        self.trap = None;
+        self.crash(sim, world, victim);
+        {
+            let w = world.borrow();
+            let mut log = crate::applied::lock(&w.applied);
+            log.receiving.remove(&victim);
+            log.just_installed.remove(&victim);
+        }
+        let how = self.lose_power(world, victim);
+        self.log
+            .push(format!("{now} crash n{victim} {when}{how} for {lasts} ms"));
+        self.pending.push((now + lasts, Later::Bounce(victim)));
+    }
+
+    /// Crashes node `id`, first noting what its store holds of its Raft state (its next boot
+    /// must find the same) and checking its log.
+    pub(crate) fn crash(
+        &mut self,
+        sim: &mut turmoil::Sim<'_>,
+        world: &Rc<RefCell<World>>,
+        id: u64,
+    ) {
+        let now = now_of(sim);
+        let node = world.borrow().nodes.get(&id).and_then(Weak::upgrade);
+        if let Some(node) = node {
+            let mut w = world.borrow_mut();
+            match StoredRaft::read(node.db()) {
+                Ok(stored) => {
+                    w.raft_logs_checked += 1;
+                    if let Some(why) = raft_state::log_terms_never_fall(id, &stored) {
+                        w.violation(now, why);
+                    }
+                    w.stored_at_crash.insert(id, stored);
+                }
+                Err(error) => w.violation(now, format!("n{id}: Raft state unreadable: {error}")),
+            }
+        }
+        sim.crash(host(id));
+        self.crashed.push(id);
+    }
+
+    /// Every so often, checks each live node's stored log for falling terms.
+    fn check_logs(&mut self, world: &Rc<RefCell<World>>, now: u64) {
+        if now < self.next_log_check_ms {
+            return;
+        }
+        self.next_log_check_ms = now + LOG_CHECK_EVERY_MS;
+        let nodes: Vec<(u64, Arc<RaftNode>)> = world
+            .borrow()
+            .nodes
+            .iter()
+            .filter(|(id, _)| !self.crashed.contains(id))
+            .filter_map(|(id, node)| Some((*id, node.upgrade()?)))
+            .collect();
+        let mut w = world.borrow_mut();
+        for (id, node) in nodes {
+            match StoredRaft::read(node.db()) {
+                Ok(stored) => {
+                    w.raft_logs_checked += 1;
+                    if let Some(why) = raft_state::log_terms_never_fall(id, &stored) {
+                        w.violation(now, why);
+                    }
+                }
+                Err(error) => w.violation(now, format!("n{id}: Raft state unreadable: {error}")),
+            }
+        }
+    }
+
+    /// After a crash: the node's disk is lost; it boots empty. Describes what happened.
+    fn wipe(&mut self, world: &Rc<RefCell<World>>, id: u64) -> String {
+        let mut w = world.borrow_mut();
+        // Its boot will not find what it stored: that is the fault, not a finding.
+        w.stored_at_crash.remove(&id);
+        if let Some(disk) = w.disks.get(&id) {
+            disk.wipe();
+        }
+        format!(" (disk wiped on n{id})")
     }
 
     /// After a crash: half the time (when enabled) a power loss too. Describes what happened.
@@ -245,8 +404,7 @@ impl Nemesis {
                 let majority_up = self.crashed.len() < ((self.nodes - 1) / 2) as usize;
                 let leader = Nemesis::leader(world).filter(|id| !self.crashed.contains(id));
                 if let Some(id) = leader.filter(|_| majority_up) {
-                    sim.crash(host(id));
-                    self.crashed.push(id);
+                    self.crash(sim, world, id);
                     let how = self.lose_power(world, id);
                     self.log.push(format!(
                         "{now} crash leader n{id}{how} mid-change for {lasts} ms"
@@ -259,6 +417,20 @@ impl Nemesis {
                 self.crashed.retain(|&c| c != id);
                 self.log.push(format!("{now} restart n{id}"));
             }
+            Later::FsyncsWork(id) => {
+                if let Some(disk) = world.borrow().disks.get(&id) {
+                    disk.fail_fsyncs(false);
+                }
+                // The node stopped itself if it tried an fsync; restart it either way (the
+                // crash first, so its stored Raft state is compared at the boot).
+                self.crashed.retain(|&c| c != id);
+                self.crash(sim, world, id);
+                let how = self.lose_power(world, id);
+                sim.bounce(host(id));
+                self.crashed.retain(|&c| c != id);
+                self.log.push(format!("{now} restart n{id}{how}"));
+            }
+            Later::Disarm => self.trap = None,
             Later::Repair(a, b) => sim.repair(host(a), host(b)),
             Later::RepairOneway(a, b) => sim.repair_oneway(host(a), host(b)),
             Later::Release(a, b) => sim.release(host(a), host(b)),
@@ -269,6 +441,7 @@ impl Nemesis {
     /// nodes again once the operator gets through.
     pub(crate) fn heal(&mut self, sim: &mut turmoil::Sim<'_>, world: &Rc<RefCell<World>>) {
         let now = now_of(sim);
+        self.trap = None;
         for (_, later) in std::mem::take(&mut self.pending) {
             if !matches!(later, Later::CrashLeader(_)) {
                 self.run(sim, world, later, now);

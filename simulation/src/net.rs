@@ -1,5 +1,7 @@
 //! Tonic over turmoil's network: the nodes serve Rill's real gRPC services (`rill_server`) on
 //! turmoil listeners and dial each other, and the clients dial them, through turmoil's TCP.
+//! The nodes serve the Redis protocol on turmoil listeners too (`redis_incoming`; the client
+//! is `crate::resp`).
 //!
 //! turmoil never resends a lost segment, so a connection that lost one hangs. The clients
 //! therefore open a connection per call, and the nodes' `Peers` drop a channel whose call
@@ -7,6 +9,7 @@
 
 use std::future::Future;
 use std::io;
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -27,6 +30,8 @@ use turmoil::net::{TcpListener, TcpStream};
 
 /// Every node's gRPC port.
 pub const GRPC_PORT: u16 = 9000;
+/// Every node's Redis-protocol port.
+pub const REDIS_PORT: u16 = 6379;
 const CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
 
 /// An accepted or dialed turmoil connection, as tonic and hyper want it.
@@ -89,6 +94,32 @@ pub fn incoming(listener: TcpListener) -> Incoming {
         }
     });
     Incoming(rx)
+}
+
+/// The connections a turmoil listener accepts, with their peers' addresses, as
+/// `rill_server::Server::start_on` serves the Redis protocol on.
+pub struct RedisIncoming(mpsc::Receiver<io::Result<(TcpStream, SocketAddr)>>);
+
+impl Stream for RedisIncoming {
+    type Item = io::Result<(TcpStream, SocketAddr)>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.0.poll_recv(cx)
+    }
+}
+
+/// Accepts Redis-protocol connections on `listener` for as long as the host lives.
+pub fn redis_incoming(listener: TcpListener) -> RedisIncoming {
+    let (tx, rx) = mpsc::channel(16);
+    tokio::spawn(async move {
+        loop {
+            let accepted = listener.accept().await;
+            if tx.send(accepted).await.is_err() {
+                return;
+            }
+        }
+    });
+    RedisIncoming(rx)
 }
 
 /// Connects to the `host:port` of a URI through turmoil.

@@ -8,11 +8,13 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use rill_core::Command;
-use rill_raft::{Clock, StorageIo};
+use rill_raft::{Clock, StorageIo, StoredRaft};
 use rill_server::{NodeOptions, RaftConfig, Server, ServerConfig};
 use rill_storage::{Db, DbOptions};
 
-use crate::net::GRPC_PORT;
+use crate::check::groups::PendingRow;
+use crate::check::raft_state;
+use crate::net::{GRPC_PORT, REDIS_PORT};
 use crate::world::{host, members, now_ms, now_of, World};
 use crate::{applied, check, net, Config};
 
@@ -48,6 +50,7 @@ pub(crate) async fn boot(
     };
     let history = disk.history();
     let db = Arc::new(Db::open_journaled(&dir, &options, &history, disk)?);
+    check_boot(&world, id, &db);
     let server_config = ServerConfig {
         node_id: id,
         members: members(config.nodes),
@@ -58,7 +61,17 @@ pub(crate) async fn boot(
             election_timeout_ms_max: election_ms + 1,
             snapshot_entries_since_last: 50,
             log_entries_kept_behind_snapshot: 10,
+            // Small chunks: a snapshot arrives over several calls, and the nemesis can crash
+            // a node while it does.
+            snapshot_chunk_bytes_max: 2048,
+            // Few entries per append: a follower catches up over several calls, and what a
+            // truncation leaves behind stays visible between them.
+            entries_per_append_max: 8,
             ..RaftConfig::default()
+        },
+        proposer: rill_raft::ProposerLimits {
+            proposals_in_flight_max: config.proposals_in_flight,
+            ..rill_raft::ProposerLimits::default()
         },
         ..ServerConfig::new(dir)
     };
@@ -74,11 +87,14 @@ pub(crate) async fn boot(
     };
     let listener = turmoil::net::TcpListener::bind(("0.0.0.0", GRPC_PORT)).await?;
     let grpc_addr = SocketAddr::new(turmoil::lookup(host(id)), GRPC_PORT);
+    let redis_listener = turmoil::net::TcpListener::bind(("0.0.0.0", REDIS_PORT)).await?;
+    let redis_addr = SocketAddr::new(grpc_addr.ip(), REDIS_PORT);
     let server = Server::start_on(
         server_config,
         db,
         net::incoming(listener),
         grpc_addr,
+        Some((net::redis_incoming(redis_listener), redis_addr)),
         net::dial(),
         options,
     )
@@ -86,10 +102,37 @@ pub(crate) async fn boot(
     if let Some(node) = server.raft_node() {
         world.borrow_mut().nodes.insert(id, Arc::downgrade(&node));
     }
-    // Serves until the nemesis crashes this host (which drops the server with its runtime).
-    std::future::pending::<()>().await;
+    // Serves until the nemesis crashes this host (which drops the server with its runtime),
+    // or until its Raft core stops on a storage failure: then the node stops, as the binary
+    // exits, until the nemesis restarts it.
+    let why = server.failed().await;
+    world
+        .borrow_mut()
+        .stops
+        .push(format!("{} n{id} stopped itself: {why}", now_ms()));
     drop(server);
     Ok(())
+}
+
+/// Compares what node `id` finds of its Raft state at boot with what it had stored when it
+/// crashed.
+fn check_boot(world: &Rc<RefCell<World>>, id: u64, db: &Db) {
+    let mut w = world.borrow_mut();
+    let Some(before) = w.stored_at_crash.remove(&id) else {
+        return;
+    };
+    match StoredRaft::read(db) {
+        Ok(after) => {
+            w.crashes_compared += 1;
+            for why in raft_state::a_crash_keeps_the_vote_and_the_log(id, &before, &after) {
+                w.violation(now_ms(), why);
+            }
+        }
+        Err(error) => w.violation(
+            now_ms(),
+            format!("n{id}: Raft state unreadable at boot: {error}"),
+        ),
+    }
 }
 
 /// One node's state once the cluster settled.
@@ -98,11 +141,28 @@ pub struct NodeState {
     pub id: u64,
     pub applied_digest: (u64, u64),
     pub values: Vec<(String, String)>,
-    /// The work queue's entry IDs, and its pending list as `(id, owner)`.
+    /// The work queue's entry IDs, and its groups' pending lists.
     pub queue: Vec<String>,
-    pub pending: Vec<(String, String)>,
+    pub pending: Vec<PendingRow>,
     pub invariants: Result<(), String>,
 }
+
+impl NodeState {
+    /// Node `id` holding nothing (for checkers' tests).
+    pub fn empty(id: u64) -> NodeState {
+        NodeState {
+            id,
+            applied_digest: (0, 0),
+            values: Vec::new(),
+            queue: Vec::new(),
+            pending: Vec::new(),
+            invariants: Ok(()),
+        }
+    }
+}
+
+/// The time the settled nodes are read at (reads do not depend on it).
+const PROBE_MS: u64 = EPOCH_MS + 1_000_000_000;
 
 /// Steps until every node has applied the same index (up to 30 s), then reads each node.
 pub(crate) fn converge(
@@ -137,11 +197,12 @@ pub(crate) fn converge(
             let node = world.borrow().nodes.get(&id).and_then(Weak::upgrade)?;
             let mut store = node.db().read();
             let limits = rill_core::Limits::default();
-            let mut run = |args: &[&str]| rill_core::execute(&mut store, &parse(args), 0, &limits);
+            let mut run =
+                |args: &[&str]| rill_core::execute(&mut store, &parse(args), PROBE_MS, &limits);
             let values = check::entries_of(&run(&["XRANGE", "s", "-", "+"]));
-            let (q, g) = (check::groups::STREAM, check::groups::GROUP);
+            let q = check::groups::STREAM;
             let queue = check::entries_in(&run(&["XRANGE", q, "-", "+"]));
-            let pending = check::pending_of(&run(&["XPENDING", q, g, "-", "+", "1000000"]));
+            let pending = check::groups::pending_rows(&store);
             Some(NodeState {
                 id,
                 applied_digest: node.db().applied_digest().unwrap_or((0, 0)),

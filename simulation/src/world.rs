@@ -5,11 +5,13 @@ use std::collections::BTreeMap;
 use std::rc::Rc;
 use std::sync::{Arc, Weak};
 
-use rill_raft::RaftNode;
+use rill_raft::{RaftNode, StoredRaft};
 use rill_server::Member;
 
+use crate::check::liveness::Call;
 use crate::disk::SimDisk;
-use crate::net::GRPC_PORT;
+use crate::net::{GRPC_PORT, REDIS_PORT};
+use crate::workload::Mix;
 use crate::{applied, Op, Rng};
 
 /// State shared by the hosts, the clients and the driver. Everything runs on one thread.
@@ -35,6 +37,30 @@ pub(crate) struct World {
     pub(crate) voters_back_at: Option<u64>,
     /// What the operator's membership changes did, `"<ms> ..."` as the nemesis log.
     pub(crate) operator_log: Vec<String>,
+    /// Each crashed node's stored Raft state at its crash, for its next boot to compare.
+    pub(crate) stored_at_crash: BTreeMap<u64, StoredRaft>,
+    /// What the checks run during the run found (Raft state at crashes, boots and polls).
+    pub(crate) violations: Vec<String>,
+    /// Stored Raft logs checked for falling terms, and crash/boot pairs compared.
+    pub(crate) raft_logs_checked: u64,
+    pub(crate) crashes_compared: u64,
+    /// Every client call to a node, for the deadline check.
+    pub(crate) calls: Vec<Call>,
+    /// Nodes that stopped themselves (their Raft core failed), `"<ms> ..."` as the nemesis
+    /// log.
+    pub(crate) stops: Vec<String>,
+    /// The seed's mix of operations.
+    pub(crate) mix: Mix,
+}
+
+impl World {
+    /// Records a violation found at `at_ms` during the run (the first few: one broken
+    /// invariant repeats).
+    pub(crate) fn violation(&mut self, at_ms: u64, what: String) {
+        if self.violations.len() < 20 {
+            self.violations.push(format!("{at_ms} ms: {what}"));
+        }
+    }
 }
 
 pub(crate) fn host(id: u64) -> String {
@@ -50,9 +76,14 @@ pub(crate) fn members(nodes: u64) -> Vec<Member> {
         .map(|id| Member {
             id,
             grpc: format!("{}:{GRPC_PORT}", host(id)),
-            redis: format!("{}:0", host(id)),
+            redis: format!("{}:{REDIS_PORT}", host(id)),
         })
         .collect()
+}
+
+/// Node `id`'s Redis protocol address.
+pub(crate) fn resp_addr(id: u64) -> String {
+    format!("{}:{REDIS_PORT}", host(id))
 }
 
 pub(crate) fn node_addr(id: u64) -> String {
@@ -66,15 +97,6 @@ pub(crate) fn start_node(world: &Rc<RefCell<World>>, client: u64, nodes: u64) ->
         .get(&client)
         .copied()
         .unwrap_or(1 + client % nodes)
-}
-
-/// A draw from the workload's generator.
-pub(crate) fn draw(world: &Rc<RefCell<World>>, below: u64) -> u64 {
-    world
-        .borrow_mut()
-        .rng
-        .as_mut()
-        .map_or(0, |r| r.below(below))
 }
 
 pub(crate) fn now_of(sim: &turmoil::Sim<'_>) -> u64 {

@@ -1,7 +1,7 @@
 //! The simulator's CI seeds, the determinism check, and the replay/soak entry point.
 //!
 //! Replay one seed:  SIM_SEED=7 cargo nextest run --workspace -E 'test(replay)' --no-capture
-//! Soak:             SIM_SEEDS=0..500 cargo nextest run --workspace -E 'test(replay)' --no-capture
+//! Soak:             SIM_SEEDS=0..1000 cargo nextest run --workspace --release -E 'test(=replay)' --no-capture
 //!
 //! A seed gives one trace as the first run of its process: tokio numbers tasks from a
 //! process-wide counter, and a crashed host's tasks are dropped, closing their connections
@@ -26,25 +26,7 @@ fn assert_clean(report: &Report) {
 }
 
 fn summary(report: &Report) -> String {
-    let q = &report.queue;
-    format!(
-        "seed {}: {} ops, {} acknowledged, {} faults ({} one-node power losses), trace {:016x}; queue: {} appended, {} delivered, {} reread, {} claimed, {} acked, {} trimmed, {} consumer deletions; {} applied states checked, {} digests compared across replicas",
-        report.seed,
-        report.ops,
-        report.acknowledged,
-        report.faults.len(),
-        one_node_power_losses(report),
-        report.trace_hash,
-        q.appended,
-        q.delivered,
-        q.redelivered,
-        q.claimed,
-        q.acked,
-        q.trimmed,
-        q.consumers_deleted,
-        report.states_checked,
-        report.digests_compared
-    )
+    report.summary()
 }
 
 /// Crashes of one node that lost its unsynced writes too.
@@ -157,8 +139,8 @@ fn the_same_seed_gives_the_same_trace() {
     assert_eq!(Some(trace), trace_of(&b), "\n{a}\n{b}");
 }
 
-/// `SIM_SEED=N` replays one seed; `SIM_SEEDS=A..B` runs a range (the soak), each seed in a
-/// child process, and names every failing seed. Without either, nothing runs.
+/// `SIM_SEED=N` replays one seed; `SIM_SEEDS=A..B` runs a range (the soak) on every core, each
+/// seed in a child process, and names every failing seed. Without either, nothing runs.
 #[test]
 fn replay() {
     if let Ok(seed) = std::env::var("SIM_SEED") {
@@ -170,69 +152,39 @@ fn replay() {
         assert_clean(&report);
     } else if let Ok(range) = std::env::var("SIM_SEEDS") {
         let (a, b) = range.split_once("..").expect("SIM_SEEDS=A..B");
-        let seeds = a.parse::<u64>().expect("A")..b.parse::<u64>().expect("B");
-        let mut failed = Vec::new();
-        for seed in seeds {
-            let (output, ok) = replay_in_child(seed);
-            // libtest may print the test's name on the summary's line: find it by its trace.
-            let line = output.lines().find(|line| line.contains(", trace "));
-            let summary = line.and_then(|line| line.find("seed ").map(|at| &line[at..]));
-            println!("{}", summary.unwrap_or("(no summary)"));
-            if !ok {
-                println!("{output}");
-                failed.push(seed);
+        let seeds: Vec<u64> =
+            (a.parse::<u64>().expect("A")..b.parse::<u64>().expect("B")).collect();
+        let started = std::time::Instant::now();
+        // One child per core at a time; each prints its summary as it ends.
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let next = std::sync::Mutex::new(seeds.iter());
+        let failed = std::sync::Mutex::new(Vec::new());
+        std::thread::scope(|scope| {
+            for _ in 0..cores {
+                scope.spawn(|| loop {
+                    let Some(&seed) = next.lock().expect("seed queue").next() else {
+                        return;
+                    };
+                    let (output, ok) = replay_in_child(seed);
+                    // libtest may print the test's name on the summary's line: find it by its
+                    // trace.
+                    let line = output.lines().find(|line| line.contains(", trace "));
+                    let summary = line.and_then(|line| line.find("seed ").map(|at| &line[at..]));
+                    println!("{}", summary.unwrap_or("(no summary)"));
+                    if !ok {
+                        println!("{output}");
+                        failed.lock().expect("failures").push(seed);
+                    }
+                });
             }
-        }
-        assert!(failed.is_empty(), "failing seeds: {failed:?}");
-    }
-}
-
-/// Each planted bug is caught by some seed within a few: a checker that never fails proves
-/// nothing.
-#[test]
-fn every_planted_bug_is_caught() {
-    type Plant = (&'static str, fn(&mut Config));
-    let plants: [Plant; 4] = [
-        ("apply with the node's own clock", |c| {
-            c.bugs.apply_with_local_clock = true
-        }),
-        ("skip the producer dedup table", |c| {
-            c.bugs.skip_producer_dedup = true
-        }),
-        // Lost acknowledged writes need a majority to lose power: crash them all.
-        ("acknowledge log entries before they are fsynced", |c| {
-            c.ack_before_fsync = true;
-            c.only = Some(Fault::CrashAll);
-            // A cluster that keeps losing power crawls: a short workload says enough.
-            c.clients = 1;
-            c.ops_per_client = 10;
-        }),
-        // A stale read needs a deposed leader that still answers: isolate leaders.
-        ("serve reads without the read index", |c| {
-            c.bugs.serve_reads_without_read_index = true;
-            c.only = Some(Fault::IsolateLeader);
-        }),
-    ];
-    for (name, plant) in plants {
-        let caught = (0..8).find_map(|seed| {
-            // Without the work queue: these bugs are caught without it, in less time.
-            let mut config = Config {
-                consumers: 0,
-                ..Config::new(seed)
-            };
-            plant(&mut config);
-            let report = run(&config);
-            (!report.violations.is_empty()).then_some((config, report))
         });
-        let (mut config, report) =
-            caught.unwrap_or_else(|| panic!("{name}: no seed in 0..8 caught it"));
+        let mut failed = failed.into_inner().expect("failures");
+        failed.sort_unstable();
         println!(
-            "{name}: caught by seed {}: {}",
-            report.seed, report.violations[0]
+            "soak: {} seeds on {cores} cores in {:.0} s; failing seeds: {failed:?}",
+            seeds.len(),
+            started.elapsed().as_secs_f64()
         );
-        // The same run without the bug is clean: the bug, not the schedule, was caught.
-        config.bugs = Default::default();
-        config.ack_before_fsync = false;
-        assert_clean(&run(&config));
+        assert!(failed.is_empty(), "failing seeds: {failed:?}");
     }
 }

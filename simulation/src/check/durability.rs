@@ -36,7 +36,7 @@ pub fn acknowledged_appends_survive(history: &[Op], nodes: &[NodeState]) -> Vec<
 pub fn nothing_unattempted_or_failed_appears(history: &[Op], nodes: &[NodeState]) -> Vec<String> {
     let attempted: BTreeMap<&str, &Outcome> = history
         .iter()
-        .filter(|op| !matches!(op.outcome, Outcome::Read(_)))
+        .filter(|op| op.is_append())
         .map(|op| (op.value.as_str(), &op.outcome))
         .collect();
     let mut out = Vec::new();

@@ -4,12 +4,14 @@
 pub mod durability;
 pub mod groups;
 pub mod ids;
-pub mod linearizable;
+pub mod liveness;
+pub mod raft_state;
+pub mod reads;
 pub mod replicas;
 pub mod replies;
 
 pub use groups::work_queue;
-pub use replies::{entries_in, entries_of, pending_of, values_of};
+pub use replies::{entries_in, entries_of};
 
 use crate::{NodeState, Op};
 
@@ -21,7 +23,10 @@ pub fn all(history: &[Op], nodes: &[NodeState]) -> Vec<String> {
         history, nodes,
     ));
     out.extend(ids::ids_are_unique_and_follow_real_time(history));
-    out.extend(linearizable::reads_are_linearizable(history, nodes));
+    out.extend(reads::reads_are_prefixes_of_one_order(history, nodes));
+    out.extend(reads::reads_hold_what_was_acknowledged_before_them(history));
+    out.extend(reads::reads_never_go_back(history));
+    out.extend(reads::blocking_reads_return_what_follows(history, nodes));
     out.extend(replicas::replicas_agree(nodes));
     out
 }

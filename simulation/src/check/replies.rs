@@ -1,4 +1,4 @@
-//! Reading the engine's replies: entry IDs, pending rows, stream values.
+//! Reading the engine's replies: entry IDs, and `(id, value)` pairs.
 
 use rill_core::Reply;
 
@@ -17,25 +17,6 @@ pub fn entries_in(reply: &Reply) -> Vec<String> {
             Reply::Bulk(id) => Some(String::from_utf8_lossy(id).into_owned()),
             Reply::Array(parts) => match parts.first() {
                 Some(Reply::Bulk(id)) => Some(String::from_utf8_lossy(id).into_owned()),
-                _ => None,
-            },
-            _ => None,
-        })
-        .collect()
-}
-
-/// `(id, consumer)` of each entry of an extended XPENDING reply.
-pub fn pending_of(reply: &Reply) -> Vec<(String, String)> {
-    let Reply::Array(rows) = reply else {
-        return Vec::new();
-    };
-    rows.iter()
-        .filter_map(|row| match row {
-            Reply::Array(parts) => match (parts.first(), parts.get(1)) {
-                (Some(Reply::Bulk(id)), Some(Reply::Bulk(owner))) => Some((
-                    String::from_utf8_lossy(id).into_owned(),
-                    String::from_utf8_lossy(owner).into_owned(),
-                )),
                 _ => None,
             },
             _ => None,
@@ -64,8 +45,4 @@ pub fn entries_of(reply: &Reply) -> Vec<(String, String)> {
             _ => None,
         })
         .collect()
-}
-
-pub fn values_of(reply: &Reply) -> Vec<String> {
-    entries_of(reply).into_iter().map(|(_, v)| v).collect()
 }

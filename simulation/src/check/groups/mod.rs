@@ -1,25 +1,48 @@
-//! The work queue (stream `q`, group `g`) against a model driven by the applied log: the
-//! order the replicas applied is the linearization, so every reply must be the one the model
-//! predicts. Checked:
-//! - `>` deliveries are gap-free and increasing: each is exactly the next entries present
-//!   after the group's last delivered ID;
-//! - an entry has one owner; only a claim (XCLAIM, XAUTOCLAIM) changes it; a consumer's
-//!   history read returns exactly its own pending entries;
-//! - an acknowledged entry is never delivered or claimed again;
-//! - trims remove the oldest entries, as many as the threshold asks;
+//! The work queue (stream `q`, its groups `g` and `audit`) against a model driven by the
+//! applied log: the order the replicas applied is the linearization, and each entry carries
+//! the leader's stamp it ran at, so every reply must be the one the model predicts. Checked:
+//! - `>` deliveries never skip or repeat an entry within a group: each is exactly the next
+//!   entries present after the group's last delivered ID (which only XGROUP SETID moves back);
+//! - an entry has one owner; only a claim or a new delivery after SETID changes it; a
+//!   consumer's history read returns exactly its own pending entries;
+//! - an acknowledged entry is never delivered or claimed again (unless SETID moved the group
+//!   back before it);
+//! - XCLAIM and XAUTOCLAIM claim exactly the entries idle for at least their min-idle time
+//!   (XAUTOCLAIM: in order, with its COUNT and scan budget, reporting deleted ones), and a
+//!   claim raises the delivery count by one (JUSTID: not at all); a `>` delivery sets it to
+//!   one, a history read raises it by one;
+//! - XACK, XDEL, DELCONSUMER, DESTROY and trims answer the counts the model predicts, and a
+//!   command on a missing group answers an error;
 //! - producer retries answer the first ID and append nothing;
-//! - at the end, every node's stream and pending list equal the model's.
+//! - at the end, every node's stream and every group's pending list (owner, delivery count
+//!   and time) equal the model's.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Bound;
 
-use rill_core::command::{GroupStart, ReadFrom, TrimStrategy, XGroup};
-use rill_core::{Command, Reply, StreamId};
+use rill_core::command::{GroupStart, ReadFrom, Trim, TrimStrategy, XAutoClaim, XClaim, XGroup};
+use rill_core::{Command, Reply, Store, StreamId};
 
+use crate::applied::AppliedLog;
 use crate::NodeState;
 
 pub const STREAM: &str = "q";
+/// The workers' group.
 pub const GROUP: &str = "g";
+/// A second group: reads without acknowledging (NOACK), is moved (SETID), destroyed and
+/// created again.
+pub const AUDIT: &str = "audit";
+
+/// One pending entry: owner, last delivery time and delivery count.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Pending {
+    pub owner: Vec<u8>,
+    pub delivered_ms: u64,
+    pub count: u64,
+}
+
+/// A pending row as the nodes report it: `(group, id, owner, delivery count, delivery ms)`.
+pub type PendingRow = (String, String, String, u64, u64);
 
 #[derive(Default)]
 pub struct Model {
@@ -30,7 +53,7 @@ pub struct Model {
     appended: BTreeMap<StreamId, String>,
     /// `(producer, seq)` to the ID its first application got.
     produced: BTreeMap<(Vec<u8>, u64), StreamId>,
-    group: Option<Group>,
+    groups: BTreeMap<Vec<u8>, Group>,
     pub violations: Vec<String>,
     pub counts: Counts,
 }
@@ -44,15 +67,18 @@ pub struct Counts {
     pub claimed: u64,
     pub acked: u64,
     pub trimmed: u64,
+    pub deleted: u64,
     pub consumers_deleted: u64,
+    pub group_moves: u64,
+    pub groups_destroyed: u64,
 }
 
+#[derive(Default)]
 struct Group {
     last_delivered: StreamId,
-    /// Pending entries and their owners.
-    pel: BTreeMap<StreamId, Vec<u8>>,
-    /// Who each entry was delivered to by `>` (once, if ever).
-    delivered_to: BTreeMap<StreamId, Vec<u8>>,
+    pel: BTreeMap<StreamId, Pending>,
+    /// Who each entry was handed to by `>`.
+    delivered_to: BTreeMap<StreamId, BTreeSet<Vec<u8>>>,
     acked: BTreeSet<StreamId>,
 }
 
@@ -60,12 +86,18 @@ fn is_queue(key: &[u8]) -> bool {
     key == STREAM.as_bytes()
 }
 
-fn is_group(key: &[u8], group: &[u8]) -> bool {
-    is_queue(key) && group == GROUP.as_bytes()
-}
-
 fn name(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// A command on a missing group must fail.
+fn missing_group(violations: &mut Vec<String>, what: &str, group: &[u8], reply: &Reply) {
+    if !matches!(reply, Reply::Error(_)) {
+        violations.push(format!(
+            "{what} on missing group {} answered {reply:?}",
+            name(group)
+        ));
+    }
 }
 
 /// IDs of an entry list: `[id, fields]` pairs, or bare IDs (JUSTID).
@@ -77,52 +109,53 @@ fn ids_of(entries: &Reply) -> Vec<StreamId> {
 }
 
 impl Model {
-    /// Applies one command of log entry `index` and checks its reply.
-    pub fn apply(&mut self, index: u64, command: &Command, reply: &Reply) {
+    /// Applies one command of log entry `index`, run at `now_ms`, and checks its reply.
+    pub fn apply(&mut self, index: u64, now_ms: u64, command: &Command, reply: &Reply) {
         let before = self.violations.len();
         match command {
             Command::Produce(produce) => {
-                if let (Command::XAdd { key, fields, .. }, Reply::Bulk(id)) = (&produce.add, reply)
+                if let (
+                    Command::XAdd {
+                        key, fields, trim, ..
+                    },
+                    Reply::Bulk(id),
+                ) = (&produce.add, reply)
                 {
                     if is_queue(key) {
                         let producer = (produce.producer.clone(), produce.seq);
-                        self.produce(producer, id, fields);
+                        if self.produce(producer, id, fields) {
+                            self.trim_after_add(trim.as_ref());
+                        }
                     }
                 }
             }
-            Command::XAdd { key, fields, .. } if is_queue(key) => {
+            Command::XAdd {
+                key, fields, trim, ..
+            } if is_queue(key) => {
                 if let Reply::Bulk(id) = reply {
                     self.append(id, fields);
+                    self.trim_after_add(trim.as_ref());
                 }
             }
-            Command::XTrim { key, trim } if is_queue(key) => {
-                if let Reply::Int(removed) = reply {
-                    self.trim(trim.strategy, trim.approx, *removed);
-                }
-            }
+            Command::XTrim { key, trim } if is_queue(key) => match reply {
+                Reply::Int(removed) => self.trim(trim.strategy, trim.approx, *removed),
+                other => self.violations.push(format!("XTRIM answered {other:?}")),
+            },
+            Command::XDel { key, ids } if is_queue(key) => self.delete(ids, reply),
             Command::XGroup(change) => self.group_change(change, reply),
             Command::XReadGroup(read) => {
                 for (key, from) in &read.streams {
-                    if is_group(key, &read.group) {
+                    if is_queue(key) {
                         let consumer = read.consumer.as_slice();
-                        self.read_group(consumer, *from, read.count, read.noack, reply);
+                        let (group, count) = (read.group.as_slice(), read.count);
+                        self.read_group(group, consumer, *from, count, read.noack, now_ms, reply);
                     }
                 }
             }
-            Command::XAck { key, group, ids } if is_group(key, group) => {
-                if let Reply::Int(count) = reply {
-                    self.ack(ids, *count);
-                }
-            }
-            Command::XClaim(claim) if is_group(&claim.key, &claim.group) => {
-                self.claim(&claim.consumer, &ids_of(reply), &[]);
-            }
-            Command::XAutoClaim(claim) if is_group(&claim.key, &claim.group) => {
-                if let Reply::Array(parts) = reply {
-                    let claimed = parts.get(1).map(ids_of).unwrap_or_default();
-                    let deleted = parts.get(2).map(ids_of).unwrap_or_default();
-                    self.claim(&claim.consumer, &claimed, &deleted);
-                }
+            Command::XAck { key, group, ids } if is_queue(key) => self.ack(group, ids, reply),
+            Command::XClaim(claim) if is_queue(&claim.key) => self.claim(claim, now_ms, reply),
+            Command::XAutoClaim(claim) if is_queue(&claim.key) => {
+                self.autoclaim(claim, now_ms, reply)
             }
             _ => {}
         }
@@ -131,20 +164,25 @@ impl Model {
         }
     }
 
-    fn produce(&mut self, producer: (Vec<u8>, u64), id: &[u8], fields: &rill_core::Fields) {
+    /// Whether the producer's XADD appended (a retry answers the first ID and appends nothing).
+    fn produce(&mut self, producer: (Vec<u8>, u64), id: &[u8], fields: &rill_core::Fields) -> bool {
         let Some(parsed) = rill_core::id::parse_id(id) else {
-            return self
-                .violations
+            self.violations
                 .push(format!("XADD answered a bad ID {id:?}"));
+            return false;
         };
         match self.produced.get(&producer) {
-            Some(first) if *first != parsed => self.violations.push(format!(
-                "a producer retry answered {parsed}, the first attempt got {first}"
-            )),
-            Some(_) => {}
+            Some(first) if *first != parsed => {
+                self.violations.push(format!(
+                    "a producer retry answered {parsed}, the first attempt got {first}"
+                ));
+                false
+            }
+            Some(_) => false,
             None => {
                 self.produced.insert(producer, parsed);
                 self.append(id, fields);
+                true
             }
         }
     }
@@ -168,63 +206,145 @@ impl Model {
         self.counts.appended += 1;
     }
 
+    /// XADD's own exact trim (the workload trims approximately with XTRIM only, whose reply
+    /// says how many went).
+    fn trim_after_add(&mut self, trim: Option<&Trim>) {
+        let Some(trim) = trim else { return };
+        if trim.approx {
+            return self
+                .violations
+                .push("the model cannot follow XADD with an approximate trim".to_owned());
+        }
+        let asked = self.asked(trim.strategy);
+        self.remove_oldest(asked);
+    }
+
+    fn asked(&self, strategy: TrimStrategy) -> u64 {
+        match strategy {
+            TrimStrategy::MaxLen(max) => (self.stream.len() as u64).saturating_sub(max),
+            TrimStrategy::MinId(min) => self.stream.range(..min).count() as u64,
+        }
+    }
+
+    fn remove_oldest(&mut self, n: u64) {
+        for _ in 0..n {
+            self.stream.pop_first();
+        }
+        self.counts.trimmed += n;
+    }
+
     /// Trims remove the oldest entries: `removed` of them, as many as the threshold asks
     /// (at most that many when approximate).
     fn trim(&mut self, strategy: TrimStrategy, approx: bool, removed: i64) {
-        let len = self.stream.len() as u64;
-        let asked = match strategy {
-            TrimStrategy::MaxLen(max) => len.saturating_sub(max),
-            TrimStrategy::MinId(min) => self.stream.range(..min).count() as u64,
-        };
+        let asked = self.asked(strategy);
         let removed = removed.max(0) as u64;
         if removed > asked || (!approx && removed != asked) {
             self.violations.push(format!(
-                "a trim ({strategy:?}, approximate {approx}) of {len} entries removed {removed}, the threshold asks for {asked}"
+                "a trim ({strategy:?}, approximate {approx}) of {} entries removed {removed}, the threshold asks for {asked}",
+                self.stream.len()
             ));
         }
-        for _ in 0..removed {
-            self.stream.pop_first();
+        self.remove_oldest(removed.min(asked));
+    }
+
+    fn delete(&mut self, ids: &[StreamId], reply: &Reply) {
+        let mut removed = 0;
+        for id in ids {
+            removed += i64::from(self.stream.remove(id).is_some());
         }
-        self.counts.trimmed += removed;
+        if *reply != Reply::Int(removed) {
+            self.violations.push(format!(
+                "XDEL of {ids:?} answered {reply:?}; {removed} of them were present"
+            ));
+        }
+        self.counts.deleted += removed as u64;
+    }
+
+    /// The group a command names, or a violation unless the reply is the error a missing
+    /// group gets.
+    fn group_for(&mut self, what: &str, group: &[u8], reply: &Reply) -> Option<&mut Group> {
+        let exists = self.groups.contains_key(group);
+        let failed = matches!(reply, Reply::Error(_));
+        if exists == failed {
+            self.violations.push(format!(
+                "{what} on group {} (present: {exists}) answered {reply:?}",
+                name(group)
+            ));
+        }
+        if failed {
+            return None;
+        }
+        self.groups.get_mut(group)
+    }
+
+    fn start_of(&self, start: &GroupStart) -> StreamId {
+        match start {
+            GroupStart::Id(id) => *id,
+            GroupStart::Last => self.last_id,
+        }
     }
 
     fn group_change(&mut self, change: &XGroup, reply: &Reply) {
         match change {
             XGroup::Create {
                 key, group, start, ..
-            } if is_group(key, group) => {
+            } if is_queue(key) => {
+                let exists = self.groups.contains_key(group);
                 let created = matches!(reply, Reply::Status(_));
-                if created == self.group.is_some() {
+                if created == exists {
                     self.violations.push(format!(
-                        "XGROUP CREATE answered {reply:?} with the group existing: {}",
-                        self.group.is_some()
+                        "XGROUP CREATE {} answered {reply:?} with the group present: {exists}",
+                        name(group)
                     ));
                 }
                 if created {
-                    let last_delivered = match start {
-                        GroupStart::Id(id) => *id,
-                        GroupStart::Last => self.last_id,
-                    };
-                    self.group = Some(Group {
+                    let last_delivered = self.start_of(start);
+                    let fresh = Group {
                         last_delivered,
-                        pel: BTreeMap::new(),
-                        delivered_to: BTreeMap::new(),
-                        acked: BTreeSet::new(),
-                    });
+                        ..Group::default()
+                    };
+                    self.groups.insert(group.clone(), fresh);
                 }
+            }
+            XGroup::SetId {
+                key, group, start, ..
+            } if is_queue(key) => {
+                let to = self.start_of(start);
+                if let Some(g) = self.group_for("XGROUP SETID", group, reply) {
+                    g.last_delivered = to;
+                    // What lies after the new position may be delivered again.
+                    g.acked.retain(|id| *id <= to);
+                    g.delivered_to.retain(|id, _| *id <= to);
+                    self.counts.group_moves += 1;
+                }
+            }
+            XGroup::Destroy { key, group } if is_queue(key) => {
+                let existed = self.groups.remove(group).is_some();
+                if *reply != Reply::Int(i64::from(existed)) {
+                    self.violations.push(format!(
+                        "XGROUP DESTROY {} answered {reply:?}; it existed: {existed}",
+                        name(group)
+                    ));
+                }
+                self.counts.groups_destroyed += u64::from(existed);
             }
             XGroup::DelConsumer {
                 key,
                 group,
                 consumer,
-            } if is_group(key, group) => {
-                let Some(g) = &mut self.group else { return };
+            } if is_queue(key) => {
+                let Some(g) = self.group_for("XGROUP DELCONSUMER", group, reply) else {
+                    return;
+                };
                 let owned: Vec<StreamId> = g
                     .pel
                     .iter()
-                    .filter(|(_, owner)| *owner == consumer)
+                    .filter(|(_, p)| p.owner == *consumer)
                     .map(|(id, _)| *id)
                     .collect();
+                for id in &owned {
+                    g.pel.remove(id);
+                }
                 if *reply != Reply::Int(owned.len() as i64) {
                     self.violations.push(format!(
                         "XGROUP DELCONSUMER {} answered {reply:?}; it owned {} entries",
@@ -232,56 +352,58 @@ impl Model {
                         owned.len()
                     ));
                 }
-                for id in owned {
-                    g.pel.remove(&id);
-                }
                 self.counts.consumers_deleted += 1;
             }
             _ => {}
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn read_group(
         &mut self,
+        group: &[u8],
         consumer: &[u8],
         from: ReadFrom,
         count: Option<u64>,
         noack: bool,
+        now_ms: u64,
         reply: &Reply,
     ) {
-        let Some(g) = &mut self.group else {
-            if !matches!(reply, Reply::Error(_)) {
-                self.violations
-                    .push(format!("XREADGROUP without the group answered {reply:?}"));
-            }
-            return;
-        };
         let got = match reply {
             Reply::PairMap(streams) | Reply::Map(streams) => streams
                 .iter()
                 .find(|(key, _)| *key == Reply::Bulk(STREAM.as_bytes().to_vec()))
                 .map(|(_, entries)| ids_of(entries))
                 .unwrap_or_default(),
-            Reply::NilArray | Reply::Nil => Vec::new(),
+            Reply::NilArray | Reply::Nil | Reply::Error(_) => Vec::new(),
             other => {
                 return self
                     .violations
                     .push(format!("XREADGROUP answered {other:?}"))
             }
         };
+        let stream = &self.stream;
+        let Some(g) = self.groups.get_mut(group) else {
+            return missing_group(&mut self.violations, "XREADGROUP", group, reply);
+        };
+        if let Reply::Error(error) = reply {
+            return self
+                .violations
+                .push(format!("XREADGROUP on {} failed: {error}", name(group)));
+        }
         let take = count.map_or(usize::MAX, |c| c as usize);
         let who = name(consumer);
         match from {
             ReadFrom::New => {
-                let expected: Vec<StreamId> = self
-                    .stream
+                let expected: Vec<StreamId> = stream
                     .range((Bound::Excluded(g.last_delivered), Bound::Unbounded))
                     .map(|(id, _)| *id)
                     .take(take)
                     .collect();
                 if got != expected {
                     self.violations.push(format!(
-                        "XREADGROUP > for {who} after {} delivered {got:?}; the next entries are {expected:?}",
+                        "XREADGROUP > for {who} in {} after {} delivered {got:?}; the next entries are {expected:?}",
+                        name(group),
                         g.last_delivered
                     ));
                 }
@@ -291,9 +413,17 @@ impl Model {
                             .push(format!("{who} got {id} again after it was acknowledged"));
                     }
                     if !noack {
-                        g.pel.insert(*id, consumer.to_vec());
+                        let pending = Pending {
+                            owner: consumer.to_vec(),
+                            delivered_ms: now_ms,
+                            count: 1,
+                        };
+                        g.pel.insert(*id, pending);
                     }
-                    g.delivered_to.insert(*id, consumer.to_vec());
+                    g.delivered_to
+                        .entry(*id)
+                        .or_default()
+                        .insert(consumer.to_vec());
                 }
                 if let Some(last) = got.last() {
                     g.last_delivered = g.last_delivered.max(*last);
@@ -304,7 +434,7 @@ impl Model {
                 let expected: Vec<StreamId> = g
                     .pel
                     .range((Bound::Excluded(after), Bound::Unbounded))
-                    .filter(|(_, owner)| owner.as_slice() == consumer)
+                    .filter(|(_, p)| p.owner == consumer)
                     .map(|(id, _)| *id)
                     .take(take)
                     .collect();
@@ -313,54 +443,168 @@ impl Model {
                         "{who}'s history read after {after} returned {got:?}; it owns {expected:?}"
                     ));
                 }
+                for id in &got {
+                    if let (Some(p), true) = (g.pel.get_mut(id), stream.contains_key(id)) {
+                        p.delivered_ms = now_ms;
+                        p.count += 1;
+                    }
+                }
                 self.counts.redelivered += got.len() as u64;
             }
             ReadFrom::Last | ReadFrom::LastEntry => {}
         }
     }
 
-    fn ack(&mut self, ids: &[StreamId], count: i64) {
-        let Some(g) = &mut self.group else { return };
+    fn ack(&mut self, group: &[u8], ids: &[StreamId], reply: &Reply) {
+        // XACK on a missing group answers 0, as in Redis.
         let mut removed = 0;
-        for id in ids {
-            if g.pel.remove(id).is_some() {
-                removed += 1;
-                g.acked.insert(*id);
+        if let Some(g) = self.groups.get_mut(group) {
+            for id in ids {
+                if g.pel.remove(id).is_some() {
+                    removed += 1;
+                    g.acked.insert(*id);
+                }
             }
         }
-        if removed != count {
+        if *reply != Reply::Int(removed) {
             self.violations.push(format!(
-                "XACK of {ids:?} answered {count}; {removed} of them were pending"
+                "XACK of {ids:?} in {} answered {reply:?}; {removed} of them were pending",
+                name(group)
             ));
         }
         self.counts.acked += removed as u64;
     }
 
-    /// `claimed` now belong to `consumer`; `deleted` (XAUTOCLAIM: pending but trimmed) leave
-    /// the pending list.
-    fn claim(&mut self, consumer: &[u8], claimed: &[StreamId], deleted: &[StreamId]) {
-        let Some(g) = &mut self.group else { return };
-        let who = name(consumer);
-        for id in claimed {
-            if g.acked.contains(id) {
-                self.violations
-                    .push(format!("{who} claimed {id} after it was acknowledged"));
-            }
-            match g.pel.get_mut(id) {
-                Some(owner) => *owner = consumer.to_vec(),
-                None => self
-                    .violations
-                    .push(format!("{who} claimed {id}, which was not pending")),
-            }
+    /// XCLAIM, as Redis 7.2+ runs it: deleted entries leave the pending list; a pending entry
+    /// idle for at least min-idle (or any entry, with FORCE) goes to the consumer.
+    fn claim(&mut self, c: &XClaim, now_ms: u64, reply: &Reply) {
+        let stream = &self.stream;
+        let Some(g) = self.groups.get_mut(&c.group) else {
+            return missing_group(&mut self.violations, "XCLAIM", &c.group, reply);
+        };
+        let now = now_ms as i64;
+        if let Some(last) = c.last_id {
+            g.last_delivered = g.last_delivered.max(last);
         }
-        for id in deleted {
-            if self.stream.contains_key(id) || g.pel.remove(id).is_none() {
+        let delivered_ms = match (c.idle_ms, c.time_ms) {
+            (Some(idle), _) => now.saturating_sub(idle),
+            (None, Some(time)) => time,
+            (None, None) => now,
+        };
+        let delivered_ms = if (0..=now).contains(&delivered_ms) {
+            delivered_ms as u64
+        } else {
+            now_ms
+        };
+        let mut expected = Vec::new();
+        for id in &c.ids {
+            if !stream.contains_key(id) {
+                g.pel.remove(id);
+                continue;
+            }
+            let (base, check_idle) = match g.pel.get(id) {
+                Some(p) => (p.count, true),
+                None if c.force => (1, false),
+                None => continue,
+            };
+            if check_idle {
+                let since = g.pel.get(id).map_or(0, |p| p.delivered_ms);
+                if c.min_idle_ms > 0 && now_ms.saturating_sub(since) < c.min_idle_ms {
+                    continue;
+                }
+            }
+            let count = match c.retry_count {
+                Some(n) if n >= 0 => n as u64,
+                _ if c.justid => base,
+                _ => base + 1,
+            };
+            let pending = Pending {
+                owner: c.consumer.clone(),
+                delivered_ms,
+                count,
+            };
+            g.pel.insert(*id, pending);
+            // FORCE may make an acknowledged entry pending again.
+            g.acked.remove(id);
+            expected.push(*id);
+        }
+        let got = ids_of(reply);
+        if got != expected {
+            self.violations.push(format!(
+                "XCLAIM by {} of {:?} (min idle {} ms) claimed {got:?}; the model claims {expected:?}",
+                name(&c.consumer),
+                c.ids,
+                c.min_idle_ms
+            ));
+        }
+        self.counts.claimed += got.len() as u64;
+    }
+
+    /// XAUTOCLAIM: Redis's walk of the pending list from `start`, at most `count` results and
+    /// `count * 10` visits; deleted entries are dropped and reported, entries idle for less
+    /// than min-idle skipped.
+    fn autoclaim(&mut self, c: &XAutoClaim, now_ms: u64, reply: &Reply) {
+        let stream = &self.stream;
+        let Some(g) = self.groups.get_mut(&c.group) else {
+            return missing_group(&mut self.violations, "XAUTOCLAIM", &c.group, reply);
+        };
+        let (mut count, mut attempts) = (c.count, c.count * 10);
+        let (mut claimed, mut deleted) = (Vec::new(), Vec::new());
+        let mut cursor = StreamId::MIN;
+        let visit: Vec<StreamId> = g.pel.range(c.start..).map(|(id, _)| *id).collect();
+        for id in visit {
+            if attempts == 0 || count == 0 {
+                cursor = id;
+                break;
+            }
+            attempts -= 1;
+            if !stream.contains_key(&id) {
+                g.pel.remove(&id);
+                deleted.push(id);
+                count -= 1;
+                continue;
+            }
+            let Some(p) = g.pel.get_mut(&id) else {
+                continue;
+            };
+            if c.min_idle_ms > 0 && now_ms.saturating_sub(p.delivered_ms) < c.min_idle_ms {
+                continue;
+            }
+            if g.acked.contains(&id) {
                 self.violations.push(format!(
-                    "XAUTOCLAIM reported {id} deleted; it is in the stream or was not pending"
+                    "{} claimed {id} after it was acknowledged",
+                    name(&c.consumer)
                 ));
             }
+            p.owner = c.consumer.clone();
+            p.delivered_ms = now_ms;
+            p.count += u64::from(!c.justid);
+            claimed.push(id);
+            count -= 1;
         }
-        self.counts.claimed += claimed.len() as u64;
+        let parts = match reply {
+            Reply::Array(parts) if parts.len() == 3 => parts,
+            other => {
+                return self
+                    .violations
+                    .push(format!("XAUTOCLAIM answered {other:?}"))
+            }
+        };
+        let got_cursor = match &parts[0] {
+            Reply::Bulk(id) => rill_core::id::parse_id(id),
+            _ => None,
+        };
+        let (got, got_deleted) = (ids_of(&parts[1]), ids_of(&parts[2]));
+        if got != claimed || got_deleted != deleted || got_cursor != Some(cursor) {
+            self.violations.push(format!(
+                "XAUTOCLAIM by {} from {} (min idle {} ms, count {}) answered cursor {got_cursor:?}, claimed {got:?}, deleted {got_deleted:?}; the model: {cursor}, {claimed:?}, {deleted:?}",
+                name(&c.consumer),
+                c.start,
+                c.min_idle_ms,
+                c.count
+            ));
+        }
+        self.counts.claimed += got.len() as u64;
     }
 
     /// The stream's IDs, in order.
@@ -368,25 +612,38 @@ impl Model {
         self.stream.keys().map(StreamId::to_string).collect()
     }
 
-    /// The pending list: `(id, owner)` in ID order.
-    pub fn pending(&self) -> Vec<(String, String)> {
-        self.group.as_ref().map_or_else(Vec::new, |g| {
-            g.pel
-                .iter()
-                .map(|(id, owner)| (id.to_string(), name(owner)))
-                .collect()
-        })
+    /// Every group's pending list, in group and ID order.
+    pub fn pending(&self) -> Vec<PendingRow> {
+        let mut rows = Vec::new();
+        for (group, g) in &self.groups {
+            for (id, p) in &g.pel {
+                rows.push((
+                    name(group),
+                    id.to_string(),
+                    name(&p.owner),
+                    p.count,
+                    p.delivered_ms,
+                ));
+            }
+        }
+        rows
     }
 
-    /// Checks what a consumer saw: `consumer` was handed `ids` by an `XREADGROUP >`, so the
-    /// applied log must have delivered each of them to it.
+    /// The groups' names.
+    pub fn groups(&self) -> Vec<String> {
+        self.groups.keys().map(|g| name(g)).collect()
+    }
+
+    /// Checks what a consumer saw: `consumer` was handed `ids` by an `XREADGROUP >` in group
+    /// `g`, so the applied log must have delivered each of them to it.
     pub fn check_seen(&self, consumer: &str, ids: &[String]) -> Vec<String> {
-        let delivered = self.group.as_ref().map(|g| &g.delivered_to);
+        let delivered = self.groups.get(GROUP.as_bytes()).map(|g| &g.delivered_to);
         ids.iter()
             .filter_map(|id| {
                 let parsed = rill_core::id::parse_id(id.as_bytes())?;
-                let to = delivered.and_then(|d| d.get(&parsed)).map(|c| name(c));
-                (to.as_deref() != Some(consumer)).then(|| {
+                let to = delivered.and_then(|d| d.get(&parsed));
+                let ok = to.is_some_and(|to| to.contains(consumer.as_bytes()));
+                (!ok).then(|| {
                     format!("{consumer} was handed {id} by XREADGROUP >; the applied log delivered it to {to:?}")
                 })
             })
@@ -400,22 +657,62 @@ impl Model {
     }
 }
 
-/// The work queue: the applied log replayed through the model (`groups::Model`) with every
-/// reply checked; every acknowledged queue append in the log under its ID; every node's queue
-/// and pending list equal to the model's at the end.
+/// Every group's pending list of the queue in `store`, in group and ID order, as the model
+/// lists its own.
+pub fn pending_rows<S: Store>(store: &S) -> Vec<PendingRow> {
+    let mut rows = Vec::new();
+    // In name order.
+    for group in [AUDIT, GROUP] {
+        let (q, g) = (STREAM.as_bytes(), group.as_bytes());
+        if store.group(q, g).is_none() {
+            continue;
+        }
+        for (id, p) in store.pending_range(q, g, StreamId::MIN, StreamId::MAX, usize::MAX) {
+            rows.push((
+                group.to_owned(),
+                id.to_string(),
+                name(&p.consumer),
+                p.delivery_count,
+                p.delivery_ms,
+            ));
+        }
+    }
+    rows
+}
+
+/// A digest of pending rows, to compare a node's with the model's after every batch.
+pub fn digest(rows: &[PendingRow]) -> u64 {
+    let mut hash = super::Fnv::default();
+    hash.write(format!("{rows:?}").as_bytes());
+    hash.finish()
+}
+
+/// The work queue: the applied log replayed through the model ([`Model`]) with every reply
+/// checked; every acknowledged queue append in the log under its ID; every node's queue and
+/// pending lists equal to the model's at the end.
 pub fn work_queue(
-    applied: &BTreeMap<u64, (Vec<Command>, Vec<Reply>)>,
+    applied: &AppliedLog,
     acked: &[(String, String)],
     seen: &[(String, Vec<String>)],
     nodes: &[NodeState],
 ) -> (Vec<String>, Counts) {
     let mut model = Model::default();
-    for (index, (commands, replies)) in applied {
-        for (command, reply) in commands.iter().zip(replies) {
-            model.apply(*index, command, reply);
+    let mut pel_mismatches = Vec::new();
+    for (index, entry) in &applied.entries {
+        for (command, reply) in entry.commands.iter().zip(&entry.replies) {
+            model.apply(*index, entry.now_ms, command, reply);
+        }
+        if let Some((node, digest, rows)) = applied.pending_digests.get(index) {
+            let expected = model.pending();
+            if *digest != self::digest(&expected) {
+                pel_mismatches.push(format!(
+                    "after log index {index}, n{node}'s pending lists are {rows:?}; the model's {expected:?}"
+                ));
+            }
         }
     }
     let mut out: Vec<String> = model.violations.iter().take(20).cloned().collect();
+    out.extend(pel_mismatches.into_iter().take(5));
     for (value, id) in acked {
         match model.appended(id) {
             Some(found) if found == value => {}
@@ -438,7 +735,7 @@ pub fn work_queue(
         }
         if node.pending != pending {
             out.push(format!(
-                "n{}: pending list {:?}, the applied log says {pending:?}",
+                "n{}: pending lists {:?}, the applied log says {pending:?}",
                 node.id, node.pending
             ));
         }
@@ -447,126 +744,4 @@ pub fn work_queue(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn run(model: &mut Model, index: u64, args: &str, reply: Reply) {
-        let argv: Vec<Vec<u8>> = args.split(' ').map(|a| a.as_bytes().to_vec()).collect();
-        let command = match rill_core::parse(&argv) {
-            Some(Ok(command)) => command,
-            other => panic!("{args}: {other:?}"),
-        };
-        model.apply(index, &command, &reply);
-    }
-
-    fn entries(ids: &[&str]) -> Reply {
-        let entry = |id: &str| Reply::Array(vec![Reply::bulk(id), Reply::Array(Vec::new())]);
-        Reply::Array(ids.iter().map(|id| entry(id)).collect())
-    }
-
-    fn delivered(ids: &[&str]) -> Reply {
-        Reply::PairMap(vec![(Reply::bulk(STREAM), entries(ids))])
-    }
-
-    /// A queue of 1-1, 1-2, 1-3 and group `g` at 0.
-    fn queue() -> Model {
-        let mut model = Model::default();
-        run(&mut model, 1, "XGROUP CREATE q g 0 MKSTREAM", Reply::ok());
-        for (i, id) in ["1-1", "1-2", "1-3"].iter().enumerate() {
-            run(&mut model, 2 + i as u64, "XADD q * op v", Reply::bulk(*id));
-        }
-        model
-    }
-
-    #[test]
-    fn an_honest_history_passes() {
-        let mut model = queue();
-        run(
-            &mut model,
-            5,
-            "XREADGROUP GROUP g a COUNT 2 STREAMS q >",
-            delivered(&["1-1", "1-2"]),
-        );
-        run(&mut model, 6, "XACK q g 1-1", Reply::Int(1));
-        let claimed = Reply::Array(vec![
-            Reply::bulk("0-0"),
-            entries(&["1-2"]),
-            Reply::Array(Vec::new()),
-        ]);
-        run(&mut model, 7, "XAUTOCLAIM q g b 1000 0-0", claimed);
-        run(
-            &mut model,
-            8,
-            "XREADGROUP GROUP g b STREAMS q 0",
-            delivered(&["1-2"]),
-        );
-        assert_eq!(model.violations, Vec::<String>::new());
-        assert_eq!(model.pending(), vec![("1-2".to_owned(), "b".to_owned())]);
-        assert!(model.check_seen("a", &["1-1".to_owned()]).is_empty());
-    }
-
-    #[test]
-    fn a_gap_in_new_deliveries_is_caught() {
-        let mut model = queue();
-        run(
-            &mut model,
-            5,
-            "XREADGROUP GROUP g a COUNT 2 STREAMS q >",
-            delivered(&["1-1", "1-3"]),
-        );
-        assert_eq!(model.violations.len(), 1, "{:?}", model.violations);
-    }
-
-    #[test]
-    fn a_claim_after_an_ack_is_caught() {
-        let mut model = queue();
-        run(
-            &mut model,
-            5,
-            "XREADGROUP GROUP g a COUNT 1 STREAMS q >",
-            delivered(&["1-1"]),
-        );
-        run(&mut model, 6, "XACK q g 1-1", Reply::Int(1));
-        let claimed = Reply::Array(vec![
-            Reply::bulk("0-0"),
-            entries(&["1-1"]),
-            Reply::Array(Vec::new()),
-        ]);
-        run(&mut model, 7, "XAUTOCLAIM q g b 1000 0-0", claimed);
-        assert!(
-            model
-                .violations
-                .iter()
-                .any(|v| v.contains("after it was acknowledged")),
-            "{:?}",
-            model.violations
-        );
-    }
-
-    #[test]
-    fn a_history_read_of_another_consumers_entry_is_caught() {
-        let mut model = queue();
-        run(
-            &mut model,
-            5,
-            "XREADGROUP GROUP g a COUNT 1 STREAMS q >",
-            delivered(&["1-1"]),
-        );
-        run(
-            &mut model,
-            6,
-            "XREADGROUP GROUP g b STREAMS q 0",
-            delivered(&["1-1"]),
-        );
-        assert_eq!(model.violations.len(), 1, "{:?}", model.violations);
-    }
-
-    #[test]
-    fn wrong_counts_and_unlogged_deliveries_are_caught() {
-        let mut model = queue();
-        run(&mut model, 5, "XACK q g 1-1", Reply::Int(1));
-        run(&mut model, 6, "XTRIM q MAXLEN 2", Reply::Int(0));
-        assert_eq!(model.violations.len(), 2, "{:?}", model.violations);
-        assert_eq!(model.check_seen("a", &["1-2".to_owned()]).len(), 1);
-    }
-}
+mod tests;

@@ -1,0 +1,281 @@
+//! The clients, each a turmoil client host: writers and readers of stream `s` (`stream`), the
+//! work queue's producer, consumers and auditor (`queue`), and the operator of membership
+//! changes (`operator`). The mix of operations each runs is weighted by the seed ([`Mix`]).
+//!
+//! Every call to a node goes through [`timed_call`], which records when it began, ended and
+//! had to end (`check::liveness`), and gives up on it well past its deadline.
+
+mod operator;
+mod queue;
+mod stream;
+
+use std::cell::RefCell;
+use std::future::Future;
+use std::rc::Rc;
+use std::time::Duration;
+
+use rill_core::Reply;
+use rill_proto::v1 as pb;
+
+pub(crate) use operator::operate;
+pub(crate) use queue::{audit, consume, produce_jobs};
+pub(crate) use stream::{read, run_client};
+
+use crate::check::liveness::{Call, GRACE_MS};
+use crate::net::{self, Answer};
+use crate::resp::{self, RespError};
+use crate::world::{node_addr, now_ms, resp_addr, start_node, World};
+use crate::{Outcome, Rng};
+
+pub(crate) const CALL_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long a connection may take, on top of a call's deadline.
+const CONNECT_MS: u64 = 500;
+/// How long past its deadline (and the grace) a client waits before it gives up on a call.
+const GIVE_UP_MS: u64 = 5_000;
+
+/// How often each client picks each kind of operation: drawn from the seed, so seeds differ in
+/// what they stress as well as in their faults.
+#[derive(Clone, Debug, Default)]
+pub struct Mix {
+    /// Writers: `[idempotent XAdd (gRPC), plain XADD (Execute), plain XADD pipelines (RESP),
+    /// XRANGE read, blocking XREAD]`.
+    pub writer: [u64; 5],
+    /// Consumers: `[XREADGROUP >, XREADGROUP > BLOCK, XAUTOCLAIM, XCLAIM, history read,
+    /// trim, XDEL, consumer changes, inspecting reads]`.
+    pub consumer: [u64; 9],
+    /// How many in a hundred commands go over the Redis protocol rather than gRPC Execute.
+    pub resp_percent: u64,
+}
+
+impl Mix {
+    pub fn draw(rng: &mut Rng) -> Mix {
+        let mut weight = |low: u64| low + rng.below(4);
+        Mix {
+            writer: [weight(1), weight(1), weight(1), weight(1), weight(0)],
+            consumer: [
+                weight(4),
+                weight(1),
+                weight(1),
+                weight(1),
+                weight(1),
+                weight(0),
+                weight(0),
+                weight(0),
+                weight(1),
+            ],
+            resp_percent: 20 + rng.below(41),
+        }
+    }
+}
+
+/// Picks an index of `weights` with probability proportional to its weight.
+pub(crate) fn pick(world: &Rc<RefCell<World>>, weights: &[u64]) -> usize {
+    let total: u64 = weights.iter().sum();
+    let mut at = draw(world, total);
+    for (i, w) in weights.iter().enumerate() {
+        if at < *w {
+            return i;
+        }
+        at -= w;
+    }
+    weights.len() - 1
+}
+
+/// A draw from the workload's generator.
+pub(crate) fn draw(world: &Rc<RefCell<World>>, below: u64) -> u64 {
+    world
+        .borrow_mut()
+        .rng
+        .as_mut()
+        .map_or(0, |r| r.below(below))
+}
+
+/// Runs one call to a node, recording it for the deadline check: `deadline` is how long the
+/// node may take (connecting included); the client gives up well after that (`None`).
+pub(crate) async fn timed_call<T>(
+    world: &Rc<RefCell<World>>,
+    what: &'static str,
+    deadline: Duration,
+    call: impl Future<Output = T>,
+) -> Option<T> {
+    let invoked_ms = now_ms();
+    let deadline_ms = invoked_ms + deadline.as_millis() as u64 + CONNECT_MS;
+    let give_up = Duration::from_millis(deadline_ms + GRACE_MS + GIVE_UP_MS - invoked_ms);
+    let out = tokio::time::timeout(give_up, call).await.ok();
+    world.borrow_mut().calls.push(Call {
+        what,
+        invoked_ms,
+        completed_ms: out.is_some().then(now_ms),
+        deadline_ms,
+    });
+    out
+}
+
+/// Appends `value` to stream `key` as XADD number `seq` of producer `c<client>`, through
+/// whichever node answers. A refusal before submission moves on to the next node; a lost call
+/// is retried with the same sequence number (the producer table makes that safe) until the
+/// attempts run out, and then its outcome is unknown.
+pub(crate) async fn append(
+    world: &Rc<RefCell<World>>,
+    client: u64,
+    seq: u64,
+    nodes: u64,
+    key: &str,
+    value: &str,
+) -> Outcome {
+    let request = pb::XAddRequest {
+        key: key.as_bytes().to_vec(),
+        id: "*".to_owned(),
+        fields: vec![pb::Field {
+            name: b"op".to_vec(),
+            value: value.as_bytes().to_vec(),
+        }],
+        producer: Some(pb::Producer {
+            id: format!("c{client}").into_bytes(),
+            seq,
+        }),
+        ..pb::XAddRequest::default()
+    };
+    let mut target = start_node(world, client, nodes);
+    let mut maybe_applied = false;
+    for _ in 0..(nodes * 4) {
+        let call = async {
+            match net::connect(&node_addr(target)).await {
+                Ok(mut node) => {
+                    let call = node.x_add(net::timed(request.clone(), CALL_TIMEOUT));
+                    net::classify(call.await)
+                }
+                Err(_) => Answer::NotApplied,
+            }
+        };
+        let answer = timed_call(world, "XAdd", CALL_TIMEOUT, call)
+            .await
+            .unwrap_or(Answer::Unknown);
+        match answer {
+            Answer::Ok(added) => {
+                world.borrow_mut().sticky.insert(client, target);
+                return Outcome::Appended(added.id);
+            }
+            Answer::Error(_) => break,
+            Answer::NotApplied => {}
+            Answer::Unknown => maybe_applied = true,
+        }
+        target = target % nodes + 1;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    if maybe_applied {
+        Outcome::Unknown
+    } else {
+        Outcome::Failed
+    }
+}
+
+/// Runs `args` on whichever node answers, through gRPC `Execute` or, as often as the seed's
+/// mix says, the Redis protocol (RESP3); `None` if no node did. Only a refusal before
+/// submission moves on to another node: anything else may have been applied, and the command
+/// is not idempotent.
+pub(crate) async fn execute(
+    world: &Rc<RefCell<World>>,
+    client: u64,
+    nodes: u64,
+    args: &[&str],
+) -> Option<Answer<Reply>> {
+    let argv: Vec<Vec<u8>> = args.iter().map(|a| a.as_bytes().to_vec()).collect();
+    let deadline = CALL_TIMEOUT + block_of(args);
+    let resp = draw(world, 100) < world.borrow().mix.resp_percent;
+    let mut target = start_node(world, client, nodes);
+    for _ in 0..(nodes * 4) {
+        let answer = match resp {
+            true => over_resp(world, target, &argv, deadline).await,
+            false => over_grpc(world, target, &argv, deadline).await,
+        };
+        match answer {
+            Answer::Ok(reply) => {
+                world.borrow_mut().sticky.insert(client, target);
+                return Some(Answer::Ok(reply));
+            }
+            Answer::Error(why) => return Some(Answer::Error(why)),
+            Answer::Unknown => return Some(Answer::Unknown),
+            Answer::NotApplied => {}
+        }
+        target = target % nodes + 1;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    None
+}
+
+/// One command through gRPC `Execute` on node `target`.
+async fn over_grpc(
+    world: &Rc<RefCell<World>>,
+    target: u64,
+    argv: &[Vec<u8>],
+    deadline: Duration,
+) -> Answer<Reply> {
+    let request = pb::ExecuteRequest {
+        args: argv.to_vec(),
+        read: None,
+    };
+    let call = async {
+        match net::connect(&node_addr(target)).await {
+            Ok(mut node) => net::classify(node.execute(net::timed(request, deadline)).await),
+            Err(_) => Answer::NotApplied,
+        }
+    };
+    match timed_call(world, "Execute", deadline, call).await {
+        Some(Answer::Ok(value)) => Answer::Ok(net::reply_of(value)),
+        Some(Answer::Error(why)) => Answer::Error(why),
+        Some(Answer::NotApplied) => Answer::NotApplied,
+        Some(Answer::Unknown) | None => Answer::Unknown,
+    }
+}
+
+/// One command over the Redis protocol on node `target`, after `HELLO 3` (so maps stay maps).
+async fn over_resp(
+    world: &Rc<RefCell<World>>,
+    target: u64,
+    argv: &[Vec<u8>],
+    deadline: Duration,
+) -> Answer<Reply> {
+    let commands = [vec![b"HELLO".to_vec(), b"3".to_vec()], argv.to_vec()];
+    let addr = resp_addr(target);
+    let call = resp::pipeline(&addr, &commands, deadline);
+    match timed_call(world, "RESP", deadline, call).await {
+        Some(Ok(mut replies)) if replies.len() == 2 => match replies.pop() {
+            Some(reply) => answer_of(reply),
+            None => Answer::Unknown,
+        },
+        Some(Err(RespError::NotSent(_))) => Answer::NotApplied,
+        _ => Answer::Unknown,
+    }
+}
+
+/// A Redis protocol reply, classified as gRPC's status codes classify a call
+/// (`net::classify`): an error that says the command may have run is an unknown outcome.
+fn answer_of(reply: Reply) -> Answer<Reply> {
+    let Reply::Error(text) = &reply else {
+        return Answer::Ok(reply);
+    };
+    if text.contains("no leader is elected yet") {
+        Answer::NotApplied
+    } else if text.starts_with("TRYAGAIN")
+        || text.starts_with("READONLY")
+        || text.contains("shutting down")
+        || text.contains("storage failure")
+        || text.contains("internal error")
+    {
+        Answer::Unknown
+    } else {
+        Answer::Error(text.clone())
+    }
+}
+
+/// A command's BLOCK time, if it has one.
+fn block_of(args: &[&str]) -> Duration {
+    let block = args
+        .iter()
+        .position(|a| a.eq_ignore_ascii_case("BLOCK"))
+        .and_then(|at| args.get(at + 1))
+        .and_then(|ms| ms.parse().ok())
+        .unwrap_or(0);
+    Duration::from_millis(block)
+}
