@@ -14,7 +14,7 @@
 //! entry, one fsync on each node, one round trip.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use openraft::error::{CheckIsLeaderError, ClientWriteError, RaftError};
@@ -31,7 +31,7 @@ use crate::log_store::{BytesTrigger, LogStore, StorageIo};
 use crate::planted;
 use crate::stamp::{Clock, Stamper};
 use crate::state_machine::{ApplyListener, StateMachine};
-use crate::types::{NodeId, Peer, Raft, Request, TypeConfig};
+use crate::types::{LogId, NodeId, Peer, Raft, Request, TypeConfig};
 
 /// Why a write or a linearizable read did not go through. Openraft's errors, reduced to what a
 /// client can act on.
@@ -152,6 +152,9 @@ pub struct RaftNode {
     read_barrier_timeout: Duration,
     storage_io: StorageIo,
     bugs: Bugs,
+    /// The last log index this node's store held when it started, until a read barrier has
+    /// seen it applied (then `None`). See `read_barrier`.
+    startup_last_log: Mutex<Option<u64>>,
     /// The task that snapshots by the log's bytes holds a `Raft`: ended with the node, so a
     /// node dropped without `shutdown` does not keep its Raft core running.
     _snapshot_task: Option<AbortOnDrop>,
@@ -228,6 +231,7 @@ impl RaftNode {
         }
         let config = Arc::new(config.to_openraft()?);
         let read_barrier_timeout = Duration::from_millis(2 * config.election_timeout_max);
+        let startup_last_log = db.log_last()?.map(|(index, _)| index);
         let raft = Raft::new(id, config, network, log_store, state_machine).await?;
         let (proposals, rx) = mpsc::channel(limits.queue_depth_max);
         tokio::spawn(propose(raft.clone(), stamper, rx, limits, early));
@@ -241,6 +245,7 @@ impl RaftNode {
             read_barrier_timeout,
             storage_io,
             bugs,
+            startup_last_log: Mutex::new(startup_last_log),
             _snapshot_task: snapshot_task,
         })
     }
@@ -280,13 +285,13 @@ impl RaftNode {
         if self.bugs.serve_reads_without_read_index && self.is_leader() {
             return Ok(());
         }
-        let confirmed =
-            tokio::time::timeout(self.read_barrier_timeout, self.raft.ensure_linearizable());
+        let deadline = tokio::time::Instant::now() + self.read_barrier_timeout;
+        let confirmed = tokio::time::timeout_at(deadline, self.raft.ensure_linearizable());
         let Ok(confirmed) = confirmed.await else {
             return Err(NodeError::NoQuorum);
         };
         match confirmed {
-            Ok(_) => Ok(()),
+            Ok(read_log_id) => self.after_restart(read_log_id, deadline).await,
             Err(RaftError::APIError(CheckIsLeaderError::ForwardToLeader(forward))) => {
                 Err(NodeError::NotLeader {
                     leader: forward
@@ -298,6 +303,46 @@ impl RaftNode {
                 Err(NodeError::NoQuorum)
             }
             Err(RaftError::Fatal(_)) => Err(NodeError::ShuttingDown),
+        }
+    }
+
+    /// A leader that restarts without losing its leadership knows only the committed index
+    /// it last stored, and that record is not fsynced: after a power loss it can lag writes
+    /// this leader acknowledged before. openraft's read index is then that stale index (or
+    /// the first entry of the term), and a read could miss an acknowledged write. So until
+    /// this node has applied every entry its log held when it started (all of which a leader
+    /// that kept its leadership commits), reads wait for that too. Found by the simulator
+    /// (`simulation/tests/planted.rs`, `read_index_after_restart`).
+    async fn after_restart(
+        &self,
+        read_log_id: Option<LogId>,
+        deadline: tokio::time::Instant,
+    ) -> Result<(), NodeError> {
+        let pending = *self
+            .startup_last_log
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let Some(last) = pending else {
+            return Ok(());
+        };
+        if self.bugs.read_index_ignores_restart || read_log_id.is_some_and(|id| id.index >= last) {
+            return Ok(());
+        }
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        let applied = self
+            .raft
+            .wait(Some(left))
+            .applied_index_at_least(Some(last), "entries held at startup applied")
+            .await;
+        match applied {
+            Ok(_) => {
+                *self
+                    .startup_last_log
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner) = None;
+                Ok(())
+            }
+            Err(_) => Err(NodeError::NoQuorum),
         }
     }
 
