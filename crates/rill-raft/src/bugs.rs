@@ -32,4 +32,6 @@ pub struct Bugs {
     pub forward_twice: bool,
     /// XCLAIM and XAUTOCLAIM hand entries over without raising their delivery counts.
     pub claim_keeps_delivery_count: bool,
+    /// A log append whose write (its fsync) failed is reported stored all the same.
+    pub ignore_fsync_errors: bool,
 }

@@ -504,12 +504,16 @@ impl RaftNode {
         let mut metrics = self.raft.metrics();
         async move {
             loop {
-                if let Err(fatal) = &metrics.borrow_and_update().running_state {
-                    if !matches!(fatal, openraft::error::Fatal::Stopped) {
-                        return fatal.to_string();
-                    }
-                }
+                let stopped = match &metrics.borrow_and_update().running_state {
+                    Ok(()) => false,
+                    Err(openraft::error::Fatal::Stopped) => true,
+                    Err(fatal) => return fatal.to_string(),
+                };
                 if metrics.changed().await.is_err() {
+                    if stopped {
+                        // Shut down as asked: not a failure.
+                        std::future::pending::<()>().await;
+                    }
                     // The core is gone without saying why: it will not serve again either.
                     return "the Raft core ended".to_owned();
                 }
@@ -620,9 +624,28 @@ async fn propose(
             (done, previous) = (Some(tx), Some(rx));
         }
         let node = raft.clone();
+        let term = raft.metrics().borrow().current_term;
         tokio::spawn(async move {
-            let outcome = pending.await;
+            // openraft answers a deposed leader's unreplicated entry only once a newer leader's
+            // entries overwrite it, which may take long; the proposer's slot is held meanwhile.
+            // So losing the leadership ends the wait: the client hears "not the leader" (its
+            // write may yet commit, as with any lost reply), and the slot is freed.
+            let outcome = tokio::select! {
+                biased;
+                outcome = pending => Some(outcome),
+                () = deposed(&node, term) => None,
+            };
             drop(permit);
+            let Some(outcome) = outcome else {
+                let error = NodeError::NotLeader {
+                    leader: leader_of(&node),
+                };
+                for reply_tx in reply_txs {
+                    let _ = reply_tx.send(Err(error.clone()));
+                }
+                drop(done);
+                return;
+            };
             drop(done);
             if reply_txs.is_empty() {
                 return;
@@ -661,6 +684,23 @@ async fn propose(
                 }
             }
         });
+    }
+}
+
+/// Resolves once this node no longer leads in `term` (another term, or not the leader).
+async fn deposed(raft: &Raft, term: u64) {
+    let mut metrics = raft.metrics();
+    loop {
+        {
+            let now = metrics.borrow_and_update();
+            if now.current_term != term || now.state != ServerState::Leader {
+                return;
+            }
+        }
+        if metrics.changed().await.is_err() {
+            // The core stopped: `pending` answers.
+            std::future::pending::<()>().await;
+        }
     }
 }
 

@@ -20,8 +20,11 @@ use tokio::time::Instant;
 use crate::discovery::moved;
 use crate::Shared;
 
-/// How long a forwarded command may take, beyond its own BLOCK time.
-const FORWARD_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a forwarded command may take, beyond its own BLOCK time: ten election timeouts
+/// (a leader that cannot answer in that time has lost its followers or the link to this
+/// node), within these bounds. The client then gets `-TRYAGAIN` (the command may have run).
+const FORWARD_TIMEOUT_MIN: Duration = Duration::from_secs(2);
+const FORWARD_TIMEOUT_MAX: Duration = Duration::from_secs(30);
 /// How long a command waits for a leader to be elected before giving up.
 const LEADER_WAIT: Duration = Duration::from_secs(5);
 /// Stream keys counted per storage call by DBSIZE.
@@ -172,7 +175,10 @@ impl Shared {
 
     /// Sends `commands` to the leader at `raft_addr`, to run there in order.
     pub(crate) async fn forward(&self, raft_addr: &str, commands: &[Command]) -> Vec<Reply> {
-        let timeout = forward_timeout(commands);
+        let election = self.info.config.raft.election_timeout_ms_max;
+        let base = Duration::from_millis(election.saturating_mul(10))
+            .clamp(FORWARD_TIMEOUT_MIN, FORWARD_TIMEOUT_MAX);
+        let timeout = forward_timeout(commands, base);
         if self.node.bugs().forward_twice {
             let _ = self.peers.forward(raft_addr, commands, timeout).await;
         }
@@ -363,9 +369,9 @@ async fn settle(replies: &mut [Reply], writes: &mut Vec<(usize, PendingWrite)>) 
     }
 }
 
-/// The deadline of a forwarded batch: its longest BLOCK plus the usual allowance; none when it
-/// blocks forever.
-fn forward_timeout(commands: &[Command]) -> Option<Duration> {
+/// The deadline of a forwarded batch: its longest BLOCK plus `base`; none when it blocks
+/// forever.
+fn forward_timeout(commands: &[Command], base: Duration) -> Option<Duration> {
     let mut block_ms = 0;
     for cmd in commands {
         match cmd.block_ms() {
@@ -374,7 +380,7 @@ fn forward_timeout(commands: &[Command]) -> Option<Duration> {
             None => {}
         }
     }
-    Some(FORWARD_TIMEOUT + Duration::from_millis(block_ms))
+    Some(base + Duration::from_millis(block_ms))
 }
 
 /// Waits until `deadline`, or forever without one (BLOCK 0).
