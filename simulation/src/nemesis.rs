@@ -305,12 +305,6 @@ impl Nemesis {
         }
         self.trap = None;
         self.crash(sim, world, victim);
-        {
-            let w = world.borrow();
-            let mut log = crate::applied::lock(&w.applied);
-            log.receiving.remove(&victim);
-            log.just_installed.remove(&victim);
-        }
         let how = self.lose_power(world, victim);
         self.log
             .push(format!("{now} crash n{victim} {when}{how} for {lasts} ms"));
@@ -340,6 +334,8 @@ impl Nemesis {
                 Err(error) => w.violation(now, format!("n{id}: Raft state unreadable: {error}")),
             }
         }
+        // Whatever it was receiving is gone with it.
+        forget_snapshots(world, id);
         sim.crash(host(id));
         self.crashed.push(id);
     }
@@ -452,4 +448,13 @@ impl Nemesis {
         }
         self.log.push(format!("{now} healed"));
     }
+}
+
+/// Node `id` is receiving no snapshot and has installed none it has not applied past: it
+/// crashed, or it boots.
+pub(crate) fn forget_snapshots(world: &Rc<RefCell<World>>, id: u64) {
+    let w = world.borrow();
+    let mut log = crate::applied::lock(&w.applied);
+    log.receiving.remove(&id);
+    log.just_installed.remove(&id);
 }

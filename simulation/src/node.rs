@@ -14,6 +14,7 @@ use rill_storage::{Db, DbOptions};
 
 use crate::check::groups::PendingRow;
 use crate::check::raft_state;
+use crate::nemesis::forget_snapshots;
 use crate::net::{GRPC_PORT, REDIS_PORT};
 use crate::world::{host, members, now_ms, now_of, World};
 use crate::{applied, check, net, Config};
@@ -21,8 +22,24 @@ use crate::{applied, check, net, Config};
 /// Stamps start here (2024-01-01), plus simulated time, plus each node's skew.
 pub(crate) const EPOCH_MS: u64 = 1_704_067_200_000;
 
+/// Boots node `id` and serves until it crashes. A node that cannot start (its store will not
+/// open, its log cannot be read back) is a finding, not the end of the run: it is recorded,
+/// and the node stays down until the nemesis restarts it (liveness then notices).
 pub(crate) async fn boot(
     world: Rc<RefCell<World>>,
+    id: u64,
+    config: Config,
+    dir: PathBuf,
+) -> Result<(), Box<dyn std::error::Error>> {
+    if let Err(error) = serve(&world, id, config, dir).await {
+        let what = format!("n{id} did not start: {error}");
+        world.borrow_mut().violation(now_ms(), what);
+    }
+    Ok(())
+}
+
+async fn serve(
+    world: &Rc<RefCell<World>>,
     id: u64,
     config: Config,
     dir: PathBuf,
@@ -50,7 +67,8 @@ pub(crate) async fn boot(
     };
     let history = disk.history();
     let db = Arc::new(Db::open_journaled(&dir, &options, &history, disk)?);
-    check_boot(&world, id, &db);
+    check_boot(world, id, &db);
+    forget_snapshots(world, id);
     let server_config = ServerConfig {
         node_id: id,
         members: members(config.nodes),

@@ -3,7 +3,7 @@
 //! the bug, not the schedule, was caught. A checker that never fails proves nothing.
 //!
 //! Hunt for catching seeds of one bug:
-//!   SIM_BUG=vote_not_fsynced SIM_SEEDS=0..20 cargo nextest run --workspace -E 'test(hunt)' --no-capture
+//!   SIM_BUG=vote_not_fsynced SIM_SEEDS=0..20 cargo nextest run -p rill-sim --release -E 'test(=hunt)' --no-capture
 
 use rill_sim::{run, Config, Fault, Report};
 
@@ -84,12 +84,43 @@ const PLANTS: &[Plant] = &[
         expect: &["appears twice"],
     },
     Plant {
+        // Rill's fix of a bug the soak found, switched off: a leader that restarts without
+        // losing its leadership reads at its stored committed index, which a power loss can
+        // roll back. Needs leaders that crash and come back fast: crashes only.
+        name: "read_index_ignores_restart",
+        plant: |c| {
+            c.bugs.read_index_ignores_restart = true;
+            c.only = Some(Fault::Crash);
+        },
+        expect: &["missed"],
+    },
+    Plant {
+        // Needs fsyncs that fail.
+        name: "ignore_fsync_errors",
+        plant: |c| {
+            c.bugs.ignore_fsync_errors = true;
+            c.only = Some(Fault::FsyncError);
+        },
+        expect: &[
+            "did not start",
+            "skips",
+            "is missing",
+            "booted with another log",
+        ],
+    },
+    Plant {
         // Not a planted bug: a fault Rill does not survive yet. A node whose disk is wiped
         // comes back with no vote and no log, so it may elect a leader that lacks
         // acknowledged writes (node identity, issue 16, is to refuse it).
         name: "wiped_disk",
         plant: |c| c.wipe_disks = true,
-        expect: &["is missing", "state digest", "acknowledged as"],
+        expect: &[
+            "is missing",
+            "state digest",
+            "acknowledged as",
+            "other commands",
+            "not a prefix",
+        ],
     },
     Plant {
         name: "claim_keeps_delivery_count",
@@ -156,7 +187,20 @@ fn hunt() {
     let plant = plant(&name);
     if let Ok(seed) = std::env::var("SIM_SEED") {
         let seed = seed.parse().expect("SIM_SEED is a number");
-        let report = run(&with_bug(plant, seed));
+        let mut config = with_bug(plant, seed);
+        if std::env::var_os("SIM_CLEAN").is_some() {
+            // The bug's schedule without the bug.
+            (config.bugs, config.ack_before_fsync, config.wipe_disks) = Default::default();
+        }
+        let report = run(&config);
+        for violation in report.violations.iter().take(5) {
+            println!("  {violation}");
+        }
+        if std::env::var_os("SIM_FAULTS").is_some() {
+            for fault in &report.faults {
+                println!("  {fault}");
+            }
+        }
         let first = report.violations.first().cloned().unwrap_or_default();
         println!(
             "HUNT {name} seed {seed}: caught {} ({first})",
@@ -195,17 +239,17 @@ fn caught_skip_producer_dedup() {
 
 #[test]
 fn caught_ack_before_fsync() {
-    caught_by("ack_before_fsync", 2);
+    caught_by("ack_before_fsync", 0);
 }
 
 #[test]
 fn caught_serve_reads_without_read_index() {
-    caught_by("serve_reads_without_read_index", 1);
+    caught_by("serve_reads_without_read_index", 0);
 }
 
 #[test]
 fn caught_reply_before_commit() {
-    caught_by("reply_before_commit", 1);
+    caught_by("reply_before_commit", 0);
 }
 
 #[test]
@@ -238,11 +282,55 @@ fn caught_claim_keeps_delivery_count() {
     caught_by("claim_keeps_delivery_count", 0);
 }
 
+/// In a debug build openraft's own assertions may stop the run first (the log has a hole
+/// where an append failed): the child-process check counts that too.
+#[test]
+fn caught_ignore_fsync_errors() {
+    caught_in_child("ignore_fsync_errors", 1);
+}
+
+/// The fix of a bug the soak found, switched off (see `RaftNode::read_barrier`): a leader
+/// that restarted without losing its leadership served a read at a committed index that a
+/// power loss had rolled back, missing a write it had acknowledged.
+#[test]
+fn caught_read_index_ignores_restart() {
+    caught_by("read_index_ignores_restart", 55);
+}
+
 /// Not a planted bug: what a wiped disk does to Rill today. The node comes back with no vote
 /// and no log and votes as if it had never promised anything, so a leader that lacks
 /// acknowledged writes can win with its vote. When node identity (issue 16) refuses such a
 /// node until it has caught up, this test must turn into a clean run.
+/// A wiped disk may also end the run in a panic (openraft asserts that a log is whole, and a
+/// wiped node's is not): the child-process check counts that too.
 #[test]
 fn a_wiped_disk_loses_acknowledged_writes_today() {
-    caught_by("wiped_disk", 54);
+    caught_in_child("wiped_disk", 278);
+}
+
+/// Runs bug `name` on `seed` in a child process (a panic there ends only the child) and
+/// requires it caught, by a checker or by a panic; then the same seed runs clean without it.
+fn caught_in_child(name: &str, seed: u64) {
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let output = std::process::Command::new(exe)
+        .args(["hunt", "--exact", "--nocapture", "--test-threads=1"])
+        .env("SIM_BUG", name)
+        .env("SIM_SEED", seed.to_string())
+        .env_remove("SIM_SEEDS")
+        .output()
+        .expect("the test binary runs");
+    let text = String::from_utf8_lossy(&output.stdout).into_owned()
+        + &String::from_utf8_lossy(&output.stderr);
+    let caught = text.contains("caught true");
+    let panicked = !output.status.success() && text.contains("panicked");
+    assert!(caught || panicked, "{name}: seed {seed} ran clean:\n{text}");
+    println!("{name}: seed {seed}: caught by a checker {caught}, by a panic {panicked}");
+    let mut clean = with_bug(plant(name), seed);
+    (clean.bugs, clean.ack_before_fsync, clean.wipe_disks) = Default::default();
+    let report = run(&clean);
+    assert!(
+        report.violations.is_empty(),
+        "{name}: seed {seed} fails without it too: {:?}",
+        report.violations
+    );
 }

@@ -1,7 +1,7 @@
 //! The simulator's CI seeds, the determinism check, and the replay/soak entry point.
 //!
 //! Replay one seed:  SIM_SEED=7 cargo nextest run --workspace -E 'test(replay)' --no-capture
-//! Soak:             SIM_SEEDS=0..1000 cargo nextest run --workspace --release -E 'test(=replay)' --no-capture
+//! Soak:             SIM_SEEDS=0..1000 cargo nextest run -p rill-sim --release -E 'test(=replay)' --no-capture
 //!
 //! A seed gives one trace as the first run of its process: tokio numbers tasks from a
 //! process-wide counter, and a crashed host's tasks are dropped, closing their connections

@@ -7,7 +7,8 @@ use crate::NodeState;
 /// the node had to answer.
 #[derive(Clone, Debug)]
 pub struct Call {
-    pub what: &'static str,
+    /// The front end and command.
+    pub what: String,
     pub invoked_ms: u64,
     pub completed_ms: Option<u64>,
     pub deadline_ms: u64,
@@ -62,7 +63,7 @@ mod tests {
 
     fn call(invoked_ms: u64, completed_ms: Option<u64>) -> Call {
         Call {
-            what: "XADD",
+            what: "Execute XADD".to_owned(),
             invoked_ms,
             completed_ms,
             deadline_ms: invoked_ms + 2_000,

@@ -71,14 +71,16 @@ pub fn reads_hold_what_was_acknowledged_before_them(history: &[Op]) -> Vec<Strin
 
 /// A read never misses what a read that ended before it began returned (read-read order).
 pub fn reads_never_go_back(history: &[Op]) -> Vec<String> {
-    let all: Vec<(&Op, Entries<'_>)> = reads(history).collect();
+    type Seen<'a> = (&'a Op, Entries<'a>, BTreeSet<&'a (String, String)>);
+    let all: Vec<Seen<'_>> = reads(history)
+        .map(|(op, entries)| (op, entries, entries.iter().collect()))
+        .collect();
     let mut out = Vec::new();
-    for (earlier, seen) in &all {
-        for (later, entries) in &all {
+    for (earlier, seen, _) in &all {
+        for (later, _, has) in &all {
             if earlier.completed_ms >= later.invoked_ms {
                 continue;
             }
-            let has: BTreeSet<&(String, String)> = entries.iter().collect();
             if let Some(missed) = seen.iter().find(|e| !has.contains(e)) {
                 out.push(format!(
                     "read at {} ms missed {missed:?}, which a read that ended at {} ms returned",

@@ -27,7 +27,17 @@ use crate::resp::{self, RespError};
 use crate::world::{node_addr, now_ms, resp_addr, start_node, World};
 use crate::{Outcome, Rng};
 
+/// A gRPC call's deadline (plus its BLOCK time). The client sends it (`grpc-timeout`), and
+/// tonic enforces it at both ends.
 pub(crate) const CALL_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long a node may take to answer a Redis command (plus its BLOCK time). The protocol
+/// has no deadline, so this is Rill's own bound: a command waits at most 5 s for a leader to
+/// be elected, then at most ten election timeouts (6 s here) for the leader to answer a
+/// forwarded call, and then answers (`-TRYAGAIN` if it must).
+pub(crate) const RESP_DEADLINE: Duration = Duration::from_secs(12);
+/// How long a Redis client waits: well past the deadline, so that a node that answers late
+/// is seen answering late (`check::liveness`), not cut off on time.
+pub(crate) const RESP_WAIT: Duration = Duration::from_secs(17);
 /// How long a connection may take, on top of a call's deadline.
 const CONNECT_MS: u64 = 500;
 /// How long past its deadline (and the grace) a client waits before it gives up on a call.
@@ -94,7 +104,7 @@ pub(crate) fn draw(world: &Rc<RefCell<World>>, below: u64) -> u64 {
 /// node may take (connecting included); the client gives up well after that (`None`).
 pub(crate) async fn timed_call<T>(
     world: &Rc<RefCell<World>>,
-    what: &'static str,
+    what: String,
     deadline: Duration,
     call: impl Future<Output = T>,
 ) -> Option<T> {
@@ -148,7 +158,7 @@ pub(crate) async fn append(
                 Err(_) => Answer::NotApplied,
             }
         };
-        let answer = timed_call(world, "XAdd", CALL_TIMEOUT, call)
+        let answer = timed_call(world, "XAdd".to_owned(), CALL_TIMEOUT, call)
             .await
             .unwrap_or(Answer::Unknown);
         match answer {
@@ -221,7 +231,14 @@ async fn over_grpc(
             Err(_) => Answer::NotApplied,
         }
     };
-    match timed_call(world, "Execute", deadline, call).await {
+    match timed_call(
+        world,
+        format!("Execute {} on n{target}", name_of(argv)),
+        deadline,
+        call,
+    )
+    .await
+    {
         Some(Answer::Ok(value)) => Answer::Ok(net::reply_of(value)),
         Some(Answer::Error(why)) => Answer::Error(why),
         Some(Answer::NotApplied) => Answer::NotApplied,
@@ -238,8 +255,16 @@ async fn over_resp(
 ) -> Answer<Reply> {
     let commands = [vec![b"HELLO".to_vec(), b"3".to_vec()], argv.to_vec()];
     let addr = resp_addr(target);
-    let call = resp::pipeline(&addr, &commands, deadline);
-    match timed_call(world, "RESP", deadline, call).await {
+    let block = deadline.saturating_sub(CALL_TIMEOUT);
+    let call = resp::pipeline(&addr, &commands, RESP_WAIT + block);
+    match timed_call(
+        world,
+        format!("RESP {} on n{target}", name_of(argv)),
+        RESP_DEADLINE + block,
+        call,
+    )
+    .await
+    {
         Some(Ok(mut replies)) if replies.len() == 2 => match replies.pop() {
             Some(reply) => answer_of(reply),
             None => Answer::Unknown,
@@ -251,7 +276,7 @@ async fn over_resp(
 
 /// A Redis protocol reply, classified as gRPC's status codes classify a call
 /// (`net::classify`): an error that says the command may have run is an unknown outcome.
-fn answer_of(reply: Reply) -> Answer<Reply> {
+pub(crate) fn answer_of(reply: Reply) -> Answer<Reply> {
     let Reply::Error(text) = &reply else {
         return Answer::Ok(reply);
     };
@@ -267,6 +292,13 @@ fn answer_of(reply: Reply) -> Answer<Reply> {
     } else {
         Answer::Error(text.clone())
     }
+}
+
+/// A command's name, for the call log.
+fn name_of(argv: &[Vec<u8>]) -> String {
+    argv.first()
+        .map(|name| String::from_utf8_lossy(name).into_owned())
+        .unwrap_or_default()
 }
 
 /// A command's BLOCK time, if it has one.

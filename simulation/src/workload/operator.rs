@@ -74,7 +74,7 @@ async fn change_voters(
                 Err(_) => Answer::NotApplied,
             }
         };
-        let answer = timed_call(world, "ChangeMembership", CALL_TIMEOUT, call)
+        let answer = timed_call(world, "ChangeMembership".to_owned(), CALL_TIMEOUT, call)
             .await
             .unwrap_or(Answer::Unknown);
         if let Answer::Ok(_) = answer {

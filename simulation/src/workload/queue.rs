@@ -206,7 +206,10 @@ async fn inspect(world: &Rc<RefCell<World>>, client: u64, nodes: u64) {
     let (q, g) = (STREAM, GROUP);
     let args: &[&str] = match draw(world, 6) {
         0 => &["XLEN", q],
-        1 => &["XINFO", "STREAM", q],
+        1 => match draw(world, 2) {
+            0 => &["XINFO", "STREAM", q],
+            _ => &["XINFO", "STREAM", q, "FULL", "COUNT", "5"],
+        },
         2 => &["XINFO", "GROUPS", q],
         3 => &["XINFO", "CONSUMERS", q, g],
         4 => &["XPENDING", q, g],
@@ -217,7 +220,8 @@ async fn inspect(world: &Rc<RefCell<World>>, client: u64, nodes: u64) {
 
 /// The auditor: reads the queue through group `audit` without acknowledging (NOACK), or with
 /// a pending list it then acknowledges; moves the group (SETID), destroys and creates it
-/// again, forces entries into its pending list (XCLAIM FORCE) and claims them back.
+/// again, forces entries into its pending list (XCLAIM FORCE) and claims them back, and moves
+/// the stream's last ID (XSETID).
 pub(crate) async fn audit(world: &Rc<RefCell<World>>, nodes: u64) {
     const CLIENT: u64 = 300;
     let (q, a, me) = (STREAM, AUDIT, "auditor");
@@ -287,9 +291,16 @@ pub(crate) async fn audit(world: &Rc<RefCell<World>>, nodes: u64) {
                     execute(world, CLIENT, nodes, &claim).await;
                 }
             }
-            _ => {
+            9 => {
                 let claim = ["XAUTOCLAIM", q, a, me, "0", "0-0", "COUNT", "3", "JUSTID"];
                 execute(world, CLIENT, nodes, &claim).await;
+            }
+            _ => {
+                // Moves the stream's last ID: refused below the top entry, allowed above it
+                // (and below the old last ID, once the top entries are gone).
+                if let Some(id) = others_ids(world, me, 1).pop() {
+                    execute(world, CLIENT, nodes, &["XSETID", q, &id]).await;
+                }
             }
         }
         let pause = draw(world, 200);

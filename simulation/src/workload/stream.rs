@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use rill_core::Reply;
 
-use super::{append, draw, execute, pick, timed_call, CALL_TIMEOUT};
+use super::{answer_of, append, draw, execute, pick, timed_call, RESP_DEADLINE, RESP_WAIT};
 use crate::net::Answer;
 use crate::resp::{self, RespError};
 use crate::world::{now_ms, resp_addr, World};
@@ -82,18 +82,11 @@ fn record(
 /// may have been applied; other errors were refused.
 fn outcome_of(answer: Option<Answer<Reply>>) -> Outcome {
     match answer {
-        Some(Answer::Ok(reply)) => reply_outcome(&reply),
-        Some(Answer::Error(_)) | None => Outcome::Failed,
-        Some(Answer::NotApplied) => Outcome::Failed,
+        Some(Answer::Ok(Reply::Bulk(id))) => {
+            Outcome::Appended(String::from_utf8_lossy(&id).into_owned())
+        }
+        Some(Answer::Ok(_) | Answer::Error(_) | Answer::NotApplied) | None => Outcome::Failed,
         Some(Answer::Unknown) => Outcome::Unknown,
-    }
-}
-
-fn reply_outcome(reply: &Reply) -> Outcome {
-    match reply {
-        Reply::Bulk(id) => Outcome::Appended(String::from_utf8_lossy(id).into_owned()),
-        Reply::Error(error) if error.starts_with("TRYAGAIN") => Outcome::Unknown,
-        _ => Outcome::Failed,
     }
 }
 
@@ -111,15 +104,30 @@ async fn pipeline(world: &Rc<RefCell<World>>, client: u64, nodes: u64, values: &
         .collect();
     let invoked_ms = now_ms();
     let addr = resp_addr(node);
-    let call = resp::pipeline(&addr, &commands, CALL_TIMEOUT);
-    let answered = timed_call(world, "RESP pipeline", CALL_TIMEOUT, call).await;
-    let outcomes: Vec<Outcome> = match answered {
-        Some(Ok(replies)) if replies.len() == values.len() => {
-            replies.iter().map(reply_outcome).collect()
+    let call = resp::pipeline(&addr, &commands, RESP_WAIT);
+    let answered = timed_call(
+        world,
+        format!("RESP pipeline of {} XADDs on n{node}", values.len()),
+        RESP_DEADLINE,
+        call,
+    )
+    .await;
+    // Each command that answered is classified as a single command's answer would be; those
+    // that did not may have run.
+    let replies = match answered {
+        Some(Ok(replies)) => replies,
+        Some(Err(RespError::NotSent(_))) => {
+            let failed = values.iter().map(|_| Reply::err("ERR not sent"));
+            failed.collect()
         }
-        Some(Err(RespError::NotSent(_))) => vec![Outcome::Failed; values.len()],
-        _ => vec![Outcome::Unknown; values.len()],
+        Some(Err(RespError::Lost { replies, .. })) => replies,
+        None => Vec::new(),
     };
+    let mut outcomes: Vec<Outcome> = replies
+        .into_iter()
+        .map(|reply| outcome_of(Some(answer_of(reply))))
+        .collect();
+    outcomes.resize(values.len(), Outcome::Unknown);
     for (value, outcome) in values.iter().zip(outcomes) {
         record(world, client, value.clone(), invoked_ms, outcome);
     }

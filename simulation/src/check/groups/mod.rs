@@ -142,6 +142,7 @@ impl Model {
                 other => self.violations.push(format!("XTRIM answered {other:?}")),
             },
             Command::XDel { key, ids } if is_queue(key) => self.delete(ids, reply),
+            Command::XSetId { key, last_id, .. } if is_queue(key) => self.set_id(*last_id, reply),
             Command::XGroup(change) => self.group_change(change, reply),
             Command::XReadGroup(read) => {
                 for (key, from) in &read.streams {
@@ -247,6 +248,22 @@ impl Model {
         self.remove_oldest(removed.min(asked));
     }
 
+    /// XSETID moves the last ID to any ID not below the last entry present (lower than
+    /// before, too, when the top entries were deleted).
+    fn set_id(&mut self, to: StreamId, reply: &Reply) {
+        let top = self.stream.keys().next_back().copied();
+        let allowed = top.is_none_or(|top| to >= top);
+        let done = matches!(reply, Reply::Status(_));
+        if allowed != done {
+            self.violations.push(format!(
+                "XSETID {to} with the top entry {top:?} answered {reply:?}"
+            ));
+        }
+        if done {
+            self.last_id = to;
+        }
+    }
+
     fn delete(&mut self, ids: &[StreamId], reply: &Reply) {
         let mut removed = 0;
         for id in ids {
@@ -320,7 +337,12 @@ impl Model {
             }
             XGroup::Destroy { key, group } if is_queue(key) => {
                 let existed = self.groups.remove(group).is_some();
-                if *reply != Reply::Int(i64::from(existed)) {
+                // Before the stream exists, DESTROY fails (the key is missing).
+                let answered = match reply {
+                    Reply::Error(_) => !existed,
+                    reply => *reply == Reply::Int(i64::from(existed)),
+                };
+                if !answered {
                     self.violations.push(format!(
                         "XGROUP DESTROY {} answered {reply:?}; it existed: {existed}",
                         name(group)
@@ -548,6 +570,14 @@ impl Model {
         let Some(g) = self.groups.get_mut(&c.group) else {
             return missing_group(&mut self.violations, "XAUTOCLAIM", &c.group, reply);
         };
+        let parts = match reply {
+            Reply::Array(parts) if parts.len() == 3 => parts,
+            other => {
+                return self
+                    .violations
+                    .push(format!("XAUTOCLAIM answered {other:?}"))
+            }
+        };
         let (mut count, mut attempts) = (c.count, c.count * 10);
         let (mut claimed, mut deleted) = (Vec::new(), Vec::new());
         let mut cursor = StreamId::MIN;
@@ -582,14 +612,6 @@ impl Model {
             claimed.push(id);
             count -= 1;
         }
-        let parts = match reply {
-            Reply::Array(parts) if parts.len() == 3 => parts,
-            other => {
-                return self
-                    .violations
-                    .push(format!("XAUTOCLAIM answered {other:?}"))
-            }
-        };
         let got_cursor = match &parts[0] {
             Reply::Bulk(id) => rill_core::id::parse_id(id),
             _ => None,
