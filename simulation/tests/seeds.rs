@@ -71,9 +71,18 @@ fn ci_seed_2() {
     // A node whose fsyncs fail stops itself and is restarted; nodes crash while a snapshot
     // arrives and right after installing one; nothing acknowledged is lost.
     let has = |what: &str| report.faults.iter().any(|f| f.contains(what));
-    assert!(has("stopped itself"), "seed 2: no node stopped on a failed fsync");
-    assert!(has("while a snapshot arrives"), "seed 2: no crash mid-snapshot");
-    assert!(has("right after installing"), "seed 2: no crash after an install");
+    assert!(
+        has("stopped itself"),
+        "seed 2: no node stopped on a failed fsync"
+    );
+    assert!(
+        has("while a snapshot arrives"),
+        "seed 2: no crash mid-snapshot"
+    );
+    assert!(
+        has("right after installing"),
+        "seed 2: no crash after an install"
+    );
 }
 
 #[test]

@@ -21,17 +21,18 @@ use openraft::error::{CheckIsLeaderError, ClientWriteError, RaftError};
 use openraft::network::RaftNetworkFactory;
 use openraft::{ChangeMembers, ServerState};
 use rill_core::{Command, Limits, Reply};
-use rill_storage::Db;
+use rill_storage::{Db, LogMeta};
 use tokio::sync::{mpsc, oneshot, Semaphore};
 
 use crate::bugs::Bugs;
+use crate::codec::decode;
 use crate::config::RaftConfig;
 use crate::error::Error;
 use crate::log_store::{BytesTrigger, LogStore, StorageIo};
 use crate::planted;
 use crate::stamp::{Clock, Stamper};
 use crate::state_machine::{ApplyListener, StateMachine};
-use crate::types::{LogId, NodeId, Peer, Raft, Request, TypeConfig};
+use crate::types::{LogId, NodeId, Peer, Raft, Request, TypeConfig, Vote};
 
 /// Why a write or a linearizable read did not go through. Openraft's errors, reduced to what a
 /// client can act on.
@@ -152,9 +153,10 @@ pub struct RaftNode {
     read_barrier_timeout: Duration,
     storage_io: StorageIo,
     bugs: Bugs,
-    /// The last log index this node's store held when it started, until a read barrier has
-    /// seen it applied (then `None`). See `read_barrier`.
-    startup_last_log: Mutex<Option<u64>>,
+    /// The vote's term and the last log index this node's store held when it started, until
+    /// a read barrier has seen that index applied or the term has passed (then `None`). See
+    /// `after_restart`.
+    startup_last_log: Mutex<Option<(u64, u64)>>,
     /// The task that snapshots by the log's bytes holds a `Raft`: ended with the node, so a
     /// node dropped without `shutdown` does not keep its Raft core running.
     _snapshot_task: Option<AbortOnDrop>,
@@ -231,7 +233,16 @@ impl RaftNode {
         }
         let config = Arc::new(config.to_openraft()?);
         let read_barrier_timeout = Duration::from_millis(2 * config.election_timeout_max);
-        let startup_last_log = db.log_last()?.map(|(index, _)| index);
+        let startup_term = match db.log_meta_get(LogMeta::Vote)? {
+            Some(bytes) => {
+                decode::<Vote>(&bytes)
+                    .map_err(Error::codec("vote"))?
+                    .leader_id()
+                    .term
+            }
+            None => 0,
+        };
+        let startup_last_log = db.log_last()?.map(|(index, _)| (startup_term, index));
         let raft = Raft::new(id, config, network, log_store, state_machine).await?;
         let (proposals, rx) = mpsc::channel(limits.queue_depth_max);
         tokio::spawn(propose(raft.clone(), stamper, rx, limits, early));
@@ -311,8 +322,11 @@ impl RaftNode {
     /// this leader acknowledged before. openraft's read index is then that stale index (or
     /// the first entry of the term), and a read could miss an acknowledged write. So until
     /// this node has applied every entry its log held when it started (all of which a leader
-    /// that kept its leadership commits), reads wait for that too. Found by the simulator
-    /// (`simulation/tests/planted.rs`, `read_index_after_restart`).
+    /// that kept its leadership commits), reads wait for that too. Once the term has moved
+    /// on, the node was elected anew (a new leader's read index is its own first entry, which
+    /// covers everything committed before it) and the wait is over for good: entries of its
+    /// old log may have been overwritten. Found by the simulator (`simulation/tests/planted.rs`,
+    /// `read_index_ignores_restart`).
     async fn after_restart(
         &self,
         read_log_id: Option<LogId>,
@@ -322,9 +336,16 @@ impl RaftNode {
             .startup_last_log
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        let Some(last) = pending else {
+        let Some((term, last)) = pending else {
             return Ok(());
         };
+        if self.raft.metrics().borrow().current_term != term {
+            *self
+                .startup_last_log
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner) = None;
+            return Ok(());
+        }
         if self.bugs.read_index_ignores_restart || read_log_id.is_some_and(|id| id.index >= last) {
             return Ok(());
         }
