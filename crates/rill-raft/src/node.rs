@@ -217,7 +217,8 @@ impl RaftNode {
         let startup_last_log = db.log_last()?.map(|(index, _)| (startup_term, index));
         let raft = Raft::new(id, config, network, log_store, state_machine).await?;
         let (proposals, rx) = mpsc::channel(limits.queue_depth_max);
-        tokio::spawn(propose(raft.clone(), stamper, rx, limits, early));
+        let queue = proposals.downgrade();
+        tokio::spawn(propose(raft.clone(), stamper, rx, queue, limits, early));
         let snapshot_task = snapshot_requests
             .map(|requests| AbortOnDrop(tokio::spawn(snapshot_when_asked(raft.clone(), requests))));
         Ok(RaftNode {

@@ -90,6 +90,10 @@ struct Args {
     /// Log entries (batches of commands) proposed and not yet applied, at most.
     #[arg(long, env = "RILL_PROPOSALS_IN_FLIGHT")]
     proposals_in_flight: Option<usize>,
+    /// How long the leader may wait, in microseconds, for the clients it has just answered
+    /// before it proposes a smaller log entry without them (0: never; default 1000).
+    #[arg(long, env = "RILL_GATHER_WAIT_US")]
+    gather_wait_us: Option<u64>,
 }
 
 /// The config file: the same settings as the flags.
@@ -119,6 +123,7 @@ struct File {
     snapshot_entries: Option<u64>,
     connections_max: Option<usize>,
     proposals_in_flight: Option<usize>,
+    gather_wait_us: Option<u64>,
 }
 
 /// `ID=GRPC_ADDR/REDIS_ADDR`.
@@ -219,6 +224,12 @@ fn load(args: Args) -> Result<ServerConfig, String> {
             return Err("proposals_in_flight must be positive".to_owned());
         }
         config.proposer.proposals_in_flight_max = max;
+    }
+    if let Some(micros) = args.gather_wait_us.or(file.gather_wait_us) {
+        if micros > 1_000_000 {
+            return Err("gather_wait_us must be at most 1000000 (one second)".to_owned());
+        }
+        config.proposer.gather_wait_max = std::time::Duration::from_micros(micros);
     }
     Ok(config)
 }

@@ -330,3 +330,58 @@ async fn an_isolated_leader_cannot_commit_or_confirm_a_read() {
     )
     .await;
 }
+
+/// Clients that each wait for their reply before writing again share log entries: the
+/// proposer waits briefly for the clients it has just answered (`Gather` in `proposer.rs`).
+/// Without that wait, 16 such clients split into two cohorts and take two entries a round.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn clients_waiting_for_their_replies_share_log_entries() {
+    with_deadline(
+        "clients_waiting_for_their_replies_share_log_entries",
+        async {
+            const CLIENTS: usize = 16;
+            const ROUNDS: u64 = 40;
+            let cluster = three_nodes().await;
+            let leader = cluster.leader().await;
+            let node = cluster.node(leader);
+            let before = node.status().last_log_index;
+            let clients: Vec<_> = (0..CLIENTS)
+                .map(|client| {
+                    Box::pin(async move {
+                        for _ in 0..ROUNDS {
+                            let field = format!("c{client}");
+                            let xadd = command(&["XADD", "s", "*", &field, "v"]);
+                            let reply = node.write(xadd).await.expect("XADD on the leader");
+                            assert!(matches!(reply, Reply::Bulk(_)), "XADD: {reply:?}");
+                        }
+                    })
+                })
+                .collect();
+            join_all(clients).await;
+            let entries = node.status().last_log_index - before;
+            let commands = CLIENTS as u64 * ROUNDS;
+            assert_eq!(
+                xlen(&cluster.write(command(&["XLEN", "s"])).await),
+                commands as i64
+            );
+            // Two cohorts would take 2 * ROUNDS entries; one batch a round takes ROUNDS.
+            assert!(
+                entries <= ROUNDS * 5 / 4,
+                "{commands} commands from {CLIENTS} clients took {entries} log entries"
+            );
+        },
+    )
+    .await;
+}
+
+/// Runs `futures` on this task until all are done.
+async fn join_all<F: std::future::Future<Output = ()> + Unpin>(mut futures: Vec<F>) {
+    std::future::poll_fn(|cx| {
+        futures.retain_mut(|future| std::pin::Pin::new(future).poll(cx).is_pending());
+        match futures.is_empty() {
+            true => std::task::Poll::Ready(()),
+            false => std::task::Poll::Pending,
+        }
+    })
+    .await;
+}
