@@ -495,22 +495,20 @@ impl RaftNode {
     /// After an fsync error nothing written since the last good one can be trusted to be on
     /// disk, so the node must not go on; it restarts from what its disk holds.
     pub fn failed(&self) -> impl std::future::Future<Output = String> + Send + 'static {
-        let mut metrics = self.raft.metrics();
+        // The server metrics change only with the vote, role, leader or membership, and close
+        // when the core stops; the full metrics are sent on every turn of the core's loop, and
+        // waiting on them woke this task several times per log entry.
+        let mut server = self.raft.server_metrics();
+        let metrics = self.raft.metrics();
         async move {
-            loop {
-                let stopped = match &metrics.borrow_and_update().running_state {
-                    Ok(()) => false,
-                    Err(openraft::error::Fatal::Stopped) => true,
-                    Err(fatal) => return fatal.to_string(),
-                };
-                if metrics.changed().await.is_err() {
-                    if stopped {
-                        // Shut down as asked: not a failure.
-                        std::future::pending::<()>().await;
-                    }
-                    // The core is gone without saying why: it will not serve again either.
-                    return "the Raft core ended".to_owned();
-                }
+            while server.changed().await.is_ok() {}
+            let state = metrics.borrow().running_state.clone();
+            match state {
+                // Shut down as asked: not a failure.
+                Err(openraft::error::Fatal::Stopped) => std::future::pending().await,
+                Err(fatal) => fatal.to_string(),
+                // The core is gone without saying why: it will not serve again either.
+                Ok(()) => "the Raft core ended".to_owned(),
             }
         }
     }

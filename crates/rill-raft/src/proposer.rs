@@ -223,11 +223,12 @@ pub(crate) async fn propose(
 
 /// Resolves once this node no longer leads in `term` (another term, or not the leader).
 async fn deposed(raft: &Raft, term: u64) {
-    let mut metrics = raft.metrics();
+    // Not `metrics()`: those are sent on every turn of the core's loop.
+    let mut metrics = raft.server_metrics();
     loop {
         {
             let now = metrics.borrow_and_update();
-            if now.current_term != term || now.state != ServerState::Leader {
+            if now.vote.leader_id().term != term || now.state != ServerState::Leader {
                 return;
             }
         }
