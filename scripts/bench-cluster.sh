@@ -6,8 +6,12 @@
 #   ./scripts/bench-cluster.sh workqueue [rounds] [batch] [seconds_max]
 #   ./scripts/bench-cluster.sh history [entries]
 #
-# With no argument: stream_bench (1 and 50 clients, p50/p99) against the leader, a follower and
-# Redis, and redis-benchmark XADD with and without pipelining. `workqueue` and `history` run that
+# With no argument: stream_bench (XADD from 1 and 50 clients, then XREADGROUP COUNT 10 + XACK
+# from as many consumers) and redis-benchmark XADD with and without pipelining, each against the
+# leader, a follower and Redis, BENCH_RUNS times (default 3); then a table of the medians with
+# Rill/Redis ratios, and what the three nodes did while the leader served each workload:
+# core-µs per applied command summed over the nodes (CPU time from /proc), commands per log
+# entry and fsyncs per second per node (INFO persistence counters). `workqueue` and `history` run that
 # mode of stream_bench (issue 13: does the store slow down with history?) against the leader and
 # Redis only, and end with one line comparing the two. Data lives in a temporary directory.
 #
@@ -91,19 +95,88 @@ if [ "$mode" != throughput ]; then
   exit 0
 fi
 
-for clients in 1 50; do
-  entries=$(( clients == 1 ? 5000 : 50000 ))
-  echo "== stream_bench, $clients client(s)"
-  echo -n "rill leader:   "; "$bench" "127.0.0.1:$lport" "$clients" "$entries"
-  echo -n "rill follower: "; "$bench" "127.0.0.1:$fport" "$clients" "$entries"
-  echo -n "redis:         "; "$bench" "127.0.0.1:$rport" "$clients" "$entries"
-done
-for pipeline in 1 16; do
-  n=$(( pipeline == 1 ? 50000 : 200000 ))
-  echo "== redis-benchmark XADD, 50 clients, pipeline $pipeline"
-  for target in "rill-leader:$lport" "rill-follower:$fport" "redis:$rport"; do
-    name=${target%%:*}; port=${target##*:}
-    echo -n "$name: "
-    redis-benchmark -p "$port" -n "$n" -c 50 -P "$pipeline" -q XADD bench '*' sensor_id 7 temperature 21.5 | tr '\r' '\n' | grep -v '^$' | tail -1
+runs="${BENCH_RUNS:-3}"
+results="$work/results"
+mkdir -p "$results"
+hz=$(getconf CLK_TCK)
+# Node counters, one line: CPU ticks of the three nodes, the leader's applied index and applied
+# commands, and each node's fsynced writes (INFO persistence).
+field() { redis-cli -p "$1" INFO persistence | tr -d '\r' | sed -n "s/^$2://p"; }
+readings() {
+  local ticks=0 pid
+  for pid in "${pids[@]}"; do ticks=$((ticks + $(awk '{print $14 + $15}' "/proc/$pid/stat"))); done
+  echo "$(date +%s.%N) $ticks $(field "$lport" rill_applied_index) $(field "$lport" rill_applied_commands)" \
+    "$(for id in 1 2 3; do field $((base + id)) rill_synced_writes; done | paste -sd' ')"
+}
+# What the nodes did between two readings: core-µs per applied command (three nodes summed),
+# commands per log entry, fsyncs per second on each node. Appends each to $results/<row>.<stat>.
+node_stats() {
+  local row="$1" line
+  line=$(awk -v hz="$hz" -v a="$2" -v b="$3" 'BEGIN {
+    split(a, x, " "); split(b, y, " "); s = y[1] - x[1]; c = y[4] - x[4]; e = y[3] - x[3];
+    if (c <= 0 || e <= 0 || s <= 0) { print "none"; exit }
+    printf "%.1f %.1f %.0f %.0f %.0f", (y[2] - x[2]) * 1e6 / hz / c, c / e, (y[5] - x[5]) / s, (y[6] - x[6]) / s, (y[7] - x[7]) / s }')
+  [ "$line" = none ] && return 0
+  read -r us per f1 f2 f3 <<<"$line"
+  echo "   nodes: $us core-µs per command (3 nodes summed), $per commands per log entry, fsyncs/s per node $f1/$f2/$f3"
+  echo "$us" >>"$results/$row.core_us"; echo "$per" >>"$results/$row.per_entry"
+  echo "$f1" >>"$results/$row.fsync1"; echo "$f2" >>"$results/$row.fsync2"; echo "$f3" >>"$results/$row.fsync3"
+}
+record() { echo "$3" >>"$results/$1.$2"; }
+rate_of() { grep -m1 "$1" | grep -oE "[0-9.]+ $2" | cut -d' ' -f1; }
+targets=("leader:$lport" "follower:$fport" "redis:$rport")
+
+for run in $(seq 1 "$runs"); do
+  echo "== run $run of $runs"
+  for clients in 1 50; do
+    entries=$(( clients == 1 ? 5000 : 50000 ))
+    for target in "${targets[@]}"; do
+      name=${target%%:*}; port=${target##*:}
+      [ "$name" = redis ] || before=$(readings)
+      out=$("$bench" "127.0.0.1:$port" "$clients" "$entries")
+      echo "stream_bench $clients client(s), $name: $(echo "$out" | tr '\n' ';' | sed 's/;$//; s/;/; /')"
+      record "xadd$clients" "$name" "$(echo "$out" | rate_of '^XADD' 'ops/s')"
+      record "group$clients" "$name" "$(echo "$out" | rate_of '^XREADGROUP' 'entries/s')"
+      [ "$name" = leader ] && node_stats "stream$clients" "$before" "$(readings)"
+    done
+  done
+  for pipeline in 1 16; do
+    n=$(( pipeline == 1 ? 50000 : 200000 ))
+    for target in "${targets[@]}"; do
+      name=${target%%:*}; port=${target##*:}
+      [ "$name" = redis ] || before=$(readings)
+      out=$(redis-benchmark -p "$port" -n "$n" -c 50 -P "$pipeline" -q XADD bench '*' sensor_id 7 temperature 21.5 \
+        | tr '\r' '\n' | grep -v '^$' | tail -1)
+      echo "redis-benchmark -c 50 -P $pipeline XADD, $name: ${out#*: }"
+      record "rb$pipeline" "$name" "$(echo "$out" | rate_of 'requests per second' 'requests')"
+      [ "$name" = leader ] && node_stats "rb$pipeline" "$before" "$(readings)"
+    done
   done
 done
+
+median() { sort -g "$1" | awk '{ v[NR] = $1 } END { if (NR == 0) print "-"; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+cell() { [ -s "$results/$1.$2" ] && median "$results/$1.$2" || echo -; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || b == 0) print "-"; else printf "%.2f", a / b }'; }
+echo
+echo "== medians of $runs runs; ratios are Rill over Redis (appendfsync always) in the same run"
+printf '%-46s %12s %12s %12s %8s %8s\n' "workload" "rill leader" "follower" "redis" "leader" "follower"
+for row in "xadd1|stream_bench XADD, 1 client (ops/s)" \
+           "xadd50|stream_bench XADD, 50 clients (ops/s)" \
+           "rb1|redis-benchmark -c 50 XADD (req/s)" \
+           "rb16|redis-benchmark -c 50 -P 16 XADD (req/s)" \
+           "group1|XREADGROUP COUNT 10 + XACK, 1 (entries/s)" \
+           "group50|XREADGROUP COUNT 10 + XACK, 50 (entries/s)"; do
+  key=${row%%|*}; label=${row#*|}
+  l=$(cell "$key" leader); f=$(cell "$key" follower); r=$(cell "$key" redis)
+  printf '%-46s %12.0f %12.0f %12.0f %8s %8s\n' "$label" "$l" "$f" "$r" "$(ratio "$l" "$r")" "$(ratio "$f" "$r")"
+done
+echo
+echo "== the three Rill nodes while the leader served each workload (medians)"
+printf '%-34s %16s %18s %22s\n' "workload" "core-µs/command" "commands/entry" "fsyncs/s (n1/n2/n3)"
+for row in "stream1|stream_bench, 1 client" "stream50|stream_bench, 50 clients" \
+           "rb1|redis-benchmark -c 50 XADD" "rb16|redis-benchmark -c 50 -P 16 XADD"; do
+  key=${row%%|*}; label=${row#*|}
+  printf '%-34s %16s %18s %22s\n' "$label" "$(cell "$key" core_us)" "$(cell "$key" per_entry)" \
+    "$(cell "$key" fsync1)/$(cell "$key" fsync2)/$(cell "$key" fsync3)"
+done
+echo "(core-µs per XADD, three nodes summed: the redis-benchmark -c 50 XADD row)"

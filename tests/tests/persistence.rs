@@ -5,12 +5,17 @@ use rill_tests::{run_script, RawClient, TestServer};
 
 /// `rill_applied_index` from `INFO persistence`.
 async fn applied_index(server: &TestServer) -> u64 {
+    persistence_field(server, "rill_applied_index").await
+}
+
+/// A number from `INFO persistence`.
+async fn persistence_field(server: &TestServer, name: &str) -> u64 {
     let mut client = RawClient::connect(server.addr()).await;
     let info = client.call(&[b"INFO", b"persistence"]).await;
     let line = info
         .split('⏎')
-        .find_map(|line| line.strip_prefix("rill_applied_index:"))
-        .expect("applied index line");
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(':'))
+        .unwrap_or_else(|| panic!("no {name} in {info}"));
     line.parse().expect("a number")
 }
 
@@ -74,5 +79,29 @@ async fn data_survives_a_restart() {
         (after_restart + 2..=after_restart + 3).contains(&applied),
         "{after_restart} then {applied}"
     );
+    server.shutdown().await;
+}
+
+/// `INFO persistence` counts applied commands and fsynced writes: with the applied index they
+/// give commands per log entry and fsyncs per entry (what `scripts/bench-cluster.sh` prints).
+#[tokio::test]
+async fn info_counts_applied_commands_and_fsyncs() {
+    let server = TestServer::start_with(|config| config.fsync = true).await;
+    run_script(server.addr(), "XADD s * f v").await;
+    let (entries, commands, fsyncs) = (
+        applied_index(&server).await,
+        persistence_field(&server, "rill_applied_commands").await,
+        persistence_field(&server, "rill_synced_writes").await,
+    );
+    // One entry per write: this client waits for each reply.
+    run_script(server.addr(), "XADD s * f v\nXADD s * f v\nXLEN s").await;
+    assert_eq!(applied_index(&server).await, entries + 2);
+    assert_eq!(
+        persistence_field(&server, "rill_applied_commands").await,
+        commands + 2,
+        "XLEN is a read: not applied"
+    );
+    let more_fsyncs = persistence_field(&server, "rill_synced_writes").await - fsyncs;
+    assert!(more_fsyncs >= 2, "each entry is fsynced: {more_fsyncs}");
     server.shutdown().await;
 }

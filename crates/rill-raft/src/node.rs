@@ -14,6 +14,7 @@
 //! entry, one fsync on each node, one round trip.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -84,6 +85,10 @@ pub struct Status {
     pub purged_index: u64,
     /// Leader only: entries each member's log is behind the leader's last entry.
     pub replication_lag: BTreeMap<NodeId, u64>,
+    /// Commands applied since this node started (over `applied_index`: commands per entry).
+    pub applied_commands: u64,
+    /// Fsynced writes of the store since this node started (log appends, votes, truncations).
+    pub synced_writes: u64,
 }
 
 impl Status {
@@ -129,6 +134,7 @@ pub struct RaftNode {
     /// a read barrier has seen that index applied or the term has passed (then `None`). See
     /// `after_restart`.
     startup_last_log: Mutex<Option<(u64, u64)>>,
+    applied_commands: Arc<AtomicU64>,
     /// The task that snapshots by the log's bytes holds a `Raft`: ended with the node, so a
     /// node dropped without `shutdown` does not keep its Raft core running.
     _snapshot_task: Option<AbortOnDrop>,
@@ -189,6 +195,7 @@ impl RaftNode {
         )?
         .with_io(options.storage_io)
         .with_bugs(options.bugs);
+        let applied_commands = state_machine.applied_commands();
         let (storage_io, bugs) = (options.storage_io, options.bugs);
         let mut log_store = LogStore::new(db.clone())
             .with_io(options.storage_io)
@@ -230,6 +237,7 @@ impl RaftNode {
             storage_io,
             bugs,
             startup_last_log: Mutex::new(startup_last_log),
+            applied_commands,
             _snapshot_task: snapshot_task,
         })
     }
@@ -478,6 +486,8 @@ impl RaftNode {
             snapshot_index: store_index(metrics.snapshot.map(|id| id.index)),
             purged_index: store_index(metrics.purged.map(|id| id.index)),
             replication_lag,
+            applied_commands: self.applied_commands.load(Ordering::Relaxed),
+            synced_writes: self.db.synced_writes(),
         }
     }
 

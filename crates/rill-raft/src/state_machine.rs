@@ -51,6 +51,8 @@ pub struct StateMachine {
     bugs: Bugs,
     /// A snapshot was installed and nothing applied since (for a planted bug).
     installed_since_apply: bool,
+    /// Commands applied since the node started (`Status::applied_commands`).
+    applied_commands: Arc<AtomicU64>,
 }
 
 /// Told about every applied log entry once its batch is committed to the store: how blocked
@@ -127,7 +129,13 @@ impl StateMachine {
             io: StorageIo::default(),
             bugs: Bugs::default(),
             installed_since_apply: false,
+            applied_commands: Arc::default(),
         })
+    }
+
+    /// Counts the commands this state machine applies.
+    pub(crate) fn applied_commands(&self) -> Arc<AtomicU64> {
+        Arc::clone(&self.applied_commands)
     }
 
     pub fn with_bugs(self, bugs: Bugs) -> StateMachine {
@@ -383,6 +391,12 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             .await
             .map_err(error::write_state_machine)?;
         assert_eq!(responses.len(), count, "one response per applied entry");
+        let commands: usize = responses
+            .iter()
+            .map(|response| response.replies.len())
+            .sum();
+        self.applied_commands
+            .fetch_add(commands as u64, Ordering::Relaxed);
         self.clock_ms = clock_ms;
         self.stamper.observe(clock_ms);
         Ok(responses)

@@ -562,6 +562,13 @@ fn info_text(args: &[Vec<u8>], info: &ServerInfo) -> String {
                 "rill_snapshot_index:{}\r\n",
                 status.snapshot_index
             ));
+            // Counters since the node started: commands per log entry and fsyncs per second
+            // come from two readings (`scripts/bench-cluster.sh`).
+            text.push_str(&format!(
+                "rill_applied_commands:{}\r\n",
+                status.applied_commands
+            ));
+            text.push_str(&format!("rill_synced_writes:{}\r\n", status.synced_writes));
         }
         text.push_str("\r\n");
     }

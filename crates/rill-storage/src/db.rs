@@ -15,7 +15,7 @@
 
 use std::path::Path;
 use std::ptr;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use rocksdb::{
@@ -86,6 +86,8 @@ pub struct Db {
     /// No log entry lives below this index: purges leave their range tombstones below it, and
     /// reads of the log's head start here instead of stepping over them.
     pub(crate) log_floor: AtomicU64,
+    /// Fsynced writes since the store was opened (`Db::synced_writes`).
+    synced_writes: AtomicU64,
     /// The options the instance was opened with: their statistics let tests count WAL syncs.
     #[cfg(test)]
     pub(crate) db_options: Options,
@@ -118,6 +120,7 @@ impl Db {
             log_sync: options.log_sync,
             committed_index: Mutex::new(applied_index),
             log_floor: AtomicU64::new(log_floor),
+            synced_writes: AtomicU64::new(0),
             journal: None,
             #[cfg(test)]
             db_options,
@@ -155,7 +158,15 @@ impl Db {
         let mut write_options = WriteOptions::default();
         write_options.set_sync(sync);
         self.rocks.write_opt(batch, &write_options)?;
+        if sync {
+            self.synced_writes.fetch_add(1, Ordering::Relaxed);
+        }
         Ok(())
+    }
+
+    /// Writes fsynced since the store was opened: each is one fsync of the write-ahead log.
+    pub fn synced_writes(&self) -> u64 {
+        self.synced_writes.load(Ordering::Relaxed)
     }
 
     /// Index of the last committed log entry; 0 on a fresh store.
