@@ -9,6 +9,7 @@
 //! wins), the read answers as if the record were absent, and `Db::commit` refuses the txn, so
 //! a state computed from a half-seen store never reaches disk.
 
+use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
 use rill_core::{
@@ -44,6 +45,48 @@ pub struct Txn<'db> {
     /// First error met. Reads take `&self`, hence the cell; set once, later errors are its
     /// consequences.
     error: OnceLock<StorageError>,
+    /// Lowest-pending-ID records (`pending_first`) whose ID this txn acknowledged, by record
+    /// key: each is found again once, when read or at commit, not with a scan per ID (an XACK
+    /// of ten IDs in delivery order scanned twenty times).
+    stale_firsts: BTreeMap<Vec<u8>, StaleFirst>,
+}
+
+/// A `pending_first` record to find again: every ID pending in `scope` is at or above `from`.
+struct StaleFirst {
+    scope: FirstScope,
+    from: StreamId,
+}
+
+enum FirstScope {
+    Group {
+        key: Vec<u8>,
+        group: Vec<u8>,
+    },
+    Consumer {
+        key: Vec<u8>,
+        group: Vec<u8>,
+        consumer: Vec<u8>,
+    },
+}
+
+impl FirstScope {
+    fn cf(&self) -> Cf {
+        match self {
+            FirstScope::Group { .. } => Cf::Pel,
+            FirstScope::Consumer { .. } => Cf::ConsumerPel,
+        }
+    }
+
+    fn record(&self) -> Vec<u8> {
+        match self {
+            FirstScope::Group { key, group } => pending_first::group_key(key, group),
+            FirstScope::Consumer {
+                key,
+                group,
+                consumer,
+            } => pending_first::consumer_key(key, group, consumer),
+        }
+    }
 }
 
 /// What `Db::commit` needs from a txn that met no error.
@@ -62,6 +105,7 @@ impl<'db> Txn<'db> {
             writable,
             overlay: Overlay::default(),
             error: OnceLock::new(),
+            stale_firsts: BTreeMap::new(),
         };
         txn.applied_index = txn
             .get(
@@ -92,7 +136,11 @@ impl<'db> Txn<'db> {
     }
 
     /// Consumes the txn for commit: its writes, or the reason it must not be committed.
-    pub(crate) fn into_committable(self) -> Result<Committable, StorageError> {
+    pub(crate) fn into_committable(mut self) -> Result<Committable, StorageError> {
+        for (record, stale) in std::mem::take(&mut self.stale_firsts) {
+            let first = self.scan_first(&stale.scope, stale.from);
+            self.set_pending_first(stale.scope.cf(), record, first);
+        }
         if let Some(error) = self.error.into_inner() {
             return Err(error);
         }
@@ -279,8 +327,13 @@ impl Store for Txn<'_> {
         self.delete_range(Cf::Consumers, consumers::stream_range(key));
         self.delete_range(Cf::Pel, pel::stream_range(key));
         self.delete_range(Cf::ConsumerPel, consumer_pel::stream_range(key));
-        self.delete_range(Cf::Pel, pending_first::group_stream_range(key));
-        self.delete_range(Cf::ConsumerPel, pending_first::consumer_stream_range(key));
+        for (cf, records) in [
+            (Cf::Pel, pending_first::group_stream_range(key)),
+            (Cf::ConsumerPel, pending_first::consumer_stream_range(key)),
+        ] {
+            self.forget_stale_firsts(&records);
+            self.delete_range(cf, records);
+        }
     }
 
     fn stream_keys(&self, after: Option<&[u8]>, limit: usize) -> Vec<Vec<u8>> {
@@ -420,11 +473,12 @@ impl Store for Txn<'_> {
         self.delete_range(Cf::Consumers, consumers::group_range(key, group));
         self.delete_range(Cf::Pel, pel::group_range(key, group));
         self.delete_range(Cf::ConsumerPel, consumer_pel::group_range(key, group));
-        self.delete(Cf::Pel, pending_first::group_key(key, group));
-        self.delete_range(
-            Cf::ConsumerPel,
-            pending_first::consumer_group_range(key, group),
-        );
+        let record = pending_first::group_key(key, group);
+        self.stale_firsts.remove(&record);
+        self.delete(Cf::Pel, record);
+        let consumer_records = pending_first::consumer_group_range(key, group);
+        self.forget_stale_firsts(&consumer_records);
+        self.delete_range(Cf::ConsumerPel, consumer_records);
     }
 
     fn consumers(&self, key: &[u8], group: &[u8]) -> Vec<(Vec<u8>, ConsumerMeta)> {
@@ -523,27 +577,17 @@ impl Store for Txn<'_> {
             consumer_pel::key(key, group, &entry.consumer, id),
             consumer_pel::VALUE.to_vec(),
         );
-        if self
-            .group_pending_first(key, group)
-            .is_none_or(|first| id < first)
-        {
-            self.put(
-                Cf::Pel,
-                pending_first::group_key(key, group),
-                pending_first::encode_value(id),
-            );
-        }
-        let consumer = &entry.consumer;
-        if self
-            .consumer_pending_first(key, group, consumer)
-            .is_none_or(|first| id < first)
-        {
-            self.put(
-                Cf::ConsumerPel,
-                pending_first::consumer_key(key, group, consumer),
-                pending_first::encode_value(id),
-            );
-        }
+        let group_scope = FirstScope::Group {
+            key: key.to_vec(),
+            group: group.to_vec(),
+        };
+        self.first_added(group_scope, id);
+        let consumer_scope = FirstScope::Consumer {
+            key: key.to_vec(),
+            group: group.to_vec(),
+            consumer: entry.consumer.clone(),
+        };
+        self.first_added(consumer_scope, id);
     }
 
     fn delete_pending(&mut self, key: &[u8], group: &[u8], id: StreamId) {
@@ -552,13 +596,11 @@ impl Store for Txn<'_> {
         };
         self.delete_consumer_index(key, group, &old.consumer, id);
         self.delete(Cf::Pel, pel::key(key, group, id));
-        if self.group_pending_first(key, group) == Some(id) {
-            let next = id.next().and_then(|after| {
-                let rest = pel::id_range(key, group, after, StreamId::MAX);
-                self.edge_id_in(Cf::Pel, &rest, false, |k| Ok(pel::decode_key(k)?.id))
-            });
-            self.set_pending_first(Cf::Pel, pending_first::group_key(key, group), next);
-        }
+        let scope = FirstScope::Group {
+            key: key.to_vec(),
+            group: group.to_vec(),
+        };
+        self.first_removed(scope, id);
     }
 
     fn consumer_pending_range(
@@ -669,11 +711,10 @@ impl Txn<'_> {
     }
 
     fn group_pending_first(&self, key: &[u8], group: &[u8]) -> Option<StreamId> {
-        self.get(
-            Cf::Pel,
-            &pending_first::group_key(key, group),
-            pending_first::decode_value,
-        )
+        self.pending_first_of(FirstScope::Group {
+            key: key.to_vec(),
+            group: group.to_vec(),
+        })
     }
 
     fn consumer_pending_first(
@@ -682,11 +723,11 @@ impl Txn<'_> {
         group: &[u8],
         consumer: &[u8],
     ) -> Option<StreamId> {
-        self.get(
-            Cf::ConsumerPel,
-            &pending_first::consumer_key(key, group, consumer),
-            pending_first::decode_value,
-        )
+        self.pending_first_of(FirstScope::Consumer {
+            key: key.to_vec(),
+            group: group.to_vec(),
+            consumer: consumer.to_vec(),
+        })
     }
 
     /// The ID in the first (or `last`) key of `range`, if any.
@@ -716,20 +757,83 @@ impl Txn<'_> {
     /// Removes `id` from `consumer`'s index, moving its lowest pending ID past it if needed.
     fn delete_consumer_index(&mut self, key: &[u8], group: &[u8], consumer: &[u8], id: StreamId) {
         self.delete(Cf::ConsumerPel, consumer_pel::key(key, group, consumer, id));
-        if self.consumer_pending_first(key, group, consumer) != Some(id) {
+        let scope = FirstScope::Consumer {
+            key: key.to_vec(),
+            group: group.to_vec(),
+            consumer: consumer.to_vec(),
+        };
+        self.first_removed(scope, id);
+    }
+
+    /// `id` is no longer pending in `scope`: if its record held `id`, the record is stale.
+    fn first_removed(&mut self, scope: FirstScope, id: StreamId) {
+        let record = scope.record();
+        if self.stale_firsts.contains_key(&record) {
+            // Still stale: `from` stays a lower bound, as removing IDs raises the lowest.
             return;
         }
-        let next = id.next().and_then(|after| {
-            let rest = consumer_pel::id_range(key, group, consumer, after, StreamId::MAX);
-            self.edge_id_in(Cf::ConsumerPel, &rest, false, |k| {
-                Ok(consumer_pel::decode_key(k)?.id)
-            })
-        });
-        self.set_pending_first(
-            Cf::ConsumerPel,
-            pending_first::consumer_key(key, group, consumer),
-            next,
-        );
+        let cf = scope.cf();
+        if self.get(cf, &record, pending_first::decode_value) != Some(id) {
+            return;
+        }
+        match id.next() {
+            Some(from) => {
+                self.stale_firsts.insert(record, StaleFirst { scope, from });
+            }
+            None => self.set_pending_first(cf, record, None),
+        }
+    }
+
+    /// `id` is now pending in `scope`: the record must hold it if it is the lowest.
+    fn first_added(&mut self, scope: FirstScope, id: StreamId) {
+        let record = scope.record();
+        if let Some(stale) = self.stale_firsts.get_mut(&record) {
+            stale.from = stale.from.min(id);
+            return;
+        }
+        let cf = scope.cf();
+        if self
+            .get(cf, &record, pending_first::decode_value)
+            .is_none_or(|first| id < first)
+        {
+            self.put(cf, record, pending_first::encode_value(id));
+        }
+    }
+
+    /// The lowest record's value for `scope`: its stored value, or the first ID pending at or
+    /// above `from` when this txn made it stale.
+    fn pending_first_of(&self, scope: FirstScope) -> Option<StreamId> {
+        let record = scope.record();
+        match self.stale_firsts.get(&record) {
+            Some(stale) => self.scan_first(&stale.scope, stale.from),
+            None => self.get(scope.cf(), &record, pending_first::decode_value),
+        }
+    }
+
+    /// The first ID pending in `scope` at or above `from`.
+    fn scan_first(&self, scope: &FirstScope, from: StreamId) -> Option<StreamId> {
+        match scope {
+            FirstScope::Group { key, group } => {
+                let rest = pel::id_range(key, group, from, StreamId::MAX);
+                self.edge_id_in(Cf::Pel, &rest, false, |k| Ok(pel::decode_key(k)?.id))
+            }
+            FirstScope::Consumer {
+                key,
+                group,
+                consumer,
+            } => {
+                let rest = consumer_pel::id_range(key, group, consumer, from, StreamId::MAX);
+                self.edge_id_in(Cf::ConsumerPel, &rest, false, |k| {
+                    Ok(consumer_pel::decode_key(k)?.id)
+                })
+            }
+        }
+    }
+
+    /// Forgets stale records in `range` (of either family): their group or stream is gone.
+    fn forget_stale_firsts(&mut self, range: &KeyRange) {
+        self.stale_firsts
+            .retain(|record, _| !(range.start <= *record && *record < range.end));
     }
 
     /// No record for zero, so equal states have equal bytes (and digests) whatever their history.
