@@ -340,7 +340,12 @@ impl Memory {
         // Index and filter blocks in the cache too: outside it they grow with the data.
         table.set_cache_index_and_filter_blocks(true);
         table.set_pin_l0_filter_and_index_blocks_in_cache(true);
+        // Most point reads of a work queue miss (is this new ID pending already?): a filter
+        // per file, and one over the memtable, answer them without a search.
+        table.set_bloom_filter(10.0, false);
         options.set_block_based_table_factory(&table);
+        options.set_memtable_prefix_bloom_ratio(MEMTABLE_FILTER_RATIO);
+        options.set_memtable_whole_key_filtering(true);
         options.set_write_buffer_manager(&self.write_buffers);
         options.set_write_buffer_size(self.memtable_bytes);
         // Families written rarely (votes, node records) would otherwise pin old WAL files, and
@@ -358,6 +363,9 @@ impl Memory {
         options
     }
 }
+
+/// The share of a memtable's bytes its key filter takes.
+const MEMTABLE_FILTER_RATIO: f64 = 0.05;
 
 /// The write-ahead log kept before the families it pins are flushed.
 const WAL_BYTES_MAX: u64 = 64 << 20;
