@@ -276,21 +276,15 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         self.meta(LogMeta::Vote, "vote").map_err(error::read_vote)
     }
 
-    async fn save_committed(&mut self, committed: Option<LogId>) -> Result<(), StorageError> {
-        let bytes = encode(&committed)
-            .map_err(Error::codec("committed log id"))
-            .map_err(error::write_logs)?;
-        // Not fsynced (`LogMeta::needs_fsync`): a short write, kept on the runtime.
-        self.db
-            .log_meta_put(LogMeta::Committed, &bytes)
-            .map_err(error::write_logs)
+    /// Not stored: openraft only uses it to apply, at startup, entries committed before a
+    /// restart, which the leader commits again anyway; storing it was a write per commit on
+    /// the Raft core's task. Stores that hold one from an older version ignore it.
+    async fn save_committed(&mut self, _committed: Option<LogId>) -> Result<(), StorageError> {
+        Ok(())
     }
 
     async fn read_committed(&mut self) -> Result<Option<LogId>, StorageError> {
-        let committed: Option<Option<LogId>> = self
-            .meta(LogMeta::Committed, "committed log id")
-            .map_err(error::read_logs)?;
-        Ok(committed.flatten())
+        Ok(None)
     }
 
     async fn append<I>(
