@@ -17,6 +17,9 @@ use tonic::transport::{Channel, Endpoint};
 pub const PEER_MESSAGE_BYTES_MAX: usize = 64 << 20;
 const CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
 const KEEPALIVE: Duration = Duration::from_secs(10);
+/// How long past a call's deadline this node waits before it gives up on the call itself (the
+/// callee is told the deadline and normally answers `DEADLINE_EXCEEDED` first).
+const DEADLINE_GRACE: Duration = Duration::from_millis(200);
 
 /// Why a forwarded command got no reply from the leader.
 #[derive(Debug, thiserror::Error)]
@@ -79,6 +82,31 @@ impl Peers {
         Ok(client)
     }
 
+    /// Runs `call` to `addr` with `timeout` enforced here too: tonic's deadline starts only once
+    /// the channel takes the request, and a call queued behind a connection that never becomes
+    /// ready waited without end (the simulator saw a forwarded XRANGE wait 15 s for a deadline
+    /// of 4 s). A call that times out drops the channel.
+    async fn within<T>(
+        &self,
+        addr: &str,
+        timeout: Option<Duration>,
+        call: impl std::future::Future<Output = Result<T, tonic::Status>>,
+    ) -> Result<T, tonic::Status> {
+        let answer = match timeout {
+            Some(timeout) => match tokio::time::timeout(timeout + DEADLINE_GRACE, call).await {
+                Ok(answer) => answer,
+                Err(_) => Err(tonic::Status::deadline_exceeded(format!(
+                    "no answer from {addr} within {timeout:?}"
+                ))),
+            },
+            None => call.await,
+        };
+        if let Err(status) = &answer {
+            self.forget_if_timed_out(addr, status);
+        }
+        answer
+    }
+
     /// Drops the channel to `addr` after a call on it timed out: its connection may be
     /// half-open (the peer lost power, a middlebox forgot it), and would hang every later call
     /// until HTTP/2 keepalive gives up on it. The next call dials afresh.
@@ -114,12 +142,12 @@ impl Peers {
         if let Some(timeout) = timeout {
             request.set_timeout(timeout);
         }
-        let answer = match client.forward(request).await {
+        let answer = match self
+            .within(raft_addr, timeout, client.forward(request))
+            .await
+        {
             Ok(answer) => answer.into_inner(),
-            Err(status) => {
-                self.forget_if_timed_out(raft_addr, &status);
-                return Err(unavailable(status.message().to_owned()));
-            }
+            Err(status) => return Err(unavailable(status.message().to_owned())),
         };
         let replies: Vec<Reply> = postcard::from_bytes(&answer.reply)
             .map_err(|e| unavailable(format!("undecodable reply from the leader: {e}")))?;
@@ -234,14 +262,18 @@ impl Transport for Peers {
         let mut client = self.client(&peer.raft_addr)?;
         let mut request = tonic::Request::new(RaftPayload { payload });
         request.set_timeout(timeout);
+        let addr = &peer.raft_addr;
         let answer = match kind {
-            RpcKind::AppendEntries => client.append_entries(request).await,
-            RpcKind::Vote => client.vote(request).await,
-            RpcKind::InstallSnapshot => client.install_snapshot(request).await,
+            RpcKind::AppendEntries => {
+                self.within(addr, Some(timeout), client.append_entries(request))
+                    .await
+            }
+            RpcKind::Vote => self.within(addr, Some(timeout), client.vote(request)).await,
+            RpcKind::InstallSnapshot => {
+                self.within(addr, Some(timeout), client.install_snapshot(request))
+                    .await
+            }
         };
-        if let Err(status) = &answer {
-            self.forget_if_timed_out(&peer.raft_addr, status);
-        }
         match answer {
             Ok(answer) => Ok(answer.into_inner().payload),
             Err(status) if status.code() == tonic::Code::Unavailable => {
