@@ -286,7 +286,7 @@ fn caught_claim_keeps_delivery_count() {
 /// where an append failed): the child-process check counts that too.
 #[test]
 fn caught_ignore_fsync_errors() {
-    caught_in_child("ignore_fsync_errors", 1);
+    caught_in_child("ignore_fsync_errors", 2);
 }
 
 /// The fix of a bug the soak found, switched off (see `RaftNode::read_barrier`): a leader
@@ -294,7 +294,7 @@ fn caught_ignore_fsync_errors() {
 /// power loss had rolled back, missing a write it had acknowledged.
 #[test]
 fn caught_read_index_ignores_restart() {
-    caught_by("read_index_ignores_restart", 55);
+    caught_by("read_index_ignores_restart", 25);
 }
 
 /// Not a planted bug: what a wiped disk does to Rill today. The node comes back with no vote
@@ -305,7 +305,7 @@ fn caught_read_index_ignores_restart() {
 /// wiped node's is not): the child-process check counts that too.
 #[test]
 fn a_wiped_disk_loses_acknowledged_writes_today() {
-    caught_in_child("wiped_disk", 278);
+    caught_in_child("wiped_disk", 38);
 }
 
 /// Runs bug `name` on `seed` in a child process (a panic there ends only the child) and
