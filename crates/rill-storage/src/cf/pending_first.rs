@@ -13,7 +13,9 @@
 //! A record exists exactly when its group (consumer) has a pending entry, and holds exactly the
 //! lowest such ID: a function of the state, not of its history, so replicas and digests agree
 //! whatever order the entries came and went in. `Txn::put_pending` and `Txn::delete_pending`
-//! keep it so; the storage tests' `dump` checks them against the PEL after every case.
+//! keep it so: a delete of the lowest ID marks the record stale, and the txn finds the new
+//! lowest once, when the record is read or at commit. The storage tests' `dump` checks the
+//! records against the PEL after every case.
 
 use rill_core::StreamId;
 
