@@ -139,7 +139,7 @@ mod tests {
         ];
         for script in scripts {
             round_trip(&Request {
-                commands: vec![command(script)],
+                commands: vec![command(script)].into(),
                 now_ms: 1_700_000_000_123,
             });
         }
@@ -170,7 +170,7 @@ mod tests {
             EntryPayload::Blank,
             EntryPayload::Membership(membership),
             EntryPayload::Normal(Request {
-                commands: vec![command(&["XADD", "s", "*", "f", "v"])],
+                commands: vec![command(&["XADD", "s", "*", "f", "v"])].into(),
                 now_ms: 9,
             }),
         ];

@@ -22,6 +22,7 @@ mod bugs;
 mod codec;
 mod config;
 mod error;
+mod hot_log;
 mod log_store;
 mod network;
 mod node;

@@ -14,7 +14,7 @@ use std::fmt::Debug;
 use std::io;
 use std::ops::{Bound, RangeBounds};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use openraft::storage::{LogFlushed, LogState, RaftLogStorage};
 use openraft::{OptionalSend, RaftLogReader};
@@ -24,12 +24,15 @@ use tokio::sync::mpsc;
 use crate::bugs::Bugs;
 use crate::codec::{decode, decode_prefix, encode};
 use crate::error::{self, Error};
+use crate::hot_log::HotLog;
 use crate::types::{Entry, LogId, StorageError, TypeConfig, Vote};
 
 /// The Raft log, vote and committed id of one node. Cheap to clone: clones share the [`Db`].
 #[derive(Clone)]
 pub struct LogStore {
     db: Arc<Db>,
+    /// The newest entries, decoded: the reads of an entry while it is new do not go to RocksDB.
+    hot: Arc<Mutex<HotLog>>,
     io: StorageIo,
     snapshot_trigger: Option<BytesTrigger>,
     bugs: Bugs,
@@ -59,6 +62,7 @@ impl LogStore {
     pub fn new(db: Arc<Db>) -> LogStore {
         LogStore {
             db,
+            hot: Arc::default(),
             io: StorageIo::default(),
             snapshot_trigger: None,
             bugs: Bugs::default(),
@@ -79,6 +83,10 @@ impl LogStore {
 
     pub fn with_io(self, io: StorageIo) -> LogStore {
         LogStore { io, ..self }
+    }
+
+    fn hot(&self) -> MutexGuard<'_, HotLog> {
+        self.hot.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     fn meta<T: serde::de::DeserializeOwned>(
@@ -218,6 +226,9 @@ impl RaftLogReader<TypeConfig> for LogStore {
         range: RB,
     ) -> Result<Vec<Entry>, StorageError> {
         let (start, end) = bounds(&range);
+        if let Some(entries) = self.hot().get(start, end) {
+            return Ok(entries);
+        }
         let raw = self.db.log_range(start, end).map_err(error::read_logs)?;
         let mut entries = Vec::with_capacity(raw.len());
         for (index, bytes) in raw {
@@ -297,17 +308,20 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         I::IntoIter: OptionalSend,
     {
         let mut encoded = Vec::new();
+        let mut kept = Vec::new();
         for entry in entries {
             let bytes = encode(&entry)
                 .map_err(Error::codec("log entry"))
                 .map_err(error::write_logs)?;
+            kept.push((entry.clone(), bytes.len() as u64));
             encoded.push((entry.log_id.index, bytes));
         }
-        let bytes: u64 = encoded.iter().map(|(_, b)| b.len() as u64).sum();
+        let bytes: u64 = kept.iter().map(|(_, bytes)| bytes).sum();
         let db = self.db.clone();
         // Only after the fsynced write returned may openraft count these entries as stored.
         match self.io.run(move || db.log_append(&encoded)).await {
             Ok(()) => {
+                self.hot().appended(kept);
                 callback.log_io_completed(Ok(()));
                 if let Some(trigger) = &self.snapshot_trigger {
                     trigger.appended(bytes);
@@ -327,6 +341,8 @@ impl RaftLogStorage<TypeConfig> for LogStore {
 
     async fn truncate(&mut self, log_id: LogId) -> Result<(), StorageError> {
         tracing::debug!(%log_id, "truncating log");
+        // First: a read that finds the entries gone from here reads the store.
+        self.hot().truncate(log_id.index);
         let db = self.db.clone();
         let keep_suffix = self.bugs.truncate_keeps_stale_suffix;
         self.io
@@ -340,6 +356,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
 
     async fn purge(&mut self, log_id: LogId) -> Result<(), StorageError> {
         tracing::debug!(%log_id, "purging log");
+        self.hot().purge(log_id.index);
         let bytes = encode(&log_id)
             .map_err(Error::codec("purged log id"))
             .map_err(error::write_logs)?;

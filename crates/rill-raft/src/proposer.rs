@@ -125,7 +125,7 @@ pub(crate) async fn propose(
             .map(|proposal| (proposal.command, proposal.reply_tx))
             .unzip();
         let request = Request {
-            commands,
+            commands: commands.into(),
             now_ms: stamper.stamp(),
         };
         let early_replies = match &early {

@@ -245,7 +245,7 @@ fn apply_batch(
                 clock_ms = clock_ms.max(request.now_ms);
                 let now_ms = local_now.unwrap_or(request.now_ms);
                 if repeat_first && entry.log_id.index == first.log_id.index {
-                    for command in &request.commands {
+                    for command in request.commands.iter() {
                         planted::run(&mut txn, command, now_ms, limits, bugs);
                     }
                 }

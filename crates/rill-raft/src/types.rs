@@ -4,6 +4,7 @@
 
 use std::fmt;
 use std::io::Cursor;
+use std::sync::Arc;
 
 use rill_core::{Command, Reply};
 use serde::{Deserialize, Serialize};
@@ -15,7 +16,9 @@ pub type NodeId = u64;
 /// one log append and one fsync.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Request {
-    pub commands: Vec<Command>,
+    /// Shared, so the log store's copy of a recent entry (`LogStore`'s hot entries) is handed
+    /// out without copying its commands. Encoded as a sequence, as a `Vec` is.
+    pub commands: Arc<[Command]>,
     /// Milliseconds since the Unix epoch, decided once by the proposer ([`crate::Stamper`]).
     pub now_ms: u64,
 }

@@ -56,7 +56,7 @@ fn normal(index: u64, words: &[&str], now_ms: u64) -> Entry {
     Entry {
         log_id: log_id(index),
         payload: EntryPayload::Normal(Request {
-            commands: vec![command(words)],
+            commands: vec![command(words)].into(),
             now_ms,
         }),
     }
