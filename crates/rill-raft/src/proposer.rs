@@ -32,8 +32,9 @@ pub struct ProposerLimits {
     /// Commands in one log entry.
     pub batch_commands_max: usize,
     /// Log entries proposed and not yet applied. One is fastest on our 2-core machine (50
-    /// clients: 14.9k XADD/s with 1, 14.1k with 2, 12.1k with 4, 9.4k with 8): openraft 0.9
-    /// appends each entry with its own fsync, so fewer, larger batches win.
+    /// clients, redis-benchmark XADD: 18.3k/s with 1, 17.9k with 2, 13.2k with 4): openraft
+    /// 0.9 appends each entry with its own fsync, and an entry costs far more CPU than a
+    /// command, so fewer, larger batches win.
     pub proposals_in_flight_max: usize,
     /// How long the proposer may wait for the clients it has just answered before it
     /// proposes a batch without them (zero: never). See [`Gather`].
