@@ -51,33 +51,49 @@ pub struct Txn<'db> {
     stale_firsts: BTreeMap<Vec<u8>, StaleFirst>,
 }
 
-/// A `pending_first` record to find again: every ID pending in `scope` is at or above `from`.
+/// A `pending_first` record to find again: every ID pending in its group (or consumer) is at
+/// or above `from`, and `rest` is that group's (consumer's) index from `from` on.
 struct StaleFirst {
-    scope: FirstScope,
+    cf: Cf,
     from: StreamId,
+    rest: KeyRange,
 }
 
-enum FirstScope {
+impl StaleFirst {
+    /// The lowest ID pending at or above `from`.
+    fn scan(&self, txn: &Txn<'_>) -> Option<StreamId> {
+        match self.cf {
+            Cf::ConsumerPel => txn.edge_id_in(self.cf, &self.rest, false, |k| {
+                Ok(consumer_pel::decode_key(k)?.id)
+            }),
+            _ => txn.edge_id_in(self.cf, &self.rest, false, |k| Ok(pel::decode_key(k)?.id)),
+        }
+    }
+}
+
+/// Whose lowest pending ID: a group's (kept in `pel`) or one consumer's (in `consumer_pel`).
+#[derive(Clone, Copy)]
+enum FirstScope<'a> {
     Group {
-        key: Vec<u8>,
-        group: Vec<u8>,
+        key: &'a [u8],
+        group: &'a [u8],
     },
     Consumer {
-        key: Vec<u8>,
-        group: Vec<u8>,
-        consumer: Vec<u8>,
+        key: &'a [u8],
+        group: &'a [u8],
+        consumer: &'a [u8],
     },
 }
 
-impl FirstScope {
-    fn cf(&self) -> Cf {
+impl FirstScope<'_> {
+    fn cf(self) -> Cf {
         match self {
             FirstScope::Group { .. } => Cf::Pel,
             FirstScope::Consumer { .. } => Cf::ConsumerPel,
         }
     }
 
-    fn record(&self) -> Vec<u8> {
+    fn record(self) -> Vec<u8> {
         match self {
             FirstScope::Group { key, group } => pending_first::group_key(key, group),
             FirstScope::Consumer {
@@ -85,6 +101,23 @@ impl FirstScope {
                 group,
                 consumer,
             } => pending_first::consumer_key(key, group, consumer),
+        }
+    }
+
+    /// What is stale about the record when every ID pending is at or above `from`.
+    fn stale_from(self, from: StreamId) -> StaleFirst {
+        let rest = match self {
+            FirstScope::Group { key, group } => pel::id_range(key, group, from, StreamId::MAX),
+            FirstScope::Consumer {
+                key,
+                group,
+                consumer,
+            } => consumer_pel::id_range(key, group, consumer, from, StreamId::MAX),
+        };
+        StaleFirst {
+            cf: self.cf(),
+            from,
+            rest,
         }
     }
 }
@@ -138,8 +171,8 @@ impl<'db> Txn<'db> {
     /// Consumes the txn for commit: its writes, or the reason it must not be committed.
     pub(crate) fn into_committable(mut self) -> Result<Committable, StorageError> {
         for (record, stale) in std::mem::take(&mut self.stale_firsts) {
-            let first = self.scan_first(&stale.scope, stale.from);
-            self.set_pending_first(stale.scope.cf(), record, first);
+            let first = stale.scan(&self);
+            self.set_pending_first(stale.cf, record, first);
         }
         if let Some(error) = self.error.into_inner() {
             return Err(error);
@@ -577,17 +610,16 @@ impl Store for Txn<'_> {
             consumer_pel::key(key, group, &entry.consumer, id),
             consumer_pel::VALUE.to_vec(),
         );
-        let group_scope = FirstScope::Group {
-            key: key.to_vec(),
-            group: group.to_vec(),
-        };
-        self.first_added(group_scope, id);
-        let consumer_scope = FirstScope::Consumer {
-            key: key.to_vec(),
-            group: group.to_vec(),
-            consumer: entry.consumer.clone(),
-        };
-        self.first_added(consumer_scope, id);
+        self.first_added(FirstScope::Group { key, group }, id);
+        let consumer = &entry.consumer;
+        self.first_added(
+            FirstScope::Consumer {
+                key,
+                group,
+                consumer,
+            },
+            id,
+        );
     }
 
     fn delete_pending(&mut self, key: &[u8], group: &[u8], id: StreamId) {
@@ -596,11 +628,7 @@ impl Store for Txn<'_> {
         };
         self.delete_consumer_index(key, group, &old.consumer, id);
         self.delete(Cf::Pel, pel::key(key, group, id));
-        let scope = FirstScope::Group {
-            key: key.to_vec(),
-            group: group.to_vec(),
-        };
-        self.first_removed(scope, id);
+        self.first_removed(FirstScope::Group { key, group }, id);
     }
 
     fn consumer_pending_range(
@@ -711,10 +739,7 @@ impl Txn<'_> {
     }
 
     fn group_pending_first(&self, key: &[u8], group: &[u8]) -> Option<StreamId> {
-        self.pending_first_of(FirstScope::Group {
-            key: key.to_vec(),
-            group: group.to_vec(),
-        })
+        self.pending_first_of(FirstScope::Group { key, group })
     }
 
     fn consumer_pending_first(
@@ -724,9 +749,9 @@ impl Txn<'_> {
         consumer: &[u8],
     ) -> Option<StreamId> {
         self.pending_first_of(FirstScope::Consumer {
-            key: key.to_vec(),
-            group: group.to_vec(),
-            consumer: consumer.to_vec(),
+            key,
+            group,
+            consumer,
         })
     }
 
@@ -758,9 +783,9 @@ impl Txn<'_> {
     fn delete_consumer_index(&mut self, key: &[u8], group: &[u8], consumer: &[u8], id: StreamId) {
         self.delete(Cf::ConsumerPel, consumer_pel::key(key, group, consumer, id));
         let scope = FirstScope::Consumer {
-            key: key.to_vec(),
-            group: group.to_vec(),
-            consumer: consumer.to_vec(),
+            key,
+            group,
+            consumer,
         };
         self.first_removed(scope, id);
     }
@@ -778,7 +803,7 @@ impl Txn<'_> {
         }
         match id.next() {
             Some(from) => {
-                self.stale_firsts.insert(record, StaleFirst { scope, from });
+                self.stale_firsts.insert(record, scope.stale_from(from));
             }
             None => self.set_pending_first(cf, record, None),
         }
@@ -788,7 +813,9 @@ impl Txn<'_> {
     fn first_added(&mut self, scope: FirstScope, id: StreamId) {
         let record = scope.record();
         if let Some(stale) = self.stale_firsts.get_mut(&record) {
-            stale.from = stale.from.min(id);
+            if id < stale.from {
+                *stale = scope.stale_from(id);
+            }
             return;
         }
         let cf = scope.cf();
@@ -805,35 +832,15 @@ impl Txn<'_> {
     fn pending_first_of(&self, scope: FirstScope) -> Option<StreamId> {
         let record = scope.record();
         match self.stale_firsts.get(&record) {
-            Some(stale) => self.scan_first(&stale.scope, stale.from),
+            Some(stale) => stale.scan(self),
             None => self.get(scope.cf(), &record, pending_first::decode_value),
-        }
-    }
-
-    /// The first ID pending in `scope` at or above `from`.
-    fn scan_first(&self, scope: &FirstScope, from: StreamId) -> Option<StreamId> {
-        match scope {
-            FirstScope::Group { key, group } => {
-                let rest = pel::id_range(key, group, from, StreamId::MAX);
-                self.edge_id_in(Cf::Pel, &rest, false, |k| Ok(pel::decode_key(k)?.id))
-            }
-            FirstScope::Consumer {
-                key,
-                group,
-                consumer,
-            } => {
-                let rest = consumer_pel::id_range(key, group, consumer, from, StreamId::MAX);
-                self.edge_id_in(Cf::ConsumerPel, &rest, false, |k| {
-                    Ok(consumer_pel::decode_key(k)?.id)
-                })
-            }
         }
     }
 
     /// Forgets stale records in `range` (of either family): their group or stream is gone.
     fn forget_stale_firsts(&mut self, range: &KeyRange) {
         self.stale_firsts
-            .retain(|record, _| !(range.start <= *record && *record < range.end));
+            .retain(|record, _| !range.contains(record));
     }
 
     /// No record for zero, so equal states have equal bytes (and digests) whatever their history.
