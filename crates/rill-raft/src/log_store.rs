@@ -313,8 +313,9 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             let bytes = encode(&entry)
                 .map_err(Error::codec("log entry"))
                 .map_err(error::write_logs)?;
-            kept.push((entry.clone(), bytes.len() as u64));
+            let length = bytes.len() as u64;
             encoded.push((entry.log_id.index, bytes));
+            kept.push((entry, length));
         }
         let bytes: u64 = kept.iter().map(|(_, bytes)| bytes).sum();
         let db = self.db.clone();
@@ -370,7 +371,37 @@ impl RaftLogStorage<TypeConfig> for LogStore {
 
 #[cfg(test)]
 mod tests {
+    use openraft::{CommittedLeaderId, EntryPayload};
+    use rill_storage::DbOptions;
+
     use super::*;
+    use crate::types::Request;
+
+    /// Reads of the newest entries are answered from the hot entries, not the store: here the
+    /// store holds none of them.
+    #[tokio::test]
+    async fn reads_of_hot_entries_do_not_go_to_the_store() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db = Db::open(dir.path(), &DbOptions::default()).expect("open store");
+        let mut store = LogStore::new(Arc::new(db));
+        let entry = |index: u64| {
+            let entry = Entry {
+                log_id: LogId::new(CommittedLeaderId::new(1, 1), index),
+                payload: EntryPayload::Normal(Request {
+                    commands: Vec::new().into(),
+                    now_ms: index,
+                }),
+            };
+            (entry, 16)
+        };
+        store.hot().appended((3..6).map(entry).collect());
+        let read = store.try_get_log_entries(3..6).await.expect("read");
+        let indexes: Vec<u64> = read.iter().map(|entry| entry.log_id.index).collect();
+        assert_eq!(indexes, [3, 4, 5]);
+        // Not all of it hot: the store answers, and it is empty.
+        let read = store.try_get_log_entries(2..6).await.expect("read");
+        assert!(read.is_empty(), "{read:?}");
+    }
 
     #[test]
     fn bounds_are_half_open() {
