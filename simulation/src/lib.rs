@@ -241,6 +241,26 @@ const FAULT_KINDS: &[(&str, &str)] = &[
 ];
 
 /// Runs one simulation and checks its history.
+/// Runs test `test` of the calling test binary again, in a child process, on `seed` (and with
+/// planted bug `bug` when given): a seed gives one trace only as the first simulation of its
+/// process, and a panic there ends only the child. Returns the child's stdout and stderr
+/// together, and whether its test passed.
+pub fn rerun_in_child(test: &str, seed: u64, bug: Option<&str>) -> (String, bool) {
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let mut command = std::process::Command::new(exe);
+    command
+        .args([test, "--exact", "--nocapture", "--test-threads=1"])
+        .env("SIM_SEED", seed.to_string())
+        .env_remove("SIM_SEEDS");
+    if let Some(bug) = bug {
+        command.env("SIM_BUG", bug);
+    }
+    let output = command.output().expect("the test binary runs");
+    let text = String::from_utf8_lossy(&output.stdout).into_owned()
+        + &String::from_utf8_lossy(&output.stderr);
+    (text, output.status.success())
+}
+
 pub fn run(config: &Config) -> Report {
     let root = tempfile::tempdir().expect("temp dir");
     let mut rng = Rng::new(config.seed);

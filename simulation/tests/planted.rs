@@ -5,7 +5,7 @@
 //! Hunt for catching seeds of one bug:
 //!   SIM_BUG=vote_not_fsynced SIM_SEEDS=0..20 cargo nextest run -p rill-sim --release -E 'test(=hunt)' --no-capture
 
-use rill_sim::{run, Config, Fault, Report};
+use rill_sim::{rerun_in_child, run, Config, Fault, Report};
 
 /// A planted bug: its name, how to switch it on, and words one of its violations must hold.
 struct Plant {
@@ -85,8 +85,9 @@ const PLANTS: &[Plant] = &[
     },
     Plant {
         // Rill's fix of a bug the soak found, switched off: a leader that restarts without
-        // losing its leadership reads at its stored committed index, which a power loss can
-        // roll back. Needs leaders that crash and come back fast: crashes only.
+        // losing its leadership reads at the committed index it recovers (its applied index),
+        // which a power loss can roll back. Needs leaders that crash and come back fast:
+        // crashes only.
         name: "read_index_ignores_restart",
         plant: |c| {
             c.bugs.read_index_ignores_restart = true;
@@ -210,15 +211,8 @@ fn hunt() {
     }
     let range = std::env::var("SIM_SEEDS").expect("SIM_SEED or SIM_SEEDS");
     let (a, b) = range.split_once("..").expect("SIM_SEEDS=A..B");
-    let exe = std::env::current_exe().expect("the test binary's path");
     for seed in a.parse::<u64>().expect("A")..b.parse::<u64>().expect("B") {
-        let output = std::process::Command::new(&exe)
-            .args(["hunt", "--exact", "--nocapture", "--test-threads=1"])
-            .env("SIM_SEED", seed.to_string())
-            .env_remove("SIM_SEEDS")
-            .output()
-            .expect("the test binary runs");
-        let text = String::from_utf8_lossy(&output.stdout);
+        let (text, _) = rerun_in_child("hunt", seed, None);
         let line = text
             .lines()
             .find(|l| l.contains("HUNT "))
@@ -311,18 +305,9 @@ fn a_wiped_disk_loses_acknowledged_writes_today() {
 /// Runs bug `name` on `seed` in a child process (a panic there ends only the child) and
 /// requires it caught, by a checker or by a panic; then the same seed runs clean without it.
 fn caught_in_child(name: &str, seed: u64) {
-    let exe = std::env::current_exe().expect("the test binary's path");
-    let output = std::process::Command::new(exe)
-        .args(["hunt", "--exact", "--nocapture", "--test-threads=1"])
-        .env("SIM_BUG", name)
-        .env("SIM_SEED", seed.to_string())
-        .env_remove("SIM_SEEDS")
-        .output()
-        .expect("the test binary runs");
-    let text = String::from_utf8_lossy(&output.stdout).into_owned()
-        + &String::from_utf8_lossy(&output.stderr);
+    let (text, passed) = rerun_in_child("hunt", seed, Some(name));
     let caught = text.contains("caught true");
-    let panicked = !output.status.success() && text.contains("panicked");
+    let panicked = !passed && text.contains("panicked");
     assert!(caught || panicked, "{name}: seed {seed} ran clean:\n{text}");
     println!("{name}: seed {seed}: caught by a checker {caught}, by a panic {panicked}");
     let mut clean = with_bug(plant(name), seed);

@@ -10,9 +10,7 @@
 //! seed is its own test (nextest runs each test in its own process), and the determinism check
 //! and the soak run each seed in a child process, as a replay does.
 
-use std::process::Command;
-
-use rill_sim::{run, Config, Fault, Report};
+use rill_sim::{rerun_in_child, run, Config, Fault, Report};
 
 fn assert_clean(report: &Report) {
     assert!(
@@ -134,16 +132,7 @@ fn five_nodes() {
 /// Runs `replay` for `seed` in a fresh process of this test binary; its output, and whether
 /// it passed.
 fn replay_in_child(seed: u64) -> (String, bool) {
-    let exe = std::env::current_exe().expect("the test binary's path");
-    let output = Command::new(exe)
-        .args(["replay", "--exact", "--nocapture", "--test-threads=1"])
-        .env("SIM_SEED", seed.to_string())
-        .env_remove("SIM_SEEDS")
-        .output()
-        .expect("the test binary runs");
-    let text = String::from_utf8_lossy(&output.stdout).into_owned()
-        + &String::from_utf8_lossy(&output.stderr);
-    (text, output.status.success())
+    rerun_in_child("replay", seed, None)
 }
 
 fn trace_of(output: &str) -> Option<&str> {

@@ -103,13 +103,14 @@ impl HotLog {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use openraft::{CommittedLeaderId, EntryPayload};
 
     use super::*;
     use crate::types::{LogId, Request};
 
-    fn entry(index: u64) -> (Entry, u64) {
+    /// An entry at `index` with no commands, and an encoded length of 10 bytes.
+    pub(crate) fn entry(index: u64) -> (Entry, u64) {
         let entry = Entry {
             log_id: LogId::new(CommittedLeaderId::new(1, 1), index),
             payload: EntryPayload::Normal(Request {

@@ -371,11 +371,10 @@ impl RaftLogStorage<TypeConfig> for LogStore {
 
 #[cfg(test)]
 mod tests {
-    use openraft::{CommittedLeaderId, EntryPayload};
     use rill_storage::DbOptions;
 
     use super::*;
-    use crate::types::Request;
+    use crate::hot_log::tests::entry;
 
     /// Reads of the newest entries are answered from the hot entries, not the store: here the
     /// store holds none of them.
@@ -384,16 +383,6 @@ mod tests {
         let dir = tempfile::tempdir().expect("temp dir");
         let db = Db::open(dir.path(), &DbOptions::default()).expect("open store");
         let mut store = LogStore::new(Arc::new(db));
-        let entry = |index: u64| {
-            let entry = Entry {
-                log_id: LogId::new(CommittedLeaderId::new(1, 1), index),
-                payload: EntryPayload::Normal(Request {
-                    commands: Vec::new().into(),
-                    now_ms: index,
-                }),
-            };
-            (entry, 16)
-        };
         store.hot().appended((3..6).map(entry).collect());
         let read = store.try_get_log_entries(3..6).await.expect("read");
         let indexes: Vec<u64> = read.iter().map(|entry| entry.log_id.index).collect();

@@ -299,9 +299,10 @@ impl RaftNode {
     }
 
     /// A leader that restarts without losing its leadership knows only the committed index
-    /// it last stored, and that record is not fsynced: after a power loss it can lag writes
-    /// this leader acknowledged before. openraft's read index is then that stale index (or
-    /// the first entry of the term), and a read could miss an acknowledged write. So until
+    /// it recovers at startup, its state machine's applied index, and state commits are not
+    /// fsynced: after a power loss it can lag writes this leader acknowledged before.
+    /// openraft's read index is then that stale index (or the first entry of the term), and a
+    /// read could miss an acknowledged write. So until
     /// this node has applied every entry its log held when it started (all of which a leader
     /// that kept its leadership commits), reads wait for that too. Once the term has moved
     /// on, the node was elected anew (a new leader's read index is its own first entry, which

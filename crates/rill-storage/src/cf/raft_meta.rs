@@ -12,7 +12,8 @@ use crate::cf::KeyTag;
 pub enum LogMeta {
     /// The last vote this node cast or holds. Written synced before the node acts on it.
     Vote = 1,
-    /// The last log id known committed (optional in Raft; saves replaying on restart).
+    /// The last log id known committed (optional in Raft). No longer written: `rill-raft`
+    /// stopped storing it; stores from before may still hold one, which is ignored.
     Committed = 2,
     /// The last log id removed from the front of the log; written with the removal.
     LastPurged = 3,
