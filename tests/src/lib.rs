@@ -69,6 +69,10 @@ impl TestServer {
         self.handle().addr()
     }
 
+    pub fn grpc_addr(&self) -> SocketAddr {
+        self.handle().grpc_addr()
+    }
+
     /// `redis://` URL for the `redis` crate, RESP2.
     pub fn url(&self) -> String {
         format!("redis://{}/", self.addr())
@@ -116,7 +120,12 @@ impl RawClient {
     pub async fn connect(addr: SocketAddr) -> RawClient {
         let stream = within("connect", TcpStream::connect(addr))
             .await
-            .expect("connects");
+            .expect("connect");
+        RawClient::from_stream(stream)
+    }
+
+    /// Over a connection the caller made (from a chosen source address, say).
+    pub fn from_stream(stream: TcpStream) -> RawClient {
         RawClient {
             stream,
             input: BytesMut::new(),
@@ -364,6 +373,27 @@ pub async fn grpc_channel(addr: SocketAddr) -> tonic::transport::Channel {
         .expect("gRPC connects")
 }
 
+/// `request` with whatever credential `config` asks of an operator: the cluster secret, else
+/// the admin password, else the client password.
+pub fn authorized<T>(config: &ServerConfig, message: T) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    let metadata = request.metadata_mut();
+    if let Some(secret) = &config.cluster_secret {
+        let value = secret.parse().expect("printable secret");
+        metadata.insert(rill_server::CLUSTER_SECRET_HEADER, value);
+    } else if let Some(password) = config
+        .admin_password
+        .as_ref()
+        .or(config.requirepass.as_ref())
+    {
+        let value = format!("Bearer {password}")
+            .parse()
+            .expect("printable password");
+        metadata.insert("authorization", value);
+    }
+    request
+}
+
 /// Nodes of one cluster in this process, each on its own directory and ports, which outlive
 /// restarts (the membership records the addresses).
 pub struct TestCluster {
@@ -414,6 +444,7 @@ impl TestCluster {
         let leader = cluster.wait_leader_among(&[1]).await;
         assert_eq!(leader, 1, "node 1 formed the cluster");
         let mut admin = ClusterClient::new(grpc_channel(cluster.handle(1).grpc_addr()).await);
+        let config = cluster.nodes[&1].config.clone();
         for id in 2..=n {
             let handle = cluster.handle(id);
             let member = Member {
@@ -424,9 +455,12 @@ impl TestCluster {
             };
             within(
                 "add learner",
-                admin.add_learner(AddLearnerRequest {
-                    member: Some(member),
-                }),
+                admin.add_learner(authorized(
+                    &config,
+                    AddLearnerRequest {
+                        member: Some(member),
+                    },
+                )),
             )
             .await
             .expect("learner added");
@@ -434,7 +468,7 @@ impl TestCluster {
         let voters = (1..=n).collect();
         within(
             "change membership",
-            admin.change_membership(ChangeMembershipRequest { voters }),
+            admin.change_membership(authorized(&config, ChangeMembershipRequest { voters })),
         )
         .await
         .expect("membership changed");

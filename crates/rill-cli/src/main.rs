@@ -38,6 +38,10 @@ struct Cli {
     /// Print replies as JSON.
     #[arg(long, global = true)]
     json: bool,
+    /// The node's password (its admin password for commands that change the cluster), like
+    /// redis-cli's REDISCLI_AUTH.
+    #[arg(long, env = "RILL_PASSWORD", hide_env_values = true)]
+    password: Option<String>,
     /// Give up on a command after this long without an answer from any node.
     #[arg(long, default_value_t = 10_000)]
     timeout_ms: u64,
@@ -89,21 +93,22 @@ fn main() -> ExitCode {
     }
 }
 
-fn options(timeout_ms: u64) -> ClientOptions {
+fn options(timeout_ms: u64, password: &Option<String>) -> ClientOptions {
     ClientOptions {
         retry_for: Duration::from_millis(timeout_ms),
+        password: password.clone(),
         ..ClientOptions::default()
     }
 }
 
 async fn run(cli: Cli) -> Result<(), String> {
-    let client = Client::connect(cli.nodes.clone(), options(cli.timeout_ms))
+    let client = Client::connect(cli.nodes.clone(), options(cli.timeout_ms, &cli.password))
         .map_err(|e| format!("error: {e}"))?;
     match cli.command {
         Command::Stream(args) => stream_command(&client, &args, cli.json).await,
         Command::Cluster {
             command: ClusterCommand::Status,
-        } => cluster_status(&cli.nodes, cli.json).await,
+        } => cluster_status(&cli.nodes, &cli.password, cli.json).await,
         Command::Produce(args) => demo::produce(client, args).await,
         Command::Consume(args) => demo::consume(client, args).await,
     }
@@ -143,11 +148,16 @@ fn error_text(error: &Error, json: bool) -> String {
     }
 }
 
-async fn cluster_status(nodes: &[String], json: bool) -> Result<(), String> {
+async fn cluster_status(
+    nodes: &[String],
+    password: &Option<String>,
+    json: bool,
+) -> Result<(), String> {
     let mut rows = Vec::new();
     for addr in nodes {
         // One node at a time, each with a short budget: a dead node is a row, not a failure.
-        let one = Client::connect([addr.clone()], options(1_000)).map_err(|e| e.to_string())?;
+        let one =
+            Client::connect([addr.clone()], options(1_000, password)).map_err(|e| e.to_string())?;
         rows.push((addr.clone(), one.status().await));
     }
     let leader_view = rows

@@ -24,6 +24,7 @@ use rill_proto::v1::cluster_client::ClusterClient;
 use rill_proto::v1::streams_client::StreamsClient;
 use rill_proto::v1::{self as pb};
 use tokio::time::Instant;
+use tonic::metadata::{Ascii, MetadataValue};
 use tonic::transport::{Channel, Endpoint};
 use tonic::{Code, Status};
 
@@ -41,6 +42,9 @@ pub struct ClientOptions {
     pub retry_for: Duration,
     pub backoff_min: Duration,
     pub backoff_max: Duration,
+    /// Sent as `authorization: Bearer <password>` with every call: the node's `requirepass`,
+    /// or its admin password for calls that change the cluster.
+    pub password: Option<String>,
 }
 
 impl Default for ClientOptions {
@@ -51,6 +55,7 @@ impl Default for ClientOptions {
             retry_for: Duration::from_secs(15),
             backoff_min: Duration::from_millis(20),
             backoff_max: Duration::from_millis(200),
+            password: None,
         }
     }
 }
@@ -66,6 +71,9 @@ pub enum Error {
     Unavailable(String),
     #[error("bad address {0}")]
     Address(String),
+    /// An option the client cannot use (a password that cannot travel in a header).
+    #[error("{0}")]
+    Options(String),
 }
 
 impl Error {
@@ -73,7 +81,7 @@ impl Error {
         match self {
             Error::Refused(status) => status.code(),
             Error::Unavailable(_) => Code::Unavailable,
-            Error::Address(_) => Code::InvalidArgument,
+            Error::Address(_) | Error::Options(_) => Code::InvalidArgument,
         }
     }
 }
@@ -90,6 +98,8 @@ struct Inner {
     addrs: Vec<String>,
     /// Index into `nodes` of the node to ask first.
     preferred: Mutex<usize>,
+    /// `Bearer <password>`, if a password is set.
+    authorization: Option<MetadataValue<Ascii>>,
 }
 
 /// Whether a failed call should be tried again on another node.
@@ -136,12 +146,21 @@ impl Client {
                 .tcp_nodelay(true);
             nodes.push(endpoint.connect_lazy());
         }
+        let authorization = match &options.password {
+            None => None,
+            Some(password) => Some(
+                MetadataValue::try_from(format!("Bearer {password}")).map_err(|_| {
+                    Error::Options("the password must be printable ASCII".to_owned())
+                })?,
+            ),
+        };
         Ok(Client {
             inner: Arc::new(Inner {
                 options,
                 nodes,
                 addrs,
                 preferred: Mutex::new(0),
+                authorization,
             }),
         })
     }
@@ -216,16 +235,21 @@ impl Client {
         }
     }
 
-    fn request<T>(message: T, timeout: Duration) -> tonic::Request<T> {
+    fn request<T>(&self, message: T, timeout: Duration) -> tonic::Request<T> {
         let mut request = tonic::Request::new(message);
         request.set_timeout(timeout);
+        if let Some(authorization) = &self.inner.authorization {
+            request
+                .metadata_mut()
+                .insert("authorization", authorization.clone());
+        }
         request
     }
 
     pub async fn status(&self) -> Result<pb::ClusterStatus, Error> {
         self.retry(Duration::ZERO, |channel, timeout| async move {
             let reply = ClusterClient::new(channel)
-                .status(Self::request(pb::Empty {}, timeout))
+                .status(self.request(pb::Empty {}, timeout))
                 .await?;
             Ok(reply.into_inner())
         })
@@ -266,7 +290,7 @@ impl Client {
             let request = request.clone();
             async move {
                 let reply = StreamsClient::new(channel)
-                    .x_add(Self::request(request, timeout))
+                    .x_add(self.request(request, timeout))
                     .await?;
                 Ok(reply.into_inner().id)
             }
@@ -287,7 +311,7 @@ impl Client {
                 let request = request.clone();
                 async move {
                     StreamsClient::new(channel)
-                        .x_group_create(Self::request(request, timeout))
+                        .x_group_create(self.request(request, timeout))
                         .await?;
                     Ok(())
                 }
@@ -323,7 +347,7 @@ impl Client {
             let request = request.clone();
             async move {
                 let reply = StreamsClient::new(channel)
-                    .x_read_group(Self::request(request, timeout))
+                    .x_read_group(self.request(request, timeout))
                     .await?;
                 Ok(reply
                     .into_inner()
@@ -346,7 +370,7 @@ impl Client {
             let request = request.clone();
             async move {
                 let reply = StreamsClient::new(channel)
-                    .x_ack(Self::request(request, timeout))
+                    .x_ack(self.request(request, timeout))
                     .await?;
                 Ok(reply.into_inner().count)
             }
@@ -376,7 +400,7 @@ impl Client {
             let request = request.clone();
             async move {
                 let reply = StreamsClient::new(channel)
-                    .x_auto_claim(Self::request(request, timeout))
+                    .x_auto_claim(self.request(request, timeout))
                     .await?;
                 Ok(reply.into_inner())
             }
@@ -398,7 +422,7 @@ impl Client {
             let request = request.clone();
             async move {
                 let reply = StreamsClient::new(channel)
-                    .x_pending_summary(Self::request(request, timeout))
+                    .x_pending_summary(self.request(request, timeout))
                     .await?;
                 Ok(reply.into_inner())
             }
@@ -416,7 +440,7 @@ impl Client {
             let request = request.clone();
             async move {
                 let reply = StreamsClient::new(channel)
-                    .execute(Self::request(request, timeout))
+                    .execute(self.request(request, timeout))
                     .await?;
                 Ok(reply.into_inner())
             }

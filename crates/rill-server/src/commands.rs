@@ -347,11 +347,7 @@ const WRONGPASS: &str = "WRONGPASS invalid username-password pair or user is dis
 
 /// Only the default user exists: a username other than `default` never matches.
 fn credentials_match(user: &[u8], given: &[u8], password: &str) -> bool {
-    user == b"default" && constant_time_eq(given, password.as_bytes())
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    user == b"default" && crate::auth::constant_time_eq(given, password.as_bytes())
 }
 
 /// `AUTH [username] password`, against `requirepass` (the `default` user).

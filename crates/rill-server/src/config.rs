@@ -35,6 +35,12 @@ pub struct ServerConfig {
     /// The `default` user's password (`AUTH`). Unset: only loopback clients are accepted
     /// (Redis's protected mode).
     pub requirepass: Option<String>,
+    /// The password gRPC `Cluster` calls that change the cluster need (membership, snapshots,
+    /// elections). Unset: `requirepass` serves for them too.
+    pub admin_password: Option<String>,
+    /// The secret nodes show each other (`rill.raft.v1` calls). Unset: only node-to-node calls
+    /// from 127.0.0.1 or ::1 are served.
+    pub cluster_secret: Option<String>,
     pub raft: rill_raft::RaftConfig,
     pub proposer: rill_raft::ProposerLimits,
     /// The RocksDB data directory, created if missing.
@@ -66,6 +72,8 @@ impl ServerConfig {
             forward: true,
             cluster_redirects: false,
             requirepass: None,
+            admin_password: None,
+            cluster_secret: None,
             raft: rill_raft::RaftConfig::default(),
             proposer: rill_raft::ProposerLimits::default(),
             dir: dir.into(),

@@ -30,6 +30,7 @@
 //! The engine itself reads no clock.
 
 mod apply;
+mod auth;
 mod blocking;
 mod commands;
 mod config;
@@ -55,8 +56,10 @@ use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
 use tonic::codegen::tokio_stream::Stream;
+use tonic::metadata::MetadataValue;
 use tonic::transport::server::{Connected, TcpIncoming};
 
+pub use crate::auth::{is_local as is_local_address, CLUSTER_SECRET_HEADER};
 pub use crate::config::{Member, ServerConfig, ServerLimits};
 pub use crate::peers::Dial;
 pub use rill_raft::{NodeOptions, RaftConfig, Role, Status};
@@ -221,7 +224,20 @@ where
     let members = initial_members(&config, &me)?;
 
     let waiters = Arc::new(Waiters::new(config.limits.blocked_clients_max));
-    let peers = Peers::new(net.dial);
+    let secret = match config
+        .cluster_secret
+        .as_deref()
+        .map(MetadataValue::try_from)
+    {
+        None => None,
+        Some(Ok(secret)) => Some(secret),
+        Some(Err(_)) => {
+            return Err(ServerError::Config(
+                "the cluster secret must be printable ASCII".to_owned(),
+            ))
+        }
+    };
+    let peers = Peers::new(net.dial, secret);
     let read_clock = options.clock.clone();
     let node_options = NodeOptions {
         limits: config.engine_limits.clone(),
@@ -261,6 +277,7 @@ where
         }
     }
 
+    let access = auth::Access::new(&config, net.protected);
     let db_weak = Arc::downgrade(&db);
     let connections_max = config.limits.connections_max;
     let forward = config.forward;
@@ -285,7 +302,12 @@ where
         next_client_id: AtomicU64::new(1),
     });
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
-    let grpc = grpc::serve(net.incoming, Arc::downgrade(&shared), shutdown_rx.clone());
+    let grpc = grpc::serve(
+        net.incoming,
+        Arc::downgrade(&shared),
+        access,
+        shutdown_rx.clone(),
+    );
     let shared_weak = Arc::downgrade(&shared);
     let task = tokio::spawn(run(
         net.redis,
@@ -444,8 +466,8 @@ async fn run<R, T>(
         tokio::select! {
             _ = stopped(&mut stop_rx) => break,
             accepted = accept(&mut listener) => match accepted {
-                Ok((stream, peer)) if protected && !admitted(peer, &shared.info.config) => {
-                    refuse(stream, PROTECTED_MODE, &mut connections);
+                Ok((stream, peer)) if protected && !auth::redis_admitted(peer, &shared.info.config) => {
+                    refuse(stream, format!("-{}\r\n", auth::PROTECTED_MODE), &mut connections);
                 }
                 Ok((stream, peer)) => match Arc::clone(&permits).try_acquire_owned() {
                     Ok(permit) => {
@@ -456,7 +478,7 @@ async fn run<R, T>(
                             drop(permit);
                         });
                     }
-                    Err(_) => refuse(stream, "-ERR max number of clients reached\r\n", &mut connections),
+                    Err(_) => refuse(stream, "-ERR max number of clients reached\r\n".to_owned(), &mut connections),
                 },
                 Err(error) => {
                     // Out of file descriptors and the like: back off instead of spinning.
@@ -506,16 +528,8 @@ where
     }
 }
 
-/// Redis's protected-mode refusal, shortened.
-const PROTECTED_MODE: &str = "-DENIED Rill is running in protected mode because no password is set: only loopback clients are accepted. Set requirepass (--requirepass) to accept others.\r\n";
-
-/// Without a password, only loopback clients (Redis's protected mode).
-fn admitted(peer: SocketAddr, config: &ServerConfig) -> bool {
-    config.requirepass.is_some() || peer.ip().is_loopback()
-}
-
 /// Replies `refusal` and closes, without holding up `accept`.
-fn refuse<T: Transport>(stream: T, refusal: &'static str, connections: &mut JoinSet<()>) {
+fn refuse<T: Transport>(stream: T, refusal: String, connections: &mut JoinSet<()>) {
     connections.spawn(async move {
         let mut stream = stream;
         let refusal = refusal.as_bytes();
@@ -534,23 +548,5 @@ pub(crate) async fn stopped(shutdown_rx: &mut watch::Receiver<bool>) {
 fn log_task_end(finished: Result<(), tokio::task::JoinError>) {
     if let Err(error) = finished {
         tracing::error!(%error, "connection task failed");
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn protected_mode_admits_only_loopback_without_a_password() {
-        let mut config = ServerConfig::new("/unused");
-        let loopback: SocketAddr = "127.0.0.1:5000".parse().expect("address");
-        let remote: SocketAddr = "10.1.2.3:5000".parse().expect("address");
-        let remote_v6: SocketAddr = "[2001:db8::1]:5000".parse().expect("address");
-        assert!(admitted(loopback, &config));
-        assert!(!admitted(remote, &config));
-        assert!(!admitted(remote_v6, &config));
-        config.requirepass = Some("secret".to_owned());
-        assert!(admitted(remote, &config), "with a password, AUTH decides");
     }
 }

@@ -70,9 +70,25 @@ struct Args {
     /// Followers answer keyed commands with -MOVED to the leader (for Redis Cluster clients).
     #[arg(long, env = "RILL_CLUSTER_REDIRECTS")]
     cluster_redirects: bool,
-    /// The password clients give with AUTH. Without one, only loopback clients are accepted.
+    /// The password clients give: Redis AUTH, gRPC `authorization: Bearer <password>`. Without
+    /// one, only clients from 127.0.0.1 or ::1 are accepted (protected mode).
     #[arg(long, env = "RILL_REQUIREPASS", hide_env_values = true)]
     requirepass: Option<String>,
+    /// The password gRPC calls that change the cluster need (membership, snapshots,
+    /// elections). Without one, the client password serves.
+    #[arg(long, env = "RILL_ADMIN_PASSWORD", hide_env_values = true)]
+    admin_password: Option<String>,
+    /// The secret every node of the cluster shares: node-to-node calls need it. Without one,
+    /// only node-to-node calls from 127.0.0.1 or ::1 are accepted.
+    #[arg(long, env = "RILL_CLUSTER_SECRET", hide_env_values = true)]
+    cluster_secret: Option<String>,
+    /// A file whose first line is the cluster secret (instead of --cluster-secret).
+    #[arg(
+        long,
+        env = "RILL_CLUSTER_SECRET_FILE",
+        conflicts_with = "cluster_secret"
+    )]
+    cluster_secret_file: Option<PathBuf>,
     /// Leader heartbeat period (default 50).
     #[arg(long, env = "RILL_HEARTBEAT_MS")]
     heartbeat_ms: Option<u64>,
@@ -117,6 +133,9 @@ struct File {
     #[serde(default)]
     cluster_redirects: bool,
     requirepass: Option<String>,
+    admin_password: Option<String>,
+    cluster_secret: Option<String>,
+    cluster_secret_file: Option<PathBuf>,
     heartbeat_ms: Option<u64>,
     election_timeout_ms_min: Option<u64>,
     election_timeout_ms_max: Option<u64>,
@@ -140,6 +159,40 @@ fn parse_member(text: &str) -> Result<Member, String> {
         grpc: grpc.to_owned(),
         redis: redis.to_owned(),
     })
+}
+
+/// The first line of `path`, trimmed.
+fn read_secret(path: &std::path::Path) -> Result<String, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        format!(
+            "cannot read the cluster secret from {}: {e}",
+            path.display()
+        )
+    })?;
+    let secret = text.lines().next().unwrap_or("").trim();
+    if secret.is_empty() {
+        return Err(format!("{} holds no cluster secret", path.display()));
+    }
+    Ok(secret.to_owned())
+}
+
+/// What a node bound to other hosts without credentials refuses, said once at start.
+fn warn_if_exposed(config: &ServerConfig) {
+    if rill_server::is_local_address(config.bind) {
+        return;
+    }
+    if config.requirepass.is_none() {
+        tracing::warn!(
+            bind = %config.bind,
+            "no --requirepass: clients from other hosts are refused on both ports (protected mode)"
+        );
+    }
+    if config.cluster_secret.is_none() {
+        tracing::warn!(
+            bind = %config.bind,
+            "no --cluster-secret: node-to-node calls from other hosts are refused"
+        );
+    }
 }
 
 fn load(args: Args) -> Result<ServerConfig, String> {
@@ -193,6 +246,35 @@ fn load(args: Args) -> Result<ServerConfig, String> {
         .requirepass
         .or(file.requirepass)
         .filter(|p| !p.is_empty());
+    config.admin_password = args
+        .admin_password
+        .or(file.admin_password)
+        .filter(|p| !p.is_empty());
+    config.cluster_secret = match (args.cluster_secret, args.cluster_secret_file) {
+        (Some(secret), _) => Some(secret),
+        (None, Some(path)) => Some(read_secret(&path)?),
+        (None, None) => match (file.cluster_secret, file.cluster_secret_file) {
+            (Some(_), Some(_)) => {
+                return Err("cluster_secret and cluster_secret_file: give one".to_owned())
+            }
+            (Some(secret), None) => Some(secret),
+            (None, Some(path)) => Some(read_secret(&path)?),
+            (None, None) => None,
+        },
+    };
+    for (name, secret) in [
+        ("requirepass", &config.requirepass),
+        ("admin password", &config.admin_password),
+        ("cluster secret", &config.cluster_secret),
+    ] {
+        // Each travels in an HTTP/2 header over gRPC.
+        if secret
+            .as_deref()
+            .is_some_and(|s| s.is_empty() || !s.bytes().all(|b| b.is_ascii_graphic()))
+        {
+            return Err(format!("the {name} must be printable ASCII without spaces"));
+        }
+    }
     let raft = &mut config.raft;
     if let Some(ms) = args.heartbeat_ms.or(file.heartbeat_ms) {
         raft.heartbeat_ms = ms;
@@ -249,6 +331,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    warn_if_exposed(&config);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -10,7 +10,10 @@ use rill_core::{Command, Reply};
 use rill_proto::raft::raft_client::RaftClient;
 use rill_proto::raft::{ForwardRequest, RaftPayload};
 use rill_raft::{NodeId, Peer, RpcKind, Transport, TransportError};
+use tonic::metadata::{Ascii, MetadataValue};
 use tonic::transport::{Channel, Endpoint};
+
+use crate::auth::CLUSTER_SECRET_HEADER;
 
 /// Largest gRPC message between nodes: a snapshot chunk (3 MiB by default) or a batch of
 /// entries, with room to spare.
@@ -37,16 +40,30 @@ pub type Dial = Arc<dyn Fn(Endpoint) -> Channel + Send + Sync>;
 pub struct Peers {
     channels: Arc<Mutex<HashMap<String, RaftClient<Channel>>>>,
     dial: Option<Dial>,
+    /// The cluster secret, sent with every call (`crate::auth`).
+    secret: Option<MetadataValue<Ascii>>,
     /// Fault injection for tests: drop all node-to-node traffic, both ways.
     isolated: Arc<AtomicBool>,
 }
 
 impl Peers {
-    pub fn new(dial: Option<Dial>) -> Peers {
+    pub fn new(dial: Option<Dial>, secret: Option<MetadataValue<Ascii>>) -> Peers {
         Peers {
             dial,
+            secret,
             ..Peers::default()
         }
+    }
+
+    /// A request to another node, carrying the cluster secret.
+    fn request<T>(&self, message: T) -> tonic::Request<T> {
+        let mut request = tonic::Request::new(message);
+        if let Some(secret) = &self.secret {
+            request
+                .metadata_mut()
+                .insert(CLUSTER_SECRET_HEADER, secret.clone());
+        }
+        request
     }
 
     fn connect(&self, endpoint: Endpoint) -> Channel {
@@ -138,7 +155,7 @@ impl Peers {
             .map_err(|e| unavailable(e.to_string()))?;
         let command = postcard::to_stdvec(commands)
             .map_err(|e| unavailable(format!("cannot encode a command: {e}")))?;
-        let mut request = tonic::Request::new(ForwardRequest { command });
+        let mut request = self.request(ForwardRequest { command });
         if let Some(timeout) = timeout {
             request.set_timeout(timeout);
         }
@@ -201,7 +218,7 @@ impl Peers {
             .connect_timeout(CONNECT_TIMEOUT);
         let mut admin = ClusterClient::new(self.connect(endpoint));
         let status = admin
-            .status(Empty {})
+            .status(self.request(Empty {}))
             .await
             .map_err(|status| status.message().to_owned())?
             .into_inner();
@@ -226,9 +243,9 @@ impl Peers {
                 voter: false,
             };
             admin
-                .add_learner(AddLearnerRequest {
+                .add_learner(self.request(AddLearnerRequest {
                     member: Some(member),
-                })
+                }))
                 .await
                 .map_err(|status| status.message().to_owned())?;
         }
@@ -240,7 +257,7 @@ impl Peers {
             .collect();
         voters.push(id);
         admin
-            .change_membership(ChangeMembershipRequest { voters })
+            .change_membership(self.request(ChangeMembershipRequest { voters }))
             .await
             .map_err(|status| status.message().to_owned())?;
         Ok(JoinStep::Done)
@@ -260,7 +277,7 @@ impl Transport for Peers {
             return Err(TransportError::Unreachable("isolated".to_owned()));
         }
         let mut client = self.client(&peer.raft_addr)?;
-        let mut request = tonic::Request::new(RaftPayload { payload });
+        let mut request = self.request(RaftPayload { payload });
         request.set_timeout(timeout);
         let addr = &peer.raft_addr;
         let answer = match kind {
@@ -313,7 +330,7 @@ mod tests {
                 async move { Ok::<_, std::io::Error>(TokioIo::new(ours)) }
             }))
         });
-        let peers = Peers::new(Some(dial));
+        let peers = Peers::new(Some(dial), None);
         let deadline = Duration::from_millis(300);
         let started = Instant::now();
         let xlen = Command::XLen { key: b"s".to_vec() };

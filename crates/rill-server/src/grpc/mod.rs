@@ -23,6 +23,7 @@ use tonic::codegen::tokio_stream::Stream;
 use tonic::transport::server::Connected;
 use tonic::Status;
 
+use crate::auth::{Access, Guard};
 use crate::peers::PEER_MESSAGE_BYTES_MAX;
 use crate::{stopped, Shared};
 
@@ -37,6 +38,7 @@ const KEEPALIVE: Duration = Duration::from_secs(10);
 pub(crate) fn serve<I, IO, IE>(
     incoming: I,
     shared: Weak<Shared>,
+    access: Access,
     mut shutdown: watch::Receiver<bool>,
 ) -> tokio::task::JoinHandle<()>
 where
@@ -61,6 +63,7 @@ where
         };
         let served = tonic::transport::Server::builder()
             .http2_keepalive_interval(Some(KEEPALIVE))
+            .layer(Guard(Arc::new(access)))
             .add_service(
                 RaftServer::new(service.clone())
                     .max_decoding_message_size(PEER_MESSAGE_BYTES_MAX)
