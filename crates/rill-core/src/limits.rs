@@ -1,5 +1,8 @@
 //! Limits on everything that grows. Hitting one is a clear error reply, never a silent cut.
 
+use crate::command::{Command, XGroup};
+use crate::reply::Reply;
+
 /// Limits the engine enforces. Units are in the names.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Limits {
@@ -42,4 +45,85 @@ impl Default for Limits {
             producer_idle_ms: 10 * 60 * 1000,
         }
     }
+}
+
+impl Command {
+    /// Checks request sizes against the limits before anything runs.
+    pub fn check_limits(&self, limits: &Limits) -> Result<(), Reply> {
+        for key in self.keys() {
+            check_name(&key, limits)?;
+        }
+        match self {
+            Command::XAdd { fields, .. } => {
+                if fields.len() > limits.entry_fields_max {
+                    return Err(Reply::Error(format!(
+                        "ERR entry has more than {} fields",
+                        limits.entry_fields_max
+                    )));
+                }
+                let bytes: usize = fields.iter().map(|(f, v)| f.len() + v.len()).sum();
+                if bytes > limits.entry_bytes_max {
+                    return Err(Reply::Error(format!(
+                        "ERR entry is larger than {} bytes",
+                        limits.entry_bytes_max
+                    )));
+                }
+            }
+            Command::XReadGroup(r) => {
+                check_name(&r.group, limits)?;
+                check_name(&r.consumer, limits)?;
+            }
+            Command::Produce(p) => {
+                check_name(&p.producer, limits)?;
+                p.add.check_limits(limits)?;
+            }
+            Command::XClaim(c) => {
+                check_name(&c.group, limits)?;
+                check_name(&c.consumer, limits)?;
+            }
+            Command::XAutoClaim(c) => {
+                check_name(&c.group, limits)?;
+                check_name(&c.consumer, limits)?;
+            }
+            Command::XGroup(
+                XGroup::Create { group, .. }
+                | XGroup::SetId { group, .. }
+                | XGroup::Destroy { group, .. },
+            ) => check_name(group, limits)?,
+            Command::XGroup(
+                XGroup::CreateConsumer {
+                    group, consumer, ..
+                }
+                | XGroup::DelConsumer {
+                    group, consumer, ..
+                },
+            ) => {
+                check_name(group, limits)?;
+                check_name(consumer, limits)?;
+            }
+            _ => {}
+        }
+        let ids = match self {
+            Command::XDel { ids, .. } | Command::XAck { ids, .. } => ids.len(),
+            Command::XClaim(c) => c.ids.len(),
+            _ => 0,
+        };
+        if ids > limits.ids_per_command_max {
+            return Err(Reply::Error(format!(
+                "ERR more than {} IDs in one command",
+                limits.ids_per_command_max
+            )));
+        }
+        Ok(())
+    }
+}
+
+fn check_name(name: &[u8], limits: &Limits) -> Result<(), Reply> {
+    if name.len() > limits.name_bytes_max {
+        return Err(Reply::Error(format!(
+            "ERR key or name longer than {} bytes",
+            limits.name_bytes_max
+        )));
+    }
+    Ok(())
 }
