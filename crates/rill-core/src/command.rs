@@ -202,6 +202,7 @@ pub enum Command {
         nomkstream: bool,
         trim: Option<Trim>,
         id: AddId,
+        #[serde(with = "crate::serde_bytes::pairs")]
         fields: Fields,
     },
     XRange {

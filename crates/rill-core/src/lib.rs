@@ -18,6 +18,7 @@ pub mod invariants;
 pub mod limits;
 pub mod mem;
 pub mod reply;
+pub mod serde_bytes;
 pub mod store;
 
 pub use command::{parse, Command};

@@ -16,7 +16,7 @@ pub enum Reply {
     /// `-text`; the text carries its own prefix (`ERR ...`, `NOGROUP ...`).
     Error(String),
     Int(i64),
-    Bulk(Vec<u8>),
+    Bulk(#[serde(with = "crate::serde_bytes::bytes")] Vec<u8>),
     /// Null bulk string: `$-1` in RESP2, `_` in RESP3.
     Nil,
     /// Null array: `*-1` in RESP2, `_` in RESP3.

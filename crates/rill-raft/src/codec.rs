@@ -69,6 +69,30 @@ mod tests {
         }
     }
 
+    /// Byte strings encode as byte strings (one copy), in the same bytes as serde's default
+    /// sequence of `u8`: entries written before the change read the same.
+    #[test]
+    fn byte_strings_encode_as_serde_sequences_did() {
+        #[derive(Serialize, serde::Deserialize, PartialEq, Debug)]
+        struct Plain(Vec<(Vec<u8>, Vec<u8>)>, Vec<u8>);
+        #[derive(Serialize, serde::Deserialize, PartialEq, Debug)]
+        struct Annotated(
+            #[serde(with = "rill_core::serde_bytes::pairs")] Vec<(Vec<u8>, Vec<u8>)>,
+            #[serde(with = "rill_core::serde_bytes::bytes")] Vec<u8>,
+        );
+        let pairs = vec![
+            (b"f".to_vec(), vec![0xff; 300]),
+            (Vec::new(), b"v".to_vec()),
+        ];
+        let plain = encode(&Plain(pairs.clone(), vec![1, 2, 200])).expect("encode");
+        let annotated = encode(&Annotated(pairs.clone(), vec![1, 2, 200])).expect("encode");
+        assert_eq!(plain, annotated);
+        assert_eq!(
+            decode::<Annotated>(&plain).expect("decode"),
+            Annotated(pairs, vec![1, 2, 200])
+        );
+    }
+
     fn round_trip<T: Serialize + DeserializeOwned + PartialEq + std::fmt::Debug>(value: &T) {
         let bytes = encode(value).expect("encode");
         assert_eq!(&decode::<T>(&bytes).expect("decode"), value);
