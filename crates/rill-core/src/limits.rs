@@ -15,6 +15,10 @@ pub struct Limits {
     /// Most entries (or pending records) one reply may carry. A range without COUNT that would
     /// exceed it is an error asking for COUNT.
     pub reply_entries_max: usize,
+    /// Most bytes of entries one reply may carry ([`crate::store::entry_reply_bytes`]): a read
+    /// that would pass it is refused, having loaded at most one entry more. XAUTOCLAIM stops
+    /// early instead, with a cursor to go on from.
+    pub reply_bytes_max: usize,
     /// Most entries one XDEL/XACK/XCLAIM may name.
     pub ids_per_command_max: usize,
     /// Most groups per stream.
@@ -37,6 +41,7 @@ impl Default for Limits {
             entry_bytes_max: 1 << 20,
             entry_fields_max: 1024,
             reply_entries_max: 100_000,
+            reply_bytes_max: 32 << 20,
             ids_per_command_max: 100_000,
             groups_per_stream_max: 1024,
             consumers_per_group_max: 10_000,
@@ -126,4 +131,101 @@ fn check_name(name: &[u8], limits: &Limits) -> Result<(), Reply> {
         )));
     }
     Ok(())
+}
+
+/// Bytes a byte string may take in an encoded command beyond its contents (a length prefix).
+const STRING_OVERHEAD_BYTES: usize = 10;
+/// Bytes a stream ID may take encoded (two variable-length integers).
+const ID_BYTES: usize = 20;
+/// Bytes every command may take beyond its strings and IDs (its tag, options and integers).
+const COMMAND_OVERHEAD_BYTES: usize = 128;
+
+impl Limits {
+    /// The most bytes ([`Command::size_bytes`]) a command within these limits may take,
+    /// other than one naming many keys (DEL, EXISTS), which only the log entry's byte bound
+    /// limits: the fullest XADD through an idempotent producer, or the XCLAIM naming the most
+    /// IDs.
+    pub fn largest_command_bytes(&self) -> usize {
+        let name = self.name_bytes_max + STRING_OVERHEAD_BYTES;
+        let xadd = name + self.entry_bytes_max + 2 * self.entry_fields_max * STRING_OVERHEAD_BYTES;
+        let produce = name + xadd + COMMAND_OVERHEAD_BYTES;
+        let claim = 3 * name + self.ids_per_command_max * ID_BYTES;
+        produce.max(claim) + COMMAND_OVERHEAD_BYTES
+    }
+}
+
+impl Command {
+    /// An upper bound on the bytes this command takes in a log entry: its keys, names, fields
+    /// and IDs with their framing. Cheap: nothing is encoded or copied.
+    pub fn size_bytes(&self) -> usize {
+        use crate::command::XInfo;
+        fn text(bytes: &[u8]) -> usize {
+            bytes.len() + STRING_OVERHEAD_BYTES
+        }
+        fn texts<'a>(all: impl IntoIterator<Item = &'a Vec<u8>>) -> usize {
+            all.into_iter().map(|t| text(t)).sum()
+        }
+        let strings_and_ids = match self {
+            Command::XAdd { key, fields, .. } => {
+                text(key) + fields.iter().map(|(f, v)| text(f) + text(v)).sum::<usize>()
+            }
+            Command::XRange { key, .. }
+            | Command::XLen { key }
+            | Command::XTrim { key, .. }
+            | Command::Type { key }
+            | Command::XSetId { key, .. }
+            | Command::Keys { pattern: key } => text(key),
+            Command::XDel { key, ids } => text(key) + ids.len() * ID_BYTES,
+            Command::XAck { key, group, ids } => text(key) + text(group) + ids.len() * ID_BYTES,
+            Command::XRead(r) => {
+                texts(r.streams.iter().map(|(k, _)| k)) + r.streams.len() * ID_BYTES
+            }
+            Command::XReadGroup(r) => {
+                text(&r.group)
+                    + text(&r.consumer)
+                    + texts(r.streams.iter().map(|(k, _)| k))
+                    + r.streams.len() * ID_BYTES
+            }
+            Command::XGroup(g) => match g {
+                XGroup::Create { key, group, .. }
+                | XGroup::SetId { key, group, .. }
+                | XGroup::Destroy { key, group } => text(key) + text(group),
+                XGroup::CreateConsumer {
+                    key,
+                    group,
+                    consumer,
+                }
+                | XGroup::DelConsumer {
+                    key,
+                    group,
+                    consumer,
+                } => text(key) + text(group) + text(consumer),
+                XGroup::Help => 0,
+            },
+            Command::XPending { key, group, range } => {
+                let consumer = range.as_ref().and_then(|r| r.consumer.as_deref());
+                text(key) + text(group) + consumer.map_or(0, text)
+            }
+            Command::XClaim(c) => {
+                text(&c.key) + text(&c.group) + text(&c.consumer) + c.ids.len() * ID_BYTES
+            }
+            Command::XAutoClaim(c) => text(&c.key) + text(&c.group) + text(&c.consumer),
+            Command::Malformed(m) => {
+                texts(&m.keys) + m.group.as_deref().map_or(0, text) + text(m.error.as_bytes())
+            }
+            Command::XInfo(i) => match i {
+                XInfo::Stream { key, .. } | XInfo::Groups { key } => text(key),
+                XInfo::Consumers { key, group } => text(key) + text(group),
+                XInfo::Help => 0,
+            },
+            Command::Del { keys } | Command::Exists { keys } => texts(keys),
+            Command::Scan {
+                pattern,
+                type_filter,
+                ..
+            } => pattern.as_deref().map_or(0, text) + type_filter.as_deref().map_or(0, text),
+            Command::Produce(p) => text(&p.producer) + p.add.size_bytes(),
+        };
+        strings_and_ids + COMMAND_OVERHEAD_BYTES
+    }
 }

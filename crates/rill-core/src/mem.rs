@@ -75,18 +75,39 @@ impl Store for MemStore {
         rev: bool,
         limit: usize,
     ) -> Vec<(StreamId, Fields)> {
+        self.entries_within(key, start, end, rev, limit, usize::MAX)
+    }
+
+    fn entries_within(
+        &self,
+        key: &[u8],
+        start: StreamId,
+        end: StreamId,
+        rev: bool,
+        limit: usize,
+        bytes_max: usize,
+    ) -> Vec<(StreamId, Fields)> {
         if start > end {
             return Vec::new();
         }
         let range = self
             .entries
             .range((key.to_vec(), start)..=(key.to_vec(), end));
-        let map = |((_, id), f): (&(Key, StreamId), &Fields)| (*id, f.clone());
-        if rev {
-            range.rev().take(limit).map(map).collect()
+        let entries: Box<dyn Iterator<Item = _>> = if rev {
+            Box::new(range.rev())
         } else {
-            range.take(limit).map(map).collect()
+            Box::new(range)
+        };
+        let mut out = Vec::new();
+        let mut bytes = 0usize;
+        for ((_, id), fields) in entries.take(limit) {
+            out.push((*id, fields.clone()));
+            bytes = bytes.saturating_add(crate::store::entry_reply_bytes(fields));
+            if bytes > bytes_max {
+                break;
+            }
         }
+        out
     }
 
     fn put_entry(&mut self, key: &[u8], id: StreamId, fields: &Fields) {

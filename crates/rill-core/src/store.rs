@@ -15,6 +15,22 @@ use crate::id::StreamId;
 /// An entry's field-value pairs in insertion order.
 pub type Fields = Vec<(Vec<u8>, Vec<u8>)>;
 
+/// Bytes a reply may spend on framing per entry and per field or value string, over both
+/// protocols (RESP's `*2\r\n$N\r\n`, protobuf's tags and lengths): generous.
+const ENTRY_FRAMING_BYTES: usize = 48;
+const STRING_FRAMING_BYTES: usize = 16;
+
+/// What an entry costs in a reply: its strings and their framing. The bound replies are held
+/// to (`Limits::reply_bytes_max`); every store measures it so, so every replica and the model
+/// refuse the same reads.
+pub fn entry_reply_bytes(fields: &Fields) -> usize {
+    ENTRY_FRAMING_BYTES
+        + fields
+            .iter()
+            .map(|(f, v)| f.len() + v.len() + 2 * STRING_FRAMING_BYTES)
+            .sum::<usize>()
+}
+
 /// Per-stream metadata: everything XINFO STREAM reports that is not derived from entries.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StreamMeta {
@@ -90,6 +106,17 @@ pub trait Store {
         end: StreamId,
         rev: bool,
         limit: usize,
+    ) -> Vec<(StreamId, Fields)>;
+    /// As [`Store::entries`], also ending with the first entry that brings the sum of
+    /// [`entry_reply_bytes`] past `bytes_max`: a read never loads much more than it may answer.
+    fn entries_within(
+        &self,
+        key: &[u8],
+        start: StreamId,
+        end: StreamId,
+        rev: bool,
+        limit: usize,
+        bytes_max: usize,
     ) -> Vec<(StreamId, Fields)>;
     /// Hands entry IDs with `start <= id <= end` to `visit`, ascending (descending when `rev`),
     /// until it returns false. Reads no fields: trimming counts and seeks with it.

@@ -30,6 +30,9 @@ pub struct RaftConfig {
     pub entries_per_append_max: u64,
     /// Largest snapshot chunk sent in one install-snapshot RPC.
     pub snapshot_chunk_bytes_max: u64,
+    /// Largest snapshot a node accepts from its leader: a snapshot being received is held in
+    /// memory until it is installed. Must be the same on every node.
+    pub snapshot_bytes_max: u64,
 }
 
 impl Default for RaftConfig {
@@ -49,6 +52,7 @@ impl Default for RaftConfig {
             log_entries_kept_behind_snapshot: 1000,
             entries_per_append_max: 300,
             snapshot_chunk_bytes_max: 3 << 20,
+            snapshot_bytes_max: 8 << 30,
         }
     }
 }

@@ -16,6 +16,9 @@ pub enum Error {
     },
     #[error("bad raft config: {0}")]
     Config(String),
+    /// A peer's message that would make this node do unbounded work.
+    #[error("refused: {0}")]
+    Refused(String),
     #[error("store disagrees with itself: {0}")]
     Inconsistent(String),
     /// Boxed: openraft's fatal errors are large and this type travels in every `Result` here.

@@ -39,7 +39,7 @@ pub use bugs::Bugs;
 pub use config::RaftConfig;
 pub use error::Error;
 pub use log_store::{LogStore, StorageIo, StoredRaft};
-pub use network::{Network, RpcKind, Transport, TransportError};
+pub use network::{Network, RpcKind, SnapshotReceipt, Transport, TransportError, APPEND_BYTES_MAX};
 pub use node::{NodeError, NodeOptions, RaftNode, Role, Status};
 pub use proposer::ProposerLimits;
 pub use stamp::{Clock, Stamper};

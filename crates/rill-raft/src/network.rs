@@ -14,13 +14,15 @@ use std::io;
 use std::time::Duration;
 
 use openraft::error::{
-    InstallSnapshotError, NetworkError, RPCError, RaftError, RemoteError, Unreachable,
+    InstallSnapshotError, NetworkError, PayloadTooLarge, RPCError, RaftError, RemoteError,
+    SnapshotMismatch, Unreachable,
 };
 use openraft::network::{RPCOption, RaftNetwork, RaftNetworkFactory};
 use openraft::raft::{
     AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
     VoteRequest, VoteResponse,
 };
+use openraft::SnapshotSegmentId;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -28,6 +30,16 @@ use crate::codec::{decode, encode};
 use crate::error::Error;
 use crate::node::RaftNode;
 use crate::types::{NodeId, Peer, Raft, TypeConfig};
+
+/// The most bytes one AppendEntries carries; more entries are split over several. openraft
+/// 0.9 gives an AppendEntries one heartbeat interval (50 ms by default) to be sent, written and
+/// fsynced by the follower, then sends it again: one that cannot make it in time is sent
+/// forever. One log entry always fits (`ProposerLimits::batch_bytes_max` is below this, which
+/// `RaftNode::start` checks).
+pub const APPEND_BYTES_MAX: usize = 4 << 20;
+/// What an AppendEntries of one entry holds besides the entry's commands: vote, log ids,
+/// framing. A few hundred bytes; generous.
+pub const APPEND_FRAMING_BYTES: usize = 64 << 10;
 
 /// The three Raft RPCs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -58,6 +70,12 @@ pub trait Transport: Clone + Send + Sync + 'static {
         payload: Vec<u8>,
         timeout: Duration,
     ) -> impl Future<Output = Result<Vec<u8>, TransportError>> + Send;
+
+    /// The largest message the transport carries. An AppendEntries that encodes larger is
+    /// not sent: openraft is told `PayloadTooLarge` and sends fewer entries.
+    fn message_bytes_max(&self) -> usize {
+        usize::MAX
+    }
 }
 
 /// openraft's network factory over a [`Transport`].
@@ -91,10 +109,12 @@ impl<T: Transport> RaftNetworkFactory<TypeConfig> for Network<T> {
 }
 
 impl<T: Transport> PeerClient<T> {
+    /// Sends `request`, an AppendEntries of `entries` entries or another message (0).
     async fn call<Req, Resp, E>(
         &self,
         kind: RpcKind,
         request: &Req,
+        entries: usize,
         option: &RPCOption,
     ) -> Result<Resp, RPCError<NodeId, Peer, RaftError<NodeId, E>>>
     where
@@ -103,6 +123,25 @@ impl<T: Transport> PeerClient<T> {
         E: std::error::Error + DeserializeOwned,
     {
         let payload = encode(request).map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
+        let max = match kind {
+            RpcKind::AppendEntries => APPEND_BYTES_MAX.min(self.transport.message_bytes_max()),
+            _ => self.transport.message_bytes_max(),
+        };
+        if payload.len() > max {
+            if entries > 1 {
+                // As many entries as fit at this mean size; one entry always fits.
+                let fit = entries as u128 * max as u128 / payload.len() as u128;
+                let hint = (fit as u64).clamp(1, entries as u64 - 1);
+                return Err(RPCError::PayloadTooLarge(
+                    PayloadTooLarge::new_entries_hint(hint),
+                ));
+            }
+            let why = format!(
+                "a {kind:?} of {} bytes exceeds the {max}-byte message cap",
+                payload.len()
+            );
+            return Err(RPCError::Network(NetworkError::new(&io::Error::other(why))));
+        }
         let answer = self
             .transport
             .call(self.target, &self.peer, kind, payload, option.hard_ttl())
@@ -131,7 +170,9 @@ impl<T: Transport> RaftNetwork<TypeConfig> for PeerClient<T> {
         rpc: AppendEntriesRequest<TypeConfig>,
         option: RPCOption,
     ) -> Result<AppendEntriesResponse<NodeId>, RPCError<NodeId, Peer, RaftError<NodeId>>> {
-        self.call(RpcKind::AppendEntries, &rpc, &option).await
+        let entries = rpc.entries.len();
+        self.call(RpcKind::AppendEntries, &rpc, entries, &option)
+            .await
     }
 
     async fn install_snapshot(
@@ -142,7 +183,7 @@ impl<T: Transport> RaftNetwork<TypeConfig> for PeerClient<T> {
         InstallSnapshotResponse<NodeId>,
         RPCError<NodeId, Peer, RaftError<NodeId, InstallSnapshotError>>,
     > {
-        self.call(RpcKind::InstallSnapshot, &rpc, &option).await
+        self.call(RpcKind::InstallSnapshot, &rpc, 0, &option).await
     }
 
     async fn vote(
@@ -150,21 +191,81 @@ impl<T: Transport> RaftNetwork<TypeConfig> for PeerClient<T> {
         rpc: VoteRequest<NodeId>,
         option: RPCOption,
     ) -> Result<VoteResponse<NodeId>, RPCError<NodeId, Peer, RaftError<NodeId>>> {
-        self.call(RpcKind::Vote, &rpc, &option).await
+        self.call(RpcKind::Vote, &rpc, 0, &option).await
     }
 }
 
 impl RaftNode {
     /// Serves one Raft RPC that arrived from a peer: decodes it, hands it to the Raft core,
-    /// encodes the core's answer (an error from the core is an answer too). Fails only on a
-    /// message that does not decode.
+    /// encodes the core's answer (an error from the core is an answer too). Fails on a
+    /// message that does not decode or that [`SnapshotReceipt`] refuses.
     pub async fn serve_rpc(&self, kind: RpcKind, payload: &[u8]) -> Result<Vec<u8>, Error> {
-        serve_rpc(self.raft(), kind, payload).await
+        serve_rpc(self.raft(), self.snapshot_receipt(), kind, payload).await
+    }
+}
+
+/// What a node has received of the snapshot its leader streams to it. openraft 0.9 seeks to
+/// each chunk's offset and writes, so a chunk far past the end would make the node zero-fill
+/// memory up to it (one at offset 2^36: 64 GiB). A chunk must start at or before the end of
+/// what arrived of the same snapshot, and the snapshot may not grow past `bytes_max`.
+pub struct SnapshotReceipt {
+    bytes_max: u64,
+    /// The snapshot being received and the end of what arrived of it.
+    current: std::sync::Mutex<Option<(String, u64)>>,
+}
+
+enum Receipt {
+    Admitted,
+    /// Not the continuation of what arrived: the answer that makes the leader start over.
+    Mismatch {
+        expect: u64,
+    },
+}
+
+impl SnapshotReceipt {
+    pub fn new(bytes_max: u64) -> SnapshotReceipt {
+        SnapshotReceipt {
+            bytes_max,
+            current: std::sync::Mutex::new(None),
+        }
+    }
+
+    fn admit(&self, rpc: &InstallSnapshotRequest<TypeConfig>) -> Result<Receipt, Error> {
+        let id = &rpc.meta.snapshot_id;
+        let end = rpc.offset.checked_add(rpc.data.len() as u64);
+        let end = match end {
+            Some(end) if end <= self.bytes_max => end,
+            _ => {
+                return Err(Error::Refused(format!(
+                    "snapshot chunk at offset {} would grow the snapshot past {} bytes",
+                    rpc.offset, self.bytes_max
+                )))
+            }
+        };
+        let mut current = self
+            .current
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if rpc.offset == 0 {
+            *current = Some((id.clone(), end));
+            return Ok(Receipt::Admitted);
+        }
+        match current.as_mut() {
+            Some((current_id, received)) if current_id == id && rpc.offset <= *received => {
+                *received = (*received).max(end);
+                Ok(Receipt::Admitted)
+            }
+            Some((current_id, received)) if current_id == id => {
+                Ok(Receipt::Mismatch { expect: *received })
+            }
+            _ => Ok(Receipt::Mismatch { expect: 0 }),
+        }
     }
 }
 
 pub(crate) async fn serve_rpc(
     raft: &Raft,
+    receipt: &SnapshotReceipt,
     kind: RpcKind,
     payload: &[u8],
 ) -> Result<Vec<u8>, Error> {
@@ -179,8 +280,30 @@ pub(crate) async fn serve_rpc(
                 encode(&raft.vote(rpc).await)
             }
             RpcKind::InstallSnapshot => {
-                let rpc = decode(payload).map_err(Error::codec("install-snapshot request"))?;
-                encode(&raft.install_snapshot(rpc).await)
+                let rpc: InstallSnapshotRequest<TypeConfig> =
+                    decode(payload).map_err(Error::codec("install-snapshot request"))?;
+                match receipt.admit(&rpc)? {
+                    Receipt::Admitted => encode(&raft.install_snapshot(rpc).await),
+                    Receipt::Mismatch { expect } => {
+                        let id = rpc.meta.snapshot_id;
+                        let mismatch = SnapshotMismatch {
+                            expect: SnapshotSegmentId {
+                                id: id.clone(),
+                                offset: expect,
+                            },
+                            got: SnapshotSegmentId {
+                                id,
+                                offset: rpc.offset,
+                            },
+                        };
+                        let error = InstallSnapshotError::SnapshotMismatch(mismatch);
+                        let answer: Result<
+                            InstallSnapshotResponse<NodeId>,
+                            RaftError<NodeId, InstallSnapshotError>,
+                        > = Err(RaftError::APIError(error));
+                        encode(&answer)
+                    }
+                }
             }
         };
         answer.map_err(Error::codec("raft response"))

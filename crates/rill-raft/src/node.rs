@@ -30,6 +30,7 @@ use crate::codec::decode;
 use crate::config::RaftConfig;
 use crate::error::Error;
 use crate::log_store::{BytesTrigger, LogStore, StorageIo};
+use crate::network::SnapshotReceipt;
 use crate::proposer::{propose, EarlyReplies, Proposal, ProposerLimits};
 use crate::stamp::{Clock, Stamper};
 use crate::state_machine::{ApplyListener, StateMachine};
@@ -42,6 +43,10 @@ pub enum NodeError {
     /// This node is not the leader. `leader` is where to go instead, when it is known.
     #[error("not the leader{}", leader.as_ref().map_or(String::new(), |(id, peer)| format!("; the leader is node {id} ({peer})")))]
     NotLeader { leader: Option<(NodeId, Peer)> },
+    /// The command was proposed, then this node lost the leadership before it committed: a
+    /// newer leader may still commit it. `leader` is the newer leader, when known.
+    #[error("the leadership was lost after the command was proposed; it may yet be applied")]
+    OutcomeUnknown { leader: Option<(NodeId, Peer)> },
     /// The leader could not confirm its leadership with a quorum in time (a partition).
     #[error("cannot reach a quorum of the cluster")]
     NoQuorum,
@@ -126,6 +131,11 @@ pub struct RaftNode {
     raft: Raft,
     db: Arc<Db>,
     proposals: mpsc::Sender<Proposal>,
+    /// Checked before a command is proposed, so that an oversized one is refused at once
+    /// instead of being replicated, fsynced on every node and refused at apply.
+    limits: Limits,
+    batch_bytes_max: usize,
+    snapshot_receipt: SnapshotReceipt,
     /// How long a read barrier may wait for a quorum's confirmation.
     read_barrier_timeout: Duration,
     storage_io: StorageIo,
@@ -178,6 +188,20 @@ impl RaftNode {
                 && limits.proposals_in_flight_max > 0,
             "proposer limits must be positive"
         );
+        assert!(
+            options.limits.largest_command_bytes() <= limits.batch_bytes_max,
+            "batch_bytes_max ({}) must hold the largest command the engine limits allow ({} bytes)",
+            limits.batch_bytes_max,
+            options.limits.largest_command_bytes()
+        );
+        assert!(
+            limits.batch_bytes_max + crate::network::APPEND_FRAMING_BYTES
+                <= crate::network::APPEND_BYTES_MAX,
+            "batch_bytes_max ({}) must leave one entry room in an AppendEntries ({} bytes)",
+            limits.batch_bytes_max,
+            crate::network::APPEND_BYTES_MAX
+        );
+        let engine_limits = options.limits.clone();
         let stamper = Arc::new(match options.clock {
             Some(clock) => Stamper::with_clock(clock),
             None => Stamper::default(),
@@ -210,6 +234,7 @@ impl RaftNode {
             });
             snapshot_requests = Some(rx);
         }
+        let snapshot_receipt = SnapshotReceipt::new(config.snapshot_bytes_max);
         let config = Arc::new(config.to_openraft()?);
         let read_barrier_timeout = Duration::from_millis(2 * config.election_timeout_max);
         let startup_term = match db.log_meta_get(LogMeta::Vote)? {
@@ -225,6 +250,7 @@ impl RaftNode {
         let raft = Raft::new(id, config, network, log_store, state_machine).await?;
         let (proposals, rx) = mpsc::channel(limits.queue_depth_max);
         let queue = proposals.downgrade();
+        let batch_bytes_max = limits.batch_bytes_max;
         tokio::spawn(propose(raft.clone(), stamper, rx, queue, limits, early));
         let snapshot_task = snapshot_requests
             .map(|requests| AbortOnDrop(tokio::spawn(snapshot_when_asked(raft.clone(), requests))));
@@ -233,6 +259,9 @@ impl RaftNode {
             raft,
             db,
             proposals,
+            limits: engine_limits,
+            batch_bytes_max,
+            snapshot_receipt,
             read_barrier_timeout,
             storage_io,
             bugs,
@@ -240,6 +269,10 @@ impl RaftNode {
             applied_commands,
             _snapshot_task: snapshot_task,
         })
+    }
+
+    pub(crate) fn snapshot_receipt(&self) -> &SnapshotReceipt {
+        &self.snapshot_receipt
     }
 
     /// Where this node runs storage work: blocking reads of its store should run there too.
@@ -262,12 +295,37 @@ impl RaftNode {
         impl std::future::Future<Output = Result<Reply, NodeError>> + Send + 'static,
         NodeError,
     > {
-        let (reply_tx, reply_rx) = oneshot::channel();
-        self.proposals
-            .send(Proposal { command, reply_tx })
-            .await
-            .map_err(|_| NodeError::ShuttingDown)?;
-        Ok(async move { reply_rx.await.map_err(|_| NodeError::ShuttingDown)? })
+        let bytes = command.size_bytes();
+        let refusal = match command.check_limits(&self.limits) {
+            Err(reply) => Some(reply),
+            Ok(()) if bytes > self.batch_bytes_max => Some(Reply::Error(format!(
+                "ERR command of about {bytes} bytes exceeds the {} bytes of a log entry",
+                self.batch_bytes_max
+            ))),
+            Ok(()) => None,
+        };
+        let reply_rx = match refusal {
+            Some(reply) => Err(reply),
+            None => {
+                let (reply_tx, reply_rx) = oneshot::channel();
+                let proposal = Proposal {
+                    command,
+                    bytes,
+                    reply_tx,
+                };
+                self.proposals
+                    .send(proposal)
+                    .await
+                    .map_err(|_| NodeError::ShuttingDown)?;
+                Ok(reply_rx)
+            }
+        };
+        Ok(async move {
+            match reply_rx {
+                Err(refusal) => Ok(refusal),
+                Ok(reply_rx) => reply_rx.await.map_err(|_| NodeError::ShuttingDown)?,
+            }
+        })
     }
 
     /// Returns once this node's state machine holds every write acknowledged before the call,

@@ -85,6 +85,33 @@ impl ServerConfig {
     }
 }
 
+impl ServerConfig {
+    /// Panics on limits that cannot work together; called once at start. The chain: the
+    /// engine's largest command fits in a log entry, and a log entry in one AppendEntries
+    /// (`RaftNode::start` checks both); an AppendEntries or a snapshot chunk fits in one
+    /// message between nodes; the largest reply fits in one gRPC message.
+    pub fn assert_valid(&self) {
+        use crate::peers::{PEER_MESSAGE_BYTES_MAX, PEER_MESSAGE_FRAMING_BYTES};
+        self.limits.assert_valid();
+        assert!(
+            self.raft.snapshot_chunk_bytes_max as usize + PEER_MESSAGE_FRAMING_BYTES
+                <= PEER_MESSAGE_BYTES_MAX,
+            "snapshot_chunk_bytes_max ({}) must fit in a peer message ({} bytes)",
+            self.raft.snapshot_chunk_bytes_max,
+            PEER_MESSAGE_BYTES_MAX
+        );
+        // Replies' framing beyond the entries they carry (stream names, cursors): generous.
+        const REPLY_FRAMING_BYTES: usize = 1 << 20;
+        assert!(
+            self.engine_limits.reply_bytes_max + REPLY_FRAMING_BYTES
+                <= crate::grpc::CLIENT_MESSAGE_BYTES_MAX,
+            "reply_bytes_max ({}) must fit in a gRPC reply ({} bytes)",
+            self.engine_limits.reply_bytes_max,
+            crate::grpc::CLIENT_MESSAGE_BYTES_MAX
+        );
+    }
+}
+
 /// One member of the initial cluster.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Deserialize)]
 pub struct Member {
@@ -100,6 +127,11 @@ pub struct Member {
 pub struct ServerLimits {
     /// Open client connections; one more gets `-ERR max number of clients reached` and is closed.
     pub connections_max: usize,
+    /// Open gRPC connections (clients and other nodes); one more is closed at once.
+    pub grpc_connections_max: usize,
+    /// Calls in flight on one gRPC connection (HTTP/2 concurrent streams); a client past it
+    /// waits for one to end. A follower forwards all its clients' commands over one connection.
+    pub grpc_streams_per_connection_max: u32,
     /// Clients blocked in XREAD/XREADGROUP BLOCK at once; one more gets an error reply.
     pub blocked_clients_max: usize,
     /// Arguments in one request (`*N`).
@@ -118,6 +150,8 @@ impl Default for ServerLimits {
     fn default() -> ServerLimits {
         ServerLimits {
             connections_max: 10_000,
+            grpc_connections_max: 10_000,
+            grpc_streams_per_connection_max: 1024,
             blocked_clients_max: 10_000,
             // XACK/XDEL may name 100,000 IDs (`rill_core::Limits::ids_per_command_max`).
             request_args_max: 1 << 20,
@@ -143,6 +177,10 @@ impl ServerLimits {
     /// Panics on limits that cannot work together; called once at start.
     pub fn assert_valid(&self) {
         assert!(self.connections_max > 0, "connections_max must be positive");
+        assert!(
+            self.grpc_connections_max > 0 && self.grpc_streams_per_connection_max > 0,
+            "gRPC limits must be positive"
+        );
         assert!(
             self.request_args_max > 0,
             "request_args_max must be positive"

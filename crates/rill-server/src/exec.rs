@@ -18,6 +18,7 @@ use rill_raft::NodeError;
 use tokio::time::Instant;
 
 use crate::discovery::moved;
+use crate::peers::ForwardError;
 use crate::Shared;
 
 /// How long a forwarded command may take, beyond its own BLOCK time: ten election timeouts
@@ -57,6 +58,16 @@ pub(crate) fn try_again(why: &str) -> Reply {
     Reply::err(format!("TRYAGAIN {why}"))
 }
 
+/// `-UNCERTAIN`: the command was sent or proposed and then its answer was lost, so it may or
+/// may not have been applied. Not `TRYAGAIN`, which Redis Cluster clients retry blindly: a
+/// retried XADD with `*` would append twice. Clients that can retry safely (an explicit ID,
+/// an idempotent producer) may; redis-py raises `ResponseError`.
+pub(crate) fn uncertain(why: &str) -> Reply {
+    Reply::err(format!(
+        "UNCERTAIN {why}; the command may or may not have been applied"
+    ))
+}
+
 fn is_try_again(reply: &Reply) -> bool {
     matches!(reply, Reply::Error(text) if text.starts_with("TRYAGAIN"))
 }
@@ -72,6 +83,13 @@ pub(crate) fn node_error(error: NodeError) -> Reply {
         NodeError::NotLeader { leader: None } => {
             try_again("this node lost the leadership and no leader is known yet")
         }
+        NodeError::OutcomeUnknown { leader } => uncertain(&match leader {
+            Some((_, peer)) => format!(
+                "this node lost the leadership after proposing it; the leader is {}",
+                peer.client_addr
+            ),
+            None => "this node lost the leadership after proposing it".to_owned(),
+        }),
         NodeError::NoQuorum => try_again("this node cannot reach a quorum of the cluster"),
         NodeError::ShuttingDown => Reply::err("ERR server is shutting down"),
         NodeError::Refused(why) => Reply::err(format!("ERR {why}")),
@@ -184,10 +202,22 @@ impl Shared {
         }
         match self.peers.forward(raft_addr, commands, timeout).await {
             Ok(replies) => replies,
-            Err(error) => {
-                let reply = try_again(&format!("the leader did not answer: {error}"));
+            Err(ForwardError::NotSent(why)) => {
+                let reply = try_again(&format!("the leader could not be reached: {why}"));
                 vec![reply; commands.len()]
             }
+            // A read changes nothing: it may be tried again whatever happened to it.
+            Err(ForwardError::Uncertain(why)) => commands
+                .iter()
+                .map(|cmd| {
+                    let why = format!("the leader did not answer: {why}");
+                    if cmd.is_write() {
+                        uncertain(&why)
+                    } else {
+                        try_again(&why)
+                    }
+                })
+                .collect(),
         }
     }
 

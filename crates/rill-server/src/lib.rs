@@ -110,7 +110,7 @@ impl Server {
     /// Opens the store, binds both listeners, starts the Raft node (forming the cluster on a
     /// first start, see [`ServerConfig::members`]) and serves on the current tokio runtime.
     pub async fn start(config: ServerConfig) -> Result<ServerHandle, ServerError> {
-        config.limits.assert_valid();
+        config.assert_valid();
         let dir = config.dir.clone();
         // State commits are not fsynced: the Raft log is, and what a crash loses of the state
         // is applied again from it.
@@ -169,7 +169,7 @@ impl Server {
         R: Stream<Item = std::io::Result<(S, SocketAddr)>> + Send + 'static,
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
-        config.limits.assert_valid();
+        config.assert_valid();
         let (redis, addr) = match redis {
             Some((connections, addr)) => (Some(Foreign(Box::pin(connections))), addr),
             None => (None, SocketAddr::new(grpc_addr.ip(), 0)),
@@ -278,6 +278,7 @@ where
     }
 
     let access = auth::Access::new(&config, net.protected);
+    let grpc_limits = config.limits.clone();
     let db_weak = Arc::downgrade(&db);
     let connections_max = config.limits.connections_max;
     let forward = config.forward;
@@ -306,6 +307,7 @@ where
         net.incoming,
         Arc::downgrade(&shared),
         access,
+        &grpc_limits,
         shutdown_rx.clone(),
     );
     let shared_weak = Arc::downgrade(&shared);

@@ -15,9 +15,16 @@ use tonic::transport::{Channel, Endpoint};
 
 use crate::auth::CLUSTER_SECRET_HEADER;
 
-/// Largest gRPC message between nodes: a snapshot chunk (3 MiB by default) or a batch of
-/// entries, with room to spare.
+/// Largest gRPC message between nodes: a snapshot chunk (3 MiB by default) or AppendEntries
+/// with as many entries as fit (one always does: see `ServerConfig::assert_valid`).
 pub const PEER_MESSAGE_BYTES_MAX: usize = 64 << 20;
+/// What a message between nodes holds besides one log entry or snapshot chunk: the vote, log
+/// ids, the entry's id and framing. Generous: these are a few hundred bytes.
+pub const PEER_MESSAGE_FRAMING_BYTES: usize = 64 << 10;
+const _: () = assert!(
+    rill_raft::APPEND_BYTES_MAX <= PEER_MESSAGE_BYTES_MAX,
+    "an AppendEntries must fit in a peer message"
+);
 const CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
 const KEEPALIVE: Duration = Duration::from_secs(10);
 /// How long past a call's deadline this node waits before it gives up on the call itself (the
@@ -27,9 +34,28 @@ const DEADLINE_GRACE: Duration = Duration::from_millis(200);
 /// Why a forwarded command got no reply from the leader.
 #[derive(Debug, thiserror::Error)]
 pub enum ForwardError {
-    /// The leader could not be reached or refused: its answer may or may not have been applied.
+    /// Refused or never delivered: the leader did not run it.
     #[error("{0}")]
-    Unavailable(String),
+    NotSent(String),
+    /// Sent, and then the answer was lost (a timeout, a broken connection): it may or may not
+    /// have run.
+    #[error("{0}")]
+    Uncertain(String),
+}
+
+impl ForwardError {
+    /// By the call's status: `UNAVAILABLE` is a connection that could not be made (or a leader
+    /// that refused before running anything: isolated, stopping), `FAILED_PRECONDITION` a node
+    /// that is no longer the leader; anything else came after the request left.
+    fn of(status: &tonic::Status) -> ForwardError {
+        let why = status.message().to_owned();
+        match status.code() {
+            tonic::Code::Unavailable | tonic::Code::FailedPrecondition => {
+                ForwardError::NotSent(why)
+            }
+            _ => ForwardError::Uncertain(why),
+        }
+    }
 }
 
 /// How a node opens a channel to another: by default `Endpoint::connect_lazy` over the OS's
@@ -146,15 +172,16 @@ impl Peers {
         commands: &[Command],
         timeout: Option<Duration>,
     ) -> Result<Vec<Reply>, ForwardError> {
-        let unavailable = |why: String| ForwardError::Unavailable(why);
         if self.is_isolated() {
-            return Err(unavailable("isolated from the other nodes".to_owned()));
+            return Err(ForwardError::NotSent(
+                "isolated from the other nodes".to_owned(),
+            ));
         }
         let mut client = self
             .client(raft_addr)
-            .map_err(|e| unavailable(e.to_string()))?;
+            .map_err(|e| ForwardError::NotSent(e.to_string()))?;
         let command = postcard::to_stdvec(commands)
-            .map_err(|e| unavailable(format!("cannot encode a command: {e}")))?;
+            .map_err(|e| ForwardError::NotSent(format!("cannot encode a command: {e}")))?;
         let mut request = self.request(ForwardRequest { command });
         if let Some(timeout) = timeout {
             request.set_timeout(timeout);
@@ -164,12 +191,13 @@ impl Peers {
             .await
         {
             Ok(answer) => answer.into_inner(),
-            Err(status) => return Err(unavailable(status.message().to_owned())),
+            Err(status) => return Err(ForwardError::of(&status)),
         };
-        let replies: Vec<Reply> = postcard::from_bytes(&answer.reply)
-            .map_err(|e| unavailable(format!("undecodable reply from the leader: {e}")))?;
+        let replies: Vec<Reply> = postcard::from_bytes(&answer.reply).map_err(|e| {
+            ForwardError::Uncertain(format!("undecodable reply from the leader: {e}"))
+        })?;
         if replies.len() != commands.len() {
-            return Err(unavailable(
+            return Err(ForwardError::Uncertain(
                 "the leader answered a different batch".to_owned(),
             ));
         }
@@ -265,6 +293,10 @@ impl Peers {
 }
 
 impl Transport for Peers {
+    fn message_bytes_max(&self) -> usize {
+        PEER_MESSAGE_BYTES_MAX
+    }
+
     async fn call(
         &self,
         _target: NodeId,

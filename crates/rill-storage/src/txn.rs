@@ -389,23 +389,59 @@ impl Store for Txn<'_> {
         rev: bool,
         limit: usize,
     ) -> Vec<(StreamId, Fields)> {
+        self.entries_within(key, start, end, rev, limit, usize::MAX)
+    }
+
+    fn entries_within(
+        &self,
+        key: &[u8],
+        start: StreamId,
+        end: StreamId,
+        rev: bool,
+        limit: usize,
+        bytes_max: usize,
+    ) -> Vec<(StreamId, Fields)> {
+        let mut out = Vec::new();
         let Some(start) = self.entries_from(key, start) else {
-            return Vec::new();
+            return out;
         };
-        if start > end {
-            return Vec::new();
+        if start > end || limit == 0 {
+            return out;
         }
-        self.scan(
+        let mut bytes = 0usize;
+        let scanned = scan_each(
+            &self.snapshot,
+            self.db.handle(Cf::Entries),
+            &self.overlay,
             Cf::Entries,
             &entries::id_range(key, start, end),
             rev,
-            limit,
             |k, v| {
-                let (stream, id) = entries::decode_key(k)?;
-                expect_parent(stream, key, "entry outside its stream's range")?;
-                Ok((id, entries::decode_value(v)?))
+                let decoded = entries::decode_key(k).and_then(|(stream, id)| {
+                    expect_parent(stream, key, "entry outside its stream's range")?;
+                    Ok((id, entries::decode_value(v)?))
+                });
+                match decoded {
+                    Ok((id, fields)) => {
+                        bytes = bytes.saturating_add(rill_core::store::entry_reply_bytes(&fields));
+                        out.push((id, fields));
+                        out.len() < limit && bytes <= bytes_max
+                    }
+                    Err(source) => {
+                        self.fail(StorageError::Corrupt {
+                            cf: Cf::Entries.name(),
+                            key: k.to_vec(),
+                            source,
+                        });
+                        false
+                    }
+                }
             },
-        )
+        );
+        if let Err(error) = scanned {
+            self.fail(error.into());
+        }
+        out
     }
 
     fn put_entry(&mut self, key: &[u8], id: StreamId, fields: &Fields) {

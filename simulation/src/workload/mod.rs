@@ -283,6 +283,7 @@ pub(crate) fn answer_of(reply: Reply) -> Answer<Reply> {
     if text.contains("no leader is elected yet") {
         Answer::NotApplied
     } else if text.starts_with("TRYAGAIN")
+        || text.starts_with("UNCERTAIN")
         || text.starts_with("READONLY")
         || text.contains("shutting down")
         || text.contains("storage failure")

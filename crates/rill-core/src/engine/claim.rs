@@ -4,9 +4,9 @@
 use crate::command::{XAutoClaim, XClaim};
 use crate::id::StreamId;
 use crate::reply::Reply;
-use crate::store::{GroupMeta, PendingEntry, Store};
+use crate::store::{entry_reply_bytes, GroupMeta, PendingEntry, Store};
 
-use super::{entry_reply, id_reply, nogroup, too_many, Exec};
+use super::{entry_reply, id_reply, nogroup, too_large, too_many, Exec};
 
 impl<S: Store> Exec<'_, S> {
     /// Moves a pending entry to `consumer` (or creates it, for FORCE), with the given delivery
@@ -82,6 +82,19 @@ impl<S: Store> Exec<'_, S> {
         } else {
             delivery_ms
         } as u64;
+        // The entries a reply would carry, bounded before anything changes. Counts every named
+        // entry, claimable or not: a refusal does not depend on idle times.
+        if !c.justid {
+            let mut bytes = 0usize;
+            for &id in &c.ids {
+                if let Some(fields) = self.store.entry(key, id) {
+                    bytes += entry_reply_bytes(&fields);
+                    if bytes > self.limits.reply_bytes_max {
+                        return too_large(self.limits, "claim fewer IDs or use JUSTID");
+                    }
+                }
+            }
+        }
         // Redis 7.2+ creates (and refreshes) the claiming consumer even when nothing is claimed.
         if let Err(reply) = self.touch_consumer(key, group, &c.consumer) {
             return reply;
@@ -149,6 +162,7 @@ impl<S: Store> Exec<'_, S> {
         let mut claimed = Vec::new();
         let mut deleted = Vec::new();
         let mut next_cursor = StreamId::MIN;
+        let mut spent = 0usize;
         // Mirrors the rax walk in `xautoclaimCommand`: stop after `attempts` visits or `count`
         // results; the cursor is the first pending ID not visited.
         let mut cursor = Some(c.start);
@@ -163,14 +177,23 @@ impl<S: Store> Exec<'_, S> {
             }
             attempts -= 1;
             cursor = id.next();
-            if self.store.entry(key, id).is_none() {
+            let Some(fields) = self.store.entry(key, id) else {
                 self.drop_pending(key, group, id, &pe, &mut group_meta);
                 deleted.push(id_reply(id));
                 count -= 1;
                 continue;
-            }
+            };
             if c.min_idle_ms > 0 && self.now_ms.saturating_sub(pe.delivery_ms) < c.min_idle_ms {
                 continue;
+            }
+            if !c.justid {
+                // Past the reply's byte bound: stop here, as after `attempts`; the cursor
+                // goes on from this entry.
+                spent += entry_reply_bytes(&fields);
+                if spent > self.limits.reply_bytes_max {
+                    next_cursor = id;
+                    break;
+                }
             }
             let delivery_count = if c.justid {
                 pe.delivery_count

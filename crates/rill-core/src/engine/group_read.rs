@@ -22,6 +22,7 @@ impl<S: Store> Exec<'_, S> {
     /// extra range read of at most COUNT entries.
     fn xreadgroup_precheck(&self, r: &XReadGroup) -> Result<(), Reply> {
         let mut total = 0usize;
+        let mut spent = 0usize;
         for (key, from) in &r.streams {
             if self.store.consumer(key, &r.group, &r.consumer).is_none() {
                 self.check_consumer_room(key, &r.group)?;
@@ -40,10 +41,12 @@ impl<S: Store> Exec<'_, S> {
                     );
                     ids.len()
                 }),
-                _ => group_meta.last_delivered_id.next().map_or(0, |start| {
-                    let got = self.store.entries(key, start, StreamId::MAX, false, limit);
-                    got.len()
-                }),
+                _ => match group_meta.last_delivered_id.next() {
+                    None => 0,
+                    Some(start) => self
+                        .reply_entries(key, (start, StreamId::MAX), false, r.count, &mut spent)?
+                        .len(),
+                },
             };
             total += served;
             if total > self.limits.reply_entries_max {
@@ -103,14 +106,13 @@ impl<S: Store> Exec<'_, S> {
         mut group_meta: GroupMeta,
     ) -> Option<Result<Vec<Reply>, Reply>> {
         let start = group_meta.last_delivered_id.next()?;
-        let got = self
-            .store
-            .entries(key, start, StreamId::MAX, false, self.fetch_limit(r.count));
+        // Within the limits: the precheck read the same range.
+        let got = match self.reply_entries(key, (start, StreamId::MAX), false, r.count, &mut 0) {
+            Ok(got) => got,
+            Err(refusal) => return Some(Err(refusal)),
+        };
         if got.is_empty() {
             return None;
-        }
-        if self.over_limit(&got) {
-            return Some(Err(too_many(self.limits)));
         }
         if !r.noack {
             if let Err(reply) = self.check_pending_room(&group_meta, got.len() as u64) {

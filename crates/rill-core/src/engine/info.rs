@@ -99,12 +99,11 @@ impl<S: Store> Exec<'_, S> {
     fn info_stream_full(&self, key: &[u8], meta: &StreamMeta, count: u64) -> Reply {
         let count = (count > 0).then_some(count);
         let limit = self.fetch_limit(count);
-        let entries = self
-            .store
-            .entries(key, StreamId::MIN, StreamId::MAX, false, limit);
-        if self.over_limit(&entries) {
-            return too_many(self.limits);
-        }
+        let range = (StreamId::MIN, StreamId::MAX);
+        let entries = match self.reply_entries(key, range, false, count, &mut 0) {
+            Ok(entries) => entries,
+            Err(refusal) => return refusal,
+        };
         let mut map = self.info_stream_head(meta);
         map.push((
             Reply::text("entries"),

@@ -172,6 +172,14 @@ fn too_many(limits: &Limits) -> Reply {
     ))
 }
 
+/// `hint`: how to ask for less ("use COUNT to page").
+fn too_large(limits: &Limits, hint: &str) -> Reply {
+    Reply::err(format!(
+        "ERR reply would exceed {} bytes (reply_bytes_max); {hint}",
+        limits.reply_bytes_max
+    ))
+}
+
 fn help(lines: &[&str]) -> Reply {
     Reply::Array(
         lines
@@ -200,5 +208,34 @@ impl<S: Store> Exec<'_, S> {
 
     fn over_limit<T>(&self, got: &[T]) -> bool {
         got.len() > self.limits.reply_entries_max
+    }
+
+    /// Entries of `key` in `start..=end` for a reply of `count`, read no further than the
+    /// reply may go; `Err` if it would pass either limit, counting `spent` bytes already in the
+    /// reply (other streams of the same XREAD).
+    fn reply_entries(
+        &self,
+        key: &[u8],
+        (start, end): (StreamId, StreamId),
+        rev: bool,
+        count: Option<u64>,
+        spent: &mut usize,
+    ) -> Result<Vec<(StreamId, crate::store::Fields)>, Reply> {
+        let budget = self.limits.reply_bytes_max.saturating_sub(*spent);
+        let got = self
+            .store
+            .entries_within(key, start, end, rev, self.fetch_limit(count), budget);
+        if self.over_limit(&got) {
+            return Err(too_many(self.limits));
+        }
+        let bytes: usize = got
+            .iter()
+            .map(|(_, f)| crate::store::entry_reply_bytes(f))
+            .sum();
+        if bytes > budget {
+            return Err(too_large(self.limits, "use COUNT to page"));
+        }
+        *spent += bytes;
+        Ok(got)
     }
 }

@@ -24,31 +24,32 @@ impl<S: Store> Exec<'_, S> {
         if count == Some(0) {
             return Reply::NilArray;
         }
-        let got = self
-            .store
-            .entries(key, start, end, rev, self.fetch_limit(count));
-        if self.over_limit(&got) {
-            return too_many(self.limits);
-        }
+        let got = match self.reply_entries(key, (start, end), rev, count, &mut 0) {
+            Ok(got) => got,
+            Err(refusal) => return refusal,
+        };
         Reply::Array(got.iter().map(|(id, f)| entry_reply(*id, f)).collect())
     }
 
     pub(super) fn xread(&mut self, r: &XRead) -> Reply {
         let mut out = Vec::new();
         let mut total = 0usize;
+        let mut spent = 0usize;
         for (key, from) in &r.streams {
             let ReadFrom::After(after) = resolve_read_from(self.store, key, *from) else {
                 continue;
             };
             let Some(start) = after.next() else { continue };
             let got =
-                self.store
-                    .entries(key, start, StreamId::MAX, false, self.fetch_limit(r.count));
+                match self.reply_entries(key, (start, StreamId::MAX), false, r.count, &mut spent) {
+                    Ok(got) => got,
+                    Err(refusal) => return refusal,
+                };
             if got.is_empty() {
                 continue;
             }
             total += got.len();
-            if self.over_limit(&got) || total > self.limits.reply_entries_max {
+            if total > self.limits.reply_entries_max {
                 return too_many(self.limits);
             }
             let entries = got.iter().map(|(id, f)| entry_reply(*id, f)).collect();

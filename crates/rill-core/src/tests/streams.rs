@@ -552,6 +552,82 @@ fn xinfo_stream_full() {
     );
 }
 
+/// An entry `a b` costs 82 reply bytes (`entry_reply_bytes`): two fit in 200, three do not.
+#[test]
+fn replies_are_bounded_in_bytes() {
+    let limits = crate::Limits {
+        reply_bytes_max: 200,
+        ..crate::Limits::default()
+    };
+    super::check_with(
+        r#"
+        XADD s 1-1 a b
+        XADD s 2-1 a b
+        XADD s 3-1 a b
+        XRANGE s - +
+        XRANGE s - + COUNT 2
+        XREVRANGE s + - COUNT 3
+        XREAD STREAMS s 0
+        XREAD COUNT 1 STREAMS s s 0 1-1
+        XREAD COUNT 2 STREAMS s s 0 1-1
+        XINFO STREAM s FULL
+        XGROUP CREATE s g 0
+        XREADGROUP GROUP g c STREAMS s >
+        XPENDING s g
+        XREADGROUP GROUP g c COUNT 2 STREAMS s >
+        XREADGROUP GROUP g c COUNT 2 STREAMS s >
+        XCLAIM s g d 0 1-1 2-1 3-1
+        XCLAIM s g d 0 1-1 2-1
+        XAUTOCLAIM s g e 0 0 COUNT 10
+        XAUTOCLAIM s g e 0 3-1 COUNT 10
+        XCLAIM s g d 0 1-1 2-1 3-1 JUSTID
+        "#,
+        &limits,
+        expect![[r#"
+            > XADD s 1-1 a b
+            "1-1"
+            > XADD s 2-1 a b
+            "2-1"
+            > XADD s 3-1 a b
+            "3-1"
+            > XRANGE s - +
+            -ERR reply would exceed 200 bytes (reply_bytes_max); use COUNT to page
+            > XRANGE s - + COUNT 2
+            [["1-1", ["a", "b"]], ["2-1", ["a", "b"]]]
+            > XREVRANGE s + - COUNT 3
+            -ERR reply would exceed 200 bytes (reply_bytes_max); use COUNT to page
+            > XREAD STREAMS s 0
+            -ERR reply would exceed 200 bytes (reply_bytes_max); use COUNT to page
+            > XREAD COUNT 1 STREAMS s s 0 1-1
+            {"s" => [["1-1", ["a", "b"]]], "s" => [["2-1", ["a", "b"]]]}
+            > XREAD COUNT 2 STREAMS s s 0 1-1
+            -ERR reply would exceed 200 bytes (reply_bytes_max); use COUNT to page
+            > XINFO STREAM s FULL
+            -ERR reply would exceed 200 bytes (reply_bytes_max); use COUNT to page
+            > XGROUP CREATE s g 0
+            +OK
+            > XREADGROUP GROUP g c STREAMS s >
+            -ERR reply would exceed 200 bytes (reply_bytes_max); use COUNT to page
+            > XPENDING s g
+            [:0, (nil), (nil), (nil-array)]
+            > XREADGROUP GROUP g c COUNT 2 STREAMS s >
+            {"s" => [["1-1", ["a", "b"]], ["2-1", ["a", "b"]]]}
+            > XREADGROUP GROUP g c COUNT 2 STREAMS s >
+            {"s" => [["3-1", ["a", "b"]]]}
+            > XCLAIM s g d 0 1-1 2-1 3-1
+            -ERR reply would exceed 200 bytes (reply_bytes_max); claim fewer IDs or use JUSTID
+            > XCLAIM s g d 0 1-1 2-1
+            [["1-1", ["a", "b"]], ["2-1", ["a", "b"]]]
+            > XAUTOCLAIM s g e 0 0 COUNT 10
+            ["3-1", [["1-1", ["a", "b"]], ["2-1", ["a", "b"]]], []]
+            > XAUTOCLAIM s g e 0 3-1 COUNT 10
+            ["0-0", [["3-1", ["a", "b"]]], []]
+            > XCLAIM s g d 0 1-1 2-1 3-1 JUSTID
+            ["1-1", "2-1", "3-1"]
+        "#]],
+    );
+}
+
 #[test]
 fn limits_are_errors() {
     let limits = crate::Limits {

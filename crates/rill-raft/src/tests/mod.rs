@@ -2,6 +2,7 @@
 //! the target node's `Raft` handle directly, and a [`Cluster`] that starts, stops and restarts
 //! nodes on their own data directories.
 
+mod bounds;
 mod cluster;
 mod state_machine;
 mod suite;
@@ -16,8 +17,8 @@ use rill_storage::{Db, DbOptions};
 use tempfile::TempDir;
 
 use crate::{
-    Network, NodeId, NodeOptions, Peer, Raft, RaftConfig, RaftNode, RpcKind, Transport,
-    TransportError,
+    Network, NodeId, NodeOptions, Peer, Raft, RaftConfig, RaftNode, RpcKind, SnapshotReceipt,
+    Transport, TransportError,
 };
 
 /// Every wait in these tests gives up after this long, so a stuck cluster fails the test.
@@ -65,7 +66,7 @@ pub(crate) struct Router {
 
 #[derive(Default)]
 struct RouterState {
-    nodes: BTreeMap<NodeId, Raft>,
+    nodes: BTreeMap<NodeId, (Raft, Arc<SnapshotReceipt>)>,
     /// `(from, to)`: messages from `from` to `to` are lost.
     cut: BTreeSet<(NodeId, NodeId)>,
 }
@@ -83,7 +84,10 @@ impl Router {
     }
 
     fn add(&self, id: NodeId, raft: Raft) {
-        self.lock().nodes.insert(id, raft);
+        let receipt = Arc::new(SnapshotReceipt::new(
+            RaftConfig::default().snapshot_bytes_max,
+        ));
+        self.lock().nodes.insert(id, (raft, receipt));
     }
 
     fn remove(&self, id: NodeId) {
@@ -120,8 +124,9 @@ impl Transport for Router {
             }
             state.nodes.get(&target).cloned()
         };
-        let raft = raft.ok_or_else(|| TransportError::Unreachable("node is down".to_owned()))?;
-        let answer = crate::network::serve_rpc(&raft, kind, &payload)
+        let (raft, receipt) =
+            raft.ok_or_else(|| TransportError::Unreachable("node is down".to_owned()))?;
+        let answer = crate::network::serve_rpc(&raft, &receipt, kind, &payload)
             .await
             .map_err(|e| TransportError::Network(e.to_string()))?;
         // The answer is lost if the link back was cut meanwhile.

@@ -5,6 +5,7 @@
 //! the gRPC API and the Redis protocol share every rule (IDs, options, limits, errors); the
 //! reply is read back into the typed message.
 
+mod admission;
 mod cluster;
 mod raft;
 mod streams;
@@ -25,11 +26,11 @@ use tonic::Status;
 
 use crate::auth::{Access, Guard};
 use crate::peers::PEER_MESSAGE_BYTES_MAX;
-use crate::{stopped, Shared};
+use crate::{stopped, ServerLimits, Shared};
 
 /// Largest request a client may send over the public API: the Redis protocol's argument limit
 /// is per argument; this bounds the whole message. Larger: `OUT_OF_RANGE`.
-const CLIENT_MESSAGE_BYTES_MAX: usize = 64 << 20;
+pub(crate) const CLIENT_MESSAGE_BYTES_MAX: usize = 64 << 20;
 /// Every connection: HTTP/2 keepalive so dead peers are noticed.
 const KEEPALIVE: Duration = Duration::from_secs(10);
 
@@ -39,6 +40,7 @@ pub(crate) fn serve<I, IO, IE>(
     incoming: I,
     shared: Weak<Shared>,
     access: Access,
+    limits: &ServerLimits,
     mut shutdown: watch::Receiver<bool>,
 ) -> tokio::task::JoinHandle<()>
 where
@@ -47,6 +49,8 @@ where
     IE: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     let service = Service { shared };
+    let incoming = admission::Admitted::new(incoming, limits.grpc_connections_max);
+    let streams_max = limits.grpc_streams_per_connection_max;
     let (health, health_service) = tonic_health::server::health_reporter();
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(rill_proto::FILE_DESCRIPTOR_SET)
@@ -63,6 +67,7 @@ where
         };
         let served = tonic::transport::Server::builder()
             .http2_keepalive_interval(Some(KEEPALIVE))
+            .max_concurrent_streams(Some(streams_max))
             .layer(Guard(Arc::new(access)))
             .add_service(
                 RaftServer::new(service.clone())
@@ -147,6 +152,7 @@ fn error_code(text: &str) -> tonic::Code {
         "BUSYGROUP" => Code::AlreadyExists,
         "WRONGTYPE" => Code::FailedPrecondition,
         "TRYAGAIN" | "READONLY" => Code::Unavailable,
+        "UNCERTAIN" => Code::Unknown,
         _ if text.contains("producer sequence") => Code::FailedPrecondition,
         _ if text.contains("shutting down") => Code::Unavailable,
         _ if text.contains("equal or smaller")
@@ -176,6 +182,9 @@ fn not_leader(shared: &Shared) -> Status {
 fn node_status(error: NodeError, shared: &Shared) -> Status {
     match error {
         NodeError::NotLeader { .. } => not_leader(shared),
+        NodeError::OutcomeUnknown { .. } => Status::unknown(
+            "UNCERTAIN the leadership was lost after the call was proposed; it may or may not have been applied",
+        ),
         NodeError::NoQuorum => Status::unavailable("cannot reach a quorum of the cluster"),
         NodeError::ShuttingDown => Status::unavailable("node is shutting down"),
         NodeError::Refused(why) => Status::failed_precondition(why),
@@ -212,6 +221,7 @@ mod tests {
                 Code::OutOfRange,
             ),
             ("TRYAGAIN no leader is elected yet", Code::Unavailable),
+            ("UNCERTAIN the leader did not answer", Code::Unknown),
             (
                 "READONLY You can't write against a read only replica.",
                 Code::Unavailable,

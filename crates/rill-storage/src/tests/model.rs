@@ -204,6 +204,26 @@ fn compare_ranged_read(store: &impl Store, model: &MemStore, op: &Op) {
                 model.entries(KEYS[k], start, end, rev, limit),
                 "{op:?}"
             );
+            // The same read under a byte bound that cuts it somewhere.
+            let bytes_max = limit.saturating_mul(40);
+            let within = store.entries_within(KEYS[k], start, end, rev, limit, bytes_max);
+            assert_eq!(
+                within,
+                model.entries_within(KEYS[k], start, end, rev, limit, bytes_max),
+                "{op:?} within {bytes_max} bytes"
+            );
+            assert!(
+                within.len() <= got.len() && got.starts_with(&within),
+                "{op:?}"
+            );
+            // Everything but the last entry read is within the bound: the read stops there.
+            let before_last: usize = within
+                .iter()
+                .rev()
+                .skip(1)
+                .map(|(_, f)| rill_core::store::entry_reply_bytes(f))
+                .sum();
+            assert!(before_last <= bytes_max, "{op:?}");
         }
         Op::EntryIds(k, start, end, rev, limit) => {
             let ids = |s: &dyn Store| {
