@@ -238,7 +238,7 @@ fn caught_ack_before_fsync() {
 
 #[test]
 fn caught_serve_reads_without_read_index() {
-    caught_by("serve_reads_without_read_index", 0);
+    caught_by("serve_reads_without_read_index", 1);
 }
 
 #[test]
