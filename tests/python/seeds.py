@@ -25,10 +25,10 @@ FAST_RAFT = ["--heartbeat-ms", "50", "--election-timeout-ms-min", "300",
              "--election-timeout-ms-max", "600"]
 
 
-def start_server(binary, data_dir, node_id=1, join_via=None):
+def start_server(binary, data_dir, node_id=1, join_via=None, extra=()):
     """Starts one node on ports it picks; returns (process, host, redis port, grpc address)."""
     args = [binary, "--node-id", str(node_id), "--bind", "127.0.0.1", "--port", "0",
-            "--grpc-port", "0", "--dir", data_dir, "--no-fsync"] + FAST_RAFT
+            "--grpc-port", "0", "--dir", data_dir, "--no-fsync"] + FAST_RAFT + list(extra)
     if join_via:
         args += ["--join-via", join_via]
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
@@ -218,6 +218,31 @@ def seed_three_walrus(host, port):
     assert rdb.xpending(stream_key, "cg-app")["pending"] == 0
 
 
+def tls_with_a_password(host, port, ca):
+    """redis-py over TLS (ssl=True) with AUTH: a consumer group's round trip; a plain
+    connection and a wrong password are refused."""
+    r = redis.Redis(host=host, port=port, ssl=True, ssl_ca_certs=ca, password="tls-pw",
+                    decode_responses=True)
+    first = r.xadd("secure", {"reading": "1"})
+    r.xadd("secure", {"reading": "2"})
+    r.xgroup_create("secure", "g", id="0")
+    got = r.xreadgroup("g", "c", {"secure": ">"}, count=10)
+    ids = [entry_id for entry_id, _ in got[0][1]]
+    assert ids[0] == first and len(ids) == 2, got
+    assert r.xack("secure", "g", *ids) == 2
+    assert r.xpending("secure", "g")["pending"] == 0
+    try:
+        redis.Redis(host=host, port=port, password="tls-pw", socket_timeout=2).ping()
+        raise AssertionError("a plain connection was served")
+    except (redis.ConnectionError, redis.TimeoutError):
+        pass
+    try:
+        redis.Redis(host=host, port=port, ssl=True, ssl_ca_certs=ca, password="wrong").ping()
+        raise AssertionError("a wrong password was accepted")
+    except redis.AuthenticationError:
+        pass
+
+
 def run(name, check, *args):
     try:
         check(*args)
@@ -237,6 +262,22 @@ def main():
         try:
             for check in checks:
                 results.append(run(f"{check.__name__} (one node)", check, host, port))
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
+    # TLS with a password; the certificates from `rill dev certs`, built next to rill-server.
+    with tempfile.TemporaryDirectory() as root:
+        cli = os.path.join(os.path.dirname(binary), "rill")
+        certs = os.path.join(root, "certs")
+        subprocess.run([cli, "dev", "certs", certs], check=True, stdout=subprocess.DEVNULL)
+        tls = ["--requirepass", "tls-pw",
+               "--tls-cert-file", os.path.join(certs, "node.pem"),
+               "--tls-key-file", os.path.join(certs, "node-key.pem"),
+               "--tls-ca-cert-file", os.path.join(certs, "ca.pem")]
+        proc, host, port, _ = start_server(binary, os.path.join(root, "data"), extra=tls)
+        try:
+            results.append(run("tls_with_a_password", tls_with_a_password, host, port,
+                               os.path.join(certs, "ca.pem")))
         finally:
             proc.terminate()
             proc.wait(timeout=10)

@@ -394,6 +394,29 @@ pub fn authorized<T>(config: &ServerConfig, message: T) -> tonic::Request<T> {
     request
 }
 
+/// A gRPC channel to the node at `addr` run with `config`: over TLS with the node's own
+/// certificate when it has TLS (so the node takes the caller for a node).
+pub async fn node_channel(config: &ServerConfig, addr: SocketAddr) -> tonic::transport::Channel {
+    let Some(tls) = &config.tls else {
+        return grpc_channel(addr).await;
+    };
+    let read = |path: &std::path::Path| std::fs::read(path).expect("TLS file");
+    let tls_config = tonic::transport::ClientTlsConfig::new()
+        .ca_certificate(tonic::transport::Certificate::from_pem(read(&tls.ca)))
+        .identity(tonic::transport::Identity::from_pem(
+            read(&tls.cert),
+            read(&tls.key),
+        ));
+    let endpoint = tonic::transport::Endpoint::from_shared(format!("https://{addr}"))
+        .expect("endpoint")
+        .timeout(DEADLINE)
+        .tls_config(tls_config)
+        .expect("TLS config");
+    within("gRPC connect", endpoint.connect())
+        .await
+        .expect("gRPC connects")
+}
+
 /// Nodes of one cluster in this process, each on its own directory and ports, which outlive
 /// restarts (the membership records the addresses).
 pub struct TestCluster {
@@ -443,8 +466,9 @@ impl TestCluster {
         }
         let leader = cluster.wait_leader_among(&[1]).await;
         assert_eq!(leader, 1, "node 1 formed the cluster");
-        let mut admin = ClusterClient::new(grpc_channel(cluster.handle(1).grpc_addr()).await);
         let config = cluster.nodes[&1].config.clone();
+        let mut admin =
+            ClusterClient::new(node_channel(&config, cluster.handle(1).grpc_addr()).await);
         for id in 2..=n {
             let handle = cluster.handle(id);
             let member = Member {

@@ -226,3 +226,120 @@ async fn nodes_that_share_a_cluster_secret_replicate_and_others_are_refused() {
     );
     cluster.shutdown().await;
 }
+
+/// A TLS client of `addr`'s Redis listener, verifying it against `ca`.
+async fn redis_over_tls(
+    addr: SocketAddr,
+    ca: &std::path::Path,
+) -> tokio_rustls::client::TlsStream<tokio::net::TcpStream> {
+    use tokio_rustls::rustls;
+    use tokio_rustls::rustls::pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls::pki_types::CertificateDer::pem_file_iter(ca).expect("CA file") {
+        roots.add(cert.expect("CA certificate")).expect("a root");
+    }
+    let config = rustls::ClientConfig::builder()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config));
+    let tcp = within("connect", tokio::net::TcpStream::connect(addr))
+        .await
+        .expect("connects");
+    let name = rustls::pki_types::ServerName::try_from("localhost").expect("name");
+    within("TLS handshake", connector.connect(name, tcp))
+        .await
+        .expect("TLS handshake")
+}
+
+async fn call_over<S>(stream: &mut S, args: &[&[u8]]) -> String
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    within("send", stream.write_all(&rill_tests::encode_command(args)))
+        .await
+        .expect("send");
+    let mut reply = vec![0u8; 256];
+    let n = within("reply", stream.read(&mut reply))
+        .await
+        .expect("read");
+    String::from_utf8_lossy(&reply[..n]).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_cluster_over_mutual_tls_serves_tls_clients_only() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let certs = rill_client::dev_certs::write(dir.path(), &[]).expect("certificates");
+    let files = rill_server::TlsFiles {
+        cert: certs.cert.clone(),
+        key: certs.key.clone(),
+        ca: certs.ca.clone(),
+    };
+    let cluster = TestCluster::start(3, |config| {
+        config.requirepass = Some("data-pw".to_owned());
+        config.tls = Some(files.clone());
+    })
+    .await;
+    let leader = cluster.wait_leader().await;
+
+    // The Rust client over TLS, with the CA and a password (no client certificate).
+    let addrs: Vec<String> = cluster
+        .ids()
+        .iter()
+        .map(|&id| cluster.handle(id).grpc_addr().to_string())
+        .collect();
+    let options = rill_client::ClientOptions {
+        password: Some("data-pw".to_owned()),
+        tls: Some(rill_client::ClientTls {
+            ca_pem: std::fs::read(&certs.ca).expect("CA"),
+            identity: None,
+        }),
+        ..rill_client::ClientOptions::default()
+    };
+    let client = rill_client::Client::connect(addrs, options).expect("client");
+    for _ in 0..10 {
+        within("xadd", client.xadd(b"s", &[(b"f", b"v")]))
+            .await
+            .expect("a write over TLS");
+    }
+    cluster.assert_converged().await;
+
+    // The Redis listener speaks TLS, with AUTH on top.
+    let redis = cluster.handle(leader).addr();
+    let mut tls = redis_over_tls(redis, &certs.ca).await;
+    assert!(call_over(&mut tls, &[b"XLEN", b"s"])
+        .await
+        .starts_with("-NOAUTH"));
+    assert_eq!(call_over(&mut tls, &[b"AUTH", b"data-pw"]).await, "+OK\r\n");
+    assert_eq!(call_over(&mut tls, &[b"XLEN", b"s"]).await, ":10\r\n");
+    // A plain client gets no reply, only a closed connection.
+    let mut plain = rill_tests::RawClient::connect(redis).await;
+    plain.send_command(&[b"PING"]).await;
+    let answer = plain.read_until_closed().await;
+    assert!(!answer.starts_with(b"+PONG"), "{answer:?}");
+
+    // Plain gRPC is refused; a node's certificate is a node's credential.
+    let grpc = cluster.handle(leader).grpc_addr();
+    let endpoint = tonic::transport::Endpoint::from_shared(format!("http://{grpc}"))
+        .expect("endpoint")
+        .timeout(DEADLINE);
+    let plain = match endpoint.connect().await {
+        Ok(channel) => StreamsClient::new(channel).execute(ping()).await.err(),
+        Err(error) => Some(tonic::Status::unavailable(error.to_string())),
+    };
+    assert!(plain.is_some(), "plain gRPC was served");
+    let as_node = rill_tests::node_channel(&cluster_config(&files), grpc).await;
+    let garbage = RaftPayload {
+        payload: vec![0xff; 16],
+    };
+    let answer = RaftClient::new(as_node).append_entries(garbage).await;
+    assert_eq!(answer.err().map(|s| s.code()), Some(Code::InvalidArgument));
+    cluster.shutdown().await;
+}
+
+/// A config with only `files` set: what `node_channel` needs to call as a node.
+fn cluster_config(files: &rill_server::TlsFiles) -> rill_server::ServerConfig {
+    let mut config = rill_server::ServerConfig::new("/unused");
+    config.tls = Some(files.clone());
+    config
+}

@@ -42,6 +42,15 @@ struct Cli {
     /// redis-cli's REDISCLI_AUTH.
     #[arg(long, env = "RILL_PASSWORD", hide_env_values = true)]
     password: Option<String>,
+    /// Talk TLS, verifying the nodes against this CA certificate (PEM), like redis-cli's
+    /// --tls --cacert.
+    #[arg(long, env = "RILL_TLS_CA_CERT_FILE")]
+    tls_ca_cert_file: Option<std::path::PathBuf>,
+    /// A client certificate and its key (PEM), if the nodes are to see one.
+    #[arg(long, env = "RILL_TLS_CERT_FILE", requires = "tls_key_file")]
+    tls_cert_file: Option<std::path::PathBuf>,
+    #[arg(long, env = "RILL_TLS_KEY_FILE", requires = "tls_cert_file")]
+    tls_key_file: Option<std::path::PathBuf>,
     /// Give up on a command after this long without an answer from any node.
     #[arg(long, default_value_t = 10_000)]
     timeout_ms: u64,
@@ -60,8 +69,25 @@ enum Command {
     Produce(demo::ProduceArgs),
     /// Read the sensor stream with a consumer group of several consumers.
     Consume(demo::ConsumeArgs),
+    /// Development helpers.
+    Dev {
+        #[command(subcommand)]
+        command: DevCommand,
+    },
     #[command(external_subcommand)]
     Stream(Vec<String>),
+}
+
+#[derive(Subcommand, Debug)]
+enum DevCommand {
+    /// Write a test CA (ca.pem) and a node certificate (node.pem, node-key.pem) valid for
+    /// localhost, 127.0.0.1, ::1 and each --host, into DIR. For trying TLS out, not production.
+    Certs {
+        dir: std::path::PathBuf,
+        /// Another name or address the nodes are reached by; repeat for each.
+        #[arg(long = "host")]
+        hosts: Vec<String>,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -93,24 +119,52 @@ fn main() -> ExitCode {
     }
 }
 
-fn options(timeout_ms: u64, password: &Option<String>) -> ClientOptions {
-    ClientOptions {
+fn options(timeout_ms: u64, cli: &Cli) -> Result<ClientOptions, String> {
+    let read = |path: &std::path::Path| {
+        std::fs::read(path).map_err(|e| format!("error: cannot read {}: {e}", path.display()))
+    };
+    let tls = match &cli.tls_ca_cert_file {
+        None => None,
+        Some(ca) => Some(rill_client::ClientTls {
+            ca_pem: read(ca)?,
+            identity: match (&cli.tls_cert_file, &cli.tls_key_file) {
+                (Some(cert), Some(key)) => Some((read(cert)?, read(key)?)),
+                _ => None,
+            },
+        }),
+    };
+    Ok(ClientOptions {
         retry_for: Duration::from_millis(timeout_ms),
-        password: password.clone(),
+        password: cli.password.clone(),
+        tls,
         ..ClientOptions::default()
-    }
+    })
 }
 
 async fn run(cli: Cli) -> Result<(), String> {
-    let client = Client::connect(cli.nodes.clone(), options(cli.timeout_ms, &cli.password))
+    if let Command::Dev {
+        command: DevCommand::Certs { dir, hosts },
+    } = &cli.command
+    {
+        let certs = rill_client::dev_certs::write(dir, hosts)?;
+        println!(
+            "--tls-cert-file {} --tls-key-file {} --tls-ca-cert-file {}",
+            certs.cert.display(),
+            certs.key.display(),
+            certs.ca.display()
+        );
+        return Ok(());
+    }
+    let client = Client::connect(cli.nodes.clone(), options(cli.timeout_ms, &cli)?)
         .map_err(|e| format!("error: {e}"))?;
     match cli.command {
         Command::Stream(args) => stream_command(&client, &args, cli.json).await,
         Command::Cluster {
             command: ClusterCommand::Status,
-        } => cluster_status(&cli.nodes, &cli.password, cli.json).await,
+        } => cluster_status(&cli.nodes, &options(1_000, &cli)?, cli.json).await,
         Command::Produce(args) => demo::produce(client, args).await,
         Command::Consume(args) => demo::consume(client, args).await,
+        Command::Dev { .. } => Ok(()),
     }
 }
 
@@ -150,14 +204,13 @@ fn error_text(error: &Error, json: bool) -> String {
 
 async fn cluster_status(
     nodes: &[String],
-    password: &Option<String>,
+    options: &ClientOptions,
     json: bool,
 ) -> Result<(), String> {
     let mut rows = Vec::new();
     for addr in nodes {
         // One node at a time, each with a short budget: a dead node is a row, not a failure.
-        let one =
-            Client::connect([addr.clone()], options(1_000, password)).map_err(|e| e.to_string())?;
+        let one = Client::connect([addr.clone()], options.clone()).map_err(|e| e.to_string())?;
         rows.push((addr.clone(), one.status().await));
     }
     let leader_view = rows

@@ -15,6 +15,8 @@
 //! XADD, which a retry can append twice. Consumers must tolerate redelivery anyway (claims).
 
 mod consumer;
+#[cfg(feature = "dev-certs")]
+pub mod dev_certs;
 mod producer;
 
 use std::sync::{Arc, Mutex, PoisonError};
@@ -25,7 +27,7 @@ use rill_proto::v1::streams_client::StreamsClient;
 use rill_proto::v1::{self as pb};
 use tokio::time::Instant;
 use tonic::metadata::{Ascii, MetadataValue};
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
 use tonic::{Code, Status};
 
 pub use consumer::{Consumer, ConsumerOptions};
@@ -45,6 +47,17 @@ pub struct ClientOptions {
     /// Sent as `authorization: Bearer <password>` with every call: the node's `requirepass`,
     /// or its admin password for calls that change the cluster.
     pub password: Option<String>,
+    /// TLS to the nodes (which then serve nothing else).
+    pub tls: Option<ClientTls>,
+}
+
+/// TLS settings, PEM-encoded.
+#[derive(Clone, Debug)]
+pub struct ClientTls {
+    /// The CA the nodes' certificates are verified against.
+    pub ca_pem: Vec<u8>,
+    /// A client certificate and key, if the client has one (a node's makes it a node).
+    pub identity: Option<(Vec<u8>, Vec<u8>)>,
 }
 
 impl Default for ClientOptions {
@@ -56,6 +69,7 @@ impl Default for ClientOptions {
             backoff_min: Duration::from_millis(20),
             backoff_max: Duration::from_millis(200),
             password: None,
+            tls: None,
         }
     }
 }
@@ -139,11 +153,24 @@ impl Client {
             return Err(Error::Address("no node addresses".to_owned()));
         }
         let mut nodes = Vec::with_capacity(addrs.len());
+        let tls = options.tls.as_ref().map(|tls| {
+            let config = ClientTlsConfig::new().ca_certificate(Certificate::from_pem(&tls.ca_pem));
+            match &tls.identity {
+                Some((cert, key)) => config.identity(Identity::from_pem(cert, key)),
+                None => config,
+            }
+        });
+        let scheme = if tls.is_some() { "https" } else { "http" };
         for addr in &addrs {
-            let endpoint = Endpoint::from_shared(format!("http://{addr}"))
+            let mut endpoint = Endpoint::from_shared(format!("{scheme}://{addr}"))
                 .map_err(|_| Error::Address(addr.clone()))?
                 .connect_timeout(options.connect_timeout)
                 .tcp_nodelay(true);
+            if let Some(tls) = &tls {
+                endpoint = endpoint
+                    .tls_config(tls.clone())
+                    .map_err(|e| Error::Options(format!("TLS: {e}")))?;
+            }
             nodes.push(endpoint.connect_lazy());
         }
         let authorization = match &options.password {

@@ -9,6 +9,9 @@
 //!   `rill.raft.v1.Raft` calls need it. It opens every other call too (a joining node adds
 //!   itself through `Cluster`).
 //!
+//! With TLS, a caller whose certificate the cluster's CA signed is a node: that opens every
+//! call, as the cluster secret does (mutual TLS between nodes).
+//!
 //! A call whose credential is not configured falls back to protected mode, as Redis's: only
 //! callers from `127.0.0.1` or `::1` are served. Redis's own rule, so other loopback
 //! addresses (`127.0.0.2`) count as remote; tests use them to stand in for other hosts.
@@ -22,7 +25,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use tonic::codegen::http;
-use tonic::transport::server::TcpConnectInfo;
+use tonic::transport::server::{TcpConnectInfo, TlsConnectInfo};
 use tonic::Status;
 
 use crate::ServerConfig;
@@ -207,14 +210,25 @@ where
     }
 
     fn call(&mut self, request: http::Request<B>) -> Self::Future {
-        let remote = request
-            .extensions()
-            .get::<TcpConnectInfo>()
-            .and_then(TcpConnectInfo::remote_addr);
-        match self
-            .access
-            .check(request.uri().path(), request.headers(), remote)
-        {
+        let extensions = request.extensions();
+        let tls = extensions.get::<TlsConnectInfo<TcpConnectInfo>>();
+        let remote = match tls {
+            Some(tls) => tls.get_ref().remote_addr(),
+            None => extensions
+                .get::<TcpConnectInfo>()
+                .and_then(TcpConnectInfo::remote_addr),
+        };
+        // The listener verified any certificate against the cluster's CA: a node's.
+        let node_certificate = tls
+            .and_then(TlsConnectInfo::peer_certs)
+            .is_some_and(|certs| !certs.is_empty());
+        let checked = if node_certificate {
+            Ok(())
+        } else {
+            self.access
+                .check(request.uri().path(), request.headers(), remote)
+        };
+        match checked {
             Ok(()) => Box::pin(self.inner.call(request)),
             Err(status) => {
                 tracing::debug!(path = request.uri().path(), ?remote, %status, "gRPC call refused");

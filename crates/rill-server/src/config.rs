@@ -41,6 +41,8 @@ pub struct ServerConfig {
     /// The secret nodes show each other (`rill.raft.v1` calls). Unset: only node-to-node calls
     /// from 127.0.0.1 or ::1 are served.
     pub cluster_secret: Option<String>,
+    /// TLS on both listeners and between nodes (mutual). Unset: plain TCP.
+    pub tls: Option<crate::TlsFiles>,
     pub raft: rill_raft::RaftConfig,
     pub proposer: rill_raft::ProposerLimits,
     /// The RocksDB data directory, created if missing.
@@ -74,6 +76,7 @@ impl ServerConfig {
             requirepass: None,
             admin_password: None,
             cluster_secret: None,
+            tls: None,
             raft: rill_raft::RaftConfig::default(),
             proposer: rill_raft::ProposerLimits::default(),
             dir: dir.into(),

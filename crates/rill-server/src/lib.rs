@@ -40,6 +40,7 @@ mod exec;
 mod grpc;
 mod peers;
 pub mod resp;
+mod tls;
 mod transport;
 
 use std::collections::BTreeMap;
@@ -62,6 +63,7 @@ use tonic::transport::server::{Connected, TcpIncoming};
 pub use crate::auth::{is_local as is_local_address, CLUSTER_SECRET_HEADER};
 pub use crate::config::{Member, ServerConfig, ServerLimits};
 pub use crate::peers::Dial;
+pub use crate::tls::TlsFiles;
 pub use rill_raft::{NodeOptions, RaftConfig, Role, Status};
 
 use crate::apply::{Clock, WakeReaders};
@@ -130,6 +132,7 @@ impl Server {
         // The incoming stream, not the builder, sets socket options here: without
         // TCP_NODELAY, Nagle holds small replies back ~40 ms behind delayed ACKs.
         let incoming = TcpIncoming::from(grpc_listener).with_nodelay(Some(true));
+        let tls = config.tls.as_ref().map(tls::Tls::load).transpose()?;
         let net = Sockets {
             redis: Some(TcpAccept(listener)),
             protected: true,
@@ -137,6 +140,7 @@ impl Server {
             grpc_addr,
             incoming,
             dial: None,
+            tls,
         };
         launch(config, db, net, NodeOptions::default()).await
     }
@@ -174,6 +178,11 @@ impl Server {
             Some((connections, addr)) => (Some(Foreign(Box::pin(connections))), addr),
             None => (None, SocketAddr::new(grpc_addr.ip(), 0)),
         };
+        if config.tls.is_some() {
+            return Err(ServerError::Config(
+                "TLS runs on the OS's network only (Server::start)".to_owned(),
+            ));
+        }
         let net = Sockets {
             redis,
             protected: false,
@@ -181,6 +190,7 @@ impl Server {
             grpc_addr,
             incoming,
             dial: Some(dial),
+            tls: None,
         };
         launch(config, db, net, options).await
     }
@@ -196,6 +206,7 @@ struct Sockets<I, R> {
     grpc_addr: SocketAddr,
     incoming: I,
     dial: Option<Dial>,
+    tls: Option<tls::Tls>,
 }
 
 async fn launch<I, IO, IE, R, T>(
@@ -237,7 +248,11 @@ where
             ))
         }
     };
-    let peers = Peers::new(net.dial, secret);
+    let peers = Peers::new(
+        net.dial,
+        secret,
+        net.tls.as_ref().map(|tls| tls.grpc_client.clone()),
+    );
     let read_clock = options.clock.clone();
     let node_options = NodeOptions {
         limits: config.engine_limits.clone(),
@@ -308,12 +323,17 @@ where
         Arc::downgrade(&shared),
         access,
         &grpc_limits,
+        net.tls.as_ref().map(|tls| tls.grpc_server.clone()),
         shutdown_rx.clone(),
     );
     let shared_weak = Arc::downgrade(&shared);
+    let redis = RedisListener {
+        connections: net.redis,
+        tls: net.tls.map(|tls| tls.redis),
+        protected: net.protected,
+    };
     let task = tokio::spawn(run(
-        net.redis,
-        net.protected,
+        redis,
         shared,
         connections_max,
         shutdown_rx,
@@ -449,9 +469,16 @@ impl Drop for ServerHandle {
 
 /// Accepts connections until shutdown, then waits for every connection and the gRPC server,
 /// stops the Raft node, and waits for the store to close.
-async fn run<R, T>(
-    mut listener: Option<R>,
+/// The Redis protocol's connections and how they are admitted.
+struct RedisListener<R> {
+    connections: Option<R>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    /// Whether protected mode applies (the OS's network).
     protected: bool,
+}
+
+async fn run<R, T>(
+    redis: RedisListener<R>,
     shared: Arc<Shared>,
     connections_max: usize,
     shutdown_rx: watch::Receiver<bool>,
@@ -461,6 +488,11 @@ async fn run<R, T>(
     R: Stream<Item = std::io::Result<(T, SocketAddr)>> + Unpin + Send + 'static,
     T: Transport,
 {
+    let RedisListener {
+        connections: mut listener,
+        tls,
+        protected,
+    } = redis;
     let permits = Arc::new(Semaphore::new(connections_max));
     let mut connections = JoinSet::new();
     let mut stop_rx = shutdown_rx.clone();
@@ -475,8 +507,26 @@ async fn run<R, T>(
                     Ok(permit) => {
                         let shared = Arc::clone(&shared);
                         let shutdown_rx = shutdown_rx.clone();
+                        let tls = tls.clone();
                         connections.spawn(async move {
-                            connection::serve(stream, peer, shared, shutdown_rx).await;
+                            match tls {
+                                None => connection::serve(stream, peer, shared, shutdown_rx).await,
+                                Some(tls) => {
+                                    let handshake = tokio::time::timeout(
+                                        tls::HANDSHAKE_TIMEOUT,
+                                        tls.accept(stream),
+                                    );
+                                    match handshake.await {
+                                        Ok(Ok(stream)) => {
+                                            connection::serve(stream, peer, shared, shutdown_rx).await
+                                        }
+                                        Ok(Err(error)) => {
+                                            tracing::debug!(%peer, %error, "TLS handshake failed")
+                                        }
+                                        Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+                                    }
+                                }
+                            }
                             drop(permit);
                         });
                     }

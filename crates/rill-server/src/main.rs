@@ -89,6 +89,17 @@ struct Args {
         conflicts_with = "cluster_secret"
     )]
     cluster_secret_file: Option<PathBuf>,
+    /// TLS on both ports and between nodes: this node's certificate (PEM). Needs
+    /// --tls-key-file and --tls-ca-cert-file too; `rill dev certs DIR` makes a test set.
+    #[arg(long, env = "RILL_TLS_CERT_FILE")]
+    tls_cert_file: Option<PathBuf>,
+    /// This node's private key (PEM).
+    #[arg(long, env = "RILL_TLS_KEY_FILE")]
+    tls_key_file: Option<PathBuf>,
+    /// The CA that signed every node's certificate (PEM): nodes verify each other with it, and
+    /// a caller presenting a certificate it signed is taken for a node.
+    #[arg(long, env = "RILL_TLS_CA_CERT_FILE")]
+    tls_ca_cert_file: Option<PathBuf>,
     /// Leader heartbeat period (default 50).
     #[arg(long, env = "RILL_HEARTBEAT_MS")]
     heartbeat_ms: Option<u64>,
@@ -136,6 +147,9 @@ struct File {
     admin_password: Option<String>,
     cluster_secret: Option<String>,
     cluster_secret_file: Option<PathBuf>,
+    tls_cert_file: Option<PathBuf>,
+    tls_key_file: Option<PathBuf>,
+    tls_ca_cert_file: Option<PathBuf>,
     heartbeat_ms: Option<u64>,
     election_timeout_ms_min: Option<u64>,
     election_timeout_ms_max: Option<u64>,
@@ -275,6 +289,20 @@ fn load(args: Args) -> Result<ServerConfig, String> {
             return Err(format!("the {name} must be printable ASCII without spaces"));
         }
     }
+    config.tls = match (
+        args.tls_cert_file.or(file.tls_cert_file),
+        args.tls_key_file.or(file.tls_key_file),
+        args.tls_ca_cert_file.or(file.tls_ca_cert_file),
+    ) {
+        (None, None, None) => None,
+        (Some(cert), Some(key), Some(ca)) => Some(rill_server::TlsFiles { cert, key, ca }),
+        _ => {
+            return Err(
+                "TLS needs --tls-cert-file, --tls-key-file and --tls-ca-cert-file together"
+                    .to_owned(),
+            )
+        }
+    };
     let raft = &mut config.raft;
     if let Some(ms) = args.heartbeat_ms.or(file.heartbeat_ms) {
         raft.heartbeat_ms = ms;

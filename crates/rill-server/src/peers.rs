@@ -11,7 +11,7 @@ use rill_proto::raft::raft_client::RaftClient;
 use rill_proto::raft::{ForwardRequest, RaftPayload};
 use rill_raft::{NodeId, Peer, RpcKind, Transport, TransportError};
 use tonic::metadata::{Ascii, MetadataValue};
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::{Channel, ClientTlsConfig, Endpoint};
 
 use crate::auth::CLUSTER_SECRET_HEADER;
 
@@ -68,16 +68,37 @@ pub struct Peers {
     dial: Option<Dial>,
     /// The cluster secret, sent with every call (`crate::auth`).
     secret: Option<MetadataValue<Ascii>>,
+    /// TLS to the other nodes, with this node's certificate (mutual).
+    tls: Option<ClientTlsConfig>,
     /// Fault injection for tests: drop all node-to-node traffic, both ways.
     isolated: Arc<AtomicBool>,
 }
 
 impl Peers {
-    pub fn new(dial: Option<Dial>, secret: Option<MetadataValue<Ascii>>) -> Peers {
+    pub fn new(
+        dial: Option<Dial>,
+        secret: Option<MetadataValue<Ascii>>,
+        tls: Option<ClientTlsConfig>,
+    ) -> Peers {
         Peers {
             dial,
             secret,
+            tls,
             ..Peers::default()
+        }
+    }
+
+    /// The endpoint of the node at `addr` (`host:port`), over TLS when configured.
+    fn endpoint(&self, addr: &str) -> Result<Endpoint, String> {
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        let endpoint = Endpoint::from_shared(format!("{scheme}://{addr}"))
+            .map_err(|e| format!("bad peer address {addr:?}: {e}"))?
+            .connect_timeout(CONNECT_TIMEOUT);
+        match &self.tls {
+            Some(tls) => endpoint
+                .tls_config(tls.clone())
+                .map_err(|e| format!("TLS to {addr}: {e}")),
+            None => Ok(endpoint),
         }
     }
 
@@ -112,9 +133,9 @@ impl Peers {
         if let Some(client) = channels.get(addr) {
             return Ok(client.clone());
         }
-        let endpoint = Endpoint::from_shared(format!("http://{addr}"))
-            .map_err(|e| TransportError::Unreachable(format!("bad peer address {addr}: {e}")))?
-            .connect_timeout(CONNECT_TIMEOUT)
+        let endpoint = self
+            .endpoint(addr)
+            .map_err(TransportError::Unreachable)?
             .tcp_nodelay(true)
             .http2_keep_alive_interval(KEEPALIVE)
             .keep_alive_while_idle(true);
@@ -241,9 +262,7 @@ impl Peers {
         use rill_proto::v1::cluster_client::ClusterClient;
         use rill_proto::v1::{AddLearnerRequest, ChangeMembershipRequest, Empty, Member};
 
-        let endpoint = Endpoint::from_shared(format!("http://{target}"))
-            .map_err(|e| format!("bad address {target}: {e}"))?
-            .connect_timeout(CONNECT_TIMEOUT);
+        let endpoint = self.endpoint(target)?;
         let mut admin = ClusterClient::new(self.connect(endpoint));
         let status = admin
             .status(self.request(Empty {}))
@@ -362,7 +381,7 @@ mod tests {
                 async move { Ok::<_, std::io::Error>(TokioIo::new(ours)) }
             }))
         });
-        let peers = Peers::new(Some(dial), None);
+        let peers = Peers::new(Some(dial), None, None);
         let deadline = Duration::from_millis(300);
         let started = Instant::now();
         let xlen = Command::XLen { key: b"s".to_vec() };

@@ -60,6 +60,22 @@ impl Transport for TcpStream {
     }
 }
 
+/// A TLS connection: closes are seen as [`Plain`] sees them, by reading on into spare buffer
+/// capacity (the socket's readiness says nothing about TLS records).
+impl<S: Transport> Transport for tokio_rustls::server::TlsStream<S> {
+    fn accepted(&self, peer: SocketAddr) {
+        self.get_ref().0.accepted(peer);
+    }
+
+    async fn watch_closed(&mut self, input: &mut BytesMut) -> io::Result<usize> {
+        let spare = input.capacity() - input.len();
+        if spare == 0 {
+            return std::future::pending().await;
+        }
+        self.read_buf(&mut (&mut *input).limit(spare)).await
+    }
+}
+
 /// A stream with no OS socket behind it: nothing to set up, and no readiness to tell a close
 /// apart from pending input.
 pub(crate) struct Plain<S>(S);

@@ -41,6 +41,7 @@ pub(crate) fn serve<I, IO, IE>(
     shared: Weak<Shared>,
     access: Access,
     limits: &ServerLimits,
+    tls: Option<tonic::transport::ServerTlsConfig>,
     mut shutdown: watch::Receiver<bool>,
 ) -> tokio::task::JoinHandle<()>
 where
@@ -65,7 +66,17 @@ where
                 return;
             }
         };
-        let served = tonic::transport::Server::builder()
+        let mut builder = tonic::transport::Server::builder();
+        if let Some(tls) = tls {
+            builder = match builder.tls_config(tls) {
+                Ok(builder) => builder,
+                Err(error) => {
+                    tracing::error!(%error, "gRPC TLS not configured");
+                    return;
+                }
+            };
+        }
+        let served = builder
             .http2_keepalive_interval(Some(KEEPALIVE))
             .max_concurrent_streams(Some(streams_max))
             .layer(Guard(Arc::new(access)))
