@@ -28,7 +28,9 @@ pub use invariants::{check_invariants, check_stream_invariants};
 pub use limits::Limits;
 pub use mem::MemStore;
 pub use reply::Reply;
-pub use store::{ConsumerMeta, Fields, GroupMeta, PendingEntry, ProducerState, Store, StreamMeta};
+pub use store::{
+    ConsumerMeta, Fields, GroupMeta, PendingEntry, ProducerClock, ProducerState, Store, StreamMeta,
+};
 
 #[cfg(test)]
 mod tests;

@@ -21,6 +21,7 @@ pub struct MemStore {
     pub producers: BTreeMap<Key, ProducerState>,
     /// `(touched_ms, producer)`, the index behind `idle_producers`.
     pub producers_idle: BTreeSet<(u64, Key)>,
+    pub producer_clock: Option<crate::store::ProducerClock>,
 }
 
 impl MemStore {
@@ -304,6 +305,14 @@ impl Store for MemStore {
 
     fn producer_count(&self) -> u64 {
         self.producers.len() as u64
+    }
+
+    fn producer_clock(&self) -> Option<crate::store::ProducerClock> {
+        self.producer_clock
+    }
+
+    fn put_producer_clock(&mut self, clock: &crate::store::ProducerClock) {
+        self.producer_clock = Some(*clock);
     }
 
     fn idle_producers(&self, before_ms: u64, limit: usize) -> Vec<Vec<u8>> {

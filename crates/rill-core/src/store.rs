@@ -82,8 +82,41 @@ pub struct ProducerState {
     pub last_seq: u64,
     /// The ID that sequence number's XADD answered.
     pub last_id: StreamId,
-    /// The stamp of the producer's last write; it expires `Limits::producer_idle_ms` later.
+    /// The [`ProducerClock`] at the producer's last write; it expires `Limits::producer_idle_ms`
+    /// later by that clock.
     pub touched_ms: u64,
+}
+
+/// The clock idle producers expire by: stamps, except that a stamp ahead of the last one by
+/// more than [`ProducerClock::STEP_MAX_MS`] advances it by that much only. A leader whose clock
+/// runs minutes fast then cannot forget every producer at once; producers of a cluster with
+/// gaps longer than the step between producer writes are remembered longer than
+/// `Limits::producer_idle_ms`, never shorter.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProducerClock {
+    /// The highest stamp seen by a producer write.
+    pub stamp_ms: u64,
+    /// The clock's reading, in the stamps' epoch.
+    pub idle_ms: u64,
+}
+
+impl ProducerClock {
+    pub const STEP_MAX_MS: u64 = 60_000;
+
+    /// The clock after a producer write stamped `now_ms`. Starts at the first stamp.
+    pub fn advanced(clock: Option<ProducerClock>, now_ms: u64) -> ProducerClock {
+        let Some(clock) = clock else {
+            return ProducerClock {
+                stamp_ms: now_ms,
+                idle_ms: now_ms,
+            };
+        };
+        let step = now_ms.saturating_sub(clock.stamp_ms).min(Self::STEP_MAX_MS);
+        ProducerClock {
+            stamp_ms: clock.stamp_ms.max(now_ms),
+            idle_ms: clock.idle_ms + step,
+        }
+    }
 }
 
 /// Typed access to streams, entries, groups, consumers and pending entries.
@@ -183,6 +216,8 @@ pub trait Store {
     fn put_producer(&mut self, producer: &[u8], state: &ProducerState);
     fn delete_producer(&mut self, producer: &[u8]);
     fn producer_count(&self) -> u64;
+    fn producer_clock(&self) -> Option<ProducerClock>;
+    fn put_producer_clock(&mut self, clock: &ProducerClock);
     /// Producers whose `touched_ms` is below `before_ms`, least recently touched first.
     fn idle_producers(&self, before_ms: u64, limit: usize) -> Vec<Vec<u8>>;
 }

@@ -207,6 +207,7 @@ fn family_tags(cf: Cf) -> Option<&'static [KeyTag]> {
             KeyTag::Producer,
             KeyTag::ProducerIdle,
             KeyTag::ProducerCount,
+            KeyTag::ProducerClock,
         ]),
         Cf::Node | Cf::RaftLog | Cf::RaftMeta => None,
     }

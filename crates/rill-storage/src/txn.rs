@@ -742,6 +742,19 @@ impl Store for Txn<'_> {
         .unwrap_or(0)
     }
 
+    fn producer_clock(&self) -> Option<rill_core::ProducerClock> {
+        self.get(
+            Cf::Producers,
+            &producers::CLOCK_KEY,
+            producers::decode_clock,
+        )
+    }
+
+    fn put_producer_clock(&mut self, clock: &rill_core::ProducerClock) {
+        let key = producers::CLOCK_KEY.to_vec();
+        self.put(Cf::Producers, key, producers::encode_clock(clock));
+    }
+
     fn idle_producers(&self, before_ms: u64, limit: usize) -> Vec<Vec<u8>> {
         self.scan(
             Cf::Producers,

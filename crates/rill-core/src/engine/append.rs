@@ -4,7 +4,7 @@
 use crate::command::{AddId, Command, Key, Produce, Trim};
 use crate::id::StreamId;
 use crate::reply::{errors, Reply};
-use crate::store::{Fields, ProducerState, Store, StreamMeta};
+use crate::store::{Fields, ProducerClock, ProducerState, Store, StreamMeta};
 
 use super::{id_reply, Exec};
 
@@ -29,7 +29,9 @@ impl<S: Store> Exec<'_, S> {
     /// sequence number with the ID it got the first time.
     pub(super) fn produce(&mut self, p: &Produce) -> Reply {
         const SWEEP_PER_CALL: usize = 4;
-        let horizon = self.now_ms.saturating_sub(self.limits.producer_idle_ms);
+        let clock = ProducerClock::advanced(self.store.producer_clock(), self.now_ms);
+        self.store.put_producer_clock(&clock);
+        let horizon = clock.idle_ms.saturating_sub(self.limits.producer_idle_ms);
         for idle in self.store.idle_producers(horizon, SWEEP_PER_CALL) {
             self.store.delete_producer(&idle);
         }
@@ -71,7 +73,7 @@ impl<S: Store> Exec<'_, S> {
                 let state = ProducerState {
                     last_seq: p.seq,
                     last_id: new_id,
-                    touched_ms: self.now_ms,
+                    touched_ms: clock.idle_ms,
                 };
                 self.store.put_producer(&p.producer, &state);
                 id_reply(new_id)

@@ -121,3 +121,72 @@ fn idle_producers_are_forgotten_and_the_table_is_bounded() {
         "#]],
     );
 }
+
+/// A leader whose clock runs 11 minutes fast stamps a jump: the producer clock moves a minute
+/// (`ProducerClock::STEP_MAX_MS`), so no producer is forgotten early. Writes a minute apart
+/// move it at the stamps' pace, and then an idle producer is forgotten.
+#[test]
+fn a_jump_of_the_stamps_does_not_forget_producers() {
+    let limits = Limits {
+        producer_idle_ms: 10 * 60 * 1000,
+        ..Limits::default()
+    };
+    check_with(
+        "
+        @1000
+        PRODUCE a 1 XADD s 1-1 n 1
+        @661000
+        PRODUCE b 1 XADD s 2-1 n 2
+        PRODUCE a 1 XADD s 3-1 n 1
+        @721000
+        PRODUCE b 2 XADD s 4-1 n 3
+        @781000
+        PRODUCE b 3 XADD s 5-1 n 3
+        @841000
+        PRODUCE b 4 XADD s 6-1 n 3
+        @901000
+        PRODUCE b 5 XADD s 7-1 n 3
+        @961000
+        PRODUCE b 6 XADD s 8-1 n 3
+        @1021000
+        PRODUCE b 7 XADD s 9-1 n 3
+        @1081000
+        PRODUCE b 8 XADD s 10-1 n 3
+        @1141000
+        PRODUCE b 9 XADD s 11-1 n 3
+        @1201000
+        PRODUCE b 10 XADD s 12-1 n 3
+        @1261000
+        PRODUCE a 1 XADD s 13-1 n 1
+        ",
+        &limits,
+        expect![[r#"
+            > PRODUCE a 1 XADD s 1-1 n 1
+            "1-1"
+            > PRODUCE b 1 XADD s 2-1 n 2
+            "2-1"
+            > PRODUCE a 1 XADD s 3-1 n 1
+            "1-1"
+            > PRODUCE b 2 XADD s 4-1 n 3
+            "4-1"
+            > PRODUCE b 3 XADD s 5-1 n 3
+            "5-1"
+            > PRODUCE b 4 XADD s 6-1 n 3
+            "6-1"
+            > PRODUCE b 5 XADD s 7-1 n 3
+            "7-1"
+            > PRODUCE b 6 XADD s 8-1 n 3
+            "8-1"
+            > PRODUCE b 7 XADD s 9-1 n 3
+            "9-1"
+            > PRODUCE b 8 XADD s 10-1 n 3
+            "10-1"
+            > PRODUCE b 9 XADD s 11-1 n 3
+            "11-1"
+            > PRODUCE b 10 XADD s 12-1 n 3
+            "12-1"
+            > PRODUCE a 1 XADD s 13-1 n 1
+            "13-1"
+        "#]],
+    );
+}

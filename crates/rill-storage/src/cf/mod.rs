@@ -51,6 +51,7 @@ pub(crate) enum KeyTag {
     ProducerCount = 0x09,
     GroupPendingFirst = 0x0a,
     ConsumerPendingFirst = 0x0b,
+    ProducerClock = 0x0c,
     AppliedIndex = 0x40,
     NodeMeta = 0x41,
     RaftLog = 0x50,
@@ -139,6 +140,7 @@ mod tests {
             KeyTag::ProducerCount,
             KeyTag::GroupPendingFirst,
             KeyTag::ConsumerPendingFirst,
+            KeyTag::ProducerClock,
             KeyTag::AppliedIndex,
             KeyTag::NodeMeta,
             KeyTag::RaftLog,
@@ -147,7 +149,7 @@ mod tests {
         ];
         assert_eq!(
             tags.map(|t| t as u8),
-            [1, 2, 3, 4, 5, 6, 7, 8, 9, 0x0a, 0x0b, 0x40, 0x41, 0x50, 0x51, 0x52]
+            [1, 2, 3, 4, 5, 6, 7, 8, 9, 0x0a, 0x0b, 0x0c, 0x40, 0x41, 0x50, 0x51, 0x52]
         );
         let names = Cf::ALL.map(Cf::name);
         assert_eq!(

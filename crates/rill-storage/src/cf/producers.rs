@@ -4,6 +4,7 @@
 //! Keys:   `0x07 | producer`                      -> `0x01 (version) | last_seq u64 | last_id | touched_ms u64`
 //!         `0x08 | touched_ms u64 | producer`     -> (empty)
 //!         `0x09`                                 -> `0x01 (version) | count u64`
+//!         `0x0c`                                 -> `0x01 (version) | stamp_ms u64 | idle_ms u64`
 //! The producer id is raw (last part of each key). All integers big-endian.
 
 use rill_core::ProducerState;
@@ -28,6 +29,8 @@ pub(crate) fn idle_key(touched_ms: u64, producer: &[u8]) -> Vec<u8> {
 }
 
 pub(crate) const COUNT_KEY: [u8; 1] = [KeyTag::ProducerCount as u8];
+/// The `rill_core::ProducerClock`.
+pub(crate) const CLOCK_KEY: [u8; 1] = [KeyTag::ProducerClock as u8];
 
 /// Index records of producers touched before `before_ms`.
 pub(crate) fn idle_before(before_ms: u64) -> KeyRange {
@@ -80,6 +83,24 @@ pub(crate) fn decode_count(bytes: &[u8]) -> Result<u64, DecodeError> {
     Ok(count)
 }
 
+pub(crate) fn encode_clock(clock: &rill_core::ProducerClock) -> Vec<u8> {
+    let mut out = vec![VALUE_VERSION];
+    put_u64(&mut out, clock.stamp_ms);
+    put_u64(&mut out, clock.idle_ms);
+    out
+}
+
+pub(crate) fn decode_clock(bytes: &[u8]) -> Result<rill_core::ProducerClock, DecodeError> {
+    let mut reader = Reader::new(bytes);
+    reader.expect_version()?;
+    let clock = rill_core::ProducerClock {
+        stamp_ms: reader.u64()?,
+        idle_ms: reader.u64()?,
+    };
+    reader.finish()?;
+    Ok(clock)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -92,6 +113,15 @@ mod tests {
         assert_eq!(idle_key(2, b"p"), [0x08, 0, 0, 0, 0, 0, 0, 0, 2, b'p']);
         assert_eq!(COUNT_KEY, [0x09]);
         assert_eq!(encode_count(3), [1, 0, 0, 0, 0, 0, 0, 0, 3]);
+        assert_eq!(CLOCK_KEY, [0x0c]);
+        let clock = rill_core::ProducerClock {
+            stamp_ms: 4,
+            idle_ms: 5,
+        };
+        assert_eq!(
+            encode_clock(&clock),
+            [1, 0, 0, 0, 0, 0, 0, 0, 4, 0, 0, 0, 0, 0, 0, 0, 5]
+        );
     }
 
     proptest! {
@@ -111,6 +141,9 @@ mod tests {
             prop_assert_eq!(decode_value(&bytes), Ok(state));
             assert_strict(&bytes, decode_value);
             assert_strict(&encode_count(seq), decode_count);
+            let clock = rill_core::ProducerClock { stamp_ms: seq, idle_ms: ms };
+            prop_assert_eq!(decode_clock(&encode_clock(&clock)), Ok(clock));
+            assert_strict(&encode_clock(&clock), decode_clock);
         }
     }
 }
