@@ -46,13 +46,19 @@ pub enum ForwardError {
 impl ForwardError {
     /// By the call's status: `UNAVAILABLE` is a connection that could not be made (or a leader
     /// that refused before running anything: isolated, stopping), `FAILED_PRECONDITION` a node
-    /// that is no longer the leader; anything else came after the request left.
+    /// that is no longer the leader, and a call refused by the leader's checks (credentials,
+    /// size, decoding) ran nothing either. A timeout, a reset or anything else came after the
+    /// request left.
     fn of(status: &tonic::Status) -> ForwardError {
+        use tonic::Code;
         let why = status.message().to_owned();
         match status.code() {
-            tonic::Code::Unavailable | tonic::Code::FailedPrecondition => {
-                ForwardError::NotSent(why)
-            }
+            Code::Unavailable
+            | Code::FailedPrecondition
+            | Code::Unauthenticated
+            | Code::PermissionDenied
+            | Code::InvalidArgument
+            | Code::ResourceExhausted => ForwardError::NotSent(why),
             _ => ForwardError::Uncertain(why),
         }
     }

@@ -10,10 +10,10 @@
 use crate::command::{Key, ReadFrom, XReadGroup};
 use crate::id::StreamId;
 use crate::reply::Reply;
-use crate::store::{ConsumerMeta, GroupMeta, PendingEntry, Store};
+use crate::store::{entry_reply_bytes, ConsumerMeta, GroupMeta, PendingEntry, Store};
 
 use super::entries_read::advance_group;
-use super::{entry_reply, id_reply, nogroup_read, too_many, Exec};
+use super::{entry_reply, id_reply, nogroup_read, too_large, too_many, Exec};
 
 impl<S: Store> Exec<'_, S> {
     /// Everything that can refuse an XREADGROUP, checked before anything changes: a refused
@@ -30,17 +30,29 @@ impl<S: Store> Exec<'_, S> {
             let group_meta = self.store.group(key, &r.group).unwrap_or_default();
             let limit = self.fetch_limit(r.count);
             let served = match from {
-                ReadFrom::After(after) => after.next().map_or(0, |start| {
-                    let ids = self.store.consumer_pending_range(
-                        key,
-                        &r.group,
-                        &r.consumer,
-                        start,
-                        StreamId::MAX,
-                        limit,
-                    );
-                    ids.len()
-                }),
+                ReadFrom::After(after) => match after.next() {
+                    None => 0,
+                    Some(start) => {
+                        let ids = self.store.consumer_pending_range(
+                            key,
+                            &r.group,
+                            &r.consumer,
+                            start,
+                            StreamId::MAX,
+                            limit,
+                        );
+                        // The entries the reply would carry, one at a time.
+                        for &id in &ids {
+                            if let Some(fields) = self.store.entry(key, id) {
+                                spent += entry_reply_bytes(&fields);
+                                if spent > self.limits.reply_bytes_max {
+                                    return Err(too_large(self.limits, "use COUNT to page"));
+                                }
+                            }
+                        }
+                        ids.len()
+                    }
+                },
                 _ => match group_meta.last_delivered_id.next() {
                     None => 0,
                     Some(start) => self

@@ -576,6 +576,8 @@ fn replies_are_bounded_in_bytes() {
         XPENDING s g
         XREADGROUP GROUP g c COUNT 2 STREAMS s >
         XREADGROUP GROUP g c COUNT 2 STREAMS s >
+        XREADGROUP GROUP g c STREAMS s 0
+        XREADGROUP GROUP g c COUNT 2 STREAMS s 0
         XCLAIM s g d 0 1-1 2-1 3-1
         XCLAIM s g d 0 1-1 2-1
         XAUTOCLAIM s g e 0 0 COUNT 10
@@ -614,6 +616,10 @@ fn replies_are_bounded_in_bytes() {
             {"s" => [["1-1", ["a", "b"]], ["2-1", ["a", "b"]]]}
             > XREADGROUP GROUP g c COUNT 2 STREAMS s >
             {"s" => [["3-1", ["a", "b"]]]}
+            > XREADGROUP GROUP g c STREAMS s 0
+            -ERR reply would exceed 200 bytes (reply_bytes_max); use COUNT to page
+            > XREADGROUP GROUP g c COUNT 2 STREAMS s 0
+            {"s" => [["1-1", ["a", "b"]], ["2-1", ["a", "b"]]]}
             > XCLAIM s g d 0 1-1 2-1 3-1
             -ERR reply would exceed 200 bytes (reply_bytes_max); claim fewer IDs or use JUSTID
             > XCLAIM s g d 0 1-1 2-1
