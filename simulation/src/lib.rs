@@ -63,9 +63,11 @@ pub struct Config {
     /// Log entries a leader may have proposed and not yet seen applied (the proposer's
     /// `proposals_in_flight_max`): 1 to 4, by the seed.
     pub proposals_in_flight: usize,
-    /// A third of the one-node crashes also wipe the node's disk (it boots empty). Off by
-    /// default: Rill does not survive it yet (a wiped node votes as if it never promised
-    /// anything); `simulation/tests/wiped.rs` shows the loss.
+    /// A third of the one-node crashes also wipe the node's disk (it boots empty), when the
+    /// cluster is whole (every node a voter on the store the membership names, no membership
+    /// change under way): Raft survives one replica's lost data, not a second loss before the
+    /// first is replaced. Off by default, so that the other seeds' traces stay as pinned;
+    /// `lost_disks_lose_nothing` and `SIM_WIPES=1` run it.
     pub wipe_disks: bool,
 }
 

@@ -1,6 +1,7 @@
 //! The nemesis: faults chosen by the seed, applied between simulation steps and undone later.
 
 use std::cell::RefCell;
+use std::collections::BTreeMap;
 use std::rc::Rc;
 use std::sync::{Arc, Weak};
 
@@ -11,6 +12,9 @@ use crate::check::raft_state;
 use crate::workload::operate;
 use crate::world::{host, now_of, World};
 use crate::Rng;
+
+/// How long after the operator ended a membership change it gave up on may still land.
+const OPERATOR_SETTLE_MS: u64 = 10_000;
 
 /// The kinds of fault the nemesis injects.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -156,10 +160,13 @@ impl Nemesis {
                 if self.crashed.contains(&victim) {
                     return;
                 }
+                // A disk is lost only from a whole cluster: Raft survives the loss of one
+                // replica's data, not of a second before the first has been replaced.
+                let whole = self.is_whole(world, now);
                 self.crash(sim, world, victim);
                 // A single node's OS crash can lose its unsynced writes too (Jepsen's NATS
                 // 2.12.1 analysis lost committed writes exactly so).
-                let how = if self.wipes && self.rng.below(3) == 0 {
+                let how = if self.wipes && self.rng.below(3) == 0 && whole {
                     self.wipe(world, victim)
                 } else {
                     self.lose_power(world, victim)
@@ -238,7 +245,12 @@ impl Nemesis {
                     .push(format!("{now} crash all{how} for {lasts} ms"));
             }
             Fault::CrashAll => {}
-            Fault::Reconfigure if world.borrow().voters_back_at.is_none() => {
+            // With lost disks, only on a whole cluster: removing a voter while another has lost
+            // its disk can leave a membership change that needs the lost one, for ever.
+            Fault::Reconfigure
+                if world.borrow().voters_back_at.is_none()
+                    && (!self.wipes || self.is_whole(world, now)) =>
+            {
                 let victim = self.leader_or(world, a);
                 let voters: Vec<u64> = (1..=self.nodes).filter(|&n| n != victim).collect();
                 world.borrow_mut().voters_back_at = Some(now + lasts);
@@ -365,6 +377,48 @@ impl Nemesis {
                 Err(error) => w.violation(now, format!("n{id}: Raft state unreadable: {error}")),
             }
         }
+    }
+
+    /// Whether every node runs and the leader's membership names each as a voter with the
+    /// store it runs on, and no membership change is under way: no node is missing its data or
+    /// catching up as a new member.
+    fn is_whole(&self, world: &Rc<RefCell<World>>, now: u64) -> bool {
+        let w = world.borrow();
+        let running: BTreeMap<u64, u64> = w
+            .nodes
+            .iter()
+            .filter_map(|(id, node)| Some((*id, node.upgrade()?.incarnation())))
+            .collect();
+        let Some(leader) = w
+            .nodes
+            .values()
+            .filter_map(|node| node.upgrade())
+            .find(|node| node.is_leader())
+        else {
+            return false;
+        };
+        // Not while the operator changes the voters: a membership change under way may need
+        // the node whose disk is lost (a joint configuration of the old and new voters).
+        // A request the operator gave up on may still be on its way: a while after it ended too.
+        let recent = |at: &u64| now < at + OPERATOR_SETTLE_MS;
+        let changing = w.voters_back_at.is_some()
+            || w.operator_done_at.as_ref().is_some_and(recent)
+            || leader
+                .raft()
+                .metrics()
+                .borrow()
+                .membership_config
+                .membership()
+                .get_joint_config()
+                .len()
+                > 1;
+        let members = leader.status().members;
+        !changing
+            && running.len() as u64 == self.nodes
+            && members.len() as u64 == self.nodes
+            && members
+                .iter()
+                .all(|(id, peer, voter)| *voter && running.get(id) == Some(&peer.incarnation))
     }
 
     /// After a crash: the node's disk is lost; it boots empty. Describes what happened.

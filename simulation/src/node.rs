@@ -101,6 +101,8 @@ async fn serve(
         clock: Some(clock),
         storage_io: StorageIo::Inline,
         bugs: config.bugs,
+        // Deterministic and new for every boot: only an empty (wiped) store takes it.
+        fresh_incarnation: Some((id << 32) | boot),
         ..NodeOptions::default()
     };
     let listener = turmoil::net::TcpListener::bind(("0.0.0.0", GRPC_PORT)).await?;
@@ -208,7 +210,17 @@ pub(crate) fn converge(
             tokio::time::sleep(Duration::from_millis(100)).await;
             Ok(())
         });
-        while let Ok(false) = sim.step() {}
+        // An error (the simulation's time is up) stops the clock: waiting longer would spin.
+        let stepped = loop {
+            match sim.step() {
+                Ok(false) => {}
+                Ok(true) => break true,
+                Err(_) => break false,
+            }
+        };
+        if !stepped {
+            break;
+        }
     }
     (1..=nodes)
         .filter_map(|id| {

@@ -35,6 +35,8 @@ pub(crate) struct World {
     pub(crate) sticky: BTreeMap<u64, u64>,
     /// While one node is out of the voters: when the operator puts it back.
     pub(crate) voters_back_at: Option<u64>,
+    /// When the operator last ended (its last request may still land a little later).
+    pub(crate) operator_done_at: Option<u64>,
     /// What the operator's membership changes did, `"<ms> ..."` as the nemesis log.
     pub(crate) operator_log: Vec<String>,
     /// Each crashed node's stored Raft state at its crash, for its next boot to compare.

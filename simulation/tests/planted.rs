@@ -110,20 +110,6 @@ const PLANTS: &[Plant] = &[
         ],
     },
     Plant {
-        // Not a planted bug: a fault Rill does not survive yet. A node whose disk is wiped
-        // comes back with no vote and no log, so it may elect a leader that lacks
-        // acknowledged writes (node identity, issue 16, is to refuse it).
-        name: "wiped_disk",
-        plant: |c| c.wipe_disks = true,
-        expect: &[
-            "is missing",
-            "state digest",
-            "acknowledged as",
-            "other commands",
-            "not a prefix",
-        ],
-    },
-    Plant {
         name: "claim_keeps_delivery_count",
         plant: |c| c.bugs.claim_keeps_delivery_count = true,
         expect: &["claims", "pending lists"],
@@ -280,7 +266,7 @@ fn caught_claim_keeps_delivery_count() {
 /// where an append failed): the child-process check counts that too.
 #[test]
 fn caught_ignore_fsync_errors() {
-    caught_in_child("ignore_fsync_errors", 2);
+    caught_in_child("ignore_fsync_errors", 3);
 }
 
 /// The fix of a bug the soak found, switched off (see `RaftNode::read_barrier`): a leader
@@ -288,18 +274,7 @@ fn caught_ignore_fsync_errors() {
 /// power loss had rolled back, missing a write it had acknowledged.
 #[test]
 fn caught_read_index_ignores_restart() {
-    caught_by("read_index_ignores_restart", 25);
-}
-
-/// Not a planted bug: what a wiped disk does to Rill today. The node comes back with no vote
-/// and no log and votes as if it had never promised anything, so a leader that lacks
-/// acknowledged writes can win with its vote. When node identity (issue 16) refuses such a
-/// node until it has caught up, this test must turn into a clean run.
-/// A wiped disk may also end the run in a panic (openraft asserts that a log is whole, and a
-/// wiped node's is not): the child-process check counts that too.
-#[test]
-fn a_wiped_disk_loses_acknowledged_writes_today() {
-    caught_in_child("wiped_disk", 38);
+    caught_by("read_index_ignores_restart", 11);
 }
 
 /// Runs bug `name` on `seed` in a child process (a panic there ends only the child) and

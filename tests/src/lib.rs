@@ -476,6 +476,7 @@ impl TestCluster {
                 raft_addr: handle.grpc_addr().to_string(),
                 client_addr: handle.addr().to_string(),
                 voter: false,
+                ..Member::default()
             };
             within(
                 "add learner",

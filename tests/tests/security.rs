@@ -71,8 +71,9 @@ async fn codes(
         .trigger_snapshot(with(Empty {}, headers))
         .await;
     // Garbage: a node that lets it through refuses it as undecodable (`InvalidArgument`).
+    // Addressed to any incarnation (0), or the node would answer that it is another one.
     let garbage = RaftPayload {
-        payload: vec![0xff; 16],
+        payload: [[0; 8], [0xff; 8]].concat(),
     };
     let peer = RaftClient::new(channel)
         .append_entries(with(garbage, headers))
@@ -330,7 +331,7 @@ async fn a_cluster_over_mutual_tls_serves_tls_clients_only() {
     assert!(plain.is_some(), "plain gRPC was served");
     let as_node = rill_tests::node_channel(&cluster_config(&files), grpc).await;
     let garbage = RaftPayload {
-        payload: vec![0xff; 16],
+        payload: [[0; 8], [0xff; 8]].concat(),
     };
     let answer = RaftClient::new(as_node).append_entries(garbage).await;
     assert_eq!(answer.err().map(|s| s.code()), Some(Code::InvalidArgument));

@@ -1,14 +1,49 @@
 //! The bytes of everything this crate persists in `rill-storage` (log entries, vote, log ids,
 //! membership, clock): a format byte, then postcard.
 //!
-//! Format 1: `0x01 | postcard(value)`. postcard is compact (varints) and its wire format is
+//! Format 2: `0x02 | postcard(value)`. postcard is compact (varints) and its wire format is
 //! specified and stable across its 1.x releases. Decoding refuses trailing bytes, so one value has
 //! one encoding.
+//!
+//! Format 1 is the same but for [`Peer`](crate::Peer), which had no incarnation then. postcard
+//! does not describe its fields, so a value of format 1 is decoded with a flag set that
+//! `Peer`'s `Deserialize` reads: stores written before incarnations existed read as before, their
+//! members with incarnation 0 (unknown).
+
+use std::cell::Cell;
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-const FORMAT: u8 = 1;
+const FORMAT: u8 = 2;
+/// Values written before members had incarnations.
+const FORMAT_WITHOUT_INCARNATIONS: u8 = 1;
+
+thread_local! {
+    static DECODING_FORMAT_1: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Whether the value being decoded on this thread is of format 1 (for `Peer`).
+pub(crate) fn decoding_format_1() -> bool {
+    DECODING_FORMAT_1.with(Cell::get)
+}
+
+/// Runs `decode` with the format-1 flag set as `format` says, and resets it after.
+fn in_format<T>(format: u8, decode: impl FnOnce() -> T) -> Result<T, CodecError> {
+    let legacy = match format {
+        FORMAT => false,
+        FORMAT_WITHOUT_INCARNATIONS => true,
+        found => return Err(CodecError::BadFormat { found }),
+    };
+    struct Reset(bool);
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            DECODING_FORMAT_1.with(|flag| flag.set(self.0));
+        }
+    }
+    let _reset = Reset(DECODING_FORMAT_1.with(|flag| flag.replace(legacy)));
+    Ok(decode())
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum CodecError {
@@ -23,17 +58,18 @@ pub enum CodecError {
 }
 
 pub fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, CodecError> {
-    let mut out = vec![FORMAT];
-    out = postcard::to_extend(value, out)?;
-    Ok(out)
+    encode_after(Vec::new(), value)
+}
+
+/// `value`'s encoding after the bytes of `prefix` (a message's header), in one buffer.
+pub fn encode_after<T: Serialize>(mut prefix: Vec<u8>, value: &T) -> Result<Vec<u8>, CodecError> {
+    prefix.push(FORMAT);
+    Ok(postcard::to_extend(value, prefix)?)
 }
 
 pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, CodecError> {
     let (&format, body) = bytes.split_first().ok_or(CodecError::Empty)?;
-    if format != FORMAT {
-        return Err(CodecError::BadFormat { found: format });
-    }
-    let (value, rest) = postcard::take_from_bytes(body)?;
+    let (value, rest) = in_format(format, || postcard::take_from_bytes(body))??;
     if !rest.is_empty() {
         return Err(CodecError::Trailing { extra: rest.len() });
     }
@@ -43,10 +79,7 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, CodecError> {
 /// The first value of `bytes` (a struct's leading field), ignoring what follows it.
 pub fn decode_prefix<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, CodecError> {
     let (&format, body) = bytes.split_first().ok_or(CodecError::Empty)?;
-    if format != FORMAT {
-        return Err(CodecError::BadFormat { found: format });
-    }
-    let (value, _) = postcard::take_from_bytes(body)?;
+    let (value, _) = in_format(format, || postcard::take_from_bytes(body))??;
     Ok(value)
 }
 
@@ -184,6 +217,7 @@ mod tests {
                 let peer = Peer {
                     raft_addr: format!("127.0.0.1:{}", 7000 + id),
                     client_addr: format!("127.0.0.1:{}", 6000 + id),
+                    incarnation: 0x1234_5678_9abc_def0 + id,
                 };
                 (id, peer)
             })
@@ -207,12 +241,49 @@ mod tests {
         }
     }
 
+    /// A membership written before members had incarnations (format 1) reads with incarnation
+    /// 0, and what follows the members decodes in place.
+    #[test]
+    fn members_of_format_1_read_with_an_unknown_incarnation() {
+        let log_id = LogId::new(CommittedLeaderId::new(3, 2), 42);
+        #[derive(Serialize)]
+        struct OldPeer {
+            raft_addr: String,
+            client_addr: String,
+        }
+        let nodes: BTreeMap<u64, OldPeer> = BTreeMap::from([(
+            1,
+            OldPeer {
+                raft_addr: "a:1".to_owned(),
+                client_addr: "a:2".to_owned(),
+            },
+        )]);
+        // A `Membership` is its joint configs, then its nodes: the same serde shape.
+        let old = (vec![BTreeSet::from([1u64])], nodes);
+        let mut bytes = vec![FORMAT_WITHOUT_INCARNATIONS];
+        bytes = postcard::to_extend(&(Some(log_id), old), bytes).expect("encode");
+        let read: StoredMembership = decode(&bytes).expect("a format-1 membership decodes");
+        let peer = read.membership().get_node(&1).expect("node 1");
+        assert_eq!(
+            peer,
+            &Peer {
+                raft_addr: "a:1".to_owned(),
+                client_addr: "a:2".to_owned(),
+                incarnation: 0,
+            }
+        );
+        assert_eq!(read.log_id(), &Some(log_id));
+        // The flag does not outlive the call: the same thread decodes format 2 after.
+        assert!(!decoding_format_1());
+        round_trip(&read);
+    }
+
     #[test]
     fn refuses_unknown_format_and_garbage() {
         assert!(matches!(decode::<u64>(&[]), Err(CodecError::Empty)));
         assert!(matches!(
-            decode::<u64>(&[2, 0]),
-            Err(CodecError::BadFormat { found: 2 })
+            decode::<u64>(&[3, 0]),
+            Err(CodecError::BadFormat { found: 3 })
         ));
         assert!(decode::<LogId>(&[FORMAT, 0xff, 0xff]).is_err());
     }

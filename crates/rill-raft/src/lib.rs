@@ -23,6 +23,7 @@ mod codec;
 mod config;
 mod error;
 mod hot_log;
+mod identity;
 mod log_store;
 mod network;
 mod node;

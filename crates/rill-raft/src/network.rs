@@ -8,6 +8,11 @@
 //!                                      RaftNode::serve_rpc(kind, bytes) ◀─┘
 //!                                        decode, Raft::append_entries, encode Result<_, RaftError>
 //! ```
+//!
+//! Every request is addressed to the incarnation the sender's membership names for the target
+//! (`to u64 LE | request`), and every answer says the answerer's (`served u8 | incarnation u64
+//! LE | answer`): a node refuses, unread, a message meant for another incarnation of itself, and
+//! the sender learns who answered (`crate::identity`).
 
 use std::future::Future;
 use std::io;
@@ -26,10 +31,16 @@ use openraft::SnapshotSegmentId;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::codec::{decode, encode};
+use crate::codec::{decode, encode_after};
 use crate::error::Error;
+use crate::identity::Strangers;
 use crate::node::RaftNode;
 use crate::types::{NodeId, Peer, Raft, TypeConfig};
+
+/// Bytes before a request: the incarnation it is addressed to.
+const REQUEST_HEADER_BYTES: usize = 8;
+/// Bytes before an answer: served (1) or refused (0), and the answerer's incarnation.
+const ANSWER_HEADER_BYTES: usize = 9;
 
 /// The most bytes one AppendEntries carries; more entries are split over several. openraft
 /// 0.9 gives an AppendEntries one heartbeat interval (50 ms by default) to be sent, written and
@@ -82,11 +93,20 @@ pub trait Transport: Clone + Send + Sync + 'static {
 #[derive(Clone)]
 pub struct Network<T> {
     transport: T,
+    strangers: Strangers,
 }
 
 impl<T: Transport> Network<T> {
     pub fn new(transport: T) -> Network<T> {
-        Network { transport }
+        Network {
+            transport,
+            strangers: Strangers::default(),
+        }
+    }
+
+    /// Members that answered with another incarnation than the membership names.
+    pub(crate) fn strangers(&self) -> Strangers {
+        self.strangers.clone()
     }
 }
 
@@ -94,6 +114,7 @@ pub struct PeerClient<T> {
     transport: T,
     target: NodeId,
     peer: Peer,
+    strangers: Strangers,
 }
 
 impl<T: Transport> RaftNetworkFactory<TypeConfig> for Network<T> {
@@ -104,6 +125,7 @@ impl<T: Transport> RaftNetworkFactory<TypeConfig> for Network<T> {
             transport: self.transport.clone(),
             target,
             peer: peer.clone(),
+            strangers: self.strangers.clone(),
         }
     }
 }
@@ -122,7 +144,9 @@ impl<T: Transport> PeerClient<T> {
         Resp: DeserializeOwned,
         E: std::error::Error + DeserializeOwned,
     {
-        let payload = encode(request).map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
+        let to = self.peer.incarnation.to_le_bytes().to_vec();
+        let payload =
+            encode_after(to, request).map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
         let max = match kind {
             RpcKind::AppendEntries => APPEND_BYTES_MAX.min(self.transport.message_bytes_max()),
             _ => self.transport.message_bytes_max(),
@@ -154,14 +178,59 @@ impl<T: Transport> PeerClient<T> {
                     RPCError::Network(NetworkError::new(&io::Error::other(why)))
                 }
             })?;
+        // A refusal is `Unreachable`: openraft backs off before it tries again.
+        let answer = self.open(&answer).map_err(|unopened| match unopened {
+            Unopened::Short => RPCError::Network(NetworkError::new(&io::Error::other(
+                "an answer shorter than its header",
+            ))),
+            Unopened::Refused(why) => {
+                RPCError::Unreachable(Unreachable::new(&io::Error::other(why)))
+            }
+        })?;
         let result: Result<Resp, RaftError<NodeId, E>> =
-            decode(&answer).map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
+            decode(answer).map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
         result.map_err(|error| match error {
             // A peer whose core has stopped is as good as gone.
             RaftError::Fatal(fatal) => RPCError::Network(NetworkError::new(&fatal)),
             error => RPCError::RemoteError(RemoteError::new(self.target, error)),
         })
     }
+}
+
+/// Why an answer's envelope holds no answer.
+enum Unopened {
+    /// Shorter than its header.
+    Short,
+    /// The target refused: it is another incarnation than the membership names.
+    Refused(String),
+}
+
+impl<T> PeerClient<T> {
+    /// The answer inside `envelope`, once its incarnation has been noted.
+    fn open<'a>(&self, envelope: &'a [u8]) -> Result<&'a [u8], Unopened> {
+        let Some((header, answer)) = envelope.split_first_chunk::<ANSWER_HEADER_BYTES>() else {
+            return Err(Unopened::Short);
+        };
+        let (served, incarnation) = (header[0] == 1, u64_le(&header[1..]));
+        if incarnation != self.peer.incarnation {
+            self.strangers.saw(self.target, incarnation);
+        } else {
+            self.strangers.known(self.target);
+        }
+        if !served {
+            return Err(Unopened::Refused(format!(
+                "node {} is incarnation {incarnation:#x}, not {:#x}: its store was replaced",
+                self.target, self.peer.incarnation
+            )));
+        }
+        Ok(answer)
+    }
+}
+
+fn u64_le(bytes: &[u8]) -> u64 {
+    let mut word = [0; 8];
+    word.copy_from_slice(&bytes[..8]);
+    u64::from_le_bytes(word)
 }
 
 impl<T: Transport> RaftNetwork<TypeConfig> for PeerClient<T> {
@@ -200,7 +269,12 @@ impl RaftNode {
     /// encodes the core's answer (an error from the core is an answer too). Fails on a
     /// message that does not decode or that [`SnapshotReceipt`] refuses.
     pub async fn serve_rpc(&self, kind: RpcKind, payload: &[u8]) -> Result<Vec<u8>, Error> {
-        serve_rpc(self.raft(), self.snapshot_receipt(), kind, payload).await
+        let me = Receiver {
+            id: self.id(),
+            incarnation: self.incarnation(),
+            receipt: self.snapshot_receipt(),
+        };
+        serve_rpc(self.raft(), &me, kind, payload).await
     }
 }
 
@@ -263,27 +337,56 @@ impl SnapshotReceipt {
     }
 }
 
+/// The node a Raft message arrives at.
+pub(crate) struct Receiver<'a> {
+    pub(crate) id: NodeId,
+    pub(crate) incarnation: u64,
+    pub(crate) receipt: &'a SnapshotReceipt,
+}
+
 pub(crate) async fn serve_rpc(
     raft: &Raft,
-    receipt: &SnapshotReceipt,
+    me: &Receiver<'_>,
     kind: RpcKind,
     payload: &[u8],
 ) -> Result<Vec<u8>, Error> {
+    let Some((to, payload)) = payload.split_first_chunk::<REQUEST_HEADER_BYTES>() else {
+        return Err(Error::Refused(
+            "a Raft message shorter than its header".to_owned(),
+        ));
+    };
+    let to = u64::from_le_bytes(*to);
+    let mut header = vec![1];
+    header.extend_from_slice(&me.incarnation.to_le_bytes());
+    if to != 0 && to != me.incarnation {
+        tracing::warn!(
+            node = me.id,
+            ?kind,
+            to = format_args!("{to:#x}"),
+            incarnation = format_args!("{:#x}", me.incarnation),
+            "refused a Raft message for another incarnation of this node: the cluster knew a \
+             store this node no longer has; the leader removes that member, and this node joins again \
+             as a learner that catches up before it votes"
+        );
+        header[0] = 0;
+        return Ok(header);
+    }
     {
+        let receipt = me.receipt;
         let answer = match kind {
             RpcKind::AppendEntries => {
                 let rpc = decode(payload).map_err(Error::codec("append-entries request"))?;
-                encode(&raft.append_entries(rpc).await)
+                encode_after(header, &raft.append_entries(rpc).await)
             }
             RpcKind::Vote => {
                 let rpc = decode(payload).map_err(Error::codec("vote request"))?;
-                encode(&raft.vote(rpc).await)
+                encode_after(header, &raft.vote(rpc).await)
             }
             RpcKind::InstallSnapshot => {
                 let rpc: InstallSnapshotRequest<TypeConfig> =
                     decode(payload).map_err(Error::codec("install-snapshot request"))?;
                 match receipt.admit(&rpc)? {
-                    Receipt::Admitted => encode(&raft.install_snapshot(rpc).await),
+                    Receipt::Admitted => encode_after(header, &raft.install_snapshot(rpc).await),
                     Receipt::Mismatch { expect } => {
                         let id = rpc.meta.snapshot_id;
                         let mismatch = SnapshotMismatch {
@@ -301,7 +404,7 @@ pub(crate) async fn serve_rpc(
                             InstallSnapshotResponse<NodeId>,
                             RaftError<NodeId, InstallSnapshotError>,
                         > = Err(RaftError::APIError(error));
-                        encode(&answer)
+                        encode_after(header, &answer)
                     }
                 }
             }

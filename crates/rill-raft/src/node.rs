@@ -19,7 +19,6 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use openraft::error::{CheckIsLeaderError, ClientWriteError, RaftError};
-use openraft::network::RaftNetworkFactory;
 use openraft::{ChangeMembers, ServerState};
 use rill_core::{Command, Limits, Reply};
 use rill_storage::{Db, LogMeta};
@@ -29,12 +28,13 @@ use crate::bugs::Bugs;
 use crate::codec::decode;
 use crate::config::RaftConfig;
 use crate::error::Error;
+use crate::identity;
 use crate::log_store::{BytesTrigger, LogStore, StorageIo};
-use crate::network::SnapshotReceipt;
+use crate::network::{Network, SnapshotReceipt, Transport};
 use crate::proposer::{propose, EarlyReplies, Proposal, ProposerLimits};
 use crate::stamp::{Clock, Stamper};
 use crate::state_machine::{ApplyListener, StateMachine};
-use crate::types::{LogId, NodeId, Peer, Raft, TypeConfig, Vote};
+use crate::types::{LogId, NodeId, Peer, Raft, Vote};
 
 /// Why a write or a linearizable read did not go through. Openraft's errors, reduced to what a
 /// client can act on.
@@ -71,6 +71,9 @@ pub struct NodeOptions {
     pub storage_io: StorageIo,
     /// Deliberate faults for the simulator; all off by default.
     pub bugs: Bugs,
+    /// The incarnation an empty store takes (`crate::identity`); `None`: a random one. The
+    /// simulator sets it, to stay deterministic.
+    pub fresh_incarnation: Option<u64>,
 }
 
 /// This node's view of the cluster, for status calls, `INFO` and `ROLE`.
@@ -128,6 +131,8 @@ impl Role {
 /// A running replica.
 pub struct RaftNode {
     id: NodeId,
+    /// This node's store's incarnation (`crate::identity`).
+    incarnation: u64,
     raft: Raft,
     db: Arc<Db>,
     proposals: mpsc::Sender<Proposal>,
@@ -148,6 +153,8 @@ pub struct RaftNode {
     /// The task that snapshots by the log's bytes holds a `Raft`: ended with the node, so a
     /// node dropped without `shutdown` does not keep its Raft core running.
     _snapshot_task: Option<AbortOnDrop>,
+    /// The leader's removal of members whose store was replaced; ended with the node too.
+    _forget_task: AbortOnDrop,
 }
 
 struct AbortOnDrop(tokio::task::JoinHandle<()>);
@@ -171,16 +178,13 @@ async fn snapshot_when_asked(raft: Raft, mut requests: mpsc::Receiver<()>) {
 impl RaftNode {
     /// Starts the Raft core of node `id` over `db`, which holds the node's log and state (a
     /// fresh store for a new node), and its proposer. Must run inside a tokio runtime.
-    pub async fn start<N>(
+    pub async fn start<T: Transport>(
         id: NodeId,
         db: Arc<Db>,
         config: &RaftConfig,
-        network: N,
+        network: Network<T>,
         options: NodeOptions,
-    ) -> Result<RaftNode, Error>
-    where
-        N: RaftNetworkFactory<TypeConfig>,
-    {
+    ) -> Result<RaftNode, Error> {
         let limits = options.proposer;
         assert!(
             limits.queue_depth_max > 0
@@ -247,7 +251,14 @@ impl RaftNode {
             None => 0,
         };
         let startup_last_log = db.log_last()?.map(|(index, _)| (startup_term, index));
+        let incarnation = identity::load_or_create(&db, options.fresh_incarnation)?;
+        let strangers = network.strangers();
         let raft = Raft::new(id, config, network, log_store, state_machine).await?;
+        let forget_task = AbortOnDrop(tokio::spawn(identity::forget_replaced(
+            raft.clone(),
+            id,
+            strangers,
+        )));
         let (proposals, rx) = mpsc::channel(limits.queue_depth_max);
         let queue = proposals.downgrade();
         let batch_bytes_max = limits.batch_bytes_max;
@@ -256,6 +267,7 @@ impl RaftNode {
             .map(|requests| AbortOnDrop(tokio::spawn(snapshot_when_asked(raft.clone(), requests))));
         Ok(RaftNode {
             id,
+            incarnation,
             raft,
             db,
             proposals,
@@ -268,6 +280,7 @@ impl RaftNode {
             startup_last_log: Mutex::new(startup_last_log),
             applied_commands,
             _snapshot_task: snapshot_task,
+            _forget_task: forget_task,
         })
     }
 
@@ -491,6 +504,18 @@ impl RaftNode {
         leader_of(&self.raft)
     }
 
+    /// Whether this node's membership lists it: false on a store that has not joined a
+    /// cluster yet (new, or a lost disk's replacement that the cluster has not taken back).
+    pub fn is_member(&self) -> bool {
+        let metrics = self.raft.metrics();
+        let metrics = metrics.borrow();
+        metrics
+            .membership_config
+            .membership()
+            .get_node(&self.id)
+            .is_some()
+    }
+
     pub fn is_leader(&self) -> bool {
         self.raft.metrics().borrow().state == ServerState::Leader
     }
@@ -552,6 +577,12 @@ impl RaftNode {
 
     pub fn id(&self) -> NodeId {
         self.id
+    }
+
+    /// This node's store's incarnation: members name it in the membership, and Raft messages
+    /// addressed to another one are refused (`crate::identity`).
+    pub fn incarnation(&self) -> u64 {
+        self.incarnation
     }
 
     /// The Raft handle: the RPC entry points a transport calls, metrics.

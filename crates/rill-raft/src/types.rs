@@ -30,13 +30,49 @@ pub struct Response {
     pub replies: Vec<Reply>,
 }
 
-/// How to reach a cluster member: its Raft (peer) endpoint and its client endpoint.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// A cluster member: how to reach it (its Raft endpoint and its client endpoint) and which
+/// data directory the cluster knows it by (see `crate::identity`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Peer {
     /// Address of the node's Raft service, `host:port`.
     pub raft_addr: String,
     /// Address clients use (Redis protocol), `host:port`, for redirects.
     pub client_addr: String,
+    /// The incarnation of the node's store that the cluster knows; 0 while unknown. Raft
+    /// messages name it, and a node with another incarnation refuses them.
+    pub incarnation: u64,
+}
+
+impl<'de> Deserialize<'de> for Peer {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Peer, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(rename = "Peer")]
+        struct Current {
+            raft_addr: String,
+            client_addr: String,
+            incarnation: u64,
+        }
+        #[derive(Deserialize)]
+        #[serde(rename = "Peer")]
+        struct WithoutIncarnation {
+            raft_addr: String,
+            client_addr: String,
+        }
+        if crate::codec::decoding_format_1() {
+            let old = WithoutIncarnation::deserialize(deserializer)?;
+            return Ok(Peer {
+                raft_addr: old.raft_addr,
+                client_addr: old.client_addr,
+                ..Peer::default()
+            });
+        }
+        let peer = Current::deserialize(deserializer)?;
+        Ok(Peer {
+            raft_addr: peer.raft_addr,
+            client_addr: peer.client_addr,
+            incarnation: peer.incarnation,
+        })
+    }
 }
 
 impl fmt::Display for Peer {

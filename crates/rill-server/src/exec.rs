@@ -28,6 +28,9 @@ const FORWARD_TIMEOUT_MIN: Duration = Duration::from_secs(2);
 const FORWARD_TIMEOUT_MAX: Duration = Duration::from_secs(30);
 /// How long a command waits for a leader to be elected before giving up.
 const LEADER_WAIT: Duration = Duration::from_secs(5);
+/// How long a node that is not a member of a cluster (it is being formed, or the node is
+/// joining) waits to become one before it refuses a command.
+const NOT_MEMBER_WAIT: Duration = Duration::from_secs(1);
 /// Stream keys counted per storage call by DBSIZE.
 const DBSIZE_SCAN_KEYS: usize = 1024;
 
@@ -103,6 +106,7 @@ impl Shared {
             return Route::Here;
         }
         let deadline = Instant::now() + LEADER_WAIT;
+        let not_member_deadline = Instant::now() + NOT_MEMBER_WAIT;
         loop {
             if self.node.is_leader() {
                 return Route::Here;
@@ -123,6 +127,13 @@ impl Shared {
                     return Route::Here;
                 }
                 return Route::Leader(peer.raft_addr);
+            }
+            if !self.node.is_member() && Instant::now() >= not_member_deadline {
+                // Not waiting long: the node learns of a leader only once it has joined.
+                return Route::Refuse(try_again(
+                    "this node is not a member of a cluster yet (it is joining, or it was never \
+                     added); ask another node",
+                ));
             }
             if Instant::now() >= deadline {
                 return Route::Refuse(try_again("no leader is elected yet"));

@@ -37,6 +37,7 @@ mod config;
 mod connection;
 mod discovery;
 mod exec;
+mod formation;
 mod grpc;
 mod peers;
 pub mod resp;
@@ -231,8 +232,9 @@ where
     let me = Peer {
         raft_addr: format!("{host}:{}", grpc_addr.port()),
         client_addr: format!("{host}:{}", addr.port()),
+        ..Peer::default()
     };
-    let members = initial_members(&config, &me)?;
+    let mut members = initial_members(&config, &me)?;
 
     let waiters = Arc::new(Waiters::new(config.limits.blocked_clients_max));
     let secret = match config
@@ -272,6 +274,13 @@ where
     )
     .await?;
     let node = Arc::new(node);
+    let me = Peer {
+        incarnation: node.incarnation(),
+        ..me
+    };
+    if let Some(mine) = members.get_mut(&config.node_id) {
+        mine.incarnation = me.incarnation;
+    }
     let fresh = !node.is_initialized().await.unwrap_or(true);
     if let (true, Some(via)) = (fresh, config.join_via.clone()) {
         let (peers, node_id, me) = (peers.clone(), config.node_id, me.clone());
@@ -281,15 +290,26 @@ where
                 Err(error) => tracing::error!(%error, "did not join the cluster"),
             }
         });
-    } else if !config.join && fresh {
-        // The member with the lowest id forms the cluster; the others are contacted by
-        // it. A fresh node alone forms a cluster of one.
-        if members.keys().next() == Some(&config.node_id) {
-            tracing::info!(members = ?members.keys().collect::<Vec<_>>(), "forming the cluster");
-            if let Err(error) = node.initialize(members).await {
-                tracing::warn!(%error, "cluster not formed");
-            }
+    } else if !config.join && fresh && members.len() == 1 {
+        // A cluster of one: formed before the node serves, so that its first command finds it.
+        if let Err(error) = node.initialize(members).await {
+            tracing::warn!(%error, "cluster not formed");
         }
+    } else if !config.join && fresh && members.keys().next() == Some(&config.node_id) {
+        // The member with the lowest id forms the cluster.
+        tokio::spawn(formation::form(
+            Arc::downgrade(&node),
+            peers.clone(),
+            members,
+        ));
+    } else if !config.join && fresh {
+        // Listed in the cluster being formed, or its store was lost since it was.
+        tokio::spawn(formation::rejoin(
+            Arc::downgrade(&node),
+            peers.clone(),
+            members,
+            me.clone(),
+        ));
     }
 
     let access = auth::Access::new(&config, net.protected);
@@ -372,9 +392,11 @@ fn initial_members(
     }
     let mut members = BTreeMap::new();
     for member in &config.members {
+        // Incarnation unknown yet: `formation` asks each member before forming.
         let peer = Peer {
             raft_addr: member.grpc.clone(),
             client_addr: member.redis.clone(),
+            ..Peer::default()
         };
         if members.insert(member.id, peer).is_some() {
             return Err(ServerError::Config(format!(

@@ -26,6 +26,7 @@ const _: () = assert!(
     "an AppendEntries must fit in a peer message"
 );
 const CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
+const IDENTIFY_TIMEOUT: Duration = Duration::from_secs(2);
 const KEEPALIVE: Duration = Duration::from_secs(10);
 /// How long past a call's deadline this node waits before it gives up on the call itself (the
 /// callee is told the deadline and normally answers `DEADLINE_EXCEEDED` first).
@@ -235,6 +236,10 @@ impl Peers {
 /// How many times a joining node asks before giving up, and how long it waits between tries.
 const JOIN_ATTEMPTS: u32 = 300;
 const JOIN_RETRY: Duration = Duration::from_millis(200);
+/// The deadline of each call a joining node makes.
+const JOIN_CALL_TIMEOUT: Duration = Duration::from_secs(5);
+/// How far behind the leader's log a learner may be when it is made a voter.
+const JOIN_LAG_MAX: u64 = 64;
 
 impl Peers {
     /// Adds this node (`id` at `me`) to the cluster that the node at `via` (a gRPC address)
@@ -258,23 +263,65 @@ impl Peers {
     }
 }
 
-enum JoinStep {
+type ClusterClient = rill_proto::v1::cluster_client::ClusterClient<Channel>;
+
+impl Peers {
+    /// A `Cluster` client of the node at `addr` whose calls have `timeout`, and that node's
+    /// status.
+    async fn admin_status(
+        &self,
+        addr: &str,
+        timeout: Duration,
+    ) -> Result<(ClusterClient, rill_proto::v1::ClusterStatus), String> {
+        let endpoint = self.endpoint(addr)?.timeout(timeout);
+        let mut admin = ClusterClient::new(self.connect(endpoint));
+        let status = admin
+            .status(self.request(rill_proto::v1::Empty {}))
+            .await
+            .map_err(|status| status.message().to_owned())?
+            .into_inner();
+        Ok((admin, status))
+    }
+}
+
+/// What a node says of itself when asked (`Cluster/Status`).
+pub struct Identity {
+    pub incarnation: u64,
+    /// It holds a membership: it is part of a cluster.
+    pub initialized: bool,
+}
+
+impl Peers {
+    /// Asks the node at `addr` who it is.
+    pub async fn identify(&self, addr: &str) -> Result<Identity, String> {
+        let (_, status) = self.admin_status(addr, IDENTIFY_TIMEOUT).await?;
+        Ok(Identity {
+            incarnation: status.incarnation,
+            initialized: !status.members.is_empty(),
+        })
+    }
+}
+
+pub(crate) enum JoinStep {
     Done,
     AskLeader(String),
 }
 
 impl Peers {
-    async fn join_once(&self, target: &str, id: NodeId, me: &Peer) -> Result<JoinStep, String> {
-        use rill_proto::v1::cluster_client::ClusterClient;
-        use rill_proto::v1::{AddLearnerRequest, ChangeMembershipRequest, Empty, Member};
+    /// One attempt to make node `id` (`me`) a voter of the cluster that the node at `target`
+    /// belongs to: as a learner first, which catches up, then as a voter.
+    pub(crate) async fn join_once(
+        &self,
+        target: &str,
+        id: NodeId,
+        me: &Peer,
+    ) -> Result<JoinStep, String> {
+        use rill_proto::v1::{AddLearnerRequest, ChangeMembershipRequest, Member};
 
-        let endpoint = self.endpoint(target)?;
-        let mut admin = ClusterClient::new(self.connect(endpoint));
-        let status = admin
-            .status(self.request(Empty {}))
-            .await
-            .map_err(|status| status.message().to_owned())?
-            .into_inner();
+        // A deadline on each call: a call to a node that stopped answering must not hold the
+        // joining node for ever. AddLearner waits for the catch-up and may run out of it; the
+        // learner is added all the same, and the next attempt waits until it has caught up.
+        let (mut admin, status) = self.admin_status(target, JOIN_CALL_TIMEOUT).await?;
         let Some(leader) = status.leader_id else {
             return Err("no leader yet".to_owned());
         };
@@ -285,22 +332,38 @@ impl Peers {
                 None => Err("the leader is not among the members".to_owned()),
             };
         }
-        if status.members.iter().any(|m| m.id == id && m.voter) {
-            return Ok(JoinStep::Done);
-        }
-        if !status.members.iter().any(|m| m.id == id) {
-            let member = Member {
-                id,
-                raft_addr: me.raft_addr.clone(),
-                client_addr: me.client_addr.clone(),
-                voter: false,
-            };
-            admin
-                .add_learner(self.request(AddLearnerRequest {
-                    member: Some(member),
-                }))
-                .await
-                .map_err(|status| status.message().to_owned())?;
+        match status.members.iter().find(|m| m.id == id) {
+            // Incarnation 0: a member from before incarnations, taken for this one.
+            Some(m) if m.incarnation != me.incarnation && m.incarnation != 0 => {
+                return Err(format!(
+                    "the cluster still knows node {id} by an earlier store (incarnation {:#x}, \
+                     this one is {:#x}); the leader removes it first",
+                    m.incarnation, me.incarnation
+                ));
+            }
+            Some(m) if m.voter => return Ok(JoinStep::Done),
+            // A learner already, added by an earlier attempt: a voter once it has caught up.
+            Some(_) => {
+                let behind = status.replication_lag.get(&id).copied().unwrap_or(u64::MAX);
+                if behind > JOIN_LAG_MAX {
+                    return Err(format!("catching up as a learner: {behind} entries behind"));
+                }
+            }
+            None => {
+                let member = Member {
+                    id,
+                    raft_addr: me.raft_addr.clone(),
+                    client_addr: me.client_addr.clone(),
+                    voter: false,
+                    incarnation: me.incarnation,
+                };
+                admin
+                    .add_learner(self.request(AddLearnerRequest {
+                        member: Some(member),
+                    }))
+                    .await
+                    .map_err(|status| status.message().to_owned())?;
+            }
         }
         let mut voters: Vec<NodeId> = status
             .members
@@ -404,7 +467,7 @@ mod tests {
                 2,
                 &Peer {
                     raft_addr: "127.0.0.1:9".to_owned(),
-                    client_addr: String::new(),
+                    ..Peer::default()
                 },
                 RpcKind::Vote,
                 Vec::new(),

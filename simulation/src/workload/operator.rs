@@ -40,6 +40,7 @@ pub(crate) async fn operate(
     let note = format!("{} voters {all:?} {}", now_ms(), outcome(changed));
     w.operator_log.push(note);
     w.voters_back_at = None;
+    w.operator_done_at = Some(now_ms());
     Ok(())
 }
 

@@ -34,9 +34,12 @@ async fn snapshot_chunks_past_what_arrived_or_past_the_bound_are_refused() {
     let mut cluster = Cluster::new(config);
     cluster.start(1).await;
     let node = cluster.node(1);
+    // Addressed to incarnation 0 (any); the answer's header (served, incarnation) is cut off.
     let send = |rpc: InstallSnapshotRequest<TypeConfig>| async move {
-        let payload = encode(&rpc).expect("encode");
-        node.serve_rpc(RpcKind::InstallSnapshot, &payload).await
+        let payload = crate::codec::encode_after(vec![0; 8], &rpc).expect("encode");
+        let answer = node.serve_rpc(RpcKind::InstallSnapshot, &payload).await?;
+        assert_eq!(answer[0], 1, "served");
+        Ok::<_, crate::Error>(answer[9..].to_vec())
     };
 
     let first = send(chunk(0, 100))

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use rill_core::Reply;
 
 use super::{add_entries, command, peer, test_config, with_deadline, Cluster, WAIT};
-use crate::NodeId;
+use crate::{NodeId, Peer};
 
 async fn three_nodes() -> Cluster {
     three_nodes_with(test_config()).await
@@ -149,9 +149,17 @@ async fn new_learner_catches_up_through_a_snapshot() {
         );
 
         cluster.start(4).await;
-        raft.add_learner(4, peer(4), true)
-            .await
-            .expect("add learner");
+        let incarnation = cluster.node(4).incarnation();
+        raft.add_learner(
+            4,
+            Peer {
+                incarnation,
+                ..peer(4)
+            },
+            true,
+        )
+        .await
+        .expect("add learner");
         cluster.assert_converged(leader).await;
 
         let learner = cluster.node(4);
@@ -382,6 +390,92 @@ async fn join_all<F: std::future::Future<Output = ()> + Unpin>(mut futures: Vec<
             true => std::task::Poll::Ready(()),
             false => std::task::Poll::Pending,
         }
+    })
+    .await;
+}
+
+/// A follower whose disk is lost comes back with a new incarnation. It refuses every message
+/// meant for the store it lost (it votes for no one and acknowledges nothing on that store's
+/// behalf), and the leader removes that member. Added again, as the server's join does, it
+/// catches up as a learner, then votes, holding every write.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_follower_that_lost_its_disk_is_forgotten_and_joins_again() {
+    with_deadline("a_follower_that_lost_its_disk_is_forgotten", async {
+        let mut cluster = three_nodes().await;
+        let leader = cluster.leader().await;
+        add_entries(&cluster, "s", 0..20).await;
+        let wiped = follower_of(&cluster, leader);
+        let before = cluster.node(wiped).incarnation();
+        cluster.stop(wiped).await;
+        cluster.wipe(wiped);
+        cluster.start(wiped).await;
+        let after = cluster.node(wiped).incarnation();
+        assert_ne!(before, after, "an empty store draws a new incarnation");
+
+        // A vote request addressed to the lost store is refused, unread: the node's vote
+        // stays empty.
+        let vote = openraft::raft::VoteRequest::new(crate::types::Vote::new(99, leader), None);
+        let payload =
+            crate::codec::encode_after(before.to_le_bytes().to_vec(), &vote).expect("encode");
+        let answer = cluster
+            .node(wiped)
+            .serve_rpc(crate::RpcKind::Vote, &payload)
+            .await
+            .expect("answered");
+        assert_eq!(answer[0], 0, "refused");
+        assert_eq!(answer[1..9], after.to_le_bytes(), "says who answered");
+        let term = cluster.node(wiped).raft().metrics().borrow().current_term;
+        assert_eq!(term, 0, "a refused vote request changed the vote");
+
+        // Writes go on with the other two (through the leader: the wiped node knows of no
+        // leader, so the cluster's own `write` would wait for it); the leader removes the member
+        // it knew.
+        for n in 20..40 {
+            let value = n.to_string();
+            let reply = cluster
+                .node(leader)
+                .write(command(&["XADD", "s", "*", "n", &value]))
+                .await
+                .expect("written by the two others");
+            assert!(matches!(reply, Reply::Bulk(_)), "{reply:?}");
+        }
+        let deadline = std::time::Instant::now() + WAIT;
+        while cluster
+            .node(leader)
+            .status()
+            .members
+            .iter()
+            .any(|(id, _, _)| *id == wiped)
+        {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "node {wiped} was not removed: {:?}",
+                cluster.node(leader).status().members
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        let raft = cluster.node(leader).raft().clone();
+        let peer = Peer {
+            incarnation: after,
+            ..peer(wiped)
+        };
+        raft.add_learner(wiped, peer, true)
+            .await
+            .expect("joins as a learner");
+        raft.change_membership(openraft::ChangeMembers::AddVoterIds([wiped].into()), false)
+            .await
+            .expect("votes again");
+        add_entries(&cluster, "s", 40..45).await;
+        cluster.assert_converged(leader).await;
+        let reply = cluster.write(command(&["XLEN", "s"])).await;
+        assert_eq!(xlen(&reply), 45);
+        let voters = cluster.node(leader).status().members;
+        assert!(
+            voters
+                .iter()
+                .any(|(id, peer, voter)| *id == wiped && *voter && peer.incarnation == after),
+            "{voters:?}"
+        );
     })
     .await;
 }

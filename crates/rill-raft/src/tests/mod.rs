@@ -52,6 +52,7 @@ pub(crate) fn peer(id: NodeId) -> Peer {
     Peer {
         raft_addr: format!("raft-{id}"),
         client_addr: format!("client-{id}"),
+        ..Peer::default()
     }
 }
 
@@ -66,7 +67,8 @@ pub(crate) struct Router {
 
 #[derive(Default)]
 struct RouterState {
-    nodes: BTreeMap<NodeId, (Raft, Arc<SnapshotReceipt>)>,
+    /// Each node's Raft handle, incarnation and snapshot receipt.
+    nodes: BTreeMap<NodeId, (Raft, u64, Arc<SnapshotReceipt>)>,
     /// `(from, to)`: messages from `from` to `to` are lost.
     cut: BTreeSet<(NodeId, NodeId)>,
 }
@@ -83,11 +85,11 @@ impl Router {
         }
     }
 
-    fn add(&self, id: NodeId, raft: Raft) {
+    fn add(&self, id: NodeId, raft: Raft, incarnation: u64) {
         let receipt = Arc::new(SnapshotReceipt::new(
             RaftConfig::default().snapshot_bytes_max,
         ));
-        self.lock().nodes.insert(id, (raft, receipt));
+        self.lock().nodes.insert(id, (raft, incarnation, receipt));
     }
 
     fn remove(&self, id: NodeId) {
@@ -124,9 +126,14 @@ impl Transport for Router {
             }
             state.nodes.get(&target).cloned()
         };
-        let (raft, receipt) =
+        let (raft, incarnation, receipt) =
             raft.ok_or_else(|| TransportError::Unreachable("node is down".to_owned()))?;
-        let answer = crate::network::serve_rpc(&raft, &receipt, kind, &payload)
+        let me = crate::network::Receiver {
+            id: target,
+            incarnation,
+            receipt: &receipt,
+        };
+        let answer = crate::network::serve_rpc(&raft, &me, kind, &payload)
             .await
             .map_err(|e| TransportError::Network(e.to_string()))?;
         // The answer is lost if the link back was cut meanwhile.
@@ -185,7 +192,7 @@ impl Cluster {
         )
         .await
         .expect("start node");
-        self.router.add(id, node.raft().clone());
+        self.router.add(id, node.raft().clone(), node.incarnation());
         self.nodes.insert(id, node);
     }
 
@@ -212,6 +219,12 @@ impl Cluster {
         }
     }
 
+    /// Replaces the data directory of node `id` (stopped) with an empty one: a lost disk.
+    pub(crate) fn wipe(&mut self, id: NodeId) {
+        assert!(!self.nodes.contains_key(&id), "node {id} is running");
+        self.dirs.insert(id, tempfile::tempdir().expect("temp dir"));
+    }
+
     pub(crate) fn node(&self, id: NodeId) -> &RaftNode {
         self.nodes
             .get(&id)
@@ -219,7 +232,19 @@ impl Cluster {
     }
 
     pub(crate) async fn initialize(&self, ids: &[NodeId]) {
-        let members: BTreeMap<NodeId, Peer> = ids.iter().map(|&id| (id, peer(id))).collect();
+        let members: BTreeMap<NodeId, Peer> = ids
+            .iter()
+            .map(|&id| {
+                let incarnation = self.node(id).incarnation();
+                (
+                    id,
+                    Peer {
+                        incarnation,
+                        ..peer(id)
+                    },
+                )
+            })
+            .collect();
         self.node(ids[0])
             .raft()
             .initialize(members)

@@ -23,6 +23,7 @@ fn cluster_status(shared: &Shared) -> pb::ClusterStatus {
                 raft_addr: peer.raft_addr,
                 client_addr: peer.client_addr,
                 voter,
+                incarnation: peer.incarnation,
             })
             .collect(),
         last_log_index: status.last_log_index,
@@ -32,6 +33,7 @@ fn cluster_status(shared: &Shared) -> pb::ClusterStatus {
         applied_index: status.applied_index,
         snapshot_index: status.snapshot_index,
         replication_lag: status.replication_lag.into_iter().collect(),
+        incarnation: shared.node.incarnation(),
     }
 }
 
@@ -58,9 +60,28 @@ impl Cluster for Service {
                 "member needs raft_addr and client_addr",
             ));
         }
+        // The incarnation the new member's messages are addressed to: asked of the node
+        // itself when the caller does not say.
+        let incarnation = match member.incarnation {
+            0 => {
+                shared
+                    .peers
+                    .identify(&member.raft_addr)
+                    .await
+                    .map_err(|why| {
+                        Status::unavailable(format!(
+                            "cannot ask node {} at {} who it is: {why}",
+                            member.id, member.raft_addr
+                        ))
+                    })?
+                    .incarnation
+            }
+            known => known,
+        };
         let peer = Peer {
             raft_addr: member.raft_addr,
             client_addr: member.client_addr,
+            incarnation,
         };
         shared
             .node

@@ -1,5 +1,5 @@
-//! Records the replicated log keeps beside its entries: the vote, the committed log id and the
-//! last purged log id. Their bytes belong to the replication layer.
+//! Records the replicated log keeps beside its entries: the vote, the committed log id, the
+//! last purged log id and the store's incarnation. Their bytes belong to the replication layer.
 //!
 //! Key:   `0x51 | log_meta u8` (a [`LogMeta`] value)
 //! Value: [`crate::checked`]: `0x01 | checksum u64 BE | bytes`.
@@ -17,6 +17,10 @@ pub enum LogMeta {
     Committed = 2,
     /// The last log id removed from the front of the log; written with the removal.
     LastPurged = 3,
+    /// This data directory's incarnation: a number the node draws when it first opens an empty
+    /// store, so that the cluster can tell a node that lost its disk from the one it knew
+    /// (`rill-raft`'s `identity`). Written once, fsynced.
+    Incarnation = 4,
 }
 
 impl LogMeta {
@@ -41,5 +45,6 @@ mod tests {
         assert_eq!(key(LogMeta::Vote), [0x51, 1]);
         assert_eq!(key(LogMeta::Committed), [0x51, 2]);
         assert_eq!(key(LogMeta::LastPurged), [0x51, 3]);
+        assert_eq!(key(LogMeta::Incarnation), [0x51, 4]);
     }
 }
