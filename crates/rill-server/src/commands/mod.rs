@@ -1,0 +1,526 @@
+//! Dispatch of one request: the server's own commands (PING, HELLO, CLIENT, ...) are answered
+//! here; stream commands are parsed by `rill-core` and handed back to the connection to run.
+//!
+//! ```text
+//!  argv ─▶ server command? ── yes ─▶ Action::Reply / Quit / DbSize
+//!             │ no
+//!             ▼
+//!        rill_core::parse ─▶ Some(Ok(cmd)) ─▶ Action::Engine(cmd)
+//!                          ─▶ Some(Err(r)) ─▶ Action::Reply(r)
+//!                          ─▶ None         ─▶ "unknown command" error
+//! ```
+//!
+//! Each family of the server's own commands has its module: `client` (HELLO, AUTH, CLIENT and
+//! the `CLIENT LIST` registry), `info` (INFO, CONFIG, ROLE), `table` (COMMAND and the table of
+//! every command Rill serves).
+
+mod client;
+mod info;
+mod table;
+
+use rill_core::id::parse_i64;
+use rill_core::reply::errors;
+use rill_core::{Command, Reply};
+
+pub use client::ClientEntry;
+pub use info::ServerInfo;
+use table::COMMANDS;
+
+use crate::resp::Protocol;
+
+/// The Redis version whose stream semantics Rill follows; clients read it from HELLO and INFO
+/// to decide which commands they may send.
+pub const REDIS_COMPAT_VERSION: &str = "7.0.0";
+
+/// Per-connection state that commands read and change.
+#[derive(Debug)]
+pub struct ClientState {
+    pub id: u64,
+    pub protocol: Protocol,
+    pub name: Option<Vec<u8>>,
+    pub lib_name: Option<Vec<u8>>,
+    pub lib_ver: Option<Vec<u8>>,
+    /// After `READONLY`: reads are served from this node's state even on a follower (they may
+    /// be behind); `READWRITE` turns it off. As for Redis Cluster replicas.
+    pub stale_reads: bool,
+    /// Passed `AUTH` (or `HELLO ... AUTH`); only matters when a password is configured.
+    pub authenticated: bool,
+}
+
+impl ClientState {
+    pub fn new(id: u64) -> ClientState {
+        ClientState {
+            id,
+            protocol: Protocol::Resp2,
+            name: None,
+            lib_name: None,
+            lib_ver: None,
+            stale_reads: false,
+            authenticated: false,
+        }
+    }
+}
+
+/// What the connection does with one request.
+#[derive(Debug)]
+pub enum Action {
+    Reply(Reply),
+    /// Reply `+OK`, then close the connection.
+    Quit,
+    /// Count the stream keys on a read view.
+    DbSize,
+    /// `INFO`: `text`, then the `streams` section (counted on a read view) when wanted.
+    Info {
+        text: String,
+        streams: bool,
+    },
+    /// A stream-engine command: read, write or blocking read.
+    Engine(Command),
+}
+
+/// Decides what to do with `argv` (never empty: the decoder drops empty requests).
+pub fn dispatch(argv: &[Vec<u8>], client: &mut ClientState, info: &ServerInfo) -> Action {
+    let name = argv.first().expect("the decoder yields no empty request");
+    let password = info.config.requirepass.as_deref();
+    let before_auth = [&b"auth"[..], b"hello", b"quit"];
+    if password.is_some()
+        && !client.authenticated
+        && !before_auth
+            .iter()
+            .any(|allowed| name.eq_ignore_ascii_case(allowed))
+    {
+        return Action::Reply(Reply::err("NOAUTH Authentication required."));
+    }
+    let spec = COMMANDS
+        .iter()
+        .find(|spec| spec.handled_here && name.eq_ignore_ascii_case(spec.name.as_bytes()));
+    let Some(spec) = spec else {
+        return match rill_core::parse(argv) {
+            Some(Ok(cmd)) => Action::Engine(cmd),
+            Some(Err(reply)) => Action::Reply(reply),
+            None => Action::Reply(unknown_command(argv)),
+        };
+    };
+    if !arity_ok(spec.arity, argv.len()) {
+        return Action::Reply(Reply::err(errors::wrong_arity(spec.name)));
+    }
+    let args = &argv[1..];
+    let reply = match spec.name {
+        "ping" => match args {
+            [] => Reply::Status("PONG".to_owned()),
+            [message] => Reply::bulk(message),
+            _ => Reply::err(errors::wrong_arity("ping")),
+        },
+        "echo" => Reply::bulk(&args[0]),
+        "hello" => {
+            let reply = client::hello(args, client, password);
+            info.client_changed(client);
+            reply
+        }
+        "auth" => client::auth(args, client, password),
+        "client" => {
+            if args[0].eq_ignore_ascii_case(b"LIST") {
+                return Action::Reply(Reply::Bulk(info.client_list_text().into_bytes()));
+            }
+            let reply = client::client_command(args, client);
+            info.client_changed(client);
+            reply
+        }
+        "select" => select(&args[0]),
+        "command" => table::command(args),
+        "config" => info::config(args, info),
+        "info" => {
+            return Action::Info {
+                text: info::info_text(args, info),
+                streams: info::info_wants(args, "streams"),
+            }
+        }
+        "quit" => return Action::Quit,
+        "dbsize" => return Action::DbSize,
+        "role" => info::role(info),
+        "sentinel" => {
+            crate::discovery::sentinel(args, (info.status)(), &info.config.raft.cluster_name)
+        }
+        "cluster" => crate::discovery::cluster(args, (info.status)()),
+        "readonly" => {
+            client.stale_reads = true;
+            Reply::ok()
+        }
+        "readwrite" => {
+            client.stale_reads = false;
+            Reply::ok()
+        }
+        other => unreachable!("server command {other} has no handler"),
+    };
+    Action::Reply(reply)
+}
+
+fn arity_ok(arity: i32, argc: usize) -> bool {
+    let argc = i64::try_from(argc).unwrap_or(i64::MAX);
+    if arity >= 0 {
+        argc == i64::from(arity)
+    } else {
+        argc >= -i64::from(arity)
+    }
+}
+
+fn lossy(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
+    String::from_utf8_lossy(bytes)
+}
+
+/// Redis 7's text: the name and the first arguments, cut near 128 bytes.
+fn unknown_command(argv: &[Vec<u8>]) -> Reply {
+    const SHOWN_BYTES_MAX: usize = 128;
+    let mut shown_args = String::new();
+    for arg in &argv[1..] {
+        if shown_args.len() >= SHOWN_BYTES_MAX {
+            break;
+        }
+        let room = SHOWN_BYTES_MAX - shown_args.len();
+        shown_args.push_str(&format!("'{}' ", lossy(&arg[..arg.len().min(room)])));
+    }
+    let name = &argv[0][..argv[0].len().min(SHOWN_BYTES_MAX)];
+    Reply::err(format!(
+        "ERR unknown command '{}', with args beginning with: {}",
+        lossy(name),
+        shown_args
+    ))
+}
+
+fn wrong_sub_arity(command: &str, sub: &str) -> Reply {
+    Reply::err(format!(
+        "ERR wrong number of arguments for '{command}|{sub}' command"
+    ))
+}
+
+fn select(index: &[u8]) -> Reply {
+    match parse_i64(index) {
+        None => Reply::err(errors::NOT_INTEGER),
+        Some(0) => Reply::ok(),
+        Some(_) => Reply::err("ERR DB index is out of range"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicUsize;
+    use std::sync::Arc;
+    use std::time::Instant;
+
+    use super::*;
+    use crate::blocking::Waiters;
+    use crate::config::ServerConfig;
+    use crate::resp::{encode, split_args};
+    use expect_test::{expect, Expect};
+    use info::info_text;
+    use table::find_command;
+
+    fn info() -> ServerInfo {
+        ServerInfo {
+            addr: "127.0.0.1:6379".parse().expect("address"),
+            config: ServerConfig::new("/data/rill"),
+            started: Instant::now(),
+            connected_clients: AtomicUsize::new(1),
+            clients: std::sync::Mutex::default(),
+            waiters: Arc::new(Waiters::new(4)),
+            status: Box::new(|| None),
+        }
+    }
+
+    /// Runs inline command lines on one client; shows each reply as RESP with `⏎` for `\r\n`.
+    fn check(script: &str, expect: Expect) {
+        let info = info();
+        let mut client = ClientState::new(7);
+        let mut out = String::new();
+        for line in script.lines().map(str::trim).filter(|l| !l.is_empty()) {
+            let argv = split_args(line.as_bytes()).expect("balanced quotes");
+            let shown = match dispatch(&argv, &mut client, &info) {
+                Action::Reply(reply) => {
+                    let mut bytes = Vec::new();
+                    encode(&reply, client.protocol, &mut bytes);
+                    String::from_utf8_lossy(&bytes).replace("\r\n", "⏎")
+                }
+                Action::Quit => "<quit>".to_owned(),
+                Action::DbSize => "<dbsize>".to_owned(),
+                Action::Info { streams, .. } => format!("<info streams={streams}>"),
+                Action::Engine(cmd) => format!("<engine {cmd:?}>"),
+            };
+            out.push_str(&format!("{line}\n  {shown}\n"));
+        }
+        expect.assert_eq(&out);
+    }
+
+    #[test]
+    fn ping_echo_select_quit() {
+        check(
+            r#"
+            PING
+            ping "hello world"
+            PING a b
+            ECHO x
+            ECHO
+            SELECT 0
+            SELECT 1
+            SELECT x
+            SELECT 0 1
+            QUIT
+            DBSIZE
+            DBSIZE x
+            "#,
+            expect![[r#"
+                PING
+                  +PONG⏎
+                ping "hello world"
+                  $11⏎hello world⏎
+                PING a b
+                  -ERR wrong number of arguments for 'ping' command⏎
+                ECHO x
+                  $1⏎x⏎
+                ECHO
+                  -ERR wrong number of arguments for 'echo' command⏎
+                SELECT 0
+                  +OK⏎
+                SELECT 1
+                  -ERR DB index is out of range⏎
+                SELECT x
+                  -ERR value is not an integer or out of range⏎
+                SELECT 0 1
+                  -ERR wrong number of arguments for 'select' command⏎
+                QUIT
+                  <quit>
+                DBSIZE
+                  <dbsize>
+                DBSIZE x
+                  -ERR wrong number of arguments for 'dbsize' command⏎
+            "#]],
+        );
+    }
+
+    #[test]
+    fn unknown_commands() {
+        check(
+            "FOO a b c d e\nfoo\nGET k",
+            expect![[r#"
+                FOO a b c d e
+                  -ERR unknown command 'FOO', with args beginning with: 'a' 'b' 'c' 'd' 'e' ⏎
+                foo
+                  -ERR unknown command 'foo', with args beginning with: ⏎
+                GET k
+                  -ERR unknown command 'GET', with args beginning with: 'k' ⏎
+            "#]],
+        );
+        let long = vec![
+            b"nope".to_vec(),
+            vec![b'a'; 100],
+            vec![b'b'; 100],
+            vec![b'c'; 10],
+        ];
+        let Reply::Error(text) = unknown_command(&long) else {
+            panic!("an error")
+        };
+        assert_eq!(
+            text,
+            format!(
+                "ERR unknown command 'nope', with args beginning with: '{}' '{}' ",
+                "a".repeat(100),
+                "b".repeat(25)
+            )
+        );
+    }
+
+    #[test]
+    fn hello() {
+        check(
+            r#"
+            HELLO
+            HELLO 3 SETNAME app
+            CLIENT GETNAME
+            PING
+            HELLO 4
+            HELLO x
+            HELLO 2 FOO
+            HELLO 3 AUTH user
+            HELLO 2 SETNAME "a b"
+            HELLO 2 AUTH default secret
+            "#,
+            expect![[r#"
+                HELLO
+                  *14⏎$6⏎server⏎$4⏎rill⏎$7⏎version⏎$5⏎7.0.0⏎$5⏎proto⏎:2⏎$2⏎id⏎:7⏎$4⏎mode⏎$10⏎standalone⏎$4⏎role⏎$6⏎master⏎$7⏎modules⏎*0⏎
+                HELLO 3 SETNAME app
+                  %7⏎$6⏎server⏎$4⏎rill⏎$7⏎version⏎$5⏎7.0.0⏎$5⏎proto⏎:3⏎$2⏎id⏎:7⏎$4⏎mode⏎$10⏎standalone⏎$4⏎role⏎$6⏎master⏎$7⏎modules⏎*0⏎
+                CLIENT GETNAME
+                  $3⏎app⏎
+                PING
+                  +PONG⏎
+                HELLO 4
+                  -NOPROTO unsupported protocol version⏎
+                HELLO x
+                  -ERR Protocol version is not an integer or out of range⏎
+                HELLO 2 FOO
+                  -ERR Syntax error in HELLO option 'FOO'⏎
+                HELLO 3 AUTH user
+                  -ERR Syntax error in HELLO option 'AUTH'⏎
+                HELLO 2 SETNAME "a b"
+                  -ERR Client names cannot contain spaces, newlines or special characters.⏎
+                HELLO 2 AUTH default secret
+                  *14⏎$6⏎server⏎$4⏎rill⏎$7⏎version⏎$5⏎7.0.0⏎$5⏎proto⏎:2⏎$2⏎id⏎:7⏎$4⏎mode⏎$10⏎standalone⏎$4⏎role⏎$6⏎master⏎$7⏎modules⏎*0⏎
+            "#]],
+        );
+    }
+
+    #[test]
+    fn client() {
+        check(
+            r#"
+            CLIENT GETNAME
+            CLIENT SETNAME worker-1
+            CLIENT GETNAME
+            CLIENT SETNAME ""
+            CLIENT GETNAME
+            CLIENT SETNAME "a b"
+            CLIENT SETNAME
+            CLIENT ID
+            CLIENT ID x
+            CLIENT SETINFO LIB-NAME redis-py
+            CLIENT SETINFO lib-ver 5.0.1
+            CLIENT SETINFO color blue
+            CLIENT SETINFO lib-name "a b"
+            CLIENT KILL x
+            CLIENT
+            "#,
+            expect![[r#"
+                CLIENT GETNAME
+                  $-1⏎
+                CLIENT SETNAME worker-1
+                  +OK⏎
+                CLIENT GETNAME
+                  $8⏎worker-1⏎
+                CLIENT SETNAME ""
+                  +OK⏎
+                CLIENT GETNAME
+                  $-1⏎
+                CLIENT SETNAME "a b"
+                  -ERR Client names cannot contain spaces, newlines or special characters.⏎
+                CLIENT SETNAME
+                  -ERR wrong number of arguments for 'client|setname' command⏎
+                CLIENT ID
+                  :7⏎
+                CLIENT ID x
+                  -ERR wrong number of arguments for 'client|id' command⏎
+                CLIENT SETINFO LIB-NAME redis-py
+                  +OK⏎
+                CLIENT SETINFO lib-ver 5.0.1
+                  +OK⏎
+                CLIENT SETINFO color blue
+                  -ERR Unrecognized option 'color'⏎
+                CLIENT SETINFO lib-name "a b"
+                  -ERR lib-name cannot contain spaces, newlines or special characters.⏎
+                CLIENT KILL x
+                  -ERR unknown subcommand 'KILL'. Try CLIENT HELP.⏎
+                CLIENT
+                  -ERR wrong number of arguments for 'client' command⏎
+            "#]],
+        );
+    }
+
+    #[test]
+    fn command_and_config() {
+        check(
+            r#"
+            COMMAND INFO xadd nosuch
+            COMMAND DOCS
+            COMMAND COUNT x
+            COMMAND FOO
+            CONFIG GET save
+            CONFIG GET APPEND*
+            CONFIG GET nosuch
+            CONFIG GET
+            CONFIG SET save x
+            CONFIG FOO
+            "#,
+            expect![[r#"
+                COMMAND INFO xadd nosuch
+                  *2⏎*10⏎$4⏎xadd⏎:-5⏎*3⏎+write⏎+denyoom⏎+fast⏎:1⏎:1⏎:1⏎*3⏎+@write⏎+@stream⏎+@fast⏎*0⏎*0⏎*0⏎$-1⏎
+                COMMAND DOCS
+                  *0⏎
+                COMMAND COUNT x
+                  -ERR wrong number of arguments for 'command|count' command⏎
+                COMMAND FOO
+                  -ERR unknown subcommand 'FOO'. Try COMMAND HELP.⏎
+                CONFIG GET save
+                  *2⏎$4⏎save⏎$0⏎⏎
+                CONFIG GET APPEND*
+                  *4⏎$10⏎appendonly⏎$3⏎yes⏎$11⏎appendfsync⏎$6⏎always⏎
+                CONFIG GET nosuch
+                  *0⏎
+                CONFIG GET
+                  -ERR wrong number of arguments for 'config|get' command⏎
+                CONFIG SET save x
+                  -ERR CONFIG SET is not supported⏎
+                CONFIG FOO
+                  -ERR unknown subcommand 'FOO'. Try CONFIG HELP.⏎
+            "#]],
+        );
+        let mut client = ClientState::new(1);
+        let Action::Reply(Reply::Int(count)) = dispatch(
+            &[b"COMMAND".to_vec(), b"COUNT".to_vec()],
+            &mut client,
+            &info(),
+        ) else {
+            panic!("COMMAND COUNT is an integer")
+        };
+        assert_eq!(count as usize, COMMANDS.len());
+    }
+
+    #[test]
+    fn info_sections() {
+        let info = info();
+        let text = info_text(&[], &info);
+        assert!(
+            text.starts_with("# Server\r\nredis_version:7.0.0\r\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("tcp_port:6379\r\n") && text.contains("connected_clients:1\r\n"),
+            "{text}"
+        );
+        assert!(text.contains("blocked_clients:0\r\n"), "{text}");
+        let clients_only = info_text(&[b"CLIENTS".to_vec()], &info);
+        assert!(
+            clients_only.starts_with("# Clients\r\n") && !clients_only.contains("# Server"),
+            "{clients_only}"
+        );
+    }
+
+    #[test]
+    fn stream_commands_go_to_the_engine() {
+        check(
+            "XLEN s\nxlen\nXREAD BLOCK 0 STREAMS s $",
+            expect![[r#"
+                XLEN s
+                  <engine XLen { key: [115] }>
+                xlen
+                  -ERR wrong number of arguments for 'xlen' command⏎
+                XREAD BLOCK 0 STREAMS s $
+                  <engine XRead(XRead { count: None, block_ms: Some(0), streams: [([115], Last)] })>
+            "#]],
+        );
+    }
+
+    #[test]
+    fn table_matches_the_engine() {
+        for (name, arity) in rill_core::command::command_names() {
+            let spec = find_command(name.as_bytes())
+                .unwrap_or_else(|| panic!("{name} is missing from COMMANDS"));
+            assert!(!spec.handled_here, "{name} belongs to the engine");
+            assert_eq!(spec.arity, arity, "{name} arity");
+        }
+        for spec in COMMANDS.iter().filter(|s| !s.handled_here) {
+            assert!(
+                rill_core::command::command_names().any(|(n, _)| n.eq_ignore_ascii_case(spec.name)),
+                "{} is not an engine command",
+                spec.name
+            );
+        }
+    }
+}
