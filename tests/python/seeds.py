@@ -243,6 +243,22 @@ def tls_with_a_password(host, port, ca):
         pass
 
 
+def stop(nodes):
+    """Stops the nodes of start_cluster that are still running."""
+    for proc, _, _ in nodes:
+        if proc.poll() is None:
+            proc.terminate()
+            proc.wait(timeout=10)
+
+
+def report(results):
+    """Prints the count of passed and failed checks and exits non-zero if any failed."""
+    passed = sum(results)
+    failed = len(results) - passed
+    print(f"{passed} passed, {failed} failed")
+    sys.exit(1 if failed else 0)
+
+
 def run(name, check, *args):
     try:
         check(*args)
@@ -293,14 +309,8 @@ def main():
             results.append(run("redis_cluster_client", redis_cluster_client, nodes))
             results.append(run("sentinel_failover", sentinel_failover, nodes))
         finally:
-            for proc, _, _ in nodes:
-                if proc.poll() is None:
-                    proc.terminate()
-                    proc.wait(timeout=10)
-    passed = sum(results)
-    failed = len(results) - passed
-    print(f"{passed} passed, {failed} failed")
-    sys.exit(1 if failed else 0)
+            stop(nodes)
+    report(results)
 
 
 if __name__ == "__main__":

@@ -795,3 +795,71 @@ async fn typed_grpc_calls_cover_the_command_set() {
     );
     cluster.shutdown().await;
 }
+
+/// A transaction sent through a follower (redis-rs's atomic pipeline: MULTI ... EXEC) is one
+/// log entry, applied alike on every node; a WATCHed key changed by another client makes the
+/// next EXEC a null reply on all of them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_transaction_through_a_follower_is_one_entry_on_every_node() {
+    let cluster = TestCluster::start(3, |_| {}).await;
+    let leader = cluster.wait_leader().await;
+    let follower = cluster
+        .ids()
+        .into_iter()
+        .find(|&id| id != leader)
+        .expect("a follower");
+    let mut conn = connect(cluster.handle(follower).addr()).await;
+    add(&mut conn, "t", 0).await;
+    let (before, _) = cluster.assert_converged().await;
+    let (first, second, length): (String, String, usize) = within(
+        "EXEC",
+        redis::pipe()
+            .atomic()
+            .cmd("XADD")
+            .arg("t")
+            .arg("*")
+            .arg("n")
+            .arg("1")
+            .cmd("XADD")
+            .arg("t")
+            .arg("*")
+            .arg("n")
+            .arg("2")
+            .cmd("XLEN")
+            .arg("t")
+            .query_async(&mut conn),
+    )
+    .await
+    .expect("EXEC");
+    assert!(first < second, "{first} {second}");
+    assert_eq!(length, 3);
+    let (after, _) = cluster.assert_converged().await;
+    assert_eq!(after, before + 1, "the transaction is one log entry");
+    for id in cluster.ids() {
+        assert_eq!(
+            local_xlen(cluster.handle(id).addr(), "t").await,
+            3,
+            "node {id}"
+        );
+    }
+
+    // WATCH on the follower, a write by another client through the leader, then EXEC.
+    let mut raw = RawClient::connect(cluster.handle(follower).addr()).await;
+    assert_eq!(raw.call(&[b"WATCH", b"t"]).await, "+OK⏎");
+    add(&mut connect(cluster.handle(leader).addr()).await, "t", 4).await;
+    assert_eq!(raw.call(&[b"MULTI"]).await, "+OK⏎");
+    assert_eq!(
+        raw.call(&[b"XADD", b"t", b"*", b"n", b"5"]).await,
+        "+QUEUED⏎"
+    );
+    assert_eq!(raw.call(&[b"EXEC"]).await, "*-1⏎");
+    cluster.assert_converged().await;
+    for id in cluster.ids() {
+        assert_eq!(
+            local_xlen(cluster.handle(id).addr(), "t").await,
+            4,
+            "node {id}"
+        );
+    }
+    cluster.shutdown().await;
+}

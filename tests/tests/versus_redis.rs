@@ -110,3 +110,78 @@ async fn framing_errors_answer_like_redis() {
     }
     rill.shutdown().await;
 }
+
+/// MULTI, EXEC, DISCARD, WATCH, UNWATCH and FLUSHALL, byte for byte as Redis answers them:
+/// queuing, what aborts a transaction (an unknown command, a wrong arity or subcommand) and
+/// what only fails inside EXEC (a bad ID), a watched key changed by the same client, server
+/// commands queued beside stream commands, and the misuse errors.
+#[tokio::test]
+async fn transactions_answer_like_redis() {
+    let Some(redis) = RedisServer::start().await else {
+        return;
+    };
+    let rill = TestServer::start().await;
+    let script = r#"
+        EXEC
+        DISCARD
+        UNWATCH
+        MULTI
+        MULTI
+        WATCH s
+        XADD s 1-1 a 1
+        XADD s 1-1 b 2
+        XLEN s
+        PING
+        ECHO hi
+        EXEC
+        MULTI
+        XADD s 2-1 a 1
+        NOSUCH x
+        XLEN
+        EXEC
+        XLEN s
+        MULTI
+        XADD s 3-1 a 1
+        DISCARD
+        XLEN s
+        WATCH s
+        XADD s 4-1 a 1
+        MULTI
+        XLEN s
+        EXEC
+        WATCH s
+        UNWATCH
+        XADD s 5-1 a 1
+        MULTI
+        XLEN s
+        EXEC
+        WATCH nosuch s
+        MULTI
+        XLEN nosuch
+        XRANGE s 5-1 +
+        EXEC
+        MULTI
+        XGROUP FOO
+        EXEC
+        MULTI
+        XADD s bad a 1
+        XREAD BLOCK 100 STREAMS s $
+        XINFO FOO
+        EXEC
+        MULTI
+        EXEC
+        WATCH s
+        FLUSHALL
+        MULTI
+        XLEN s
+        EXEC
+        FLUSHALL ASYNC
+        FLUSHDB SYNC
+        FLUSHALL x
+        FLUSHDB a b
+        DBSIZE
+        "#;
+    let expected = run_script(redis.addr(), script).await;
+    assert_eq!(run_script(rill.addr(), script).await, expected);
+    rill.shutdown().await;
+}

@@ -21,7 +21,7 @@ pub mod reply;
 pub mod serde_bytes;
 pub mod store;
 
-pub use command::{parse, Command};
+pub use command::{parse, Command, Transaction};
 pub use engine::execute;
 pub use id::StreamId;
 pub use invariants::{check_invariants, check_stream_invariants};

@@ -82,6 +82,11 @@ impl Command {
                 check_name(&p.producer, limits)?;
                 p.add.check_limits(limits)?;
             }
+            Command::Exec(t) => {
+                for command in &t.commands {
+                    command.check_limits(limits)?;
+                }
+            }
             Command::XClaim(c) => {
                 check_name(&c.group, limits)?;
                 check_name(&c.consumer, limits)?;
@@ -218,7 +223,15 @@ impl Command {
                 XInfo::Consumers { key, group } => text(key) + text(group),
                 XInfo::Help => 0,
             },
-            Command::Del { keys } | Command::Exists { keys } => texts(keys),
+            Command::Del { keys } | Command::Exists { keys } | Command::KeyVersions { keys } => {
+                texts(keys)
+            }
+            Command::FlushAll => 0,
+            Command::Exec(t) => {
+                texts(t.watched.iter().map(|(key, _)| key))
+                    + t.watched.len() * ID_BYTES
+                    + t.commands.iter().map(Command::size_bytes).sum::<usize>()
+            }
             Command::Scan {
                 pattern,
                 type_filter,

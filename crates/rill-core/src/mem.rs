@@ -22,6 +22,9 @@ pub struct MemStore {
     /// `(touched_ms, producer)`, the index behind `idle_producers`.
     pub producers_idle: BTreeSet<(u64, Key)>,
     pub producer_clock: Option<crate::store::ProducerClock>,
+    /// [`Store::key_version`]'s stamps, and the counter they are drawn from.
+    pub versions: BTreeMap<Key, u64>,
+    pub version_counter: u64,
 }
 
 impl MemStore {
@@ -50,6 +53,7 @@ impl Store for MemStore {
         retain_prefix(&mut self.consumers, |(k, _, _)| k != key);
         retain_prefix(&mut self.pending, |(k, _, _)| k != key);
         retain_prefix(&mut self.consumer_pending, |(k, _, _, _)| k != key);
+        self.versions.remove(key);
     }
 
     fn stream_keys(&self, after: Option<&[u8]>, limit: usize) -> Vec<Vec<u8>> {
@@ -305,6 +309,15 @@ impl Store for MemStore {
 
     fn producer_count(&self) -> u64 {
         self.producers.len() as u64
+    }
+
+    fn key_version(&self, key: &[u8]) -> Option<u64> {
+        self.versions.get(key).copied()
+    }
+
+    fn touch(&mut self, key: &[u8]) {
+        self.version_counter += 1;
+        self.versions.insert(key.to_vec(), self.version_counter);
     }
 
     fn producer_clock(&self) -> Option<crate::store::ProducerClock> {

@@ -211,6 +211,14 @@ pub trait Store {
         limit: usize,
     ) -> Vec<StreamId>;
 
+    /// The stamp of the last change to `key` that WATCH sees (an entry added or removed, the
+    /// stream created by XGROUP CREATE MKSTREAM): `None` for a stream no change was stamped on
+    /// (one kept by a build before stamps). `delete_stream` removes the stamp with the stream.
+    fn key_version(&self, key: &[u8]) -> Option<u64>;
+    /// Stamps a change to `key`: with the next value of the store's change counter, so a
+    /// stamp never repeats.
+    fn touch(&mut self, key: &[u8]);
+
     fn producer(&self, producer: &[u8]) -> Option<ProducerState>;
     /// Inserts or replaces a producer, keeping the idle index and the count in step.
     fn put_producer(&mut self, producer: &[u8], state: &ProducerState);

@@ -10,6 +10,7 @@
 //!            read           ─▶ first wait for this batch's earlier writes, then run with the
 //!                              batch's other reads on one read view after one read barrier
 //!            BLOCK          ─▶ flush what came before, then wait (`Shared::block_on`)
+//!            WATCH, EXEC    ─▶ settle what came before, then run where the command must run
 //!            on a follower:
 //!            any            ─▶ queued; the batch's queued commands go to the leader in one
 //!                              `Forward` call, in order (stale reads after `READONLY`: here)
@@ -31,7 +32,7 @@ use rill_core::{Command, Reply};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::watch;
 
-use crate::commands::{dispatch, Action, ClientState};
+use crate::commands::{dispatch, Action, Answer, ClientState, PendingExec, WATCHED_KEYS_MAX};
 use crate::exec::{Interrupt, ReadOp, Route};
 use crate::resp::{encode, Protocol, ProtocolError, RequestDecoder};
 use crate::transport::Transport;
@@ -198,6 +199,16 @@ impl<S: Transport> Connection<S> {
                     self.settle_writes(&mut slots).await;
                     slots.push((protocol, Slot::Read(ReadOp::DbSize)));
                 }
+                Action::Watch(keys) => {
+                    self.settle(&mut slots).await?;
+                    let reply = self.watch(keys).await;
+                    slots.push((protocol, Slot::Ready(reply)));
+                }
+                Action::Exec(pending) => {
+                    self.settle(&mut slots).await?;
+                    let reply = self.exec(pending).await;
+                    slots.push((protocol, Slot::Ready(reply)));
+                }
                 Action::Engine(cmd) => {
                     let route = self.shared.route(&cmd, self.client.stale_reads).await;
                     match route {
@@ -327,6 +338,89 @@ impl<S: Transport> Connection<S> {
         for (position, reply) in positions.into_iter().zip(replies) {
             slots[position].1 = Slot::Ready(reply);
         }
+    }
+
+    /// Runs one command where it must run and waits for its reply, as WATCH and EXEC do:
+    /// after everything before them on the connection.
+    async fn run_now(&mut self, cmd: Command) -> Reply {
+        match self.shared.route(&cmd, self.client.stale_reads).await {
+            Route::Refuse(reply) => reply,
+            Route::Leader(addr) => {
+                let mut replies = self.shared.forward(&addr, &[cmd]).await;
+                replies.pop().unwrap_or_else(|| Reply::err("ERR no reply"))
+            }
+            Route::Here if cmd.is_write() => self.shared.submit(cmd).await.await,
+            Route::Here => {
+                let stale = self.client.stale_reads;
+                let mut replies = self
+                    .shared
+                    .run_reads(vec![ReadOp::Engine(cmd)], stale)
+                    .await;
+                replies.pop().unwrap_or_else(|| Reply::err("ERR no reply"))
+            }
+        }
+    }
+
+    /// WATCH: reads the keys' stamps and keeps them for EXEC.
+    async fn watch(&mut self, keys: Vec<Vec<u8>>) -> Reply {
+        if self.client.watched.len() + keys.len() > WATCHED_KEYS_MAX {
+            return Reply::err(format!(
+                "ERR a connection may watch at most {WATCHED_KEYS_MAX} keys"
+            ));
+        }
+        let reply = self
+            .run_now(Command::KeyVersions { keys: keys.clone() })
+            .await;
+        let Reply::Array(stamps) = reply else {
+            return reply;
+        };
+        for (key, stamp) in keys.into_iter().zip(stamps) {
+            let stamp = match stamp {
+                Reply::Int(stamp) => u64::try_from(stamp).ok(),
+                _ => None,
+            };
+            self.client.watched.push((key, stamp));
+        }
+        Reply::ok()
+    }
+
+    /// EXEC: the transaction's engine commands in one log entry, and the queued server
+    /// commands answered in their places. A null array when a watched key changed.
+    async fn exec(&mut self, pending: PendingExec) -> Reply {
+        let engine = match pending.command {
+            Some(cmd) => self.run_now(cmd).await,
+            None => Reply::Array(Vec::new()),
+        };
+        let mut engine_replies = match engine {
+            Reply::Array(replies) => replies.into_iter(),
+            // A null array (a watched key changed), or an error for the whole transaction
+            // (no leader, too large): nothing ran.
+            other => return other,
+        };
+        let mut replies = Vec::with_capacity(pending.answers.len());
+        for answer in pending.answers {
+            replies.push(match answer {
+                Answer::Engine => engine_replies
+                    .next()
+                    .unwrap_or_else(|| Reply::err("ERR no reply")),
+                Answer::Error(reply) => reply,
+                Answer::Server(argv) => self.run_server(&argv).await,
+            });
+        }
+        Reply::Array(replies)
+    }
+
+    /// A server command queued in a transaction, run at EXEC.
+    async fn run_server(&mut self, argv: &[Vec<u8>]) -> Reply {
+        let op = match dispatch(argv, &mut self.client, &self.shared.info) {
+            Action::Reply(reply) => return reply,
+            Action::Info { text, streams } => ReadOp::Info { text, streams },
+            Action::DbSize => ReadOp::DbSize,
+            // Not queued: QUIT, WATCH, MULTI and EXEC run at once inside MULTI.
+            other => return Reply::err(format!("ERR {other:?} cannot run inside EXEC")),
+        };
+        let mut replies = self.shared.run_reads(vec![op], true).await;
+        replies.pop().unwrap_or_else(|| Reply::err("ERR no reply"))
     }
 
     fn client_watch(&mut self) -> ClientWatch<'_, S> {

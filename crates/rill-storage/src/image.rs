@@ -197,7 +197,7 @@ fn read_node_record(key: &[u8], value: &[u8], meta: &mut ImageMeta) -> Result<()
 /// The tags the keys of a state family open with; `None` for `node`, whose records are read.
 fn family_tags(cf: Cf) -> Option<&'static [KeyTag]> {
     match cf {
-        Cf::Streams => Some(&[KeyTag::Stream]),
+        Cf::Streams => Some(&[KeyTag::Stream, KeyTag::KeyVersion, KeyTag::VersionCounter]),
         Cf::Entries => Some(&[KeyTag::Entry]),
         Cf::Groups => Some(&[KeyTag::Group]),
         Cf::Consumers => Some(&[KeyTag::Consumer]),

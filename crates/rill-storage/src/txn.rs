@@ -18,7 +18,8 @@ use rill_core::{
 use rocksdb::Snapshot;
 
 use crate::cf::{
-    consumer_pel, consumers, entries, groups, node, pel, pending_first, producers, streams, Cf,
+    consumer_pel, consumers, entries, groups, node, pel, pending_first, producers, streams,
+    versions, Cf,
 };
 use crate::codec::KeyRange;
 use crate::db::Db;
@@ -349,6 +350,7 @@ impl Store for Txn<'_> {
     fn delete_stream(&mut self, key: &[u8]) {
         let length = self.stream(key).map_or(0, |meta| meta.length);
         self.delete(Cf::Streams, streams::key(key));
+        self.delete(Cf::Streams, versions::key(key));
         let entries = entries::stream_range(key);
         if length > RECLAIM_ENTRIES_MIN {
             self.assert_writable();
@@ -740,6 +742,20 @@ impl Store for Txn<'_> {
             producers::decode_count,
         )
         .unwrap_or(0)
+    }
+
+    fn key_version(&self, key: &[u8]) -> Option<u64> {
+        self.get(Cf::Streams, &versions::key(key), versions::decode_value)
+    }
+
+    fn touch(&mut self, key: &[u8]) {
+        let counter = self
+            .get(Cf::Streams, &versions::COUNTER_KEY, versions::decode_value)
+            .unwrap_or(0)
+            + 1;
+        let value = versions::encode_value(counter);
+        self.put(Cf::Streams, versions::COUNTER_KEY.to_vec(), value.clone());
+        self.put(Cf::Streams, versions::key(key), value);
     }
 
     fn producer_clock(&self) -> Option<rill_core::ProducerClock> {

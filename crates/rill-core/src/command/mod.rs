@@ -278,6 +278,15 @@ pub enum Command {
     /// An XADD that a producer may retry without appending twice (not a Redis command: gRPC's
     /// `XAddRequest.producer` makes it). Built by [`Command::produce`].
     Produce(Box<Produce>),
+    /// EXEC: the commands queued after MULTI, run one after another in one log entry. None
+    /// runs when a watched key changed after WATCH read it; the reply is then a null array.
+    Exec(Box<Transaction>),
+    /// WATCH's read: each key's change stamp ([`Store::key_version`]), `Nil` for a missing key.
+    KeyVersions {
+        keys: Vec<Key>,
+    },
+    /// FLUSHALL and FLUSHDB (there is one database): removes every stream.
+    FlushAll,
 }
 
 /// XADD number `seq` of producer `producer`. The state machine remembers each producer's last
@@ -288,6 +297,15 @@ pub struct Produce {
     pub seq: u64,
     /// Always a [`Command::XAdd`].
     pub add: Command,
+}
+
+/// A transaction, as EXEC hands it to the log.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Transaction {
+    /// Each watched key with the stamp WATCH read (`None`: the key did not exist). EXEC runs
+    /// only if every one still reads the same.
+    pub watched: Vec<(Key, Option<u64>)>,
+    pub commands: Vec<Command>,
 }
 
 impl Command {
@@ -313,10 +331,11 @@ impl Command {
             | XAck { .. }
             | XClaim(_)
             | XAutoClaim(_) => true,
-            XSetId { .. } | Del { .. } | Produce(_) => true,
+            XSetId { .. } | Del { .. } | Produce(_) | Exec(_) | FlushAll => true,
             XGroup(g) => !matches!(g, self::XGroup::Help),
             XRange { .. } | XLen { .. } | XRead(_) | XPending { .. } | XInfo(_) => false,
             Exists { .. } | Type { .. } | Keys { .. } | Scan { .. } | Malformed(_) => false,
+            KeyVersions { .. } => false,
         }
     }
 
@@ -351,9 +370,15 @@ impl Command {
                 self::XInfo::Consumers { key, .. } => vec![key.clone()],
                 self::XInfo::Help => Vec::new(),
             },
-            Del { keys } | Exists { keys } => keys.clone(),
-            Keys { .. } | Scan { .. } => Vec::new(),
+            Del { keys } | Exists { keys } | KeyVersions { keys } => keys.clone(),
+            Keys { .. } | Scan { .. } | FlushAll => Vec::new(),
             Produce(p) => p.add.keys(),
+            Exec(t) => {
+                let watched = t.watched.iter().map(|(key, _)| key.clone());
+                watched
+                    .chain(t.commands.iter().flat_map(Command::keys))
+                    .collect()
+            }
         }
     }
 

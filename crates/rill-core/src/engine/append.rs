@@ -114,6 +114,7 @@ impl<S: Store> Exec<'_, S> {
             self.trim(key, &mut meta, trim);
         }
         self.store.put_stream(key, &meta);
+        self.store.touch(key);
         Ok(Some(new_id))
     }
 

@@ -54,6 +54,7 @@ impl<S: Store> Exec<'_, S> {
                 }
                 if meta.is_none() {
                     self.store.put_stream(key, &StreamMeta::default());
+                    self.store.touch(key);
                 }
                 let group_meta = GroupMeta {
                     last_delivered_id: resolve(start),

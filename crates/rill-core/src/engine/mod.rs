@@ -15,7 +15,8 @@
 //!           ├─▶ claim        XCLAIM, XAUTOCLAIM
 //!           ├─▶ info         XINFO
 //!           ├─▶ setid        XSETID
-//!           ├─▶ keyspace     DEL, KEYS, SCAN (XLEN, EXISTS and TYPE are answered right here)
+//!           ├─▶ keyspace     DEL, KEYS, SCAN, FLUSHALL (XLEN, EXISTS and TYPE are answered here)
+//!           ├─▶ transaction  EXEC and the change stamps WATCH reads
 //!           └─▶ malformed    a missing key or group named by a malformed command
 //! ```
 //!
@@ -34,6 +35,7 @@ mod malformed;
 mod pending;
 mod read;
 mod setid;
+mod transaction;
 mod trim;
 
 use crate::command::{Command, ReadFrom};
@@ -112,6 +114,9 @@ pub fn execute<S: Store>(store: &mut S, cmd: &Command, now_ms: u64, limits: &Lim
             type_filter,
         } => ex.scan(*cursor, pattern.as_deref(), *count, type_filter.as_deref()),
         Command::Produce(p) => ex.produce(p),
+        Command::Exec(t) => ex.exec(t),
+        Command::KeyVersions { keys } => ex.key_versions(keys),
+        Command::FlushAll => ex.flushall(),
     }
 }
 

@@ -111,6 +111,7 @@ impl<S: Store> Exec<'_, S> {
                 meta.first_id = self.first_entry_id(key);
             }
             self.store.put_stream(key, &meta);
+            self.store.touch(key);
         }
         Reply::Int(deleted)
     }
@@ -122,6 +123,7 @@ impl<S: Store> Exec<'_, S> {
         let removed = self.trim(key, &mut meta, trim);
         if removed > 0 {
             self.store.put_stream(key, &meta);
+            self.store.touch(key);
         }
         Reply::Int(removed as i64)
     }

@@ -3,14 +3,17 @@
 //!
 //! Script lines: `CMD arg ...` runs a command (arguments split on spaces; `""` is an empty
 //! argument); `@<ms>` sets the stamped time for the lines after it (default 1000).
+//! `WATCH`, `MULTI` and `EXEC` act as a connection does: WATCH runs `Command::KeyVersions` and
+//! keeps the stamps, MULTI queues the lines up to EXEC, which runs them as one `Command::Exec`.
 
 mod consumer_groups;
 mod producers;
 mod streams;
+mod transactions;
 
 use expect_test::Expect;
 
-use crate::{execute, parse, Command, Limits, MemStore, Reply};
+use crate::{execute, parse, Command, Limits, MemStore, Reply, Transaction};
 
 pub(crate) fn render(reply: &Reply) -> String {
     match reply {
@@ -63,26 +66,50 @@ pub(crate) fn check_with(script: &str, limits: &Limits, expect: Expect) {
     let mut store = MemStore::new();
     let mut now_ms = 1000;
     let mut out = String::new();
+    let mut watched: Vec<(Vec<u8>, Option<u64>)> = Vec::new();
+    let mut queued: Option<Vec<Command>> = None;
     for line in script.lines().map(str::trim).filter(|l| !l.is_empty()) {
         if let Some(ms) = line.strip_prefix('@') {
             now_ms = ms.parse().expect("@<ms>");
             continue;
         }
         let mut argv = split_args(line);
-        let mut producer = None;
-        if argv.first().map(Vec::as_slice) == Some(b"PRODUCE".as_slice()) {
-            let seq = std::str::from_utf8(&argv[2])
-                .expect("utf-8")
-                .parse()
-                .expect("seq");
-            producer = Some((argv[1].clone(), seq));
-            argv.drain(..3);
+        if line == "MULTI" {
+            queued = Some(Vec::new());
+            out.push_str(&format!("> {line}\n+OK\n"));
+            continue;
         }
-        let parsed = match producer {
-            Some((producer, seq)) => {
-                parse(&argv).map(|cmd| cmd.and_then(|cmd| Command::produce(producer, seq, cmd)))
+        let parsed = match (line, queued.take()) {
+            ("EXEC", Some(commands)) => Some(Ok(Command::Exec(Box::new(Transaction {
+                watched: std::mem::take(&mut watched),
+                commands,
+            })))),
+            (_, Some(mut commands)) => {
+                let cmd = parse(&argv).expect("an engine command").expect("parses");
+                commands.push(cmd);
+                queued = Some(commands);
+                out.push_str(&format!("> {line}\n+QUEUED\n"));
+                continue;
             }
-            None => parse(&argv),
+            _ if argv[0] == b"WATCH" => Some(Ok(Command::KeyVersions {
+                keys: argv[1..].to_vec(),
+            })),
+            _ => {
+                let mut producer = None;
+                if argv.first().map(Vec::as_slice) == Some(b"PRODUCE".as_slice()) {
+                    let seq = std::str::from_utf8(&argv[2])
+                        .expect("utf-8")
+                        .parse()
+                        .expect("seq");
+                    producer = Some((argv[1].clone(), seq));
+                    argv.drain(..3);
+                }
+                match producer {
+                    Some((producer, seq)) => parse(&argv)
+                        .map(|cmd| cmd.and_then(|cmd| Command::produce(producer, seq, cmd))),
+                    None => parse(&argv),
+                }
+            }
         };
         let reply = match parsed {
             None => Reply::err("(not an engine command)"),
@@ -91,6 +118,22 @@ pub(crate) fn check_with(script: &str, limits: &Limits, expect: Expect) {
                 let reply = execute(&mut store, &cmd, now_ms, limits);
                 crate::invariants::check_invariants(&store)
                     .expect("invariants hold after every command");
+                assert!(
+                    store
+                        .versions
+                        .keys()
+                        .all(|key| store.streams.contains_key(key)),
+                    "a change stamp outlived its stream"
+                );
+                if let (Command::KeyVersions { keys }, Reply::Array(stamps)) = (&cmd, &reply) {
+                    for (key, stamp) in keys.iter().zip(stamps) {
+                        let stamp = match stamp {
+                            Reply::Int(n) => Some(*n as u64),
+                            _ => None,
+                        };
+                        watched.push((key.clone(), stamp));
+                    }
+                }
                 reply
             }
         };

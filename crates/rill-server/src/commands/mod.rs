@@ -12,11 +12,12 @@
 //!
 //! Each family of the server's own commands has its module: `client` (HELLO, AUTH, CLIENT and
 //! the `CLIENT LIST` registry), `info` (INFO, CONFIG, ROLE), `table` (COMMAND and the table of
-//! every command Rill serves).
+//! every command Rill serves), `transaction` (MULTI, EXEC, WATCH and the commands they queue).
 
 mod client;
 mod info;
 mod table;
+mod transaction;
 
 use rill_core::id::parse_i64;
 use rill_core::reply::errors;
@@ -25,6 +26,7 @@ use rill_core::{Command, Reply};
 pub use client::ClientEntry;
 pub use info::ServerInfo;
 use table::COMMANDS;
+pub use transaction::{Answer, Multi, PendingExec, WATCHED_KEYS_MAX};
 
 use crate::resp::Protocol;
 
@@ -45,6 +47,10 @@ pub struct ClientState {
     pub stale_reads: bool,
     /// Passed `AUTH` (or `HELLO ... AUTH`); only matters when a password is configured.
     pub authenticated: bool,
+    /// Between MULTI and EXEC or DISCARD: the commands queued so far.
+    pub multi: Option<Multi>,
+    /// Keys WATCHed, with the stamp each had then (`None`: missing); EXEC and DISCARD clear it.
+    pub watched: Vec<(Vec<u8>, Option<u64>)>,
 }
 
 impl ClientState {
@@ -57,6 +63,8 @@ impl ClientState {
             lib_ver: None,
             stale_reads: false,
             authenticated: false,
+            multi: None,
+            watched: Vec::new(),
         }
     }
 }
@@ -76,6 +84,10 @@ pub enum Action {
     },
     /// A stream-engine command: read, write or blocking read.
     Engine(Command),
+    /// WATCH: read these keys' stamps (where reads run) and keep them for EXEC.
+    Watch(Vec<Vec<u8>>),
+    /// EXEC of a transaction that was not aborted.
+    Exec(PendingExec),
 }
 
 /// Decides what to do with `argv` (never empty: the decoder drops empty requests).
@@ -90,6 +102,9 @@ pub fn dispatch(argv: &[Vec<u8>], client: &mut ClientState, info: &ServerInfo) -
             .any(|allowed| name.eq_ignore_ascii_case(allowed))
     {
         return Action::Reply(Reply::err("NOAUTH Authentication required."));
+    }
+    if client.multi.is_some() && !transaction::runs_in_multi(name) {
+        return Action::Reply(transaction::queue(client, argv, info));
     }
     let spec = COMMANDS
         .iter()
@@ -136,6 +151,17 @@ pub fn dispatch(argv: &[Vec<u8>], client: &mut ClientState, info: &ServerInfo) -
             }
         }
         "quit" => return Action::Quit,
+        "multi" => transaction::multi(client),
+        "discard" => transaction::discard(client),
+        "unwatch" => transaction::unwatch(client),
+        "exec" => {
+            return match transaction::exec(client) {
+                Ok(pending) => Action::Exec(pending),
+                Err(reply) => Action::Reply(reply),
+            }
+        }
+        "watch" if client.multi.is_some() => Reply::err("ERR WATCH inside MULTI is not allowed"),
+        "watch" => return Action::Watch(args.to_vec()),
         "dbsize" => return Action::DbSize,
         "role" => info::role(info),
         "sentinel" => {
@@ -244,6 +270,8 @@ mod tests {
                 Action::DbSize => "<dbsize>".to_owned(),
                 Action::Info { streams, .. } => format!("<info streams={streams}>"),
                 Action::Engine(cmd) => format!("<engine {cmd:?}>"),
+                Action::Watch(keys) => format!("<watch {}>", keys.len()),
+                Action::Exec(pending) => format!("<exec {pending:?}>"),
             };
             out.push_str(&format!("{line}\n  {shown}\n"));
         }

@@ -2,6 +2,8 @@
 //!
 //! ```text
 //!   streams       0x01 | stream_key                                   -> StreamMeta
+//!                 0x0d | stream_key                                   -> change stamp u64
+//!                 0x0e                                                -> stamp counter u64
 //!   entries       0x02 | len | stream_key | id                        -> Fields
 //!   groups        0x03 | len | stream_key | group                     -> GroupMeta
 //!   consumers     0x04 | len | stream_key | len | group | consumer    -> ConsumerMeta
@@ -35,6 +37,7 @@ pub(crate) mod producers;
 pub(crate) mod raft_log;
 pub(crate) mod raft_meta;
 pub(crate) mod streams;
+pub(crate) mod versions;
 
 /// First byte of every key. Persisted: values never change and are never reused.
 #[repr(u8)]
@@ -52,6 +55,8 @@ pub(crate) enum KeyTag {
     GroupPendingFirst = 0x0a,
     ConsumerPendingFirst = 0x0b,
     ProducerClock = 0x0c,
+    KeyVersion = 0x0d,
+    VersionCounter = 0x0e,
     AppliedIndex = 0x40,
     NodeMeta = 0x41,
     RaftLog = 0x50,
@@ -141,6 +146,8 @@ mod tests {
             KeyTag::GroupPendingFirst,
             KeyTag::ConsumerPendingFirst,
             KeyTag::ProducerClock,
+            KeyTag::KeyVersion,
+            KeyTag::VersionCounter,
             KeyTag::AppliedIndex,
             KeyTag::NodeMeta,
             KeyTag::RaftLog,
@@ -149,7 +156,10 @@ mod tests {
         ];
         assert_eq!(
             tags.map(|t| t as u8),
-            [1, 2, 3, 4, 5, 6, 7, 8, 9, 0x0a, 0x0b, 0x0c, 0x40, 0x41, 0x50, 0x51, 0x52]
+            [
+                1, 2, 3, 4, 5, 6, 7, 8, 9, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x40, 0x41, 0x50, 0x51,
+                0x52
+            ]
         );
         let names = Cf::ALL.map(Cf::name);
         assert_eq!(

@@ -14,7 +14,8 @@ use std::collections::BTreeMap;
 use rill_core::StreamId;
 
 use crate::cf::{
-    consumer_pel, consumers, entries, groups, pel, pending_first, producers, streams, Cf, KeyTag,
+    consumer_pel, consumers, entries, groups, pel, pending_first, producers, streams, versions, Cf,
+    KeyTag,
 };
 use crate::db::{Db, DbOptions};
 
@@ -62,6 +63,16 @@ pub(crate) fn raw_records(db: &Db, cf: Cf) -> Vec<(Vec<u8>, Vec<u8>)> {
 pub(crate) fn dump(db: &Db) -> MemStore {
     let mut out = MemStore::new();
     for (k, v) in raw_records(db, Cf::Streams) {
+        if k.first() == Some(&(KeyTag::KeyVersion as u8)) {
+            let stream = versions::decode_key(&k).expect("key").to_vec();
+            out.versions
+                .insert(stream, versions::decode_value(&v).expect("value"));
+            continue;
+        }
+        if k == versions::COUNTER_KEY {
+            out.version_counter = versions::decode_value(&v).expect("value");
+            continue;
+        }
         out.streams.insert(
             streams::decode_key(&k).expect("key").to_vec(),
             streams::decode_value(&v).expect("value"),

@@ -1,4 +1,4 @@
-//! SCAN.
+//! SCAN, FLUSHALL and FLUSHDB.
 
 use super::*;
 use crate::command::*;
@@ -36,4 +36,13 @@ pub(super) fn parse_scan(a: &[Vec<u8>]) -> Parsed {
         count,
         type_filter,
     })
+}
+
+/// `FLUSHALL|FLUSHDB [ASYNC|SYNC]`: both ways remove everything before the reply.
+pub(super) fn parse_flush(a: &[Vec<u8>]) -> Parsed {
+    match a {
+        [] => Ok(Command::FlushAll),
+        [mode] if eq(mode, "ASYNC") || eq(mode, "SYNC") => Ok(Command::FlushAll),
+        _ => Err(err(errors::SYNTAX)),
+    }
 }

@@ -14,7 +14,7 @@ use super::{malformed, Command, Missing};
 use append::{parse_xadd, parse_xtrim};
 use groups::{parse_xautoclaim, parse_xclaim, parse_xgroup, parse_xpending};
 use info::{parse_xinfo, parse_xsetid};
-use keyspace::parse_scan;
+use keyspace::{parse_flush, parse_scan};
 use read::{parse_xrange, parse_xread};
 
 pub use info::XINFO_FULL_COUNT_DEFAULT;
@@ -76,6 +76,8 @@ const ARITY: &[(&str, i32)] = &[
     ("TYPE", 2),
     ("KEYS", 2),
     ("SCAN", -2),
+    ("FLUSHALL", -1),
+    ("FLUSHDB", -1),
 ];
 
 pub(crate) fn arity_ok(arity: i32, argc: usize) -> bool {
@@ -138,6 +140,7 @@ pub fn parse(argv: &[Vec<u8>]) -> Option<Parsed> {
             pattern: a[0].clone(),
         }),
         "SCAN" => parse_scan(a),
+        "FLUSHALL" | "FLUSHDB" => parse_flush(a),
         _ => unreachable!("every name in ARITY has a parser"),
     })
 }
