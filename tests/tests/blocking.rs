@@ -365,3 +365,46 @@ async fn redis_rs_blocking_reads_in_both_protocols() {
     }
     server.shutdown().await;
 }
+
+/// FLUSHALL wakes a client blocked in XREADGROUP, which then answers NOGROUP (its stream and
+/// group are gone), as Redis's `Blocking XREADGROUP: flushed DB` test expects; a transaction
+/// that flushes does the same.
+#[tokio::test]
+async fn flushall_wakes_blocked_group_readers_with_nogroup() {
+    let server = TestServer::start().await;
+    let mut writer = RawClient::connect(server.addr()).await;
+    for in_transaction in [false, true] {
+        writer.call(&[b"XADD", b"s", b"*", b"f", b"v"]).await;
+        writer.call(&[b"XGROUP", b"CREATE", b"s", b"g", b"$"]).await;
+        let mut reader = RawClient::connect(server.addr()).await;
+        reader
+            .send_command(&[
+                b"XREADGROUP",
+                b"GROUP",
+                b"g",
+                b"c",
+                b"BLOCK",
+                b"0",
+                b"STREAMS",
+                b"s",
+                b">",
+            ])
+            .await;
+        wait_for_blocked(&server, 1).await;
+        if in_transaction {
+            assert_eq!(writer.call(&[b"MULTI"]).await, "+OK⏎");
+            assert_eq!(writer.call(&[b"FLUSHDB"]).await, "+QUEUED⏎");
+            assert_eq!(writer.call(&[b"EXEC"]).await, "*1⏎+OK⏎");
+        } else {
+            assert_eq!(writer.call(&[b"FLUSHALL"]).await, "+OK⏎");
+        }
+        let reply = reader.read_reply().await.expect("woken");
+        assert!(
+            rill_tests::show(&reply).starts_with("-NOGROUP"),
+            "{}",
+            rill_tests::show(&reply)
+        );
+        wait_for_blocked(&server, 0).await;
+    }
+    server.shutdown().await;
+}

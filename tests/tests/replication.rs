@@ -420,7 +420,7 @@ async fn grpc_api_on_every_node_with_typed_errors() {
     assert_eq!(no_group.expect("XACK").into_inner().count, 0);
     let unknown = streams
         .execute(pb::ExecuteRequest {
-            args: vec![b"FLUSHALL".to_vec()],
+            args: vec![b"GET".to_vec(), b"jobs".to_vec()],
             read: None,
         })
         .await

@@ -1,7 +1,8 @@
 //! The same bytes to Rill and to a real Redis 7.0 must get the same bytes back, for the
 //! server's own commands and for framing errors. Left out on purpose: HELLO's map (server
 //! name, version), CONFIG values, CLIENT SETINFO (Redis 7.2), `SELECT 1` (Rill has one
-//! database) and commands Rill does not have (`GET`).
+//! database) and commands Rill does not have (`GET`). FUNCTION answers as a Redis with no
+//! functions loaded does.
 
 use rill_tests::{run_script, show, RawClient, RedisServer, TestServer};
 
@@ -27,6 +28,14 @@ async fn server_commands_answer_like_redis() {
         CLIENT SETNAME
         CLIENT GETNAME x
         CLIENT FOO
+        FUNCTION FLUSH
+        FUNCTION FLUSH ASYNC
+        FUNCTION FLUSH sync
+        FUNCTION FLUSH lazy
+        FUNCTION FLUSH ASYNC SYNC
+        FUNCTION LIST
+        FUNCTION FOO
+        FUNCTION
         CLIENT
         COMMAND FOO
         COMMAND COUNT x

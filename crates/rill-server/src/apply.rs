@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use rill_core::Reply;
+use rill_core::{Command, Reply};
 use rill_raft::{AppliedEntry, ApplyListener};
 
 use crate::blocking::Waiters;
@@ -76,6 +76,11 @@ impl ApplyListener for WakeReaders {
         }
         let mut touched: Vec<Vec<u8>> = Vec::new();
         for (command, reply) in entry.commands.iter().zip(entry.replies) {
+            if flushes(command) && wakes_readers(reply) {
+                // Blocked group readers then answer NOGROUP, as in Redis.
+                self.waiters.wake_all();
+                return;
+            }
             if wakes_readers(reply) {
                 touched.extend(command.keys());
             }
@@ -83,6 +88,15 @@ impl ApplyListener for WakeReaders {
         if !touched.is_empty() {
             self.waiters.wake(touched.iter().map(Vec::as_slice));
         }
+    }
+}
+
+/// FLUSHALL, alone or in a transaction: every stream is gone.
+fn flushes(command: &Command) -> bool {
+    match command {
+        Command::FlushAll => true,
+        Command::Exec(t) => t.commands.iter().any(flushes),
+        _ => false,
     }
 }
 

@@ -98,6 +98,18 @@ impl Waiters {
         }
     }
 
+    /// Wakes every blocked client (FLUSHALL removed whatever they wait on).
+    pub fn wake_all(&self) {
+        let registry = self.lock();
+        for notify in registry
+            .by_key
+            .values()
+            .flat_map(|waiting| waiting.values())
+        {
+            notify.notify_one();
+        }
+    }
+
     /// Clients blocked now (for `INFO clients`).
     pub fn blocked(&self) -> usize {
         self.lock().blocked

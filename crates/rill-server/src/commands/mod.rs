@@ -142,6 +142,7 @@ pub fn dispatch(argv: &[Vec<u8>], client: &mut ClientState, info: &ServerInfo) -
             reply
         }
         "select" => select(&args[0]),
+        "function" => function(args),
         "command" => table::command(args),
         "config" => info::config(args, info),
         "info" => {
@@ -217,6 +218,26 @@ fn wrong_sub_arity(command: &str, sub: &str) -> Reply {
     Reply::err(format!(
         "ERR wrong number of arguments for '{command}|{sub}' command"
     ))
+}
+
+/// `FUNCTION FLUSH [ASYNC|SYNC]` and `FUNCTION LIST`: Rill runs no functions, so there is
+/// none to flush or list. Redis's test harness flushes them before every test file.
+fn function(args: &[Vec<u8>]) -> Reply {
+    let sub = lossy(&args[0]).to_ascii_uppercase();
+    match (sub.as_str(), &args[1..]) {
+        ("FLUSH", []) => Reply::ok(),
+        ("FLUSH", [mode])
+            if mode.eq_ignore_ascii_case(b"ASYNC") || mode.eq_ignore_ascii_case(b"SYNC") =>
+        {
+            Reply::ok()
+        }
+        ("FLUSH", [_]) => Reply::err("ERR FUNCTION FLUSH only supports SYNC|ASYNC option"),
+        ("FLUSH", _) => Reply::err(
+            "ERR unknown subcommand or wrong number of arguments for 'FLUSH'. Try FUNCTION HELP.",
+        ),
+        ("LIST", _) => Reply::Array(Vec::new()),
+        _ => Reply::err(errors::unknown_subcommand(&args[0], "FUNCTION")),
+    }
 }
 
 fn select(index: &[u8]) -> Reply {

@@ -378,6 +378,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         &["@keyspace", "@write", "@slow", "@dangerous"],
         ENGINE,
     ),
+    spec("function", -2, &[], (0, 0, 0), &["@slow"], SERVER),
     spec(
         "multi",
         1,
