@@ -572,4 +572,38 @@ mod tests {
             );
         }
     }
+
+    /// A transaction's queue is bounded in bytes (`batch_bytes_max`): the command that would
+    /// pass the bound is refused and EXEC aborts. A transaction that was not aborted hands the
+    /// connection its engine commands as one `Command::Exec`, with each reply's source in order.
+    #[test]
+    fn the_queue_is_bounded_and_exec_keeps_the_order() {
+        let mut info = info();
+        info.config.proposer.batch_bytes_max = 1000;
+        let mut client = ClientState::new(7);
+        let mut run = |line: &str| {
+            let argv = split_args(line.as_bytes()).expect("balanced quotes");
+            match dispatch(&argv, &mut client, &info) {
+                Action::Reply(reply) => format!("{reply:?}"),
+                Action::Exec(pending) => format!("{pending:?}"),
+                other => format!("{other:?}"),
+            }
+        };
+        let big = format!("XADD s * f {}", "x".repeat(600));
+        assert_eq!(run("MULTI"), r#"Status("OK")"#);
+        assert_eq!(run(&big), r#"Status("QUEUED")"#);
+        assert_eq!(
+            run(&big),
+            r#"Error("ERR the transaction would exceed 1000 bytes (batch_bytes_max)")"#
+        );
+        assert_eq!(
+            run("EXEC"),
+            r#"Error("EXECABORT Transaction discarded because of previous errors.")"#
+        );
+        assert_eq!(run("EXEC"), r#"Error("ERR EXEC without MULTI")"#);
+        for line in ["MULTI", "PING", "XLEN s", "XADD s bad f v", "ECHO x"] {
+            run(line);
+        }
+        expect![[r#"PendingExec { command: Some(Exec(Transaction { watched: [], commands: [XLen { key: [115] }] })), answers: [Server([[80, 73, 78, 71]]), Engine, Error(Error("ERR Invalid stream ID specified as stream command argument")), Server([[69, 67, 72, 79], [120]])] }"#]].assert_eq(&run("EXEC"));
+    }
 }
