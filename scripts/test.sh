@@ -34,6 +34,7 @@ if python3 -c 'import redis, walrus' 2>/dev/null; then
   # (`cargo build -p rill-server`) would unify features differently and rebuild RocksDB.
   python3 tests/python/seeds.py "$CARGO_TARGET_DIR/debug/rill-server"
   python3 tests/python/transactions.py "$CARGO_TARGET_DIR/debug/rill-server"
+  python3 tests/python/redis8.py "$CARGO_TARGET_DIR/debug/rill-server"
 elif [ "${RILL_REQUIRE_PYTHON:-0}" = 1 ]; then
   echo "error: python3 with redis and walrus is required: pip install redis walrus" >&2
   exit 1

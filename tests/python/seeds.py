@@ -269,9 +269,8 @@ def run(name, check, *args):
         return False
 
 
-def main():
-    binary = sys.argv[1]
-    checks = [seed_one_sensor_stream, seed_two_event_processing, seed_three_walrus]
+def on_one_node(binary, checks):
+    """Runs each check(host, port) against one node; returns the results."""
     results = []
     with tempfile.TemporaryDirectory() as data_dir:
         proc, host, port, _ = start_server(binary, data_dir)
@@ -281,6 +280,33 @@ def main():
         finally:
             proc.terminate()
             proc.wait(timeout=10)
+    return results
+
+
+def via_a_follower(nodes, checks):
+    """Runs each check(host, port) against a follower of start_cluster's cluster (which
+    forwards writes to the leader); returns the results."""
+    follower = [n for n in nodes if replication(n[1], n[2]).get("role") == "slave"][0]
+    return [run(f"{check.__name__} (via a follower)", check, follower[1], follower[2])
+            for check in checks]
+
+
+def on_a_node_and_a_follower(binary, checks):
+    """on_one_node, then via_a_follower of a fresh three-node cluster; reports and exits."""
+    results = on_one_node(binary, checks)
+    with tempfile.TemporaryDirectory() as root:
+        nodes = start_cluster(binary, root)
+        try:
+            results += via_a_follower(nodes, checks)
+        finally:
+            stop(nodes)
+    report(results)
+
+
+def main():
+    binary = sys.argv[1]
+    checks = [seed_one_sensor_stream, seed_two_event_processing, seed_three_walrus]
+    results = on_one_node(binary, checks)
     # TLS with a password; the certificates from `rill dev certs`, built next to rill-server.
     with tempfile.TemporaryDirectory() as root:
         cli = os.path.join(os.path.dirname(binary), "rill")
@@ -302,10 +328,7 @@ def main():
     with tempfile.TemporaryDirectory() as root:
         nodes = start_cluster(binary, root)
         try:
-            follower = [n for n in nodes if replication(n[1], n[2]).get("role") == "slave"][0]
-            for check in checks:
-                results.append(run(f"{check.__name__} (cluster, via a follower)", check,
-                                   follower[1], follower[2]))
+            results += via_a_follower(nodes, checks)
             results.append(run("redis_cluster_client", redis_cluster_client, nodes))
             results.append(run("sentinel_failover", sentinel_failover, nodes))
         finally:

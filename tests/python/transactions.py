@@ -5,13 +5,11 @@ through a follower of a three-node cluster (the follower forwards EXEC to the le
 Usage: python3 tests/python/transactions.py path/to/rill-server
 """
 
-import os
 import sys
-import tempfile
 
 import redis
 
-from seeds import replication, report, run, start_cluster, start_server, stop
+from seeds import on_a_node_and_a_follower
 
 
 def default_pipeline(host, port):
@@ -150,26 +148,7 @@ CHECKS = [default_pipeline, watch_conflict, transaction_helper, errors_and_disca
 
 
 def main():
-    binary = sys.argv[1]
-    results = []
-    with tempfile.TemporaryDirectory() as data_dir:
-        proc, host, port, _ = start_server(binary, data_dir)
-        try:
-            for check in CHECKS:
-                results.append(run(f"{check.__name__} (one node)", check, host, port))
-        finally:
-            proc.terminate()
-            proc.wait(timeout=10)
-    with tempfile.TemporaryDirectory() as root:
-        nodes = start_cluster(binary, root)
-        try:
-            follower = [n for n in nodes if replication(n[1], n[2]).get("role") == "slave"][0]
-            for check in CHECKS:
-                results.append(run(f"{check.__name__} (via a follower)", check,
-                                   follower[1], follower[2]))
-        finally:
-            stop(nodes)
-    report(results)
+    on_a_node_and_a_follower(sys.argv[1], CHECKS)
 
 
 if __name__ == "__main__":

@@ -606,6 +606,7 @@ async fn typed_grpc_calls_cover_the_command_set() {
         threshold: Some(pb::trim::Threshold::MaxLen(2)),
         approximate: false,
         limit: 0,
+        policy: pb::RefPolicy::KeepRef as i32,
     };
     assert_eq!(
         count(
@@ -776,6 +777,39 @@ async fn typed_grpc_calls_cover_the_command_set() {
         .await
         .expect_err("no such group");
     assert_eq!(missing.code(), tonic::Code::NotFound, "{missing:?}");
+    // After SETID 0 the group has not been delivered anything again: every entry is
+    // referenced, and ACKED keeps it. alice still holds 3-1 pending; XACKDEL with DELREF
+    // acknowledges and deletes it.
+    let results = |response: Result<tonic::Response<pb::DeleteResults>, tonic::Status>| {
+        response.expect("delete results").into_inner().results
+    };
+    use pb::DeleteResult::{Deleted, Kept, NotFound};
+    let kept = api
+        .x_del_ex(pb::XDelExRequest {
+            key: key(),
+            policy: pb::RefPolicy::Acked as i32,
+            ids: vec!["2-1".to_owned(), "0-0".to_owned()],
+        })
+        .await;
+    assert_eq!(results(kept), [Kept as i32, NotFound as i32]);
+    let acked = api
+        .x_ack_del(pb::XAckDelRequest {
+            key: key(),
+            group: group(),
+            policy: pb::RefPolicy::DelRef as i32,
+            ids: vec!["3-1".to_owned(), "2-1".to_owned()],
+        })
+        .await;
+    assert_eq!(results(acked), [Deleted as i32, NotFound as i32]);
+    let unknown = api
+        .x_del_ex(pb::XDelExRequest {
+            key: key(),
+            policy: 7,
+            ids: vec!["2-1".to_owned()],
+        })
+        .await
+        .expect_err("an unknown policy");
+    assert_eq!(unknown.code(), tonic::Code::InvalidArgument, "{unknown:?}");
     api.x_set_id(pb::XSetIdRequest {
         key: key(),
         id: "10-0".to_owned(),

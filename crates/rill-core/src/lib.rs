@@ -12,6 +12,7 @@
 
 pub mod command;
 pub mod engine;
+pub mod format;
 pub mod glob;
 pub mod id;
 pub mod invariants;

@@ -87,6 +87,7 @@ impl Command {
                     command.check_limits(limits)?;
                 }
             }
+            Command::XAckDel { group, .. } => check_name(group, limits)?,
             Command::XClaim(c) => {
                 check_name(&c.group, limits)?;
                 check_name(&c.consumer, limits)?;
@@ -115,6 +116,7 @@ impl Command {
         }
         let ids = match self {
             Command::XDel { ids, .. } | Command::XAck { ids, .. } => ids.len(),
+            Command::XDelEx { ids, .. } | Command::XAckDel { ids, .. } => ids.len(),
             Command::XClaim(c) => c.ids.len(),
             _ => 0,
         };
@@ -182,6 +184,10 @@ impl Command {
             | Command::Keys { pattern: key } => text(key),
             Command::XDel { key, ids } => text(key) + ids.len() * ID_BYTES,
             Command::XAck { key, group, ids } => text(key) + text(group) + ids.len() * ID_BYTES,
+            Command::XDelEx { key, ids, .. } => text(key) + ids.len() * ID_BYTES,
+            Command::XAckDel {
+                key, group, ids, ..
+            } => text(key) + text(group) + ids.len() * ID_BYTES,
             Command::XRead(r) => {
                 texts(r.streams.iter().map(|(k, _)| k)) + r.streams.len() * ID_BYTES
             }

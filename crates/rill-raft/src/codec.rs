@@ -1,48 +1,25 @@
 //! The bytes of everything this crate persists in `rill-storage` (log entries, vote, log ids,
 //! membership, clock): a format byte, then postcard.
 //!
-//! Format 2: `0x02 | postcard(value)`. postcard is compact (varints) and its wire format is
+//! Format 3: `0x03 | postcard(value)`. postcard is compact (varints) and its wire format is
 //! specified and stable across its 1.x releases. Decoding refuses trailing bytes, so one value has
 //! one encoding.
 //!
-//! Format 1 is the same but for [`Peer`](crate::Peer), which had no incarnation then. postcard
-//! does not describe its fields, so a value of format 1 is decoded with a flag set that
-//! `Peer`'s `Deserialize` reads: stores written before incarnations existed read as before, their
-//! members with incarnation 0 (unknown).
+//! Earlier formats are the same but for types that have since gained a field: format 2 before a
+//! trim clause carried its reference policy, format 1 also before [`Peer`](crate::Peer) had an
+//! incarnation. postcard does not describe fields, so a value is decoded with its format set in
+//! [`rill_core::format`], where those types look: stores written before read as they did.
 
-use std::cell::Cell;
-
+use rill_core::format::{self, CURRENT as FORMAT};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-const FORMAT: u8 = 2;
-/// Values written before members had incarnations.
-const FORMAT_WITHOUT_INCARNATIONS: u8 = 1;
-
-thread_local! {
-    static DECODING_FORMAT_1: Cell<bool> = const { Cell::new(false) };
-}
-
-/// Whether the value being decoded on this thread is of format 1 (for `Peer`).
-pub(crate) fn decoding_format_1() -> bool {
-    DECODING_FORMAT_1.with(Cell::get)
-}
-
-/// Runs `decode` with the format-1 flag set as `format` says, and resets it after.
+/// Runs `decode` with the format of the value it decodes set for the types that read it.
 fn in_format<T>(format: u8, decode: impl FnOnce() -> T) -> Result<T, CodecError> {
-    let legacy = match format {
-        FORMAT => false,
-        FORMAT_WITHOUT_INCARNATIONS => true,
-        found => return Err(CodecError::BadFormat { found }),
-    };
-    struct Reset(bool);
-    impl Drop for Reset {
-        fn drop(&mut self) {
-            DECODING_FORMAT_1.with(|flag| flag.set(self.0));
-        }
+    if !(format::WITHOUT_INCARNATIONS..=FORMAT).contains(&format) {
+        return Err(CodecError::BadFormat { found: format });
     }
-    let _reset = Reset(DECODING_FORMAT_1.with(|flag| flag.replace(legacy)));
-    Ok(decode())
+    Ok(format::decode_in(format, decode))
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -154,7 +131,12 @@ mod tests {
             ],
             &["XADD", "s", "MINID", "=", "3-4", "9-9", "a", "\u{0}\u{ff}"],
             &["XTRIM", "s", "MAXLEN", "0"],
+            &["XTRIM", "s", "MINID", "~", "5", "ACKED"],
+            &["XADD", "s", "DELREF", "MAXLEN", "1", "*", "f", "v"],
             &["XDEL", "s", "1-1", "2"],
+            &["XDELEX", "s", "DELREF", "IDS", "2", "1-1", "2"],
+            &["XACKDEL", "s", "g", "IDS", "1", "1-1"],
+            &["XACKDEL", "s", "g", "IDS", "1", "bad"],
             &[
                 "XGROUP",
                 "CREATE",
@@ -241,6 +223,44 @@ mod tests {
         }
     }
 
+    /// A trim clause logged before reference policies (format 2) reads as KEEPREF, what it
+    /// meant then; the current format keeps the policy.
+    #[test]
+    fn trims_of_format_2_read_as_keepref() {
+        use rill_core::command::{RefPolicy, Trim, TrimStrategy};
+        // `Command::XTrim` is variant 4; postcard writes the index as a varint, then the
+        // fields in order: the key, then the clause's strategy, `~` and LIMIT.
+        let old = (4u32, b"s".to_vec(), (TrimStrategy::MaxLen(5), true, 100u64));
+        let mut bytes = vec![format::WITHOUT_REF_POLICY];
+        bytes = postcard::to_extend(&old, bytes).expect("encode");
+        let read: Command = decode(&bytes).expect("a format-2 XTRIM decodes");
+        let trim = Trim {
+            strategy: TrimStrategy::MaxLen(5),
+            approx: true,
+            limit: 100,
+            policy: RefPolicy::KeepRef,
+        };
+        assert_eq!(
+            read,
+            Command::XTrim {
+                key: b"s".to_vec(),
+                trim
+            }
+        );
+        assert_eq!(format::decoding(), FORMAT);
+        let acked = Command::XTrim {
+            key: b"s".to_vec(),
+            trim: Trim {
+                policy: RefPolicy::Acked,
+                ..trim
+            },
+        };
+        round_trip(&acked);
+        // The same bytes under the current format lack the policy: refused, not misread.
+        bytes[0] = FORMAT;
+        assert!(decode::<Command>(&bytes).is_err());
+    }
+
     /// A membership written before members had incarnations (format 1) reads with incarnation
     /// 0, and what follows the members decodes in place.
     #[test]
@@ -260,7 +280,7 @@ mod tests {
         )]);
         // A `Membership` is its joint configs, then its nodes: the same serde shape.
         let old = (vec![BTreeSet::from([1u64])], nodes);
-        let mut bytes = vec![FORMAT_WITHOUT_INCARNATIONS];
+        let mut bytes = vec![format::WITHOUT_INCARNATIONS];
         bytes = postcard::to_extend(&(Some(log_id), old), bytes).expect("encode");
         let read: StoredMembership = decode(&bytes).expect("a format-1 membership decodes");
         let peer = read.membership().get_node(&1).expect("node 1");
@@ -273,18 +293,20 @@ mod tests {
             }
         );
         assert_eq!(read.log_id(), &Some(log_id));
-        // The flag does not outlive the call: the same thread decodes format 2 after.
-        assert!(!decoding_format_1());
+        // The format does not outlive the call: the same thread decodes the current one after.
+        assert_eq!(format::decoding(), FORMAT);
         round_trip(&read);
     }
 
     #[test]
     fn refuses_unknown_format_and_garbage() {
         assert!(matches!(decode::<u64>(&[]), Err(CodecError::Empty)));
-        assert!(matches!(
-            decode::<u64>(&[3, 0]),
-            Err(CodecError::BadFormat { found: 3 })
-        ));
+        for found in [0, FORMAT + 1] {
+            assert!(matches!(
+                decode::<u64>(&[found, 0]),
+                Err(CodecError::BadFormat { found: f }) if f == found
+            ));
+        }
         assert!(decode::<LogId>(&[FORMAT, 0xff, 0xff]).is_err());
     }
 }

@@ -58,7 +58,7 @@ impl<'de> Deserialize<'de> for Peer {
             raft_addr: String,
             client_addr: String,
         }
-        if crate::codec::decoding_format_1() {
+        if rill_core::format::decoding() <= rill_core::format::WITHOUT_INCARNATIONS {
             let old = WithoutIncarnation::deserialize(deserializer)?;
             return Ok(Peer {
                 raft_addr: old.raft_addr,

@@ -37,14 +37,69 @@ pub enum TrimStrategy {
     MinId(StreamId),
 }
 
-/// A trimming clause (`MAXLEN|MINID [=|~] threshold [LIMIT n]`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// A trimming clause (`MAXLEN|MINID [=|~] threshold [LIMIT n] [KEEPREF|DELREF|ACKED]`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub struct Trim {
     pub strategy: TrimStrategy,
     /// `~`: remove only whole nodes of [`crate::engine::TRIM_NODE_ENTRIES`] entries.
     pub approx: bool,
     /// Most entries to remove; 0 means no limit. Only with `~`.
     pub limit: u64,
+    pub policy: RefPolicy,
+}
+
+impl<'de> Deserialize<'de> for Trim {
+    /// A clause logged before reference policies existed (format 2 and older) reads as
+    /// `KEEPREF`, which is what it meant.
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Trim, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(rename = "Trim")]
+        struct Current {
+            strategy: TrimStrategy,
+            approx: bool,
+            limit: u64,
+            policy: RefPolicy,
+        }
+        #[derive(Deserialize)]
+        #[serde(rename = "Trim")]
+        struct WithoutPolicy {
+            strategy: TrimStrategy,
+            approx: bool,
+            limit: u64,
+        }
+        if crate::format::decoding() <= crate::format::WITHOUT_REF_POLICY {
+            let old = WithoutPolicy::deserialize(deserializer)?;
+            return Ok(Trim {
+                strategy: old.strategy,
+                approx: old.approx,
+                limit: old.limit,
+                policy: RefPolicy::KeepRef,
+            });
+        }
+        let t = Current::deserialize(deserializer)?;
+        Ok(Trim {
+            strategy: t.strategy,
+            approx: t.approx,
+            limit: t.limit,
+            policy: t.policy,
+        })
+    }
+}
+
+/// What removing an entry does about the consumer groups that still refer to it (Redis 8.2's
+/// `KEEPREF|DELREF|ACKED`, on XDELEX, XACKDEL, XTRIM and XADD's trimming).
+///
+/// An entry is *referenced* while some group has not been delivered it yet (its last-delivered
+/// ID is below the entry's) or some group's pending-entries list holds it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RefPolicy {
+    /// Remove the entry; pending entries naming it stay, dangling (XDEL's way).
+    #[default]
+    KeepRef,
+    /// Remove the entry and every group's pending entry for it.
+    DelRef,
+    /// Remove the entry only if it is not referenced.
+    Acked,
 }
 
 /// Where a read starts, per stream.
@@ -173,6 +228,8 @@ pub enum Missing {
     NoGroupRead,
     /// XGROUP's "requires the key to exist", or its NOGROUP for a missing group.
     XGroup,
+    /// An array of this many `-1`s, one per ID named (XDELEX, XACKDEL).
+    EachNotFound(u64),
 }
 
 /// Malformed arguments to a command that, in Redis, looks up its key (and group) before it
@@ -287,6 +344,19 @@ pub enum Command {
     },
     /// FLUSHALL and FLUSHDB (there is one database): removes every stream.
     FlushAll,
+    /// XDELEX (Redis 8.2): XDEL with a [`RefPolicy`], one answer per ID.
+    XDelEx {
+        key: Key,
+        policy: RefPolicy,
+        ids: Vec<StreamId>,
+    },
+    /// XACKDEL (Redis 8.2): XACK, then removes each acknowledged entry as `policy` allows.
+    XAckDel {
+        key: Key,
+        group: Key,
+        policy: RefPolicy,
+        ids: Vec<StreamId>,
+    },
 }
 
 /// XADD number `seq` of producer `producer`. The state machine remembers each producer's last
@@ -332,6 +402,7 @@ impl Command {
             | XClaim(_)
             | XAutoClaim(_) => true,
             XSetId { .. } | Del { .. } | Produce(_) | Exec(_) | FlushAll => true,
+            XDelEx { .. } | XAckDel { .. } => true,
             XGroup(g) => !matches!(g, self::XGroup::Help),
             XRange { .. } | XLen { .. } | XRead(_) | XPending { .. } | XInfo(_) => false,
             Exists { .. } | Type { .. } | Keys { .. } | Scan { .. } | Malformed(_) => false,
@@ -351,6 +422,7 @@ impl Command {
             XAck { key, .. } | XPending { key, .. } | XSetId { key, .. } | Type { key } => {
                 vec![key.clone()]
             }
+            XDelEx { key, .. } | XAckDel { key, .. } => vec![key.clone()],
             XClaim(c) => vec![c.key.clone()],
             XAutoClaim(c) => vec![c.key.clone()],
             Malformed(m) => m.keys.clone(),

@@ -35,20 +35,6 @@ impl<S: Store> Exec<'_, S> {
         self.store.put_pending(key, group, id, &new);
     }
 
-    /// Drops a pending entry whose stream entry is gone (XCLAIM and XAUTOCLAIM do this).
-    fn drop_pending(
-        &mut self,
-        key: &[u8],
-        group: &[u8],
-        id: StreamId,
-        pe: &PendingEntry,
-        group_meta: &mut GroupMeta,
-    ) {
-        self.store.delete_pending(key, group, id);
-        self.adjust_consumer_count(key, group, &pe.consumer, -1);
-        group_meta.pending_count -= 1;
-    }
-
     fn claimed_reply(&self, key: &[u8], id: StreamId, justid: bool) -> Reply {
         if justid {
             return id_reply(id);

@@ -1,11 +1,11 @@
 //! XGROUP's subcommands, and the consumer bookkeeping every group command shares: creating a
-//! consumer within `consumers_per_group_max`, the `pending_per_group_max` check, and the one
-//! helper that moves a consumer's pending count.
+//! consumer within `consumers_per_group_max`, the `pending_per_group_max` check, and the
+//! helpers that move a consumer's pending count and drop a pending entry.
 
 use crate::command::{GroupStart, XGroup};
 use crate::id::StreamId;
 use crate::reply::{errors, Reply};
-use crate::store::{ConsumerMeta, GroupMeta, Store, StreamMeta};
+use crate::store::{ConsumerMeta, GroupMeta, PendingEntry, Store, StreamMeta};
 
 use super::{help, nogroup_for_key, Exec};
 
@@ -180,6 +180,21 @@ impl<S: Store> Exec<'_, S> {
         self.store.put_group(key, group, &group_meta);
         self.store.delete_consumer(key, group, consumer);
         Reply::Int(ids.len() as i64)
+    }
+
+    /// Removes a pending entry with its owner's count and the group's (`group_meta`, which the
+    /// caller writes back).
+    pub(super) fn drop_pending(
+        &mut self,
+        key: &[u8],
+        group: &[u8],
+        id: StreamId,
+        pe: &PendingEntry,
+        group_meta: &mut GroupMeta,
+    ) {
+        self.store.delete_pending(key, group, id);
+        self.adjust_consumer_count(key, group, &pe.consumer, -1);
+        group_meta.pending_count -= 1;
     }
 
     pub(super) fn adjust_consumer_count(

@@ -5,6 +5,7 @@ use crate::command::{Malformed, Missing};
 use crate::reply::{errors, Reply};
 use crate::store::Store;
 
+use super::references::each_not_found;
 use super::{nogroup, nogroup_for_key, nogroup_read, Exec};
 
 impl<S: Store> Exec<'_, S> {
@@ -24,6 +25,9 @@ impl<S: Store> Exec<'_, S> {
                 }
                 Missing::XGroup if !key_exists => return Reply::err(errors::XGROUP_NEEDS_KEY),
                 Missing::XGroup if group_missing => return nogroup_for_key(key, group),
+                Missing::EachNotFound(n) if !key_exists || group_missing => {
+                    return each_not_found(n as usize)
+                }
                 _ => {}
             }
         }

@@ -8,6 +8,7 @@
 //! ```text
 //!  execute ─┬─▶ append       XADD, a producer's XADD, the ID an XADD gets
 //!           ├─▶ trim         XDEL, XTRIM, and the trimming XADD asks for
+//!           ├─▶ references   XDELEX, XACKDEL, and what KEEPREF|DELREF|ACKED mean to trimming
 //!           ├─▶ read         XRANGE, XREVRANGE, XREAD
 //!           ├─▶ groups       XGROUP, consumers and their pending counts, group limits
 //!           ├─▶ group_read   XREADGROUP, XACK
@@ -22,7 +23,8 @@
 //!
 //! `entries_read` keeps a group's `entries-read` counter and `lag`. The families share only
 //! what is in this file, except where one uses another's bookkeeping: `append` trims through
-//! `trim`, `group_read` and `claim` use `groups`, `group_read` and `info` use `entries_read`.
+//! `trim`, `trim` and `references` use each other's removals, `group_read`, `claim` and
+//! `references` use `groups`, `group_read` and `info` use `entries_read`.
 
 mod append;
 mod claim;
@@ -34,6 +36,7 @@ mod keyspace;
 mod malformed;
 mod pending;
 mod read;
+mod references;
 mod setid;
 mod transaction;
 mod trim;
@@ -117,6 +120,13 @@ pub fn execute<S: Store>(store: &mut S, cmd: &Command, now_ms: u64, limits: &Lim
         Command::Exec(t) => ex.exec(t),
         Command::KeyVersions { keys } => ex.key_versions(keys),
         Command::FlushAll => ex.flushall(),
+        Command::XDelEx { key, policy, ids } => ex.xdelex(key, *policy, ids),
+        Command::XAckDel {
+            key,
+            group,
+            policy,
+            ids,
+        } => ex.xackdel(key, group, *policy, ids),
     }
 }
 

@@ -1,7 +1,7 @@
 //! Removing entries: XDEL by ID, XTRIM and XADD's trimming from the head (MAXLEN, MINID, `~`
 //! and LIMIT), and the stream's first ID after either.
 
-use crate::command::{Key, Trim, TrimStrategy};
+use crate::command::{Key, RefPolicy, Trim, TrimStrategy};
 use crate::id::StreamId;
 use crate::reply::Reply;
 use crate::store::{Store, StreamMeta};
@@ -16,6 +16,9 @@ impl<S: Store> Exec<'_, S> {
     /// history: the first entry kept is found by walking IDs (no fields) from the nearer end,
     /// and the head goes in one `delete_entries_below`.
     pub(super) fn trim(&mut self, key: &[u8], meta: &mut StreamMeta, trim: &Trim) -> u64 {
+        if trim.policy != RefPolicy::KeepRef {
+            return self.trim_each(key, meta, trim);
+        }
         // LIMIT caps the work as well as the result: no need to count past it.
         let limit = match trim.limit {
             0 => meta.length,
@@ -55,6 +58,74 @@ impl<S: Store> Exec<'_, S> {
         to_remove
     }
 
+    /// Trimming with DELREF or ACKED (`streamTrim`'s walk): entry by entry from the head, `~`
+    /// or not, each removed entry a tombstone. DELREF drops every group's pending entry for
+    /// each entry it removes; ACKED skips referenced entries and goes on past them, and stops
+    /// at the first entry some group has not been delivered (every later one is referenced
+    /// too). LIMIT caps the entries looked at, removed or skipped, rounded down to whole nodes.
+    ///
+    /// Redis walks nodes and stops after the node that holds the MAXLEN target even when
+    /// skipped entries left the stream above it; Rill has no nodes and walks on.
+    fn trim_each(&mut self, key: &[u8], meta: &mut StreamMeta, trim: &Trim) -> u64 {
+        const BATCH: usize = 1024;
+        let groups = self.groups_of(key);
+        // LIMIT counts whole nodes, as in the walk without a policy: Redis stops before a node
+        // whose entries would take it past LIMIT.
+        let limit = match trim.limit {
+            0 => u64::MAX,
+            limit => limit - limit % TRIM_NODE_ENTRIES,
+        };
+        let mut looked_at = 0u64;
+        let mut removed = 0u64;
+        let mut from = StreamId::MIN;
+        'walk: loop {
+            let mut batch = Vec::with_capacity(BATCH);
+            self.store
+                .visit_entry_ids(key, from, StreamId::MAX, false, &mut |id| {
+                    batch.push(id);
+                    batch.len() < BATCH
+                });
+            let Some(&last) = batch.last() else {
+                break;
+            };
+            for id in batch {
+                let done = match trim.strategy {
+                    TrimStrategy::MaxLen(max) => meta.length <= max,
+                    TrimStrategy::MinId(min) => id >= min,
+                };
+                if done || looked_at == limit {
+                    break 'walk;
+                }
+                looked_at += 1;
+                if trim.policy == RefPolicy::Acked {
+                    if groups.undelivered(id) {
+                        // So is every later entry: all referenced.
+                        break 'walk;
+                    }
+                    if self.referenced(key, &groups, id) {
+                        continue;
+                    }
+                } else {
+                    self.drop_references(key, &groups, id);
+                }
+                self.store.delete_entry(key, id);
+                meta.length -= 1;
+                removed += 1;
+            }
+            match last.next() {
+                Some(next) => from = next,
+                None => break,
+            }
+        }
+        if removed > 0 {
+            meta.first_id = match meta.length {
+                0 => StreamId::MIN,
+                _ => self.first_entry_id(key),
+            };
+        }
+        removed
+    }
+
     /// The ID `n` places from the head (from the tail when `rev`), counting from 0.
     fn nth_entry_id(&self, key: &[u8], rev: bool, n: u64) -> Option<StreamId> {
         let mut passed = 0u64;
@@ -84,7 +155,7 @@ impl<S: Store> Exec<'_, S> {
         counted
     }
 
-    fn first_entry_id(&self, key: &[u8]) -> StreamId {
+    pub(super) fn first_entry_id(&self, key: &[u8]) -> StreamId {
         self.nth_entry_id(key, false, 0).unwrap_or(StreamId::MIN)
     }
 
@@ -92,26 +163,13 @@ impl<S: Store> Exec<'_, S> {
         let Some(mut meta) = self.store.stream(key) else {
             return Reply::Int(0);
         };
+        let old_first = meta.first_id;
         let mut deleted = 0;
-        let mut first_deleted = false;
         for &id in ids {
-            if self.store.entry(key, id).is_none() {
-                continue;
-            }
-            self.store.delete_entry(key, id);
-            meta.length -= 1;
-            first_deleted |= id == meta.first_id;
-            meta.max_deleted_id = meta.max_deleted_id.max(id);
-            deleted += 1;
+            deleted += i64::from(self.delete_one(key, &mut meta, id));
         }
         if deleted > 0 {
-            if meta.length == 0 {
-                meta.first_id = StreamId::MIN;
-            } else if first_deleted {
-                meta.first_id = self.first_entry_id(key);
-            }
-            self.store.put_stream(key, &meta);
-            self.store.touch(key);
+            self.finish_deletes(key, &mut meta, old_first);
         }
         Reply::Int(deleted)
     }

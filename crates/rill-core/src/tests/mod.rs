@@ -8,6 +8,7 @@
 
 mod consumer_groups;
 mod producers;
+mod references;
 mod streams;
 mod transactions;
 

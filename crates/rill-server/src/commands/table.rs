@@ -195,6 +195,22 @@ pub const COMMANDS: &[CommandSpec] = &[
         ENGINE,
     ),
     spec(
+        "xdelex",
+        -5,
+        &["write", "fast"],
+        (1, 1, 1),
+        &["@write", "@stream", "@fast"],
+        ENGINE,
+    ),
+    spec(
+        "xackdel",
+        -6,
+        &["write", "fast"],
+        (1, 1, 1),
+        &["@write", "@stream", "@fast"],
+        ENGINE,
+    ),
+    spec(
         "xtrim",
         -4,
         &["write"],

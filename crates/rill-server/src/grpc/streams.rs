@@ -135,7 +135,44 @@ fn trim_args(trim: &pb::Trim, args: &mut Vec<Vec<u8>>) -> Result<(), Status> {
         args.push(bytes("LIMIT"));
         args.push(bytes(&trim.limit.to_string()));
     }
+    args.push(policy_arg(trim.policy)?);
     Ok(())
+}
+
+/// A `RefPolicy` as sent: a value this build does not know is refused, not read as KEEPREF.
+fn policy_arg(policy: i32) -> Result<Vec<u8>, Status> {
+    let policy = pb::RefPolicy::try_from(policy)
+        .map_err(|_| Status::invalid_argument(format!("ERR unknown RefPolicy {policy}")))?;
+    Ok(bytes(match policy {
+        pb::RefPolicy::KeepRef => "KEEPREF",
+        pb::RefPolicy::DelRef => "DELREF",
+        pb::RefPolicy::Acked => "ACKED",
+    }))
+}
+
+/// `[policy] IDS n id...`, as XDELEX and XACKDEL take them.
+fn policy_and_ids(policy: i32, ids: &[String], args: &mut Vec<Vec<u8>>) -> Result<(), Status> {
+    args.push(policy_arg(policy)?);
+    args.push(bytes("IDS"));
+    args.push(bytes(&ids.len().to_string()));
+    args.extend(ids.iter().map(|id| bytes(id)));
+    Ok(())
+}
+
+fn delete_results_of(reply: Reply) -> Result<pb::DeleteResults, Status> {
+    let Reply::Array(items) = reply else {
+        return Err(malformed("delete results"));
+    };
+    let results = items
+        .iter()
+        .map(|item| match item {
+            Reply::Int(-1) => Ok(pb::DeleteResult::NotFound as i32),
+            Reply::Int(1) => Ok(pb::DeleteResult::Deleted as i32),
+            Reply::Int(2) => Ok(pb::DeleteResult::Kept as i32),
+            _ => Err(malformed("a delete result")),
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(pb::DeleteResults { results })
 }
 
 #[tonic::async_trait]
@@ -323,6 +360,30 @@ impl Streams for Service {
         let mut args = vec![bytes("XDEL"), request.key];
         args.extend(request.ids.iter().map(|id| bytes(id)));
         self.count(args).await
+    }
+
+    async fn x_del_ex(
+        &self,
+        request: Request<pb::XDelExRequest>,
+    ) -> Result<Response<pb::DeleteResults>, Status> {
+        let request = request.into_inner();
+        let policy = request.policy;
+        let mut args = vec![bytes("XDELEX"), request.key];
+        policy_and_ids(policy, &request.ids, &mut args)?;
+        let reply = self.run(args, false).await?;
+        Ok(Response::new(delete_results_of(reply)?))
+    }
+
+    async fn x_ack_del(
+        &self,
+        request: Request<pb::XAckDelRequest>,
+    ) -> Result<Response<pb::DeleteResults>, Status> {
+        let request = request.into_inner();
+        let policy = request.policy;
+        let mut args = vec![bytes("XACKDEL"), request.key, bytes(&request.group)];
+        policy_and_ids(policy, &request.ids, &mut args)?;
+        let reply = self.run(args, false).await?;
+        Ok(Response::new(delete_results_of(reply)?))
     }
 
     async fn x_trim(

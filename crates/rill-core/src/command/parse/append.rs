@@ -1,4 +1,5 @@
-//! XADD and XTRIM: the ID, NOMKSTREAM and the trim clause they share.
+//! XADD and XTRIM: the ID, NOMKSTREAM and the trim clause they share, with its reference
+//! policy.
 
 use super::*;
 use crate::command::*;
@@ -14,6 +15,7 @@ fn parse_add_or_trim(a: &[Vec<u8>], xadd: bool) -> Result<AddOrTrim, Reply> {
     let mut approx = false;
     let mut limit: Option<u64> = None;
     let mut nomkstream = false;
+    let mut policy = None;
     let mut id = None;
     let mut i = 1;
     while i < a.len() {
@@ -56,6 +58,9 @@ fn parse_add_or_trim(a: &[Vec<u8>], xadd: bool) -> Result<AddOrTrim, Reply> {
             continue;
         } else if xadd && eq(opt, "NOMKSTREAM") {
             nomkstream = true;
+        } else if let Some(p) = policy.is_none().then(|| ref_policy(opt)).flatten() {
+            // A second policy, even the same one, is not an option: XADD takes it for the ID.
+            policy = Some(p);
         } else if xadd {
             id = Some((parse_add_id(opt)?, i));
             break;
@@ -87,10 +92,12 @@ fn parse_add_or_trim(a: &[Vec<u8>], xadd: bool) -> Result<AddOrTrim, Reply> {
         None if approx => 100 * crate::engine::TRIM_NODE_ENTRIES,
         None => 0,
     };
+    // XADD takes a policy without a trimming strategy, and has no use for it.
     let trim = strategy.map(|strategy| Trim {
         strategy,
         approx,
         limit,
+        policy: policy.unwrap_or_default(),
     });
     Ok((trim, nomkstream, id))
 }

@@ -2,6 +2,7 @@
 //! helpers are here; each family of commands has its file.
 
 mod append;
+mod delete;
 mod groups;
 mod info;
 mod keyspace;
@@ -12,6 +13,7 @@ use crate::reply::{errors, Reply};
 
 use super::{malformed, Command, Missing};
 use append::{parse_xadd, parse_xtrim};
+use delete::{parse_xackdel, parse_xdelex, ref_policy};
 use groups::{parse_xautoclaim, parse_xclaim, parse_xgroup, parse_xpending};
 use info::{parse_xinfo, parse_xsetid};
 use keyspace::{parse_flush, parse_scan};
@@ -61,11 +63,13 @@ const ARITY: &[(&str, i32)] = &[
     ("XREVRANGE", -4),
     ("XLEN", 2),
     ("XDEL", -3),
+    ("XDELEX", -5),
     ("XTRIM", -4),
     ("XREAD", -4),
     ("XGROUP", -2),
     ("XREADGROUP", -7),
     ("XACK", -4),
+    ("XACKDEL", -6),
     ("XPENDING", -3),
     ("XCLAIM", -6),
     ("XAUTOCLAIM", -6),
@@ -115,6 +119,7 @@ pub fn parse(argv: &[Vec<u8>]) -> Option<Parsed> {
                 ids,
             })
             .or_else(|e| Ok(malformed(&a[..1], None, Missing::Zero, e))),
+        "XDELEX" => parse_xdelex(a),
         "XTRIM" => parse_xtrim(a),
         "XREAD" => parse_xread(a, false),
         "XGROUP" => parse_xgroup(a),
@@ -126,6 +131,7 @@ pub fn parse(argv: &[Vec<u8>]) -> Option<Parsed> {
                 ids,
             })
             .or_else(|e| Ok(malformed(&a[..1], Some(&a[1]), Missing::Zero, e))),
+        "XACKDEL" => parse_xackdel(a),
         "XPENDING" => parse_xpending(a),
         "XCLAIM" => {
             parse_xclaim(a).or_else(|e| Ok(malformed(&a[..1], Some(&a[1]), Missing::NoGroup, e)))

@@ -1,0 +1,110 @@
+"""Redis 8's stream commands through redis-py 8.1, as its own methods send them: XDELEX,
+XACKDEL, and ref_policy (KEEPREF|DELREF|ACKED) on XADD and XTRIM; on one node, then through a
+follower of a three-node cluster.
+
+Usage: python3 tests/python/redis8.py path/to/rill-server
+"""
+
+import sys
+
+import redis
+
+from seeds import on_a_node_and_a_follower
+
+
+def client(host, port):
+    return redis.Redis(host=host, port=port, decode_responses=True)
+
+
+def fill(r, key, n, groups=()):
+    r.delete(key)
+    for i in range(1, n + 1):
+        r.xadd(key, {"n": i}, id=f"{i}-0")
+    for group in groups:
+        r.xgroup_create(key, group, id="0")
+
+
+def pending_ids(r, key, group):
+    return [p["message_id"] for p in r.xpending_range(key, group, "-", "+", 100)]
+
+
+def xdelex(host, port):
+    """-1 for a missing entry, 1 deleted, 2 kept while a group still refers to it; DELREF
+    takes the pending entries with it."""
+    r = client(host, port)
+    assert r.xdelex("r8:none", "1-0", "2-0") == [-1, -1]
+    fill(r, "r8:del", 4, groups=["g1", "g2"])
+    r.xreadgroup("g1", "c1", {"r8:del": ">"})
+    r.xreadgroup("g2", "c2", {"r8:del": ">"}, count=2)
+    # g2 has not been delivered 3-0 and 4-0; g1 and g2 hold 1-0 and 2-0 pending.
+    assert r.xdelex("r8:del", "1-0", "3-0", "9-0", ref_policy="ACKED") == [2, 2, 2]
+    r.xack("r8:del", "g1", "1-0")
+    r.xack("r8:del", "g2", "1-0")
+    assert r.xdelex("r8:del", "1-0", ref_policy="ACKED") == [1]
+    assert r.xdelex("r8:del", "2-0", "1-0", ref_policy="DELREF") == [1, -1]
+    assert pending_ids(r, "r8:del", "g1") == ["3-0", "4-0"]
+    assert pending_ids(r, "r8:del", "g2") == []
+    assert r.xdelex("r8:del", "3-0") == [1]  # KEEPREF by default: g1's pending entry stays
+    assert pending_ids(r, "r8:del", "g1") == ["3-0", "4-0"]
+    assert r.xlen("r8:del") == 1
+    try:
+        r.execute_command("XDELEX", "r8:del", "IDS", "2", "4-0")
+        raise AssertionError("numids past the arguments accepted")
+    except redis.ResponseError as e:
+        assert str(e) == "The `numids` parameter must match the number of arguments", e
+
+
+def xackdel(host, port):
+    """Acknowledges, then deletes as the policy allows; an ID not pending in the group is -1
+    and its entry stays."""
+    r = client(host, port)
+    assert r.xackdel("r8:none", "g", "1-0") == [-1]
+    fill(r, "r8:ackdel", 3, groups=["g1", "g2"])
+    r.xreadgroup("g1", "c1", {"r8:ackdel": ">"})
+    r.xreadgroup("g2", "c2", {"r8:ackdel": ">"})
+    assert r.xackdel("r8:ackdel", "g1", "1-0", "2-0", ref_policy="ACKED") == [2, 2]
+    assert pending_ids(r, "r8:ackdel", "g1") == ["3-0"]
+    assert r.xackdel("r8:ackdel", "g2", "1-0", "2-0", ref_policy="ACKED") == [1, 1]
+    assert r.xackdel("r8:ackdel", "g1", "3-0", ref_policy="DELREF") == [1]
+    assert pending_ids(r, "r8:ackdel", "g2") == []
+    assert r.xlen("r8:ackdel") == 0
+    assert r.xackdel("r8:ackdel", "g1", "3-0") == [-1]
+
+
+def trimming(host, port):
+    """XADD and XTRIM with ref_policy: ACKED keeps what a group still needs, DELREF trims
+    the pending entries too."""
+    r = client(host, port)
+    fill(r, "r8:trim", 5, groups=["g"])
+    r.xreadgroup("g", "c", {"r8:trim": ">"})
+    r.xack("r8:trim", "g", "1-0", "2-0", "4-0")
+    assert r.xtrim("r8:trim", minid="6-0", ref_policy="ACKED") == 3
+    assert [i for i, _ in r.xrange("r8:trim")] == ["3-0", "5-0"]
+    r.xadd("r8:trim", {"n": 6}, id="6-0", maxlen=0, approximate=False, ref_policy="ACKED")
+    assert r.xlen("r8:trim") == 3  # 6-0 is not delivered to g yet
+    r.xadd("r8:trim", {"n": 7}, id="7-0", maxlen=1, approximate=False, ref_policy="DELREF")
+    assert [i for i, _ in r.xrange("r8:trim")] == ["7-0"]
+    assert pending_ids(r, "r8:trim", "g") == []
+
+
+def in_a_transaction(host, port):
+    """The new commands queue in MULTI and run inside EXEC like any other."""
+    r = client(host, port)
+    fill(r, "r8:tx", 2, groups=["g"])
+    r.xreadgroup("g", "c", {"r8:tx": ">"})
+    with r.pipeline() as p:
+        p.xackdel("r8:tx", "g", "1-0")
+        p.xdelex("r8:tx", "2-0", ref_policy="ACKED")
+        p.xlen("r8:tx")
+        assert p.execute() == [[1], [2], 1]
+
+
+CHECKS = [xdelex, xackdel, trimming, in_a_transaction]
+
+
+def main():
+    on_a_node_and_a_follower(sys.argv[1], CHECKS)
+
+
+if __name__ == "__main__":
+    main()
