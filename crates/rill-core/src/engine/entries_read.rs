@@ -1,5 +1,6 @@
 //! A group's logical read counter (`entries-read`) and its `lag`, exact where Redis is exact and
-//! unknown (`None`) where Redis cannot tell, following `t_stream.c`.
+//! unknown (`None`) where Redis cannot tell, following `t_stream.c` of Redis 7.4 and 8 (7.0 and
+//! 7.2 estimated past a tombstone, and answered no lag shortcut for an emptied stream).
 
 use crate::id::StreamId;
 use crate::store::{GroupMeta, StreamMeta};
@@ -10,8 +11,11 @@ pub(super) fn advance_group(meta: &StreamMeta, group: &mut GroupMeta, id: Stream
     if id <= group.last_delivered_id {
         return;
     }
+    // Counting on is exact only from a position inside the stream with no tombstone after it.
+    let exact = group.last_delivered_id >= meta.first_id
+        && !has_tombstones(meta, group.last_delivered_id, StreamId::MAX);
     match group.entries_read {
-        Some(n) if !has_tombstones(meta, id, StreamId::MAX) => group.entries_read = Some(n + 1),
+        Some(n) if exact => group.entries_read = Some(n + 1),
         _ if meta.entries_added > 0 => group.entries_read = estimate_entries_read(meta, id),
         _ => {}
     }
@@ -34,6 +38,10 @@ fn estimate_entries_read(meta: &StreamMeta, id: StreamId) -> Option<u64> {
     if meta.length == 0 && id <= meta.last_id {
         return Some(meta.entries_added);
     }
+    // Before the last tombstone, entries may have gone uncounted.
+    if id != StreamId::MIN && id < meta.max_deleted_id {
+        return None;
+    }
     if id == meta.last_id {
         return Some(meta.entries_added);
     }
@@ -54,8 +62,12 @@ fn estimate_entries_read(meta: &StreamMeta, id: StreamId) -> Option<u64> {
 
 /// `lag` in XINFO: entries added but not yet read by the group, when knowable.
 pub fn group_lag(meta: &StreamMeta, group: &GroupMeta) -> Option<u64> {
-    if meta.entries_added == 0 {
+    if meta.entries_added == 0 || meta.length == 0 {
         return Some(0);
+    }
+    // The group and every tombstone are behind the first entry: all of it is unread.
+    if group.last_delivered_id < meta.first_id && meta.max_deleted_id < meta.first_id {
+        return Some(meta.length);
     }
     if let Some(read) = group.entries_read {
         if !has_tombstones(meta, group.last_delivered_id, StreamId::MAX) {

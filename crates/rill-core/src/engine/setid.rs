@@ -19,6 +19,11 @@ impl<S: Store> Exec<'_, S> {
         let Some(mut meta) = self.store.stream(key) else {
             return Reply::err("ERR no such key");
         };
+        if last_id < meta.max_deleted_id {
+            return Reply::err(
+                "ERR The ID specified in XSETID is smaller than current max_deleted_entry_id",
+            );
+        }
         if meta.length > 0 {
             let top = self
                 .store
@@ -31,11 +36,6 @@ impl<S: Store> Exec<'_, S> {
             if entries_added.is_some_and(|n| n < meta.length) {
                 return Reply::err("ERR The entries_added specified in XSETID is smaller than the target stream length");
             }
-        }
-        if last_id < meta.max_deleted_id {
-            return Reply::err(
-                "ERR The ID specified in XSETID is smaller than current max_deleted_entry_id",
-            );
         }
         meta.last_id = last_id;
         if let Some(n) = entries_added {

@@ -549,6 +549,180 @@ fn lag_and_entries_read() {
     );
 }
 
+/// Redis's own lag tests (`stream-cgroups.tcl`: "Consumer group read counter and lag in empty
+/// streams", "Consumer group lag with XDELs", "Lag with XDELs and tombstone after the
+/// last_id", "lag with XTRIM"), whose expectations are those of Redis 7.4 and 8: no estimate
+/// before the last tombstone, the whole length when the group and every tombstone are behind
+/// the first entry, 0 for an emptied stream.
+#[test]
+fn lag_as_redis_8_counts_it() {
+    check(
+        r#"
+        XGROUP CREATE e g 0 MKSTREAM
+        XINFO GROUPS e
+        XADD e 1-0 data a
+        XDEL e 1-0
+        XINFO GROUPS e
+        XADD x 1-0 data a
+        XADD x 2-0 data b
+        XADD x 3-0 data c
+        XADD x 4-0 data d
+        XADD x 5-0 data e
+        XDEL x 3-0
+        XGROUP CREATE x g1 0
+        XGROUP CREATE x g2 0
+        XINFO GROUPS x
+        XREADGROUP GROUP g1 c11 COUNT 1 STREAMS x >
+        XINFO GROUPS x
+        XREADGROUP GROUP g1 c11 COUNT 1 STREAMS x >
+        XREADGROUP GROUP g1 c11 COUNT 1 STREAMS x >
+        XINFO GROUPS x
+        XREADGROUP GROUP g1 c11 COUNT 1 STREAMS x >
+        XINFO GROUPS x
+        XADD x 6-0 data f
+        XINFO GROUPS x
+        XTRIM x MINID = 3-0
+        XINFO GROUPS x
+        XTRIM x MINID = 5-0
+        XINFO GROUPS x
+        XADD t 1-0 data a
+        XADD t 2-0 data b
+        XADD t 3-0 data c
+        XGROUP CREATE t g 0
+        XREADGROUP GROUP g c COUNT 1 STREAMS t >
+        XDEL t 2-0
+        XINFO GROUPS t
+        XDEL t 1-0
+        XINFO GROUPS t
+        XREADGROUP GROUP g c STREAMS t >
+        XINFO GROUPS t
+        XADD m 1-0 data a
+        XADD m 2-0 data b
+        XADD m 3-0 data c
+        XADD m 4-0 data d
+        XADD m 5-0 data e
+        XGROUP CREATE m g 0
+        XREADGROUP GROUP g c COUNT 1 STREAMS m >
+        XINFO GROUPS m
+        XTRIM m MAXLEN 1
+        XINFO GROUPS m
+        XREADGROUP GROUP g c STREAMS m >
+        XADD m 6-0 data f
+        XINFO GROUPS m
+        XTRIM m MAXLEN 0
+        XINFO GROUPS m
+        "#,
+        expect![[r#"
+            > XGROUP CREATE e g 0 MKSTREAM
+            +OK
+            > XINFO GROUPS e
+            [{"name": "g", "consumers": :0, "pending": :0, "last-delivered-id": "0-0", "entries-read": (nil), "lag": :0}]
+            > XADD e 1-0 data a
+            "1-0"
+            > XDEL e 1-0
+            :1
+            > XINFO GROUPS e
+            [{"name": "g", "consumers": :0, "pending": :0, "last-delivered-id": "0-0", "entries-read": (nil), "lag": :0}]
+            > XADD x 1-0 data a
+            "1-0"
+            > XADD x 2-0 data b
+            "2-0"
+            > XADD x 3-0 data c
+            "3-0"
+            > XADD x 4-0 data d
+            "4-0"
+            > XADD x 5-0 data e
+            "5-0"
+            > XDEL x 3-0
+            :1
+            > XGROUP CREATE x g1 0
+            +OK
+            > XGROUP CREATE x g2 0
+            +OK
+            > XINFO GROUPS x
+            [{"name": "g1", "consumers": :0, "pending": :0, "last-delivered-id": "0-0", "entries-read": (nil), "lag": (nil)}, {"name": "g2", "consumers": :0, "pending": :0, "last-delivered-id": "0-0", "entries-read": (nil), "lag": (nil)}]
+            > XREADGROUP GROUP g1 c11 COUNT 1 STREAMS x >
+            {"x" => [["1-0", ["data", "a"]]]}
+            > XINFO GROUPS x
+            [{"name": "g1", "consumers": :1, "pending": :1, "last-delivered-id": "1-0", "entries-read": (nil), "lag": (nil)}, {"name": "g2", "consumers": :0, "pending": :0, "last-delivered-id": "0-0", "entries-read": (nil), "lag": (nil)}]
+            > XREADGROUP GROUP g1 c11 COUNT 1 STREAMS x >
+            {"x" => [["2-0", ["data", "b"]]]}
+            > XREADGROUP GROUP g1 c11 COUNT 1 STREAMS x >
+            {"x" => [["4-0", ["data", "d"]]]}
+            > XINFO GROUPS x
+            [{"name": "g1", "consumers": :1, "pending": :3, "last-delivered-id": "4-0", "entries-read": (nil), "lag": (nil)}, {"name": "g2", "consumers": :0, "pending": :0, "last-delivered-id": "0-0", "entries-read": (nil), "lag": (nil)}]
+            > XREADGROUP GROUP g1 c11 COUNT 1 STREAMS x >
+            {"x" => [["5-0", ["data", "e"]]]}
+            > XINFO GROUPS x
+            [{"name": "g1", "consumers": :1, "pending": :4, "last-delivered-id": "5-0", "entries-read": :5, "lag": :0}, {"name": "g2", "consumers": :0, "pending": :0, "last-delivered-id": "0-0", "entries-read": (nil), "lag": (nil)}]
+            > XADD x 6-0 data f
+            "6-0"
+            > XINFO GROUPS x
+            [{"name": "g1", "consumers": :1, "pending": :4, "last-delivered-id": "5-0", "entries-read": :5, "lag": :1}, {"name": "g2", "consumers": :0, "pending": :0, "last-delivered-id": "0-0", "entries-read": (nil), "lag": (nil)}]
+            > XTRIM x MINID = 3-0
+            :2
+            > XINFO GROUPS x
+            [{"name": "g1", "consumers": :1, "pending": :4, "last-delivered-id": "5-0", "entries-read": :5, "lag": :1}, {"name": "g2", "consumers": :0, "pending": :0, "last-delivered-id": "0-0", "entries-read": (nil), "lag": :3}]
+            > XTRIM x MINID = 5-0
+            :1
+            > XINFO GROUPS x
+            [{"name": "g1", "consumers": :1, "pending": :4, "last-delivered-id": "5-0", "entries-read": :5, "lag": :1}, {"name": "g2", "consumers": :0, "pending": :0, "last-delivered-id": "0-0", "entries-read": (nil), "lag": :2}]
+            > XADD t 1-0 data a
+            "1-0"
+            > XADD t 2-0 data b
+            "2-0"
+            > XADD t 3-0 data c
+            "3-0"
+            > XGROUP CREATE t g 0
+            +OK
+            > XREADGROUP GROUP g c COUNT 1 STREAMS t >
+            {"t" => [["1-0", ["data", "a"]]]}
+            > XDEL t 2-0
+            :1
+            > XINFO GROUPS t
+            [{"name": "g", "consumers": :1, "pending": :1, "last-delivered-id": "1-0", "entries-read": :1, "lag": (nil)}]
+            > XDEL t 1-0
+            :1
+            > XINFO GROUPS t
+            [{"name": "g", "consumers": :1, "pending": :1, "last-delivered-id": "1-0", "entries-read": :1, "lag": :1}]
+            > XREADGROUP GROUP g c STREAMS t >
+            {"t" => [["3-0", ["data", "c"]]]}
+            > XINFO GROUPS t
+            [{"name": "g", "consumers": :1, "pending": :2, "last-delivered-id": "3-0", "entries-read": :3, "lag": :0}]
+            > XADD m 1-0 data a
+            "1-0"
+            > XADD m 2-0 data b
+            "2-0"
+            > XADD m 3-0 data c
+            "3-0"
+            > XADD m 4-0 data d
+            "4-0"
+            > XADD m 5-0 data e
+            "5-0"
+            > XGROUP CREATE m g 0
+            +OK
+            > XREADGROUP GROUP g c COUNT 1 STREAMS m >
+            {"m" => [["1-0", ["data", "a"]]]}
+            > XINFO GROUPS m
+            [{"name": "g", "consumers": :1, "pending": :1, "last-delivered-id": "1-0", "entries-read": :1, "lag": :4}]
+            > XTRIM m MAXLEN 1
+            :4
+            > XINFO GROUPS m
+            [{"name": "g", "consumers": :1, "pending": :1, "last-delivered-id": "1-0", "entries-read": :1, "lag": :1}]
+            > XREADGROUP GROUP g c STREAMS m >
+            {"m" => [["5-0", ["data", "e"]]]}
+            > XADD m 6-0 data f
+            "6-0"
+            > XINFO GROUPS m
+            [{"name": "g", "consumers": :1, "pending": :2, "last-delivered-id": "5-0", "entries-read": :5, "lag": :1}]
+            > XTRIM m MAXLEN 0
+            :2
+            > XINFO GROUPS m
+            [{"name": "g", "consumers": :1, "pending": :2, "last-delivered-id": "5-0", "entries-read": :5, "lag": :0}]
+        "#]],
+    );
+}
+
 #[test]
 fn delconsumer_and_destroy_drop_pending() {
     check(

@@ -427,7 +427,7 @@ fn xsetid() {
             > XSETID s 10-0 MAXDELETEDID 11-0
             -ERR The ID specified in XSETID is smaller than the provided max_deleted_entry_id
             > XSETID s 2-0
-            -ERR The ID specified in XSETID is smaller than the target stream top item
+            -ERR The ID specified in XSETID is smaller than current max_deleted_entry_id
             > XSETID missing 1-0
             -ERR no such key
             > XSETID s x
