@@ -1,15 +1,19 @@
 """Redis 8's stream commands through redis-py 8.1, as its own methods send them: XDELEX,
-XACKDEL, and ref_policy (KEEPREF|DELREF|ACKED) on XADD and XTRIM; on one node, then through a
-follower of a three-node cluster.
+XACKDEL, ref_policy (KEEPREF|DELREF|ACKED) on XADD and XTRIM, IDMP and IDMPAUTO on XADD, and
+XCFGSET; on one node, then through a follower of a three-node cluster; then an IDMP retry
+after a restart and after the leader's death.
 
 Usage: python3 tests/python/redis8.py path/to/rill-server
 """
 
 import sys
+import tempfile
+import time
 
 import redis
 
-from seeds import on_a_node_and_a_follower
+from seeds import on_one_node, replication, report, run, start_cluster, start_server, stop, \
+    via_a_follower
 
 
 def client(host, port):
@@ -99,11 +103,99 @@ def in_a_transaction(host, port):
         assert p.execute() == [[1], [2], 1]
 
 
-CHECKS = [xdelex, xackdel, trimming, in_a_transaction]
+def idmp(host, port):
+    """A repeated (pid, iid) answers the first ID and appends nothing; IDMPAUTO's iid is the
+    fields in any order; XCFGSET's settings show in XINFO STREAM, and changing one forgets."""
+    r = client(host, port)
+    r.delete("r8:idmp")
+    first = r.xadd("r8:idmp", {"n": 1}, idmp=("p1", b"req-1"))
+    assert r.xadd("r8:idmp", {"n": "other"}, idmp=("p1", b"req-1")) == first
+    assert r.xadd("r8:idmp", {"n": 1}, idmp=("p2", b"req-1")) != first
+    auto = r.xadd("r8:idmp", {"a": 1, "b": 2}, idmpauto="p1")
+    assert r.xadd("r8:idmp", {"b": 2, "a": 1}, idmpauto="p1") == auto
+    assert r.xlen("r8:idmp") == 3
+    info = r.xinfo_stream("r8:idmp")
+    assert (info["idmp-duration"], info["idmp-maxsize"]) == (100, 100), info
+    assert (info["pids-tracked"], info["iids-tracked"]) == (2, 3), info
+    assert (info["iids-added"], info["iids-duplicates"]) == (3, 2), info
+    assert r.xcfgset("r8:idmp", idmp_duration=60, idmp_maxsize=5) in (True, "OK")
+    assert r.xadd("r8:idmp", {"n": 1}, idmp=("p1", b"req-1")) != first  # forgotten
+    info = r.xinfo_stream("r8:idmp")
+    assert (info["idmp-duration"], info["idmp-maxsize"], info["iids-tracked"]) == (60, 5, 1)
+    try:
+        r.execute_command("XADD", "r8:idmp", "IDMP", "p1", "x", "9-9", "n", "1")
+        raise AssertionError("IDMP with an explicit ID accepted")
+    except redis.ResponseError as e:
+        assert "only with auto-generated IDs" in str(e), e
+
+
+CHECKS = [xdelex, xackdel, trimming, in_a_transaction, idmp]
+
+
+def retry(action, seconds=30):
+    """Runs action until it stops failing while a node starts or a leader is elected:
+    connection errors, TRYAGAIN, CLUSTERDOWN and UNCERTAIN (an answer lost with a leader)."""
+    transient = (redis.ConnectionError, redis.TimeoutError, redis.exceptions.TryAgainError,
+                 redis.exceptions.ClusterDownError)
+    deadline = time.time() + seconds
+    while True:
+        try:
+            return action()
+        except transient:
+            if time.time() > deadline:
+                raise
+        except redis.ResponseError as e:
+            if "UNCERTAIN" not in str(e) or time.time() > deadline:
+                raise
+        time.sleep(0.1)
+
+
+def idmp_after_a_restart(binary):
+    """The remembered iids are state: a node killed and started again on its data answers a
+    retry with the first ID."""
+    with tempfile.TemporaryDirectory() as data_dir:
+        proc, host, port, _ = start_server(binary, data_dir)
+        try:
+            first = client(host, port).xadd("r8:restart", {"n": 1}, idmp=("p", b"r1"))
+            proc.kill()
+            proc.wait(timeout=10)
+            proc, host, port, _ = start_server(binary, data_dir)
+            again = retry(lambda: client(host, port).xadd("r8:restart", {"n": 1},
+                                                          idmp=("p", b"r1")))
+            assert again == first, (first, again)
+            assert client(host, port).xlen("r8:restart") == 1
+        finally:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
+def idmp_after_the_leaders_death(nodes):
+    """A producer whose XADD went through the leader retries it on a survivor once the
+    leader is killed: the new leader answers the first ID, and the stream holds one entry."""
+    leader = [n for n in nodes if replication(n[1], n[2]).get("role") == "master"][0]
+    first = client(leader[1], leader[2]).xadd("r8:failover", {"n": 1}, idmp=("p", b"r1"))
+    leader[0].kill()
+    leader[0].wait(timeout=10)
+    survivor = [n for n in nodes if n is not leader][0]
+    again = retry(lambda: client(survivor[1], survivor[2]).xadd(
+        "r8:failover", {"n": 1}, idmp=("p", b"r1")))
+    assert again == first, (first, again)
+    assert retry(lambda: client(survivor[1], survivor[2]).xlen("r8:failover")) == 1
 
 
 def main():
-    on_a_node_and_a_follower(sys.argv[1], CHECKS)
+    binary = sys.argv[1]
+    results = on_one_node(binary, CHECKS)
+    results.append(run("idmp_after_a_restart", idmp_after_a_restart, binary))
+    with tempfile.TemporaryDirectory() as root:
+        nodes = start_cluster(binary, root)
+        try:
+            results += via_a_follower(nodes, CHECKS)
+            results.append(run("idmp_after_the_leaders_death", idmp_after_the_leaders_death,
+                               nodes))
+        finally:
+            stop(nodes)
+    report(results)
 
 
 if __name__ == "__main__":

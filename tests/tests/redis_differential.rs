@@ -247,11 +247,24 @@ impl Normalizer {
         }
     }
 
-    /// Redis 7.0 has no `inactive` in XINFO CONSUMERS and no `active-time` in XINFO STREAM
-    /// FULL's consumers; Rill follows 7.2+, so they are compared only against 7.2+.
+    /// Fields newer than the Redis compared against are left out: `inactive` in XINFO
+    /// CONSUMERS and `active-time` in XINFO STREAM FULL's consumers (7.2), XINFO STREAM's IDMP
+    /// fields (8.6).
     fn keep_field(&self, key: &Value) -> bool {
-        let version_only = matches!(key, Value::Bulk(k) if k == b"inactive" || k == b"active-time");
-        !version_only || self.redis >= (7, 2)
+        const IDMP: [&[u8]; 6] = [
+            b"idmp-duration",
+            b"idmp-maxsize",
+            b"pids-tracked",
+            b"iids-tracked",
+            b"iids-added",
+            b"iids-duplicates",
+        ];
+        let since = match key {
+            Value::Bulk(k) if k == b"inactive" || k == b"active-time" => (7, 2),
+            Value::Bulk(k) if IDMP.contains(&k.as_slice()) => (8, 6),
+            _ => return true,
+        };
+        self.redis >= since
     }
 
     fn field(&self, key: &Value, value: Value) -> Value {

@@ -595,6 +595,53 @@ async fn typed_grpc_calls_cover_the_command_set() {
     let count = |response: Result<tonic::Response<pb::CountResponse>, tonic::Status>| {
         response.expect("a count").into_inner().count
     };
+    // IDMP: a repeat of (pid, iid) answers the first ID; an empty iid is IDMPAUTO.
+    let mut idmp_ids = Vec::new();
+    for (iid, value) in [
+        (b"a".to_vec(), b"1"),
+        (b"a".to_vec(), b"2"),
+        (Vec::new(), b"3"),
+        (Vec::new(), b"3"),
+    ] {
+        let request = pb::XAddRequest {
+            key: b"idmp".to_vec(),
+            fields: vec![pb::Field {
+                name: b"f".to_vec(),
+                value: value.to_vec(),
+            }],
+            idmp: Some(pb::Idmp {
+                pid: b"p".to_vec(),
+                iid,
+            }),
+            ..Default::default()
+        };
+        idmp_ids.push(
+            within("XAdd IDMP", api.x_add(request))
+                .await
+                .expect("XAdd")
+                .into_inner()
+                .id,
+        );
+    }
+    assert_eq!(idmp_ids[0], idmp_ids[1]);
+    assert_eq!(idmp_ids[2], idmp_ids[3]);
+    assert_ne!(idmp_ids[0], idmp_ids[2]);
+    api.x_cfg_set(pb::XCfgSetRequest {
+        key: b"idmp".to_vec(),
+        idmp_duration_s: Some(5),
+        idmp_maxsize: None,
+    })
+    .await
+    .expect("XCfgSet");
+    let refused = api
+        .x_cfg_set(pb::XCfgSetRequest {
+            key: b"idmp".to_vec(),
+            idmp_duration_s: None,
+            idmp_maxsize: Some(0),
+        })
+        .await
+        .expect_err("maxsize 0");
+    assert_eq!(refused.code(), tonic::Code::InvalidArgument, "{refused:?}");
     let deleted = api
         .x_del(pb::XDelRequest {
             key: key(),

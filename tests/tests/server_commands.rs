@@ -51,7 +51,7 @@ async fn connection_commands() {
             CLIENT ID
               :1⏎
             COMMAND COUNT
-              :46⏎
+              :47⏎
             COMMAND INFO xlen
               *1⏎*10⏎$4⏎xlen⏎:2⏎*2⏎+readonly⏎+fast⏎:1⏎:1⏎:1⏎*3⏎+@read⏎+@stream⏎+@fast⏎*0⏎*0⏎*0⏎
             COMMAND DOCS xlen

@@ -31,6 +31,36 @@ pub fn check_stream_invariants<S: Store>(store: &S, key: &[u8]) -> Result<(), St
     check_stream(store, key)
 }
 
+/// IDMP: the counters match the records, each record is found by its producer and iid, and
+/// no producer keeps more than `idmp-maxsize`.
+fn check_idmp<S: Store>(store: &S, key: &[u8]) -> Result<(), String> {
+    let meta = store.idmp_meta(key).unwrap_or_default();
+    let records = store.idmp_records(key, ALL);
+    let mut pids = std::collections::BTreeMap::<&[u8], u64>::new();
+    for r in &records {
+        *pids.entry(&r.pid).or_default() += 1;
+        if store.idmp_id(key, &r.pid, &r.iid) != Some(r.id) {
+            return fail(key, format!("IDMP record {r:?} is not found by its iid"));
+        }
+    }
+    if records.len() as u64 != meta.iids_tracked || pids.len() as u64 != meta.pids_tracked {
+        return fail(
+            key,
+            format!(
+                "IDMP counts {meta:?}, but {} records of {} producers",
+                records.len(),
+                pids.len()
+            ),
+        );
+    }
+    for (pid, count) in pids {
+        if store.idmp_count(key, pid) != count || count > meta.maxsize {
+            return fail(key, format!("IDMP producer {pid:?} keeps {count} iids"));
+        }
+    }
+    Ok(())
+}
+
 /// The producer count matches the idle index, and every indexed producer exists with the
 /// indexed time.
 fn check_producers<S: Store>(store: &S) -> Result<(), String> {
@@ -52,6 +82,7 @@ fn check_producers<S: Store>(store: &S) -> Result<(), String> {
 
 fn check_stream<S: Store>(store: &S, key: &[u8]) -> Result<(), String> {
     let meta = store.stream(key).ok_or("listed stream has no metadata")?;
+    check_idmp(store, key)?;
     let entries = store.entries(key, StreamId::MIN, StreamId::MAX, false, ALL);
     if entries.len() as u64 != meta.length {
         return fail(

@@ -30,7 +30,8 @@ pub use limits::Limits;
 pub use mem::MemStore;
 pub use reply::Reply;
 pub use store::{
-    ConsumerMeta, Fields, GroupMeta, PendingEntry, ProducerClock, ProducerState, Store, StreamMeta,
+    ConsumerMeta, Fields, GroupMeta, IdmpMeta, IdmpRecord, PendingEntry, ProducerClock,
+    ProducerState, Store, StreamMeta,
 };
 
 #[cfg(test)]

@@ -32,6 +32,9 @@ pub struct Limits {
     /// How long a producer that stops writing is remembered: a retry within this window
     /// answers the original ID.
     pub producer_idle_ms: u64,
+    /// Most IDMP iids one stream remembers over all its producers (Redis bounds them only per
+    /// producer, by `idmp-maxsize`); past it the stream's oldest is forgotten.
+    pub idmp_iids_per_stream_max: u64,
 }
 
 impl Default for Limits {
@@ -48,6 +51,7 @@ impl Default for Limits {
             pending_per_group_max: 10_000_000,
             producers_max: 100_000,
             producer_idle_ms: 10 * 60 * 1000,
+            idmp_iids_per_stream_max: 100_000,
         }
     }
 }
@@ -81,6 +85,11 @@ impl Command {
             Command::Produce(p) => {
                 check_name(&p.producer, limits)?;
                 p.add.check_limits(limits)?;
+            }
+            Command::Idempotent(i) => {
+                check_name(&i.pid, limits)?;
+                check_name(&i.iid, limits)?;
+                i.add.check_limits(limits)?;
             }
             Command::Exec(t) => {
                 for command in &t.commands {
@@ -150,14 +159,15 @@ const COMMAND_OVERHEAD_BYTES: usize = 128;
 impl Limits {
     /// The most bytes ([`Command::size_bytes`]) a command within these limits may take,
     /// other than one naming many keys (DEL, EXISTS), which only the log entry's byte bound
-    /// limits: the fullest XADD through an idempotent producer, or the XCLAIM naming the most
-    /// IDs.
+    /// limits: the fullest XADD through an idempotent producer or with IDMP, or the XCLAIM
+    /// naming the most IDs.
     pub fn largest_command_bytes(&self) -> usize {
         let name = self.name_bytes_max + STRING_OVERHEAD_BYTES;
         let xadd = name + self.entry_bytes_max + 2 * self.entry_fields_max * STRING_OVERHEAD_BYTES;
-        let produce = name + xadd + COMMAND_OVERHEAD_BYTES;
+        // A producer's XADD names the producer; an IDMP one, its pid and iid.
+        let tagged = 2 * name + xadd + COMMAND_OVERHEAD_BYTES;
         let claim = 3 * name + self.ids_per_command_max * ID_BYTES;
-        produce.max(claim) + COMMAND_OVERHEAD_BYTES
+        tagged.max(claim) + COMMAND_OVERHEAD_BYTES
     }
 }
 
@@ -185,6 +195,8 @@ impl Command {
             Command::XDel { key, ids } => text(key) + ids.len() * ID_BYTES,
             Command::XAck { key, group, ids } => text(key) + text(group) + ids.len() * ID_BYTES,
             Command::XDelEx { key, ids, .. } => text(key) + ids.len() * ID_BYTES,
+            Command::Idempotent(i) => text(&i.pid) + text(&i.iid) + i.add.size_bytes(),
+            Command::XCfgSet { key, .. } => text(key),
             Command::XAckDel {
                 key, group, ids, ..
             } => text(key) + text(group) + ids.len() * ID_BYTES,

@@ -5,7 +5,8 @@ use std::ops::Bound::{Excluded, Included, Unbounded};
 
 use crate::id::StreamId;
 use crate::store::{
-    ConsumerMeta, Fields, GroupMeta, PendingEntry, ProducerState, Store, StreamMeta,
+    ConsumerMeta, Fields, GroupMeta, IdmpMeta, IdmpRecord, PendingEntry, ProducerState, Store,
+    StreamMeta,
 };
 
 type Key = Vec<u8>;
@@ -25,6 +26,12 @@ pub struct MemStore {
     /// [`Store::key_version`]'s stamps, and the counter they are drawn from.
     pub versions: BTreeMap<Key, u64>,
     pub version_counter: u64,
+    pub idmp_meta: BTreeMap<Key, IdmpMeta>,
+    /// `(stream, pid, iid) -> id`, and the same by producer in ID order and by stream in ID
+    /// order.
+    pub idmp: BTreeMap<(Key, Key, Key), StreamId>,
+    pub idmp_by_producer: BTreeMap<(Key, Key, StreamId), Key>,
+    pub idmp_by_id: BTreeMap<(Key, StreamId), (Key, Key)>,
 }
 
 impl MemStore {
@@ -54,6 +61,8 @@ impl Store for MemStore {
         retain_prefix(&mut self.pending, |(k, _, _)| k != key);
         retain_prefix(&mut self.consumer_pending, |(k, _, _, _)| k != key);
         self.versions.remove(key);
+        self.idmp_meta.remove(key);
+        self.clear_idmp(key);
     }
 
     fn stream_keys(&self, after: Option<&[u8]>, limit: usize) -> Vec<Vec<u8>> {
@@ -309,6 +318,86 @@ impl Store for MemStore {
 
     fn producer_count(&self) -> u64 {
         self.producers.len() as u64
+    }
+
+    fn idmp_meta(&self, key: &[u8]) -> Option<IdmpMeta> {
+        self.idmp_meta.get(key).copied()
+    }
+
+    fn put_idmp_meta(&mut self, key: &[u8], meta: &IdmpMeta) {
+        self.idmp_meta.insert(key.to_vec(), *meta);
+    }
+
+    fn idmp_id(&self, key: &[u8], pid: &[u8], iid: &[u8]) -> Option<StreamId> {
+        self.idmp
+            .get(&(key.to_vec(), pid.to_vec(), iid.to_vec()))
+            .copied()
+    }
+
+    fn put_idmp(&mut self, key: &[u8], r: &IdmpRecord) {
+        let (k, pid, iid) = (key.to_vec(), r.pid.clone(), r.iid.clone());
+        self.idmp
+            .insert((k.clone(), pid.clone(), iid.clone()), r.id);
+        self.idmp_by_producer
+            .insert((k.clone(), pid.clone(), r.id), iid.clone());
+        self.idmp_by_id.insert((k, r.id), (pid, iid));
+    }
+
+    fn delete_idmp(&mut self, key: &[u8], r: &IdmpRecord) {
+        let (k, pid, iid) = (key.to_vec(), r.pid.clone(), r.iid.clone());
+        self.idmp.remove(&(k.clone(), pid.clone(), iid));
+        self.idmp_by_producer.remove(&(k.clone(), pid, r.id));
+        self.idmp_by_id.remove(&(k, r.id));
+    }
+
+    fn oldest_idmp(&self, key: &[u8], pid: Option<&[u8]>) -> Option<IdmpRecord> {
+        match pid {
+            None => self
+                .idmp_by_id
+                .range((key.to_vec(), StreamId::MIN)..=(key.to_vec(), StreamId::MAX))
+                .next()
+                .map(|((_, id), (pid, iid))| IdmpRecord {
+                    id: *id,
+                    pid: pid.clone(),
+                    iid: iid.clone(),
+                }),
+            Some(pid) => {
+                let (k, p) = (key.to_vec(), pid.to_vec());
+                self.idmp_by_producer
+                    .range((k.clone(), p.clone(), StreamId::MIN)..=(k, p, StreamId::MAX))
+                    .next()
+                    .map(|((_, pid, id), iid)| IdmpRecord {
+                        id: *id,
+                        pid: pid.clone(),
+                        iid: iid.clone(),
+                    })
+            }
+        }
+    }
+
+    fn idmp_records(&self, key: &[u8], limit: usize) -> Vec<IdmpRecord> {
+        self.idmp_by_id
+            .range((key.to_vec(), StreamId::MIN)..=(key.to_vec(), StreamId::MAX))
+            .take(limit)
+            .map(|((_, id), (pid, iid))| IdmpRecord {
+                id: *id,
+                pid: pid.clone(),
+                iid: iid.clone(),
+            })
+            .collect()
+    }
+
+    fn idmp_count(&self, key: &[u8], pid: &[u8]) -> u64 {
+        let (k, p) = (key.to_vec(), pid.to_vec());
+        self.idmp_by_producer
+            .range((k.clone(), p.clone(), StreamId::MIN)..=(k, p, StreamId::MAX))
+            .count() as u64
+    }
+
+    fn clear_idmp(&mut self, key: &[u8]) {
+        retain_prefix(&mut self.idmp, |(k, _, _)| k != key);
+        retain_prefix(&mut self.idmp_by_producer, |(k, _, _)| k != key);
+        retain_prefix(&mut self.idmp_by_id, |(k, _)| k != key);
     }
 
     fn key_version(&self, key: &[u8]) -> Option<u64> {

@@ -75,6 +75,52 @@ pub struct PendingEntry {
     pub delivery_count: u64,
 }
 
+/// A stream's IDMP settings and counters (Redis 8.6's `XADD ... IDMP|IDMPAUTO`, `XCFGSET`):
+/// what XINFO STREAM reports of them. A stream without a record has the defaults.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdmpMeta {
+    /// How long an iid is remembered, in seconds (`idmp-duration`).
+    pub duration_s: u64,
+    /// How many iids each producer keeps, oldest forgotten first (`idmp-maxsize`).
+    pub maxsize: u64,
+    /// Producers with at least one iid remembered (`pids-tracked`).
+    pub pids_tracked: u64,
+    /// iids remembered, over all producers (`iids-tracked`).
+    pub iids_tracked: u64,
+    /// iids ever recorded (`iids-added`), kept across XCFGSET.
+    pub iids_added: u64,
+    /// XADDs answered with a remembered ID (`iids-duplicates`), kept across XCFGSET.
+    pub iids_duplicates: u64,
+}
+
+impl IdmpMeta {
+    pub const DURATION_S_DEFAULT: u64 = 100;
+    pub const DURATION_S_MAX: u64 = 86_400;
+    pub const MAXSIZE_DEFAULT: u64 = 100;
+    pub const MAXSIZE_MAX: u64 = 10_000;
+}
+
+impl Default for IdmpMeta {
+    fn default() -> IdmpMeta {
+        IdmpMeta {
+            duration_s: IdmpMeta::DURATION_S_DEFAULT,
+            maxsize: IdmpMeta::MAXSIZE_DEFAULT,
+            pids_tracked: 0,
+            iids_tracked: 0,
+            iids_added: 0,
+            iids_duplicates: 0,
+        }
+    }
+}
+
+/// One remembered iid: producer `pid`'s XADD tagged `iid` got `id`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IdmpRecord {
+    pub id: StreamId,
+    pub pid: Vec<u8>,
+    pub iid: Vec<u8>,
+}
+
 /// What the state machine remembers of an idempotent producer ([`crate::command::Produce`]).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProducerState {
@@ -218,6 +264,24 @@ pub trait Store {
     /// Stamps a change to `key`: with the next value of the store's change counter, so a
     /// stamp never repeats.
     fn touch(&mut self, key: &[u8]);
+
+    /// The stream's IDMP settings and counters; `None` when never written (the defaults).
+    fn idmp_meta(&self, key: &[u8]) -> Option<IdmpMeta>;
+    fn put_idmp_meta(&mut self, key: &[u8], meta: &IdmpMeta);
+    /// The ID producer `pid`'s XADD tagged `iid` got, while remembered.
+    fn idmp_id(&self, key: &[u8], pid: &[u8], iid: &[u8]) -> Option<StreamId>;
+    /// Remembers `record`, whose ID is newer than every ID remembered for the stream.
+    fn put_idmp(&mut self, key: &[u8], record: &IdmpRecord);
+    fn delete_idmp(&mut self, key: &[u8], record: &IdmpRecord);
+    /// The oldest remembered iid of the stream, or of one producer.
+    fn oldest_idmp(&self, key: &[u8], pid: Option<&[u8]>) -> Option<IdmpRecord>;
+    /// The stream's remembered iids, oldest first.
+    fn idmp_records(&self, key: &[u8], limit: usize) -> Vec<IdmpRecord>;
+    /// How many iids producer `pid` has remembered on the stream.
+    fn idmp_count(&self, key: &[u8], pid: &[u8]) -> u64;
+    /// Forgets every remembered iid of the stream (not its [`IdmpMeta`]). `delete_stream`
+    /// removes both.
+    fn clear_idmp(&mut self, key: &[u8]);
 
     fn producer(&self, producer: &[u8]) -> Option<ProducerState>;
     /// Inserts or replaces a producer, keeping the idle index and the count in step.

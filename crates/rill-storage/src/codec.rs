@@ -48,6 +48,38 @@ pub(crate) fn put_opt_u64(out: &mut Vec<u8>, value: Option<u64>) {
     }
 }
 
+/// A value that is one `u64` (a count, a stamp): the version byte, then the number.
+pub(crate) fn encode_u64_value(value: u64) -> Vec<u8> {
+    let mut out = Vec::with_capacity(9);
+    out.push(VALUE_VERSION);
+    put_u64(&mut out, value);
+    out
+}
+
+pub(crate) fn decode_u64_value(bytes: &[u8]) -> Result<u64, DecodeError> {
+    let mut reader = Reader::new(bytes);
+    reader.expect_version()?;
+    let value = reader.u64()?;
+    reader.finish()?;
+    Ok(value)
+}
+
+/// A value that is one stream ID: the version byte, then the ID.
+pub(crate) fn encode_id_value(id: StreamId) -> Vec<u8> {
+    let mut out = Vec::with_capacity(17);
+    out.push(VALUE_VERSION);
+    put_id(&mut out, id);
+    out
+}
+
+pub(crate) fn decode_id_value(bytes: &[u8]) -> Result<StreamId, DecodeError> {
+    let mut reader = Reader::new(bytes);
+    reader.expect_version()?;
+    let id = reader.id()?;
+    reader.finish()?;
+    Ok(id)
+}
+
 /// `tag | u32 len | name`: the shared prefix of every record under one stream (or under one
 /// group, when called again with the group name appended).
 pub(crate) fn tagged_prefix(tag: KeyTag, parts: &[&[u8]]) -> Vec<u8> {

@@ -208,6 +208,11 @@ fn family_tags(cf: Cf) -> Option<&'static [KeyTag]> {
             KeyTag::ProducerIdle,
             KeyTag::ProducerCount,
             KeyTag::ProducerClock,
+            KeyTag::IdmpMeta,
+            KeyTag::IdmpIid,
+            KeyTag::IdmpByProducer,
+            KeyTag::IdmpById,
+            KeyTag::IdmpCount,
         ]),
         Cf::Node | Cf::RaftLog | Cf::RaftMeta => None,
     }

@@ -13,12 +13,13 @@ use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
 use rill_core::{
-    ConsumerMeta, Fields, GroupMeta, PendingEntry, ProducerState, Store, StreamId, StreamMeta,
+    ConsumerMeta, Fields, GroupMeta, IdmpMeta, IdmpRecord, PendingEntry, ProducerState, Store,
+    StreamId, StreamMeta,
 };
 use rocksdb::Snapshot;
 
 use crate::cf::{
-    consumer_pel, consumers, entries, groups, node, pel, pending_first, producers, streams,
+    consumer_pel, consumers, entries, groups, idmp, node, pel, pending_first, producers, streams,
     versions, Cf,
 };
 use crate::codec::KeyRange;
@@ -369,6 +370,8 @@ impl Store for Txn<'_> {
             self.forget_stale_firsts(&records);
             self.delete_range(cf, records);
         }
+        self.delete(Cf::Producers, idmp::meta_key(key));
+        self.clear_idmp(key);
     }
 
     fn stream_keys(&self, after: Option<&[u8]>, limit: usize) -> Vec<Vec<u8>> {
@@ -742,6 +745,91 @@ impl Store for Txn<'_> {
             producers::decode_count,
         )
         .unwrap_or(0)
+    }
+
+    fn idmp_meta(&self, key: &[u8]) -> Option<IdmpMeta> {
+        self.get(Cf::Producers, &idmp::meta_key(key), idmp::decode_meta)
+    }
+
+    fn put_idmp_meta(&mut self, key: &[u8], meta: &IdmpMeta) {
+        self.put(Cf::Producers, idmp::meta_key(key), idmp::encode_meta(meta));
+    }
+
+    fn idmp_id(&self, key: &[u8], pid: &[u8], iid: &[u8]) -> Option<StreamId> {
+        self.get(
+            Cf::Producers,
+            &idmp::iid_key(key, pid, iid),
+            idmp::decode_id,
+        )
+    }
+
+    fn put_idmp(&mut self, key: &[u8], r: &IdmpRecord) {
+        let count = self.idmp_count(key, &r.pid);
+        self.put(
+            Cf::Producers,
+            idmp::iid_key(key, &r.pid, &r.iid),
+            idmp::encode_id(r.id),
+        );
+        let by_producer = idmp::by_producer_key(key, &r.pid, r.id);
+        self.put(Cf::Producers, by_producer, idmp::encode_iid(&r.iid));
+        self.put(
+            Cf::Producers,
+            idmp::by_id_key(key, r.id),
+            idmp::encode_owner(r),
+        );
+        let count_key = idmp::count_key(key, &r.pid);
+        self.put(Cf::Producers, count_key, idmp::encode_count(count + 1));
+    }
+
+    fn delete_idmp(&mut self, key: &[u8], r: &IdmpRecord) {
+        let count = self.idmp_count(key, &r.pid);
+        self.delete(Cf::Producers, idmp::iid_key(key, &r.pid, &r.iid));
+        self.delete(Cf::Producers, idmp::by_producer_key(key, &r.pid, r.id));
+        self.delete(Cf::Producers, idmp::by_id_key(key, r.id));
+        let count_key = idmp::count_key(key, &r.pid);
+        match count.saturating_sub(1) {
+            0 => self.delete(Cf::Producers, count_key),
+            left => self.put(Cf::Producers, count_key, idmp::encode_count(left)),
+        }
+    }
+
+    fn oldest_idmp(&self, key: &[u8], pid: Option<&[u8]>) -> Option<IdmpRecord> {
+        match pid {
+            None => self.idmp_records(key, 1).pop(),
+            Some(pid) => {
+                let range = idmp::producer_range(key, pid);
+                self.scan(Cf::Producers, &range, false, 1, |k, v| {
+                    Ok(IdmpRecord {
+                        id: idmp::decode_by_producer_key(k)?,
+                        pid: pid.to_vec(),
+                        iid: idmp::decode_iid(v)?,
+                    })
+                })
+                .pop()
+            }
+        }
+    }
+
+    fn idmp_records(&self, key: &[u8], limit: usize) -> Vec<IdmpRecord> {
+        let range = idmp::stream_order_range(key);
+        self.scan(Cf::Producers, &range, false, limit, |k, v| {
+            idmp::decode_owner(idmp::decode_by_id_key(k)?, v)
+        })
+    }
+
+    fn idmp_count(&self, key: &[u8], pid: &[u8]) -> u64 {
+        self.get(
+            Cf::Producers,
+            &idmp::count_key(key, pid),
+            idmp::decode_count,
+        )
+        .unwrap_or(0)
+    }
+
+    fn clear_idmp(&mut self, key: &[u8]) {
+        for range in idmp::stream_ranges(key) {
+            self.delete_range(Cf::Producers, range);
+        }
     }
 
     fn key_version(&self, key: &[u8]) -> Option<u64> {

@@ -230,6 +230,8 @@ pub enum Missing {
     XGroup,
     /// An array of this many `-1`s, one per ID named (XDELEX, XACKDEL).
     EachNotFound(u64),
+    /// `ERR no such key` (XCFGSET).
+    NoSuchKey,
 }
 
 /// Malformed arguments to a command that, in Redis, looks up its key (and group) before it
@@ -357,6 +359,28 @@ pub enum Command {
         policy: RefPolicy,
         ids: Vec<StreamId>,
     },
+    /// XADD with `IDMP pid iid` or `IDMPAUTO pid` (Redis 8.6).
+    Idempotent(Box<Idempotent>),
+    /// XCFGSET (Redis 8.6): a stream's IDMP settings; `None` leaves one as it is.
+    XCfgSet {
+        key: Key,
+        duration_s: Option<u64>,
+        maxsize: Option<u64>,
+    },
+}
+
+/// An XADD tagged `iid` by producer `pid` (Redis 8.6's IDMP). While the stream remembers the
+/// pair (`idmp-duration` seconds by the entry's ID, the producer's last `idmp-maxsize` iids), a
+/// repeat answers the ID the first got and appends nothing. IDMPAUTO's iid is a hash of the
+/// fields, computed when parsing, so the log carries it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Idempotent {
+    #[serde(with = "crate::serde_bytes::bytes")]
+    pub pid: Vec<u8>,
+    #[serde(with = "crate::serde_bytes::bytes")]
+    pub iid: Vec<u8>,
+    /// Always a [`Command::XAdd`] with an ID of `*`.
+    pub add: Command,
 }
 
 /// XADD number `seq` of producer `producer`. The state machine remembers each producer's last
@@ -402,7 +426,7 @@ impl Command {
             | XClaim(_)
             | XAutoClaim(_) => true,
             XSetId { .. } | Del { .. } | Produce(_) | Exec(_) | FlushAll => true,
-            XDelEx { .. } | XAckDel { .. } => true,
+            XDelEx { .. } | XAckDel { .. } | Idempotent(_) | XCfgSet { .. } => true,
             XGroup(g) => !matches!(g, self::XGroup::Help),
             XRange { .. } | XLen { .. } | XRead(_) | XPending { .. } | XInfo(_) => false,
             Exists { .. } | Type { .. } | Keys { .. } | Scan { .. } | Malformed(_) => false,
@@ -422,7 +446,8 @@ impl Command {
             XAck { key, .. } | XPending { key, .. } | XSetId { key, .. } | Type { key } => {
                 vec![key.clone()]
             }
-            XDelEx { key, .. } | XAckDel { key, .. } => vec![key.clone()],
+            XDelEx { key, .. } | XAckDel { key, .. } | XCfgSet { key, .. } => vec![key.clone()],
+            Idempotent(i) => i.add.keys(),
             XClaim(c) => vec![c.key.clone()],
             XAutoClaim(c) => vec![c.key.clone()],
             Malformed(m) => m.keys.clone(),

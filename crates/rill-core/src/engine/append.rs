@@ -58,17 +58,7 @@ impl<S: Store> Exec<'_, S> {
                 }
             }
         }
-        let Command::XAdd {
-            key,
-            nomkstream,
-            trim,
-            id,
-            fields,
-        } = &p.add
-        else {
-            return Reply::err("ERR only XADD takes a producer id");
-        };
-        match self.add(key, *nomkstream, trim.as_ref(), id, fields) {
+        match self.add_command(&p.add) {
             Ok(Some(new_id)) => {
                 let state = ProducerState {
                     last_seq: p.seq,
@@ -81,6 +71,21 @@ impl<S: Store> Exec<'_, S> {
             Ok(None) => Reply::Nil,
             Err(reply) => reply,
         }
+    }
+
+    /// [`Exec::add`] for a [`Command::XAdd`] that another command wraps.
+    pub(super) fn add_command(&mut self, add: &Command) -> Result<Option<StreamId>, Reply> {
+        let Command::XAdd {
+            key,
+            nomkstream,
+            trim,
+            id,
+            fields,
+        } = add
+        else {
+            return Err(Reply::err("ERR only XADD can be wrapped so"));
+        };
+        self.add(key, *nomkstream, trim.as_ref(), id, fields)
     }
 
     /// XADD's work: the new ID, or `None` when NOMKSTREAM met no stream.

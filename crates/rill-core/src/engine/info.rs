@@ -53,9 +53,9 @@ impl<S: Store> Exec<'_, S> {
 
     /// The fields XINFO STREAM and XINFO STREAM FULL share. Rill keeps no radix tree; it reports
     /// one "key" per [`TRIM_NODE_ENTRIES`] entries so that tools that chart these see a size.
-    fn info_stream_head(&self, meta: &StreamMeta) -> Vec<(Reply, Reply)> {
+    fn info_stream_head(&self, key: &[u8], meta: &StreamMeta) -> Vec<(Reply, Reply)> {
         let nodes = meta.length.div_ceil(TRIM_NODE_ENTRIES);
-        vec![
+        let mut head = vec![
             (Reply::text("length"), Reply::Int(meta.length as i64)),
             (Reply::text("radix-tree-keys"), Reply::Int(nodes as i64)),
             (
@@ -75,11 +75,17 @@ impl<S: Store> Exec<'_, S> {
                 Reply::text("recorded-first-entry-id"),
                 id_reply(meta.first_id),
             ),
-        ]
+        ];
+        let idmp = self.idmp_info(key);
+        head.extend(
+            idmp.into_iter()
+                .map(|(name, value)| (Reply::text(name), value)),
+        );
+        head
     }
 
     fn info_stream(&self, key: &[u8], meta: &StreamMeta) -> Reply {
-        let mut map = self.info_stream_head(meta);
+        let mut map = self.info_stream_head(key, meta);
         let edge = |rev: bool| {
             let got = self
                 .store
@@ -104,7 +110,7 @@ impl<S: Store> Exec<'_, S> {
             Ok(entries) => entries,
             Err(refusal) => return refusal,
         };
-        let mut map = self.info_stream_head(meta);
+        let mut map = self.info_stream_head(key, meta);
         map.push((
             Reply::text("entries"),
             Reply::Array(entries.iter().map(|(id, f)| entry_reply(*id, f)).collect()),

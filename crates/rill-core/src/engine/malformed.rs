@@ -28,6 +28,7 @@ impl<S: Store> Exec<'_, S> {
                 Missing::EachNotFound(n) if !key_exists || group_missing => {
                     return each_not_found(n as usize)
                 }
+                Missing::NoSuchKey if !key_exists => return Reply::err("ERR no such key"),
                 _ => {}
             }
         }

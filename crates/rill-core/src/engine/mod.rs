@@ -7,6 +7,7 @@
 //!
 //! ```text
 //!  execute ─┬─▶ append       XADD, a producer's XADD, the ID an XADD gets
+//!           ├─▶ idmp         XADD with IDMP or IDMPAUTO, XCFGSET
 //!           ├─▶ trim         XDEL, XTRIM, and the trimming XADD asks for
 //!           ├─▶ references   XDELEX, XACKDEL, and what KEEPREF|DELREF|ACKED mean to trimming
 //!           ├─▶ read         XRANGE, XREVRANGE, XREAD
@@ -23,7 +24,7 @@
 //!
 //! `entries_read` keeps a group's `entries-read` counter and `lag`. The families share only
 //! what is in this file, except where one uses another's bookkeeping: `append` trims through
-//! `trim`, `trim` and `references` use each other's removals, `group_read`, `claim` and
+//! `trim`, `idmp` appends through `append`, `trim` and `references` use each other's removals, `group_read`, `claim` and
 //! `references` use `groups`, `group_read` and `info` use `entries_read`.
 
 mod append;
@@ -31,6 +32,7 @@ mod claim;
 mod entries_read;
 mod group_read;
 mod groups;
+mod idmp;
 mod info;
 mod keyspace;
 mod malformed;
@@ -127,6 +129,12 @@ pub fn execute<S: Store>(store: &mut S, cmd: &Command, now_ms: u64, limits: &Lim
             policy,
             ids,
         } => ex.xackdel(key, group, *policy, ids),
+        Command::Idempotent(i) => ex.xadd_idempotent(i),
+        Command::XCfgSet {
+            key,
+            duration_s,
+            maxsize,
+        } => ex.xcfgset(key, *duration_s, *maxsize),
     }
 }
 

@@ -773,7 +773,7 @@ fn delconsumer_and_destroy_drop_pending() {
             > XGROUP CREATE s g 0 MKSTREAM
             +OK
             > XINFO STREAM s
-            {"length": :0, "radix-tree-keys": :0, "radix-tree-nodes": :1, "last-generated-id": "0-0", "max-deleted-entry-id": "0-0", "entries-added": :0, "recorded-first-entry-id": "0-0", "groups": :1, "first-entry": (nil), "last-entry": (nil)}
+            {"length": :0, "radix-tree-keys": :0, "radix-tree-nodes": :1, "last-generated-id": "0-0", "max-deleted-entry-id": "0-0", "entries-added": :0, "recorded-first-entry-id": "0-0", "idmp-duration": :100, "idmp-maxsize": :100, "pids-tracked": :0, "iids-tracked": :0, "iids-added": :0, "iids-duplicates": :0, "groups": :1, "first-entry": (nil), "last-entry": (nil)}
         "#]],
     );
 }

@@ -7,6 +7,7 @@
 //! keeps the stamps, MULTI queues the lines up to EXEC, which runs them as one `Command::Exec`.
 
 mod consumer_groups;
+mod idmp;
 mod producers;
 mod references;
 mod streams;

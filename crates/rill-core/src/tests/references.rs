@@ -195,7 +195,7 @@ fn xdelex_policies() {
             > XDELEX s ACKED IDS 2 99-0 0-0
             [:2, :-1]
             > XINFO STREAM s
-            {"length": :0, "radix-tree-keys": :0, "radix-tree-nodes": :1, "last-generated-id": "6-0", "max-deleted-entry-id": "6-0", "entries-added": :6, "recorded-first-entry-id": "0-0", "groups": :3, "first-entry": (nil), "last-entry": (nil)}
+            {"length": :0, "radix-tree-keys": :0, "radix-tree-nodes": :1, "last-generated-id": "6-0", "max-deleted-entry-id": "6-0", "entries-added": :6, "recorded-first-entry-id": "0-0", "idmp-duration": :100, "idmp-maxsize": :100, "pids-tracked": :0, "iids-tracked": :0, "iids-added": :0, "iids-duplicates": :0, "groups": :3, "first-entry": (nil), "last-entry": (nil)}
         "#]],
     );
 }
@@ -443,7 +443,7 @@ fn xackdel() {
             > XACKDEL s g2 DELREF IDS 2 5-0 6-0
             [:-1, :-1]
             > XINFO STREAM s
-            {"length": :0, "radix-tree-keys": :0, "radix-tree-nodes": :1, "last-generated-id": "6-0", "max-deleted-entry-id": "6-0", "entries-added": :6, "recorded-first-entry-id": "0-0", "groups": :2, "first-entry": (nil), "last-entry": (nil)}
+            {"length": :0, "radix-tree-keys": :0, "radix-tree-nodes": :1, "last-generated-id": "6-0", "max-deleted-entry-id": "6-0", "entries-added": :6, "recorded-first-entry-id": "0-0", "idmp-duration": :100, "idmp-maxsize": :100, "pids-tracked": :0, "iids-tracked": :0, "iids-added": :0, "iids-duplicates": :0, "groups": :2, "first-entry": (nil), "last-entry": (nil)}
         "#]],
     );
 }

@@ -135,7 +135,7 @@ fn xadd_trimming_options() {
             > XLEN s
             :0
             > XINFO STREAM s
-            {"length": :0, "radix-tree-keys": :0, "radix-tree-nodes": :1, "last-generated-id": "4-1", "max-deleted-entry-id": "0-0", "entries-added": :4, "recorded-first-entry-id": "0-0", "groups": :0, "first-entry": (nil), "last-entry": (nil)}
+            {"length": :0, "radix-tree-keys": :0, "radix-tree-nodes": :1, "last-generated-id": "4-1", "max-deleted-entry-id": "0-0", "entries-added": :4, "recorded-first-entry-id": "0-0", "idmp-duration": :100, "idmp-maxsize": :100, "pids-tracked": :0, "iids-tracked": :0, "iids-added": :0, "iids-duplicates": :0, "groups": :0, "first-entry": (nil), "last-entry": (nil)}
             > XADD s MINID 9 5-1 a b
             "5-1"
             > XLEN s
@@ -318,11 +318,11 @@ fn xdel_tracks_first_and_max_deleted() {
             > XDEL missing 1-1
             :0
             > XINFO STREAM s
-            {"length": :2, "radix-tree-keys": :1, "radix-tree-nodes": :2, "last-generated-id": "3-1", "max-deleted-entry-id": "1-1", "entries-added": :3, "recorded-first-entry-id": "2-1", "groups": :0, "first-entry": ["2-1", ["a", "2"]], "last-entry": ["3-1", ["a", "3"]]}
+            {"length": :2, "radix-tree-keys": :1, "radix-tree-nodes": :2, "last-generated-id": "3-1", "max-deleted-entry-id": "1-1", "entries-added": :3, "recorded-first-entry-id": "2-1", "idmp-duration": :100, "idmp-maxsize": :100, "pids-tracked": :0, "iids-tracked": :0, "iids-added": :0, "iids-duplicates": :0, "groups": :0, "first-entry": ["2-1", ["a", "2"]], "last-entry": ["3-1", ["a", "3"]]}
             > XDEL s 2-1 3-1
             :2
             > XINFO STREAM s
-            {"length": :0, "radix-tree-keys": :0, "radix-tree-nodes": :1, "last-generated-id": "3-1", "max-deleted-entry-id": "3-1", "entries-added": :3, "recorded-first-entry-id": "0-0", "groups": :0, "first-entry": (nil), "last-entry": (nil)}
+            {"length": :0, "radix-tree-keys": :0, "radix-tree-nodes": :1, "last-generated-id": "3-1", "max-deleted-entry-id": "3-1", "entries-added": :3, "recorded-first-entry-id": "0-0", "idmp-duration": :100, "idmp-maxsize": :100, "pids-tracked": :0, "iids-tracked": :0, "iids-added": :0, "iids-duplicates": :0, "groups": :0, "first-entry": (nil), "last-entry": (nil)}
             > XADD s 2-5 a b
             -ERR The ID specified in XADD is equal or smaller than the target stream top item
             > XADD s * a b
@@ -423,7 +423,7 @@ fn xsetid() {
             > XSETID s 10-0 ENTRIESADDED 7 MAXDELETEDID 3-0
             +OK
             > XINFO STREAM s
-            {"length": :1, "radix-tree-keys": :1, "radix-tree-nodes": :2, "last-generated-id": "10-0", "max-deleted-entry-id": "3-0", "entries-added": :7, "recorded-first-entry-id": "5-1", "groups": :0, "first-entry": ["5-1", ["a", "b"]], "last-entry": ["5-1", ["a", "b"]]}
+            {"length": :1, "radix-tree-keys": :1, "radix-tree-nodes": :2, "last-generated-id": "10-0", "max-deleted-entry-id": "3-0", "entries-added": :7, "recorded-first-entry-id": "5-1", "idmp-duration": :100, "idmp-maxsize": :100, "pids-tracked": :0, "iids-tracked": :0, "iids-added": :0, "iids-duplicates": :0, "groups": :0, "first-entry": ["5-1", ["a", "b"]], "last-entry": ["5-1", ["a", "b"]]}
             > XSETID s 10-0 MAXDELETEDID 11-0
             -ERR The ID specified in XSETID is smaller than the provided max_deleted_entry_id
             > XSETID s 2-0
@@ -535,9 +535,9 @@ fn xinfo_stream_full() {
             > XREADGROUP GROUP g alice COUNT 1 STREAMS s >
             {"s" => [["1-1", ["a", "1"]]]}
             > XINFO STREAM s FULL
-            {"length": :2, "radix-tree-keys": :1, "radix-tree-nodes": :2, "last-generated-id": "2-1", "max-deleted-entry-id": "0-0", "entries-added": :2, "recorded-first-entry-id": "1-1", "entries": [["1-1", ["a", "1"]], ["2-1", ["a", "2"]]], "groups": [{"name": "g", "last-delivered-id": "1-1", "entries-read": :1, "lag": :1, "pel-count": :1, "pending": [["1-1", "alice", :2000, :1]], "consumers": [{"name": "alice", "seen-time": :2000, "active-time": :2000, "pel-count": :1, "pending": [["1-1", :2000, :1]]}]}]}
+            {"length": :2, "radix-tree-keys": :1, "radix-tree-nodes": :2, "last-generated-id": "2-1", "max-deleted-entry-id": "0-0", "entries-added": :2, "recorded-first-entry-id": "1-1", "idmp-duration": :100, "idmp-maxsize": :100, "pids-tracked": :0, "iids-tracked": :0, "iids-added": :0, "iids-duplicates": :0, "entries": [["1-1", ["a", "1"]], ["2-1", ["a", "2"]]], "groups": [{"name": "g", "last-delivered-id": "1-1", "entries-read": :1, "lag": :1, "pel-count": :1, "pending": [["1-1", "alice", :2000, :1]], "consumers": [{"name": "alice", "seen-time": :2000, "active-time": :2000, "pel-count": :1, "pending": [["1-1", :2000, :1]]}]}]}
             > XINFO STREAM s FULL COUNT 1
-            {"length": :2, "radix-tree-keys": :1, "radix-tree-nodes": :2, "last-generated-id": "2-1", "max-deleted-entry-id": "0-0", "entries-added": :2, "recorded-first-entry-id": "1-1", "entries": [["1-1", ["a", "1"]]], "groups": [{"name": "g", "last-delivered-id": "1-1", "entries-read": :1, "lag": :1, "pel-count": :1, "pending": [["1-1", "alice", :2000, :1]], "consumers": [{"name": "alice", "seen-time": :2000, "active-time": :2000, "pel-count": :1, "pending": [["1-1", :2000, :1]]}]}]}
+            {"length": :2, "radix-tree-keys": :1, "radix-tree-nodes": :2, "last-generated-id": "2-1", "max-deleted-entry-id": "0-0", "entries-added": :2, "recorded-first-entry-id": "1-1", "idmp-duration": :100, "idmp-maxsize": :100, "pids-tracked": :0, "iids-tracked": :0, "iids-added": :0, "iids-duplicates": :0, "entries": [["1-1", ["a", "1"]]], "groups": [{"name": "g", "last-delivered-id": "1-1", "entries-read": :1, "lag": :1, "pel-count": :1, "pending": [["1-1", "alice", :2000, :1]], "consumers": [{"name": "alice", "seen-time": :2000, "active-time": :2000, "pel-count": :1, "pending": [["1-1", :2000, :1]]}]}]}
             > XINFO STREAM s FULL COUNT
             -ERR unknown subcommand or wrong number of arguments for 'STREAM'. Try XINFO HELP.
             > XINFO STREAM s FOO

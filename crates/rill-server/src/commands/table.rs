@@ -211,6 +211,14 @@ pub const COMMANDS: &[CommandSpec] = &[
         ENGINE,
     ),
     spec(
+        "xcfgset",
+        -2,
+        &["write", "fast"],
+        (1, 1, 1),
+        &["@write", "@stream", "@fast"],
+        ENGINE,
+    ),
+    spec(
         "xtrim",
         -4,
         &["write"],

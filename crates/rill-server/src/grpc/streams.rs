@@ -199,6 +199,11 @@ impl Streams for Service {
         if let Some(trim) = &request.trim {
             trim_args(trim, &mut args)?;
         }
+        match request.idmp {
+            Some(idmp) if idmp.iid.is_empty() => args.extend([bytes("IDMPAUTO"), idmp.pid]),
+            Some(idmp) => args.extend([bytes("IDMP"), idmp.pid, idmp.iid]),
+            None => {}
+        }
         args.push(bytes(if request.id.is_empty() {
             "*"
         } else {
@@ -360,6 +365,24 @@ impl Streams for Service {
         let mut args = vec![bytes("XDEL"), request.key];
         args.extend(request.ids.iter().map(|id| bytes(id)));
         self.count(args).await
+    }
+
+    async fn x_cfg_set(
+        &self,
+        request: Request<pb::XCfgSetRequest>,
+    ) -> Result<Response<pb::Empty>, Status> {
+        let request = request.into_inner();
+        let mut args = vec![bytes("XCFGSET"), request.key];
+        let settings = [
+            ("IDMP-DURATION", request.idmp_duration_s),
+            ("IDMP-MAXSIZE", request.idmp_maxsize),
+        ];
+        for (name, value) in settings {
+            if let Some(value) = value {
+                args.extend([bytes(name), bytes(&value.to_string())]);
+            }
+        }
+        self.empty(args).await
     }
 
     async fn x_del_ex(

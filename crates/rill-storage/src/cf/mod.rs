@@ -14,6 +14,7 @@
 //!   producers     0x07 | producer                                     -> ProducerState
 //!                 0x08 | touched_ms u64 | producer                    -> (empty)
 //!                 0x09                                                -> count u64
+//!                 0x10..0x14 | len | stream_key | ...                 -> IDMP (`idmp.rs`)
 //!   node          0x40                                                -> applied index
 //!   node          0x41 | node_meta u8                                 -> checked opaque bytes
 //!   raft_log      0x50 | index u64                                    -> checked opaque bytes
@@ -29,6 +30,7 @@ pub(crate) mod consumers;
 pub(crate) mod entries;
 pub(crate) mod format;
 pub(crate) mod groups;
+pub(crate) mod idmp;
 pub(crate) mod node;
 pub(crate) mod node_meta;
 pub(crate) mod pel;
@@ -57,6 +59,11 @@ pub(crate) enum KeyTag {
     ProducerClock = 0x0c,
     KeyVersion = 0x0d,
     VersionCounter = 0x0e,
+    IdmpMeta = 0x10,
+    IdmpIid = 0x11,
+    IdmpByProducer = 0x12,
+    IdmpById = 0x13,
+    IdmpCount = 0x14,
     AppliedIndex = 0x40,
     NodeMeta = 0x41,
     RaftLog = 0x50,
@@ -148,6 +155,11 @@ mod tests {
             KeyTag::ProducerClock,
             KeyTag::KeyVersion,
             KeyTag::VersionCounter,
+            KeyTag::IdmpMeta,
+            KeyTag::IdmpIid,
+            KeyTag::IdmpByProducer,
+            KeyTag::IdmpById,
+            KeyTag::IdmpCount,
             KeyTag::AppliedIndex,
             KeyTag::NodeMeta,
             KeyTag::RaftLog,
@@ -157,8 +169,8 @@ mod tests {
         assert_eq!(
             tags.map(|t| t as u8),
             [
-                1, 2, 3, 4, 5, 6, 7, 8, 9, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x40, 0x41, 0x50, 0x51,
-                0x52
+                1, 2, 3, 4, 5, 6, 7, 8, 9, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x10, 0x11, 0x12, 0x13,
+                0x14, 0x40, 0x41, 0x50, 0x51, 0x52
             ]
         );
         let names = Cf::ALL.map(Cf::name);

@@ -17,13 +17,9 @@
 //! lowest once, when the record is read or at commit. The storage tests' `dump` checks the
 //! records against the PEL after every case.
 
-use rill_core::StreamId;
-
 use crate::cf::{consumer_pel, pel, Cf, KeyTag};
-use crate::codec::{put_id, tagged_prefix, KeyRange, Reader, VALUE_VERSION};
+use crate::codec::{tagged_prefix, KeyRange};
 use crate::error::DecodeError;
-
-const VALUE_BYTES: usize = 1 + 16;
 
 pub(crate) fn group_key(stream: &[u8], group: &[u8]) -> Vec<u8> {
     tagged_prefix(KeyTag::GroupPendingFirst, &[stream, group])
@@ -51,21 +47,9 @@ pub(crate) fn consumer_group_range(stream: &[u8], group: &[u8]) -> KeyRange {
     ))
 }
 
-pub(crate) fn encode_value(id: StreamId) -> Vec<u8> {
-    let mut out = Vec::with_capacity(VALUE_BYTES);
-    out.push(VALUE_VERSION);
-    put_id(&mut out, id);
-    assert_eq!(out.len(), VALUE_BYTES);
-    out
-}
+pub(crate) use crate::codec::encode_id_value as encode_value;
 
-pub(crate) fn decode_value(bytes: &[u8]) -> Result<StreamId, DecodeError> {
-    let mut reader = Reader::new(bytes);
-    reader.expect_version()?;
-    let id = reader.id()?;
-    reader.finish()?;
-    Ok(id)
-}
+pub(crate) use crate::codec::decode_id_value as decode_value;
 
 /// The records a PEL implies, from its `pel` and `consumer_pel` keys given in key order (so
 /// the first key under a group or consumer holds its lowest ID): how a store written before
@@ -107,6 +91,7 @@ mod tests {
 
     use crate::codec::strategy::{assert_strict, id};
     use proptest::prelude::*;
+    use rill_core::StreamId;
 
     #[test]
     fn layout_is_pinned() {

@@ -69,19 +69,9 @@ pub(crate) fn decode_value(bytes: &[u8]) -> Result<ProducerState, DecodeError> {
     Ok(state)
 }
 
-pub(crate) fn encode_count(count: u64) -> Vec<u8> {
-    let mut out = vec![VALUE_VERSION];
-    put_u64(&mut out, count);
-    out
-}
+pub(crate) use crate::codec::encode_u64_value as encode_count;
 
-pub(crate) fn decode_count(bytes: &[u8]) -> Result<u64, DecodeError> {
-    let mut reader = Reader::new(bytes);
-    reader.expect_version()?;
-    let count = reader.u64()?;
-    reader.finish()?;
-    Ok(count)
-}
+pub(crate) use crate::codec::decode_u64_value as decode_count;
 
 pub(crate) fn encode_clock(clock: &rill_core::ProducerClock) -> Vec<u8> {
     let mut out = vec![VALUE_VERSION];

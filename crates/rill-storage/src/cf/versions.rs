@@ -7,8 +7,6 @@
 //! The stream key is raw (last part of the key). Integers big-endian.
 
 use crate::cf::KeyTag;
-use crate::codec::{put_u64, Reader, VALUE_VERSION};
-use crate::error::DecodeError;
 
 pub(crate) fn key(stream: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(1 + stream.len());
@@ -18,8 +16,8 @@ pub(crate) fn key(stream: &[u8]) -> Vec<u8> {
 }
 
 #[cfg(test)]
-pub(crate) fn decode_key(bytes: &[u8]) -> Result<&[u8], DecodeError> {
-    let mut reader = Reader::new(bytes);
+pub(crate) fn decode_key(bytes: &[u8]) -> Result<&[u8], crate::error::DecodeError> {
+    let mut reader = crate::codec::Reader::new(bytes);
     reader.expect_tag(KeyTag::KeyVersion)?;
     Ok(reader.rest())
 }
@@ -27,19 +25,9 @@ pub(crate) fn decode_key(bytes: &[u8]) -> Result<&[u8], DecodeError> {
 pub(crate) const COUNTER_KEY: [u8; 1] = [KeyTag::VersionCounter as u8];
 
 /// A stamp or the counter: both are one `u64`.
-pub(crate) fn encode_value(value: u64) -> Vec<u8> {
-    let mut out = vec![VALUE_VERSION];
-    put_u64(&mut out, value);
-    out
-}
+pub(crate) use crate::codec::encode_u64_value as encode_value;
 
-pub(crate) fn decode_value(bytes: &[u8]) -> Result<u64, DecodeError> {
-    let mut reader = Reader::new(bytes);
-    reader.expect_version()?;
-    let value = reader.u64()?;
-    reader.finish()?;
-    Ok(value)
-}
+pub(crate) use crate::codec::decode_u64_value as decode_value;
 
 #[cfg(test)]
 mod tests {

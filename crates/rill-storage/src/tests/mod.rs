@@ -139,6 +139,7 @@ pub(crate) fn dump(db: &Db) -> MemStore {
         "lowest pending IDs of consumers"
     );
     let mut count = None;
+    let mut idmp_counts = IdmpCounts::new();
     for (k, v) in raw_records(db, Cf::Producers) {
         match k.first().copied() {
             Some(tag) if tag == KeyTag::Producer as u8 => {
@@ -149,6 +150,9 @@ pub(crate) fn dump(db: &Db) -> MemStore {
                 let (ms, producer) = producers::decode_idle_key(&k).expect("key");
                 assert!(v.is_empty(), "index values are empty");
                 out.producers_idle.insert((ms, producer.to_vec()));
+            }
+            Some(tag) if (KeyTag::IdmpMeta as u8..=KeyTag::IdmpCount as u8).contains(&tag) => {
+                dump_idmp(&mut out, &mut idmp_counts, &k, &v);
             }
             _ => {
                 assert_eq!(k, producers::COUNT_KEY, "unknown producers record");
@@ -161,7 +165,56 @@ pub(crate) fn dump(db: &Db) -> MemStore {
         out.producers.len() as u64,
         "producer count"
     );
+    let mut records = IdmpCounts::new();
+    for (stream, pid, _) in out.idmp_by_producer.keys() {
+        *records.entry((stream.clone(), pid.clone())).or_default() += 1;
+    }
+    assert_eq!(idmp_counts, records, "IDMP producer counts");
     out
+}
+
+type IdmpCounts = BTreeMap<(Vec<u8>, Vec<u8>), u64>;
+
+/// One IDMP record into `out`, or a producer's count into `counts`.
+fn dump_idmp(out: &mut MemStore, counts: &mut IdmpCounts, key: &[u8], value: &[u8]) {
+    use crate::cf::idmp;
+    let (tag, stream, rest) = idmp::split_key(key).expect("IDMP key");
+    let stream = stream.to_vec();
+    let prefixed = |bytes: &[u8]| {
+        let len = u32::from_be_bytes(bytes[..4].try_into().expect("length")) as usize;
+        (bytes[4..4 + len].to_vec(), bytes[4 + len..].to_vec())
+    };
+    let id_of = |bytes: &[u8]| {
+        let ms = u64::from_be_bytes(bytes[..8].try_into().expect("ms"));
+        let seq = u64::from_be_bytes(bytes[8..16].try_into().expect("seq"));
+        StreamId::new(ms, seq)
+    };
+    match tag {
+        t if t == KeyTag::IdmpMeta as u8 => {
+            out.idmp_meta
+                .insert(stream, idmp::decode_meta(value).expect("value"));
+        }
+        t if t == KeyTag::IdmpIid as u8 => {
+            let (pid, iid) = prefixed(rest);
+            let id = idmp::decode_id(value).expect("value");
+            out.idmp.insert((stream, pid, iid), id);
+        }
+        t if t == KeyTag::IdmpByProducer as u8 => {
+            let (pid, id) = prefixed(rest);
+            let iid = idmp::decode_iid(value).expect("value");
+            out.idmp_by_producer.insert((stream, pid, id_of(&id)), iid);
+        }
+        t if t == KeyTag::IdmpById as u8 => {
+            let record = idmp::decode_owner(id_of(rest), value).expect("value");
+            out.idmp_by_id
+                .insert((stream, record.id), (record.pid, record.iid));
+        }
+        _ => {
+            let count = idmp::decode_count(value).expect("value");
+            assert!(count > 0, "a zero count is removed");
+            counts.insert((stream, rest.to_vec()), count);
+        }
+    }
 }
 
 /// The `pending_first` records of groups that `model`'s PEL implies: one per group with
@@ -204,5 +257,16 @@ pub(crate) fn load(store: &mut impl Store, model: &MemStore) {
     }
     for ((key, group, id), entry) in &model.pending {
         store.put_pending(key, group, *id, entry);
+    }
+    for (key, meta) in &model.idmp_meta {
+        store.put_idmp_meta(key, meta);
+    }
+    for ((key, id), (pid, iid)) in &model.idmp_by_id {
+        let record = rill_core::IdmpRecord {
+            id: *id,
+            pid: pid.clone(),
+            iid: iid.clone(),
+        };
+        store.put_idmp(key, &record);
     }
 }

@@ -5,8 +5,8 @@
 
 use proptest::prelude::*;
 use rill_core::{
-    ConsumerMeta, Fields, GroupMeta, MemStore, PendingEntry, ProducerState, Store, StreamId,
-    StreamMeta,
+    ConsumerMeta, Fields, GroupMeta, IdmpMeta, IdmpRecord, MemStore, PendingEntry, ProducerState,
+    Store, StreamId, StreamMeta,
 };
 
 use super::{dump, load, proptest_config, temp_db};
@@ -41,8 +41,16 @@ enum Op {
     /// Producer index, last sequence, touched time.
     PutProducer(usize, u64, u64),
     DeleteProducer(usize),
+    /// Stream, producer, iid index, ID: remembered when the iid is new and the ID newest.
+    PutIdmp(usize, usize, usize, StreamId),
+    /// Forgets the oldest remembered iid of the stream, or of one producer.
+    ForgetOldestIdmp(usize, Option<usize>),
+    ClearIdmp(usize),
+    PutIdmpMeta(usize, u64),
     Commit,
 }
+
+const IIDS: [&[u8]; 3] = [b"", b"i", b"i\0"];
 
 const PRODUCERS: [&[u8]; 3] = [b"p", b"p\0", b"q"];
 
@@ -113,9 +121,13 @@ fn op() -> impl Strategy<Value = Op> {
         2 => (k.clone(), id(), id(), any::<bool>(), limit()).prop_map(|(k, s, e, r, l)| Op::Entries(k, s, e, r, l)),
         1 => (k.clone(), id(), id(), any::<bool>(), limit()).prop_map(|(k, s, e, r, l)| Op::EntryIds(k, s, e, r, l)),
         1 => (k.clone(), g.clone(), id(), id(), limit()).prop_map(|(k, g, s, e, l)| Op::PendingRange(k, g, s, e, l)),
-        1 => (k, g, c, id(), id(), limit()).prop_map(|(k, g, c, s, e, l)| Op::ConsumerPendingRange(k, g, c, s, e, l)),
+        1 => (k.clone(), g, c, id(), id(), limit()).prop_map(|(k, g, c, s, e, l)| Op::ConsumerPendingRange(k, g, c, s, e, l)),
         3 => (0..PRODUCERS.len(), 0u64..4, 0u64..4).prop_map(|(p, seq, ms)| Op::PutProducer(p, seq, ms)),
         1 => (0..PRODUCERS.len()).prop_map(Op::DeleteProducer),
+        3 => (k.clone(), 0..PRODUCERS.len(), 0..IIDS.len(), id()).prop_map(|(k, p, i, id)| Op::PutIdmp(k, p, i, id)),
+        1 => (k.clone(), prop::option::of(0..PRODUCERS.len())).prop_map(|(k, p)| Op::ForgetOldestIdmp(k, p)),
+        1 => k.clone().prop_map(Op::ClearIdmp),
+        1 => (k.clone(), 0u64..5).prop_map(|(k, n)| Op::PutIdmpMeta(k, n)),
         2 => Just(Op::Commit),
     ]
 }
@@ -178,6 +190,35 @@ fn apply(store: &mut impl Store, model: &mut MemStore, op: &Op) {
             both(store, model, |s| s.put_producer(PRODUCERS[p], &state));
         }
         Op::DeleteProducer(p) => both(store, model, |s| s.delete_producer(PRODUCERS[p])),
+        Op::PutIdmp(k, p, i, id) => {
+            let (key, pid, iid) = (KEYS[k], PRODUCERS[p], IIDS[i]);
+            let newest = model.idmp_records(key, usize::MAX).last().map(|r| r.id);
+            if model.idmp_id(key, pid, iid).is_none() && newest.is_none_or(|n| n < id) {
+                let record = IdmpRecord {
+                    id,
+                    pid: pid.to_vec(),
+                    iid: iid.to_vec(),
+                };
+                both(store, model, |s| s.put_idmp(key, &record));
+            }
+        }
+        Op::ForgetOldestIdmp(k, p) => {
+            let pid = p.map(|p| PRODUCERS[p]);
+            let oldest = model.oldest_idmp(KEYS[k], pid);
+            assert_eq!(store.oldest_idmp(KEYS[k], pid), oldest, "{op:?}");
+            if let Some(record) = oldest {
+                both(store, model, |s| s.delete_idmp(KEYS[k], &record));
+            }
+        }
+        Op::ClearIdmp(k) => both(store, model, |s| s.clear_idmp(KEYS[k])),
+        Op::PutIdmpMeta(k, n) => {
+            let meta = IdmpMeta {
+                duration_s: n,
+                iids_added: n + 1,
+                ..IdmpMeta::default()
+            };
+            both(store, model, |s| s.put_idmp_meta(KEYS[k], &meta));
+        }
         _ => compare_ranged_read(store, model, op),
     }
 }
@@ -292,6 +333,24 @@ fn compare_all_reads(store: &impl Store, model: &MemStore) {
             "after {key:?}"
         );
         compare_stream_reads(store, model, key);
+        assert_eq!(store.idmp_meta(key), model.idmp_meta(key), "{key:?}");
+        for limit in [1, usize::MAX] {
+            assert_eq!(
+                store.idmp_records(key, limit),
+                model.idmp_records(key, limit)
+            );
+        }
+        assert_eq!(store.oldest_idmp(key, None), model.oldest_idmp(key, None));
+        for pid in PRODUCERS {
+            assert_eq!(store.idmp_count(key, pid), model.idmp_count(key, pid));
+            assert_eq!(
+                store.oldest_idmp(key, Some(pid)),
+                model.oldest_idmp(key, Some(pid))
+            );
+            for iid in IIDS {
+                assert_eq!(store.idmp_id(key, pid, iid), model.idmp_id(key, pid, iid));
+            }
+        }
         for group in GROUPS {
             compare_group_reads(store, model, key, group);
         }

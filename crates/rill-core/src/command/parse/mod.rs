@@ -12,7 +12,7 @@ use crate::id::{parse_id, parse_range_bound, Bound, BoundError, StreamId};
 use crate::reply::{errors, Reply};
 
 use super::{malformed, Command, Missing};
-use append::{parse_xadd, parse_xtrim};
+use append::{parse_xadd, parse_xcfgset, parse_xtrim};
 use delete::{parse_xackdel, parse_xdelex, ref_policy};
 use groups::{parse_xautoclaim, parse_xclaim, parse_xgroup, parse_xpending};
 use info::{parse_xinfo, parse_xsetid};
@@ -75,6 +75,7 @@ const ARITY: &[(&str, i32)] = &[
     ("XAUTOCLAIM", -6),
     ("XINFO", -2),
     ("XSETID", -3),
+    ("XCFGSET", -2),
     ("DEL", -2),
     ("EXISTS", -2),
     ("TYPE", 2),
@@ -139,6 +140,7 @@ pub fn parse(argv: &[Vec<u8>]) -> Option<Parsed> {
         "XAUTOCLAIM" => parse_xautoclaim(a),
         "XINFO" => parse_xinfo(a),
         "XSETID" => parse_xsetid(a),
+        "XCFGSET" => parse_xcfgset(a),
         "DEL" => Ok(Command::Del { keys: a.to_vec() }),
         "EXISTS" => Ok(Command::Exists { keys: a.to_vec() }),
         "TYPE" => Ok(Command::Type { key: a[0].clone() }),
