@@ -334,6 +334,16 @@ impl Store for MemStore {
             .copied()
     }
 
+    fn idmp_at(&self, key: &[u8], id: StreamId) -> Option<IdmpRecord> {
+        self.idmp_by_id
+            .get(&(key.to_vec(), id))
+            .map(|(pid, iid)| IdmpRecord {
+                id,
+                pid: pid.clone(),
+                iid: iid.clone(),
+            })
+    }
+
     fn put_idmp(&mut self, key: &[u8], r: &IdmpRecord) {
         let (k, pid, iid) = (key.to_vec(), r.pid.clone(), r.iid.clone());
         self.idmp

@@ -270,7 +270,9 @@ pub trait Store {
     fn put_idmp_meta(&mut self, key: &[u8], meta: &IdmpMeta);
     /// The ID producer `pid`'s XADD tagged `iid` got, while remembered.
     fn idmp_id(&self, key: &[u8], pid: &[u8], iid: &[u8]) -> Option<StreamId>;
-    /// Remembers `record`, whose ID is newer than every ID remembered for the stream.
+    /// The iid remembered with the entry ID `id`, if any.
+    fn idmp_at(&self, key: &[u8], id: StreamId) -> Option<IdmpRecord>;
+    /// Remembers `record`; no iid is remembered with its ID (see [`Store::idmp_at`]).
     fn put_idmp(&mut self, key: &[u8], record: &IdmpRecord);
     fn delete_idmp(&mut self, key: &[u8], record: &IdmpRecord);
     /// The oldest remembered iid of the stream, or of one producer.

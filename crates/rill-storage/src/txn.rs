@@ -763,6 +763,12 @@ impl Store for Txn<'_> {
         )
     }
 
+    fn idmp_at(&self, key: &[u8], id: StreamId) -> Option<IdmpRecord> {
+        self.get(Cf::Producers, &idmp::by_id_key(key, id), |v| {
+            idmp::decode_owner(id, v)
+        })
+    }
+
     fn put_idmp(&mut self, key: &[u8], r: &IdmpRecord) {
         let count = self.idmp_count(key, &r.pid);
         self.put(

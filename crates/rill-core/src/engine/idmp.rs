@@ -70,6 +70,11 @@ impl<S: Store> Exec<'_, S> {
                 return reply;
             }
         };
+        // An ID comes again when XSETID moved an emptied stream's last ID back: the iid
+        // remembered with it is forgotten, so each ID has at most one.
+        if let Some(earlier) = self.store.idmp_at(key, new_id) {
+            self.forget_idmp(key, &mut meta, &earlier);
+        }
         if self.store.idmp_count(key, &i.pid) == 0 {
             meta.pids_tracked += 1;
         }

@@ -65,16 +65,22 @@ impl<S: Store> Exec<'_, S> {
     /// too). LIMIT caps the entries looked at, removed or skipped, rounded down to whole nodes.
     ///
     /// Redis walks nodes and stops after the node that holds the MAXLEN target even when
-    /// skipped entries left the stream above it; Rill has no nodes and walks on.
+    /// skipped entries left the stream above it. Rill has no nodes: it looks at the entries up
+    /// to the target rounded up to a whole node (`TRIM_NODE_ENTRIES`), so a long run of
+    /// referenced entries costs one trim no more than it would remove.
     fn trim_each(&mut self, key: &[u8], meta: &mut StreamMeta, trim: &Trim) -> u64 {
         const BATCH: usize = 1024;
         let groups = self.groups_of(key);
         // LIMIT counts whole nodes, as in the walk without a policy: Redis stops before a node
         // whose entries would take it past LIMIT.
-        let limit = match trim.limit {
+        let mut limit = match trim.limit {
             0 => u64::MAX,
             limit => limit - limit % TRIM_NODE_ENTRIES,
         };
+        if let TrimStrategy::MaxLen(max) = trim.strategy {
+            let target = meta.length.saturating_sub(max);
+            limit = limit.min(target.div_ceil(TRIM_NODE_ENTRIES) * TRIM_NODE_ENTRIES);
+        }
         let mut looked_at = 0u64;
         let mut removed = 0u64;
         let mut from = StreamId::MIN;

@@ -60,6 +60,27 @@ pub(crate) fn split_args(line: &str) -> Vec<Vec<u8>> {
 }
 
 /// Runs `script` on a fresh [`MemStore`] and compares the transcript with `expect`.
+/// Runs `script` (one command a line, no `@ms`, no MULTI) on a fresh store at 1000 ms, checking
+/// the invariants after each line; returns the lines `show` picks with their replies. For
+/// scripts too long to write out, built in a loop.
+pub(crate) fn run_script(script: &str, show: impl Fn(&str) -> bool) -> String {
+    let mut out = String::new();
+    let mut store = MemStore::new();
+    for line in script.lines() {
+        let argv = split_args(line);
+        let reply = match parse(&argv) {
+            Some(Ok(cmd)) => execute(&mut store, &cmd, 1000, &Limits::default()),
+            Some(Err(e)) => e,
+            None => Reply::err("(not an engine command)"),
+        };
+        crate::invariants::check_invariants(&store).expect("invariants hold after every line");
+        if show(line) {
+            out.push_str(&format!("> {line}\n{}\n", render(&reply)));
+        }
+    }
+    out
+}
+
 pub(crate) fn check(script: &str, expect: Expect) {
     check_with(script, &Limits::default(), expect);
 }

@@ -664,3 +664,38 @@ fn acked_trimming_stops_at_the_first_undelivered_entry_and_limit_caps_the_walk()
         "#]],
     );
 }
+
+#[test]
+fn acked_trimming_looks_no_further_than_the_target_node() {
+    // 250 entries delivered, 101-0 to 250-0 acknowledged. Redis stops its walk after the node
+    // holding the MAXLEN target; Rill after the target rounded up to a whole node: a trim of 10
+    // looks at the 100 pending entries at the head and removes nothing, a trim of 110 looks
+    // at 200 and removes the 100 acknowledged among them.
+    let mut script = String::new();
+    for i in 1..=250 {
+        script.push_str(&format!("XADD s {i}-0 f v\n"));
+    }
+    script.push_str("XGROUP CREATE s g 0\nXREADGROUP GROUP g c STREAMS s >\nXACK s g");
+    for i in 101..=250 {
+        script.push_str(&format!(" {i}-0"));
+    }
+    script.push_str("\nXTRIM s MAXLEN 240 ACKED\nXTRIM s MAXLEN 140 ACKED\nXLEN s\n");
+    script.push_str("XRANGE s 100 + COUNT 2\nXTRIM s MINID 300 ACKED\nXLEN s\n");
+    let shown = ["XTRIM", "XLEN", "XRANGE"];
+    let out = super::run_script(&script, |line| shown.iter().any(|c| line.starts_with(c)));
+    expect![[r#"
+        > XTRIM s MAXLEN 240 ACKED
+        :0
+        > XTRIM s MAXLEN 140 ACKED
+        :100
+        > XLEN s
+        :150
+        > XRANGE s 100 + COUNT 2
+        [["100-0", ["f", "v"]], ["201-0", ["f", "v"]]]
+        > XTRIM s MINID 300 ACKED
+        :50
+        > XLEN s
+        :100
+    "#]]
+    .assert_eq(&out);
+}

@@ -164,19 +164,7 @@ fn approximate_trimming_removes_whole_nodes_only() {
     }
     script.push_str("XTRIM s MAXLEN ~ 10\nXLEN s\nXTRIM s MAXLEN ~ 10\nXLEN s\nXTRIM s MAXLEN ~ 0 LIMIT 20\nXTRIM s MAXLEN 10\nXLEN s\nXRANGE s - + COUNT 1\n");
     script.push_str("XTRIM s MINID 245\nXRANGE s - +\nXTRIM missing MAXLEN 0\nXTRIM missing FOO\nXTRIM s FOO bar\nXTRIM s MAXLEN 1 LIMIT 10\n");
-    let mut out = String::new();
-    let mut store = crate::MemStore::new();
-    for line in script.lines() {
-        let argv = super::split_args(line);
-        let reply = match crate::parse(&argv) {
-            Some(Ok(cmd)) => crate::execute(&mut store, &cmd, 1000, &crate::Limits::default()),
-            Some(Err(e)) => e,
-            None => unreachable!(),
-        };
-        if !line.starts_with("XADD") {
-            out.push_str(&format!("> {line}\n{}\n", super::render(&reply)));
-        }
-    }
+    let out = super::run_script(&script, |line| !line.starts_with("XADD"));
     expect![[r#"
         > XTRIM s MAXLEN ~ 10
         :200
