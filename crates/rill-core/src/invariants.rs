@@ -191,6 +191,20 @@ fn check_group<S: Store>(
             return fail(key, format!("group {g}: {id} owned by a missing consumer"));
         }
     }
+    let mut expected: Vec<(u64, StreamId)> =
+        pel.iter().map(|(id, pe)| (pe.delivery_ms, *id)).collect();
+    expected.sort_unstable();
+    let mut by_delivery = Vec::with_capacity(expected.len());
+    store.visit_pending_by_delivery(key, group, &mut |ms, id| {
+        by_delivery.push((ms, id));
+        by_delivery.len() <= expected.len()
+    });
+    if by_delivery != expected {
+        return fail(
+            key,
+            format!("group {g}: delivery order {by_delivery:?} but the PEL says {expected:?}"),
+        );
+    }
     Ok(())
 }
 

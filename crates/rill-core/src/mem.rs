@@ -276,6 +276,26 @@ impl Store for MemStore {
         }
     }
 
+    fn visit_pending_by_delivery(
+        &self,
+        key: &[u8],
+        group: &[u8],
+        visit: &mut dyn FnMut(u64, StreamId) -> bool,
+    ) {
+        let (k, g) = (key.to_vec(), group.to_vec());
+        let mut order: Vec<(u64, StreamId)> = self
+            .pending
+            .range((k.clone(), g.clone(), StreamId::MIN)..=(k, g, StreamId::MAX))
+            .map(|((_, _, id), pe)| (pe.delivery_ms, *id))
+            .collect();
+        order.sort_unstable();
+        for (ms, id) in order {
+            if !visit(ms, id) {
+                return;
+            }
+        }
+    }
+
     fn consumer_pending_range(
         &self,
         key: &[u8],

@@ -245,6 +245,15 @@ pub trait Store {
     fn put_pending(&mut self, key: &[u8], group: &[u8], id: StreamId, entry: &PendingEntry);
     /// Removes a pending entry and its per-consumer index record.
     fn delete_pending(&mut self, key: &[u8], group: &[u8], id: StreamId);
+    /// The group's pending entries in delivery order (earliest `delivery_ms` first, then by
+    /// ID), each handed to `visit` as `(delivery_ms, id)` until it returns false. From an
+    /// index: the cost follows the entries visited, not the group's history.
+    fn visit_pending_by_delivery(
+        &self,
+        key: &[u8],
+        group: &[u8],
+        visit: &mut dyn FnMut(u64, StreamId) -> bool,
+    );
     /// IDs pending for one consumer with `start <= id <= end`, ascending, from the per-consumer
     /// index (no scan of the whole group).
     fn consumer_pending_range(

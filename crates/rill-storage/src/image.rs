@@ -109,14 +109,16 @@ impl Db {
         for (_, cf) in FAMILIES {
             batch.delete_range_cf(self.handle(cf), &[][..], &FAMILY_END[..]);
         }
-        // The lowest-pending-id records are derived, not copied: exact whatever the image
-        // holds, and present when it comes from a store older than them.
+        // The lowest-pending-id records and the delivery order are derived, not copied: exact
+        // whatever the image holds, and present when it comes from a store older than them.
         let mut derive = Derive::default();
         for (cf, key, value) in records {
             match key.first().copied() {
                 Some(tag) if tag == KeyTag::GroupPendingFirst as u8 => continue,
                 Some(tag) if tag == KeyTag::ConsumerPendingFirst as u8 => continue,
-                Some(tag) if tag == KeyTag::Pending as u8 => derive.pending_key(key),
+                Some(tag) if tag == KeyTag::PendingByDelivery as u8 => continue,
+                Some(tag) if tag == KeyTag::DeliveryFirst as u8 => continue,
+                Some(tag) if tag == KeyTag::Pending as u8 => derive.pending(key, value),
                 Some(tag) if tag == KeyTag::ConsumerPending as u8 => derive.index_key(key),
                 _ => Ok(()),
             }
@@ -127,7 +129,7 @@ impl Db {
             })?;
             batch.put_cf(self.handle(cf), key, value);
         }
-        for (cf, key, value) in derive.records {
+        for (cf, key, value) in derive.into_records() {
             batch.put_cf(self.handle(cf), key, value);
         }
         // Whatever `DbOptions::sync` says: the log behind this state may be purged next.
@@ -201,7 +203,12 @@ fn family_tags(cf: Cf) -> Option<&'static [KeyTag]> {
         Cf::Entries => Some(&[KeyTag::Entry]),
         Cf::Groups => Some(&[KeyTag::Group]),
         Cf::Consumers => Some(&[KeyTag::Consumer]),
-        Cf::Pel => Some(&[KeyTag::Pending, KeyTag::GroupPendingFirst]),
+        Cf::Pel => Some(&[
+            KeyTag::Pending,
+            KeyTag::GroupPendingFirst,
+            KeyTag::PendingByDelivery,
+            KeyTag::DeliveryFirst,
+        ]),
         Cf::ConsumerPel => Some(&[KeyTag::ConsumerPending, KeyTag::ConsumerPendingFirst]),
         Cf::Producers => Some(&[
             KeyTag::Producer,

@@ -18,9 +18,10 @@ use rill_core::{
 };
 use rocksdb::Snapshot;
 
+use crate::cf::pel_by_delivery::Delivery;
 use crate::cf::{
-    consumer_pel, consumers, entries, groups, idmp, node, pel, pending_first, producers, streams,
-    versions, Cf,
+    consumer_pel, consumers, entries, groups, idmp, node, pel, pel_by_delivery, pending_first,
+    producers, streams, versions, Cf,
 };
 use crate::codec::KeyRange;
 use crate::db::Db;
@@ -53,27 +54,90 @@ pub struct Txn<'db> {
     stale_firsts: BTreeMap<Vec<u8>, StaleFirst>,
 }
 
-/// A `pending_first` record to find again: every ID pending in its group (or consumer) is at
-/// or above `from`, and `rest` is that group's (consumer's) index from `from` on.
-struct StaleFirst {
-    cf: Cf,
-    from: StreamId,
-    rest: KeyRange,
+/// A place in the order a first record summarises: by ID (`pending_first`) or by delivery
+/// (`pel_by_delivery`). A record's scope fixes which.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Position {
+    Id(StreamId),
+    Delivery(Delivery),
 }
 
-impl StaleFirst {
-    /// The lowest ID pending at or above `from`.
-    fn scan(&self, txn: &Txn<'_>) -> Option<StreamId> {
-        match self.cf {
-            Cf::ConsumerPel => txn.edge_id_in(self.cf, &self.rest, false, |k| {
-                Ok(consumer_pel::decode_key(k)?.id)
-            }),
-            _ => txn.edge_id_in(self.cf, &self.rest, false, |k| Ok(pel::decode_key(k)?.id)),
+impl Position {
+    fn next(self) -> Option<Position> {
+        match self {
+            Position::Id(id) => id.next().map(Position::Id),
+            Position::Delivery(at) => at.next().map(Position::Delivery),
+        }
+    }
+
+    fn id(self) -> StreamId {
+        match self {
+            Position::Id(id) => id,
+            Position::Delivery(at) => at.id,
         }
     }
 }
 
-/// Whose lowest pending ID: a group's (kept in `pel`) or one consumer's (in `consumer_pel`).
+/// A first record to find again: every place taken in its scope is at or after `from`, and
+/// `rest` is that scope's index from `from` on.
+struct StaleFirst {
+    kind: FirstKind,
+    from: Position,
+    rest: KeyRange,
+}
+
+impl StaleFirst {
+    /// The first place taken at or after `from`.
+    fn scan(&self, txn: &Txn<'_>) -> Option<Position> {
+        let cf = self.kind.cf();
+        match self.kind {
+            FirstKind::Consumer => txn.edge_in(cf, &self.rest, false, |k| {
+                Ok(Position::Id(consumer_pel::decode_key(k)?.id))
+            }),
+            FirstKind::Group => txn.edge_in(cf, &self.rest, false, |k| {
+                Ok(Position::Id(pel::decode_key(k)?.id))
+            }),
+            FirstKind::Delivery => txn.edge_in(cf, &self.rest, false, |k| {
+                Ok(Position::Delivery(pel_by_delivery::decode_key(k)?.at))
+            }),
+        }
+    }
+}
+
+/// Which first record: a group's lowest pending ID, a consumer's, or a group's earliest
+/// delivery.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum FirstKind {
+    Group,
+    Consumer,
+    Delivery,
+}
+
+impl FirstKind {
+    fn cf(self) -> Cf {
+        match self {
+            FirstKind::Consumer => Cf::ConsumerPel,
+            FirstKind::Group | FirstKind::Delivery => Cf::Pel,
+        }
+    }
+
+    fn encode(self, first: Position) -> Vec<u8> {
+        match first {
+            Position::Id(id) => pending_first::encode_value(id),
+            Position::Delivery(at) => pel_by_delivery::encode_first(at),
+        }
+    }
+
+    fn decode(self, bytes: &[u8]) -> Result<Position, DecodeError> {
+        match self {
+            FirstKind::Delivery => pel_by_delivery::decode_first(bytes).map(Position::Delivery),
+            _ => pending_first::decode_value(bytes).map(Position::Id),
+        }
+    }
+}
+
+/// Whose first record: a group's lowest pending ID (kept in `pel`), one consumer's (in
+/// `consumer_pel`), or a group's earliest delivery (in `pel`).
 #[derive(Clone, Copy)]
 enum FirstScope<'a> {
     Group {
@@ -85,13 +149,18 @@ enum FirstScope<'a> {
         group: &'a [u8],
         consumer: &'a [u8],
     },
+    Delivery {
+        key: &'a [u8],
+        group: &'a [u8],
+    },
 }
 
 impl FirstScope<'_> {
-    fn cf(self) -> Cf {
+    fn kind(self) -> FirstKind {
         match self {
-            FirstScope::Group { .. } => Cf::Pel,
-            FirstScope::Consumer { .. } => Cf::ConsumerPel,
+            FirstScope::Group { .. } => FirstKind::Group,
+            FirstScope::Consumer { .. } => FirstKind::Consumer,
+            FirstScope::Delivery { .. } => FirstKind::Delivery,
         }
     }
 
@@ -103,21 +172,33 @@ impl FirstScope<'_> {
                 group,
                 consumer,
             } => pending_first::consumer_key(key, group, consumer),
+            FirstScope::Delivery { key, group } => pel_by_delivery::first_key(key, group),
         }
     }
 
-    /// What is stale about the record when every ID pending is at or above `from`.
-    fn stale_from(self, from: StreamId) -> StaleFirst {
-        let rest = match self {
-            FirstScope::Group { key, group } => pel::id_range(key, group, from, StreamId::MAX),
-            FirstScope::Consumer {
-                key,
-                group,
-                consumer,
-            } => consumer_pel::id_range(key, group, consumer, from, StreamId::MAX),
+    /// What is stale about the record when every place taken is at or after `from`.
+    fn stale_from(self, from: Position) -> StaleFirst {
+        let rest = match (self, from) {
+            (FirstScope::Group { key, group }, _) => {
+                pel::id_range(key, group, from.id(), StreamId::MAX)
+            }
+            (
+                FirstScope::Consumer {
+                    key,
+                    group,
+                    consumer,
+                },
+                _,
+            ) => consumer_pel::id_range(key, group, consumer, from.id(), StreamId::MAX),
+            (FirstScope::Delivery { key, group }, Position::Delivery(at)) => {
+                pel_by_delivery::range_from(key, group, at)
+            }
+            (FirstScope::Delivery { .. }, Position::Id(_)) => {
+                unreachable!("a delivery record is stale from a delivery")
+            }
         };
         StaleFirst {
-            cf: self.cf(),
+            kind: self.kind(),
             from,
             rest,
         }
@@ -174,7 +255,7 @@ impl<'db> Txn<'db> {
     pub(crate) fn into_committable(mut self) -> Result<Committable, StorageError> {
         for (record, stale) in std::mem::take(&mut self.stale_firsts) {
             let first = stale.scan(&self);
-            self.set_pending_first(stale.cf, record, first);
+            self.set_first(stale.kind, record, first);
         }
         if let Some(error) = self.error.into_inner() {
             return Err(error);
@@ -363,9 +444,11 @@ impl Store for Txn<'_> {
         self.delete_range(Cf::Consumers, consumers::stream_range(key));
         self.delete_range(Cf::Pel, pel::stream_range(key));
         self.delete_range(Cf::ConsumerPel, consumer_pel::stream_range(key));
+        self.delete_range(Cf::Pel, pel_by_delivery::stream_range(key));
         for (cf, records) in [
             (Cf::Pel, pending_first::group_stream_range(key)),
             (Cf::ConsumerPel, pending_first::consumer_stream_range(key)),
+            (Cf::Pel, pel_by_delivery::first_stream_range(key)),
         ] {
             self.forget_stale_firsts(&records);
             self.delete_range(cf, records);
@@ -547,9 +630,14 @@ impl Store for Txn<'_> {
         self.delete_range(Cf::Consumers, consumers::group_range(key, group));
         self.delete_range(Cf::Pel, pel::group_range(key, group));
         self.delete_range(Cf::ConsumerPel, consumer_pel::group_range(key, group));
-        let record = pending_first::group_key(key, group);
-        self.stale_firsts.remove(&record);
-        self.delete(Cf::Pel, record);
+        self.delete_range(Cf::Pel, pel_by_delivery::group_range(key, group));
+        for record in [
+            pending_first::group_key(key, group),
+            pel_by_delivery::first_key(key, group),
+        ] {
+            self.stale_firsts.remove(&record);
+            self.delete(Cf::Pel, record);
+        }
         let consumer_records = pending_first::consumer_group_range(key, group);
         self.forget_stale_firsts(&consumer_records);
         self.delete_range(Cf::ConsumerPel, consumer_records);
@@ -633,14 +721,18 @@ impl Store for Txn<'_> {
     fn last_pending(&self, key: &[u8], group: &[u8]) -> Option<StreamId> {
         let first = self.group_pending_first(key, group)?;
         let range = pel::id_range(key, group, first, StreamId::MAX);
-        self.edge_id_in(Cf::Pel, &range, true, |k| Ok(pel::decode_key(k)?.id))
+        self.edge_in(Cf::Pel, &range, true, |k| Ok(pel::decode_key(k)?.id))
     }
 
     fn put_pending(&mut self, key: &[u8], group: &[u8], id: StreamId, entry: &PendingEntry) {
-        // The old owner's index record must go, or the entry would be pending for two consumers.
+        // The old owner's index record must go, or the entry would be pending for two consumers;
+        // so must its old place in delivery order.
         if let Some(old) = self.pending(key, group, id) {
             if old.consumer != entry.consumer {
                 self.delete_consumer_index(key, group, &old.consumer, id);
+            }
+            if old.delivery_ms != entry.delivery_ms {
+                self.delete_delivery(key, group, old.delivery_ms, id);
             }
         }
         let bytes = pel::encode_value(entry);
@@ -651,7 +743,16 @@ impl Store for Txn<'_> {
             consumer_pel::key(key, group, &entry.consumer, id),
             consumer_pel::VALUE.to_vec(),
         );
-        self.first_added(FirstScope::Group { key, group }, id);
+        let at = Delivery {
+            ms: entry.delivery_ms,
+            id,
+        };
+        self.put(
+            Cf::Pel,
+            pel_by_delivery::key(key, group, at),
+            pel_by_delivery::VALUE.to_vec(),
+        );
+        self.first_added(FirstScope::Group { key, group }, Position::Id(id));
         let consumer = &entry.consumer;
         self.first_added(
             FirstScope::Consumer {
@@ -659,8 +760,9 @@ impl Store for Txn<'_> {
                 group,
                 consumer,
             },
-            id,
+            Position::Id(id),
         );
+        self.first_added(FirstScope::Delivery { key, group }, Position::Delivery(at));
     }
 
     fn delete_pending(&mut self, key: &[u8], group: &[u8], id: StreamId) {
@@ -668,8 +770,30 @@ impl Store for Txn<'_> {
             return;
         };
         self.delete_consumer_index(key, group, &old.consumer, id);
+        self.delete_delivery(key, group, old.delivery_ms, id);
         self.delete(Cf::Pel, pel::key(key, group, id));
-        self.first_removed(FirstScope::Group { key, group }, id);
+        self.first_removed(FirstScope::Group { key, group }, Position::Id(id));
+    }
+
+    fn visit_pending_by_delivery(
+        &self,
+        key: &[u8],
+        group: &[u8],
+        visit: &mut dyn FnMut(u64, StreamId) -> bool,
+    ) {
+        // Start at the earliest delivery, past the tombstones of everything redelivered or
+        // acknowledged.
+        let Some(Position::Delivery(first)) = self.first_of(FirstScope::Delivery { key, group })
+        else {
+            return;
+        };
+        let range = pel_by_delivery::range_from(key, group, first);
+        self.scan_keys(Cf::Pel, &range, false, &mut |k| {
+            let found = pel_by_delivery::decode_key(k)?;
+            expect_parent(found.stream, key, "delivery record outside its stream")?;
+            expect_parent(found.group, group, "delivery record outside its group")?;
+            Ok(visit(found.at.ms, found.at.id))
+        });
     }
 
     fn consumer_pending_range(
@@ -898,7 +1022,8 @@ impl Txn<'_> {
     }
 
     fn group_pending_first(&self, key: &[u8], group: &[u8]) -> Option<StreamId> {
-        self.pending_first_of(FirstScope::Group { key, group })
+        self.first_of(FirstScope::Group { key, group })
+            .map(Position::id)
     }
 
     fn consumer_pending_first(
@@ -907,34 +1032,35 @@ impl Txn<'_> {
         group: &[u8],
         consumer: &[u8],
     ) -> Option<StreamId> {
-        self.pending_first_of(FirstScope::Consumer {
+        self.first_of(FirstScope::Consumer {
             key,
             group,
             consumer,
         })
+        .map(Position::id)
     }
 
-    /// The ID in the first (or `last`) key of `range`, if any.
-    fn edge_id_in(
+    /// The decoded first (or `last`) key of `range`, if any.
+    fn edge_in<T>(
         &self,
         cf: Cf,
         range: &KeyRange,
         last: bool,
-        decode_id: impl Fn(&[u8]) -> Result<StreamId, DecodeError>,
-    ) -> Option<StreamId> {
+        decode: impl Fn(&[u8]) -> Result<T, DecodeError>,
+    ) -> Option<T> {
         let mut found = None;
         self.scan_keys(cf, range, last, &mut |k| {
-            found = Some(decode_id(k)?);
+            found = Some(decode(k)?);
             Ok(false)
         });
         found
     }
 
-    /// Writes a lowest-pending-ID record, or removes it when nothing is pending.
-    fn set_pending_first(&mut self, cf: Cf, record: Vec<u8>, first: Option<StreamId>) {
+    /// Writes a first record, or removes it when its scope is empty.
+    fn set_first(&mut self, kind: FirstKind, record: Vec<u8>, first: Option<Position>) {
         match first {
-            Some(id) => self.put(cf, record, pending_first::encode_value(id)),
-            None => self.delete(cf, record),
+            Some(first) => self.put(kind.cf(), record, kind.encode(first)),
+            None => self.delete(kind.cf(), record),
         }
     }
 
@@ -946,53 +1072,63 @@ impl Txn<'_> {
             group,
             consumer,
         };
-        self.first_removed(scope, id);
+        self.first_removed(scope, Position::Id(id));
     }
 
-    /// `id` is no longer pending in `scope`: if its record held `id`, the record is stale.
-    fn first_removed(&mut self, scope: FirstScope, id: StreamId) {
+    /// Removes `id`'s delivery record (delivered at `ms`) from its group's order.
+    fn delete_delivery(&mut self, key: &[u8], group: &[u8], ms: u64, id: StreamId) {
+        let at = Delivery { ms, id };
+        self.delete(Cf::Pel, pel_by_delivery::key(key, group, at));
+        self.first_removed(FirstScope::Delivery { key, group }, Position::Delivery(at));
+    }
+
+    /// `at` is no longer taken in `scope`: if its record held `at`, the record is stale.
+    fn first_removed(&mut self, scope: FirstScope, at: Position) {
         let record = scope.record();
         if self.stale_firsts.contains_key(&record) {
-            // Still stale: `from` stays a lower bound, as removing IDs raises the lowest.
+            // Still stale: `from` stays a lower bound, as removing places raises the first.
             return;
         }
-        let cf = scope.cf();
-        if self.get(cf, &record, pending_first::decode_value) != Some(id) {
+        let kind = scope.kind();
+        if self.get(kind.cf(), &record, |v| kind.decode(v)) != Some(at) {
             return;
         }
-        match id.next() {
+        match at.next() {
             Some(from) => {
                 self.stale_firsts.insert(record, scope.stale_from(from));
             }
-            None => self.set_pending_first(cf, record, None),
+            None => self.set_first(kind, record, None),
         }
     }
 
-    /// `id` is now pending in `scope`: the record must hold it if it is the lowest.
-    fn first_added(&mut self, scope: FirstScope, id: StreamId) {
+    /// `at` is now taken in `scope`: the record must hold it if it comes first.
+    fn first_added(&mut self, scope: FirstScope, at: Position) {
         let record = scope.record();
         if let Some(stale) = self.stale_firsts.get_mut(&record) {
-            if id < stale.from {
-                *stale = scope.stale_from(id);
+            if at < stale.from {
+                *stale = scope.stale_from(at);
             }
             return;
         }
-        let cf = scope.cf();
+        let kind = scope.kind();
         if self
-            .get(cf, &record, pending_first::decode_value)
-            .is_none_or(|first| id < first)
+            .get(kind.cf(), &record, |v| kind.decode(v))
+            .is_none_or(|first| at < first)
         {
-            self.put(cf, record, pending_first::encode_value(id));
+            self.put(kind.cf(), record, kind.encode(at));
         }
     }
 
-    /// The lowest record's value for `scope`: its stored value, or the first ID pending at or
-    /// above `from` when this txn made it stale.
-    fn pending_first_of(&self, scope: FirstScope) -> Option<StreamId> {
+    /// The first place taken in `scope`: its record's value, or the first at or after `from`
+    /// when this txn made it stale.
+    fn first_of(&self, scope: FirstScope) -> Option<Position> {
         let record = scope.record();
         match self.stale_firsts.get(&record) {
             Some(stale) => stale.scan(self),
-            None => self.get(scope.cf(), &record, pending_first::decode_value),
+            None => {
+                let kind = scope.kind();
+                self.get(kind.cf(), &record, |v| kind.decode(v))
+            }
         }
     }
 

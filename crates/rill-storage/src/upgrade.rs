@@ -2,8 +2,10 @@
 //!
 //! ```text
 //!   open ── format record (cf::format) == CURRENT ──▶ nothing to do
-//!        └─ absent: derive lowest-pending-id records from the PEL (one pass, key order),
-//!                   write them with the format record in one synced batch
+//!        └─ absent or 2: derive lowest-pending-id records and the delivery order from the
+//!                   PEL (one pass, key order), write them with the format record in one
+//!                   synced batch (a format-2 store rewrites its lowest-pending-id records
+//!                   with the values they hold)
 //! ```
 //!
 //! A fresh store has no PEL, so its pass is two empty seeks.
@@ -19,14 +21,16 @@ pub(crate) fn to_current_format(rocks: &DB) -> Result<(), StorageError> {
     if let Some(bytes) = rocks.get_cf(meta, format::KEY)? {
         let found = format::decode_value(&bytes)
             .map_err(|source| corrupt(Cf::RaftMeta, &format::KEY, source))?;
-        if found != format::CURRENT {
+        if found == format::CURRENT {
+            return Ok(());
+        }
+        if found != format::WITHOUT_DELIVERY_ORDER {
             return Err(corrupt(
                 Cf::RaftMeta,
                 &format::KEY,
                 DecodeError::NonCanonical("a store format this build does not know"),
             ));
         }
-        return Ok(());
     }
     let mut derive = Derive::default();
     for (cf, tag) in [
@@ -39,20 +43,21 @@ pub(crate) fn to_current_format(rocks: &DB) -> Result<(), StorageError> {
             IteratorMode::From(&prefix, rocksdb::Direction::Forward),
         );
         for item in iter {
-            let (key, _) = item?;
+            let (key, value) = item?;
             if key.first() != Some(&(tag as u8)) {
                 break;
             }
             let derived = match cf {
-                Cf::Pel => derive.pending_key(&key),
+                Cf::Pel => derive.pending(&key, &value),
                 _ => derive.index_key(&key),
             };
             derived.map_err(|source| corrupt(cf, &key, source))?;
         }
     }
     let mut batch = WriteBatch::default();
-    let derived = derive.records.len();
-    for (cf, key, value) in derive.records {
+    let records = derive.into_records();
+    let derived = records.len();
+    for (cf, key, value) in records {
         batch.put_cf(handle(rocks, cf), key, value);
     }
     batch.put_cf(meta, format::KEY, format::encode_value(format::CURRENT));

@@ -3,16 +3,19 @@
 //! Key:   `0x52`, in `raft_meta` (about this replica's files, so in no image or digest)
 //! Value: `0x01 (version) | format u32 BE`
 //!
-//! Format 2 added the lowest-pending-id records (`pending_first`). A store without this record
-//! was written before them: [`crate::Db::open`] derives them from its PEL once, in one batch
-//! with the record, so an upgraded node serves its pending entries as before.
+//! Format 2 added the lowest-pending-id records (`pending_first`), format 3 the delivery order
+//! (`pel_by_delivery`). A store without this record, or at format 2, was written before them:
+//! [`crate::Db::open`] derives them from its PEL once, in one batch with the record, so an
+//! upgraded node serves its pending entries as before.
 
 use crate::cf::KeyTag;
 use crate::codec::{Reader, VALUE_VERSION};
 use crate::error::DecodeError;
 
 pub(crate) const KEY: [u8; 1] = [KeyTag::Format as u8];
-pub(crate) const CURRENT: u32 = 2;
+pub(crate) const CURRENT: u32 = 3;
+/// Before the delivery order (`pel_by_delivery`), which [`crate::Db::open`] derives.
+pub(crate) const WITHOUT_DELIVERY_ORDER: u32 = 2;
 
 pub(crate) fn encode_value(format: u32) -> Vec<u8> {
     let mut out = vec![VALUE_VERSION];
@@ -35,7 +38,7 @@ mod tests {
     #[test]
     fn layout_is_pinned() {
         assert_eq!(KEY, [0x52]);
-        assert_eq!(encode_value(CURRENT), [1, 0, 0, 0, 2]);
+        assert_eq!(encode_value(CURRENT), [1, 0, 0, 0, 3]);
         assert_eq!(decode_value(&encode_value(7)), Ok(7));
         assert!(decode_value(&[1, 0, 0, 2]).is_err());
     }

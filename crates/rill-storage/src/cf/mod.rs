@@ -10,6 +10,8 @@
 //!   pel           0x05 | len | stream_key | len | group | id          -> PendingEntry
 //!   consumer_pel  0x06 | len | stream_key | len | group | len | consumer | id -> (empty)
 //!   pel           0x0a | len | stream_key | len | group                -> lowest pending id
+//!   pel           0x15 | len | stream_key | len | group | delivery_ms u64 | id -> (empty)
+//!   pel           0x16 | len | stream_key | len | group                -> lowest (delivery_ms, id)
 //!   consumer_pel  0x0b | len | stream_key | len | group | len | consumer -> lowest pending id
 //!   producers     0x07 | producer                                     -> ProducerState
 //!                 0x08 | touched_ms u64 | producer                    -> (empty)
@@ -34,6 +36,7 @@ pub(crate) mod idmp;
 pub(crate) mod node;
 pub(crate) mod node_meta;
 pub(crate) mod pel;
+pub(crate) mod pel_by_delivery;
 pub(crate) mod pending_first;
 pub(crate) mod producers;
 pub(crate) mod raft_log;
@@ -64,6 +67,8 @@ pub(crate) enum KeyTag {
     IdmpByProducer = 0x12,
     IdmpById = 0x13,
     IdmpCount = 0x14,
+    PendingByDelivery = 0x15,
+    DeliveryFirst = 0x16,
     AppliedIndex = 0x40,
     NodeMeta = 0x41,
     RaftLog = 0x50,
@@ -160,6 +165,8 @@ mod tests {
             KeyTag::IdmpByProducer,
             KeyTag::IdmpById,
             KeyTag::IdmpCount,
+            KeyTag::PendingByDelivery,
+            KeyTag::DeliveryFirst,
             KeyTag::AppliedIndex,
             KeyTag::NodeMeta,
             KeyTag::RaftLog,
@@ -170,7 +177,7 @@ mod tests {
             tags.map(|t| t as u8),
             [
                 1, 2, 3, 4, 5, 6, 7, 8, 9, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x10, 0x11, 0x12, 0x13,
-                0x14, 0x40, 0x41, 0x50, 0x51, 0x52
+                0x14, 0x15, 0x16, 0x40, 0x41, 0x50, 0x51, 0x52
             ]
         );
         let names = Cf::ALL.map(Cf::name);

@@ -17,6 +17,7 @@
 //! lowest once, when the record is read or at commit. The storage tests' `dump` checks the
 //! records against the PEL after every case.
 
+use crate::cf::pel_by_delivery::{self, Delivery};
 use crate::cf::{consumer_pel, pel, Cf, KeyTag};
 use crate::codec::{tagged_prefix, KeyRange};
 use crate::error::DecodeError;
@@ -51,17 +52,21 @@ pub(crate) use crate::codec::encode_id_value as encode_value;
 
 pub(crate) use crate::codec::decode_id_value as decode_value;
 
-/// The records a PEL implies, from its `pel` and `consumer_pel` keys given in key order (so
+/// The records a PEL implies, from its `pel` and `consumer_pel` records given in key order (so
 /// the first key under a group or consumer holds its lowest ID): how a store written before
-/// these records existed, or an image from such a store, gets them.
+/// these records existed, or an image, gets them. With values ([`Derive::pending`]) it also
+/// derives the delivery order (`pel_by_delivery`) and its first records.
 #[derive(Default)]
 pub(crate) struct Derive {
-    pub(crate) records: Vec<(Cf, Vec<u8>, Vec<u8>)>,
+    records: Vec<(Cf, Vec<u8>, Vec<u8>)>,
     last_group: Option<Vec<u8>>,
     last_consumer: Option<Vec<u8>>,
+    /// The group being read and its earliest delivery so far.
+    delivery_first: Option<(Vec<u8>, Delivery)>,
 }
 
 impl Derive {
+    /// A `pel` record's key alone: the group's lowest-pending-ID record.
     pub(crate) fn pending_key(&mut self, key: &[u8]) -> Result<(), DecodeError> {
         let found = pel::decode_key(key)?;
         let record = group_key(found.stream, found.group);
@@ -73,6 +78,42 @@ impl Derive {
         Ok(())
     }
 
+    /// A `pel` record's key and value: its delivery record as well.
+    pub(crate) fn pending(&mut self, key: &[u8], value: &[u8]) -> Result<(), DecodeError> {
+        self.pending_key(key)?;
+        let found = pel::decode_key(key)?;
+        let entry = pel::decode_value(value)?;
+        let at = Delivery {
+            ms: entry.delivery_ms,
+            id: found.id,
+        };
+        self.delivery(found.stream, found.group, at);
+        Ok(())
+    }
+
+    fn delivery(&mut self, stream: &[u8], group: &[u8], at: Delivery) {
+        self.records.push((
+            Cf::Pel,
+            pel_by_delivery::key(stream, group, at),
+            pel_by_delivery::VALUE.to_vec(),
+        ));
+        let record = pel_by_delivery::first_key(stream, group);
+        match &mut self.delivery_first {
+            Some((group, first)) if *group == record => *first = (*first).min(at),
+            _ => {
+                self.flush_delivery_first();
+                self.delivery_first = Some((record, at));
+            }
+        }
+    }
+
+    fn flush_delivery_first(&mut self) {
+        if let Some((record, first)) = self.delivery_first.take() {
+            self.records
+                .push((Cf::Pel, record, pel_by_delivery::encode_first(first)));
+        }
+    }
+
     pub(crate) fn index_key(&mut self, key: &[u8]) -> Result<(), DecodeError> {
         let found = consumer_pel::decode_key(key)?;
         let record = consumer_key(found.stream, found.group, found.consumer);
@@ -82,6 +123,12 @@ impl Derive {
             self.last_consumer = Some(record);
         }
         Ok(())
+    }
+
+    /// Every record derived.
+    pub(crate) fn into_records(mut self) -> Vec<(Cf, Vec<u8>, Vec<u8>)> {
+        self.flush_delivery_first();
+        self.records
     }
 }
 

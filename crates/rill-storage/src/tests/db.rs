@@ -260,16 +260,24 @@ fn digest_covers_state_only_and_is_pinned() {
 }
 
 /// A store written before the lowest-pending-id records existed (format 1: no format record,
-/// no such records) gets them when opened, so its pending entries are served as before.
+/// no such records), or before the delivery order (format 2), gets them when opened, so its
+/// pending entries are served as before.
 #[test]
 fn a_store_from_before_the_pending_first_records_is_upgraded_on_open() {
+    for format_2 in [false, true] {
+        upgraded_on_open(format_2);
+    }
+}
+
+fn upgraded_on_open(format_2: bool) {
+    use crate::cf::pel_by_delivery::{self, Delivery};
     use crate::cf::{format, pending_first, KeyTag};
 
     let dir = tempfile::tempdir().expect("temp dir");
     let options = DbOptions::default();
-    let pending = |consumer: &[u8]| PendingEntry {
+    let pending = |consumer: &[u8], delivery_ms: u64| PendingEntry {
         consumer: consumer.to_vec(),
-        delivery_ms: 5,
+        delivery_ms,
         delivery_count: 1,
     };
     {
@@ -277,27 +285,49 @@ fn a_store_from_before_the_pending_first_records_is_upgraded_on_open() {
         let mut txn = db.begin();
         txn.put_stream(b"s", &meta(0));
         txn.put_group(b"s", b"g", &GroupMeta::default());
-        for (seq, consumer) in [(3, &b"a"[..]), (1, b"b"), (2, b"a")] {
-            txn.put_pending(b"s", b"g", StreamId::new(1, seq), &pending(consumer));
+        for (seq, consumer, ms) in [(3, &b"a"[..], 4), (1, b"b", 9), (2, b"a", 5)] {
+            txn.put_pending(b"s", b"g", StreamId::new(1, seq), &pending(consumer, ms));
         }
         db.commit(txn, 1).expect("commit");
-        // Make it look like format 1.
+        // Make it look like format 1 (or 2).
         let rocks = db.rocks();
-        for (cf, tag) in [
-            (Cf::Pel, KeyTag::GroupPendingFirst),
-            (Cf::ConsumerPel, KeyTag::ConsumerPendingFirst),
-        ] {
+        let mut dropped = vec![
+            (Cf::Pel, KeyTag::PendingByDelivery),
+            (Cf::Pel, KeyTag::DeliveryFirst),
+        ];
+        if !format_2 {
+            dropped.push((Cf::Pel, KeyTag::GroupPendingFirst));
+            dropped.push((Cf::ConsumerPel, KeyTag::ConsumerPendingFirst));
+        }
+        for (cf, tag) in dropped {
             rocks
                 .delete_range_cf(db.handle(cf), [tag as u8], [tag as u8 + 1])
                 .expect("drop the records");
         }
-        rocks
-            .delete_cf(db.handle(Cf::RaftMeta), format::KEY)
-            .expect("drop the format record");
-        assert!(db
-            .read()
-            .pending_range(b"s", b"g", StreamId::MIN, StreamId::MAX, 9)
-            .is_empty());
+        if format_2 {
+            rocks
+                .put_cf(
+                    db.handle(Cf::RaftMeta),
+                    format::KEY,
+                    format::encode_value(format::WITHOUT_DELIVERY_ORDER),
+                )
+                .expect("write format 2");
+        } else {
+            rocks
+                .delete_cf(db.handle(Cf::RaftMeta), format::KEY)
+                .expect("drop the format record");
+            assert!(db
+                .read()
+                .pending_range(b"s", b"g", StreamId::MIN, StreamId::MAX, 9)
+                .is_empty());
+        }
+        let mut none = true;
+        db.read()
+            .visit_pending_by_delivery(b"s", b"g", &mut |_, _| {
+                none = false;
+                false
+            });
+        assert!(none, "the delivery order is gone before the upgrade");
     }
     let db = Db::open(dir.path(), &options).expect("reopen");
     let view = db.read();
@@ -306,13 +336,29 @@ fn a_store_from_before_the_pending_first_records_is_upgraded_on_open() {
     assert_eq!(ids(all.iter().map(|(id, _)| *id).collect()), [1, 2, 3]);
     let of_a = view.consumer_pending_range(b"s", b"g", b"a", StreamId::MIN, StreamId::MAX, 9);
     assert_eq!(ids(of_a), [2, 3]);
+    let mut by_delivery = Vec::new();
+    view.visit_pending_by_delivery(b"s", b"g", &mut |ms, id| {
+        by_delivery.push((ms, id.seq));
+        true
+    });
+    assert_eq!(by_delivery, [(4, 3), (5, 2), (9, 1)]);
     let raw = |cf: Cf, key: Vec<u8>| db.rocks().get_cf(db.handle(cf), key).expect("get");
     assert_eq!(
         raw(Cf::Pel, pending_first::group_key(b"s", b"g")),
         Some(pending_first::encode_value(StreamId::new(1, 1)))
     );
+    let earliest = Delivery {
+        ms: 4,
+        id: StreamId::new(1, 3),
+    };
+    assert_eq!(
+        raw(Cf::Pel, pel_by_delivery::first_key(b"s", b"g")),
+        Some(pel_by_delivery::encode_first(earliest))
+    );
     assert_eq!(
         raw(Cf::RaftMeta, format::KEY.to_vec()),
         Some(format::encode_value(format::CURRENT))
     );
+    drop(view);
+    crate::tests::dump(&db);
 }

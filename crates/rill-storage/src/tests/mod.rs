@@ -9,10 +9,11 @@ mod replication;
 use rill_core::{MemStore, Store};
 use rocksdb::IteratorMode;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use rill_core::StreamId;
 
+use crate::cf::pel_by_delivery::{self, Delivery};
 use crate::cf::{
     consumer_pel, consumers, entries, groups, pel, pending_first, producers, streams, versions, Cf,
     KeyTag,
@@ -102,9 +103,20 @@ pub(crate) fn dump(db: &Db) -> MemStore {
         );
     }
     let mut group_firsts = BTreeMap::new();
+    let mut deliveries = BTreeSet::new();
+    let mut delivery_firsts = BTreeMap::new();
     for (k, v) in raw_records(db, Cf::Pel) {
         if k.first() == Some(&(KeyTag::GroupPendingFirst as u8)) {
             group_firsts.insert(k, pending_first::decode_value(&v).expect("value"));
+            continue;
+        }
+        if k.first() == Some(&(KeyTag::PendingByDelivery as u8)) {
+            pel_by_delivery::decode_value(&v).expect("value");
+            deliveries.insert(k);
+            continue;
+        }
+        if k.first() == Some(&(KeyTag::DeliveryFirst as u8)) {
+            delivery_firsts.insert(k, pel_by_delivery::decode_first(&v).expect("value"));
             continue;
         }
         let key = pel::decode_key(&k).expect("key");
@@ -137,6 +149,12 @@ pub(crate) fn dump(db: &Db) -> MemStore {
         consumer_firsts,
         expected_consumer_firsts(&out),
         "lowest pending IDs of consumers"
+    );
+    let (expected_deliveries, expected_delivery_firsts) = expected_delivery_order(&out);
+    assert_eq!(deliveries, expected_deliveries, "delivery order records");
+    assert_eq!(
+        delivery_firsts, expected_delivery_firsts,
+        "earliest deliveries of groups"
     );
     let mut count = None;
     let mut idmp_counts = IdmpCounts::new();
@@ -226,6 +244,24 @@ fn expected_group_firsts(model: &MemStore) -> BTreeMap<Vec<u8>, StreamId> {
             .or_insert(*id);
     }
     out
+}
+
+/// The delivery-order records `model`'s PEL implies, and each group's earliest.
+fn expected_delivery_order(model: &MemStore) -> (BTreeSet<Vec<u8>>, BTreeMap<Vec<u8>, Delivery>) {
+    let mut records = BTreeSet::new();
+    let mut firsts: BTreeMap<Vec<u8>, Delivery> = BTreeMap::new();
+    for ((stream, group, id), entry) in &model.pending {
+        let at = Delivery {
+            ms: entry.delivery_ms,
+            id: *id,
+        };
+        records.insert(pel_by_delivery::key(stream, group, at));
+        let first = firsts
+            .entry(pel_by_delivery::first_key(stream, group))
+            .or_insert(at);
+        *first = (*first).min(at);
+    }
+    (records, firsts)
 }
 
 /// The same for consumers, from the per-consumer index.
