@@ -274,7 +274,7 @@ fn caught_ignore_fsync_errors() {
 /// power loss had rolled back, missing a write it had acknowledged.
 #[test]
 fn caught_read_index_ignores_restart() {
-    caught_by("read_index_ignores_restart", 116);
+    caught_by("read_index_ignores_restart", 109);
 }
 
 /// Runs bug `name` on `seed` in a child process (a panic there ends only the child) and

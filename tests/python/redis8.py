@@ -1,6 +1,6 @@
 """Redis 8's stream commands through redis-py 8.1, as its own methods send them: XDELEX,
-XACKDEL, ref_policy (KEEPREF|DELREF|ACKED) on XADD and XTRIM, IDMP and IDMPAUTO on XADD, and
-XCFGSET; on one node, then through a follower of a three-node cluster; then an IDMP retry
+XACKDEL, ref_policy (KEEPREF|DELREF|ACKED) on XADD and XTRIM, IDMP and IDMPAUTO on XADD,
+XCFGSET, and XREADGROUP's CLAIM; on one node, then through a follower of a three-node cluster; then an IDMP retry
 after a restart and after the leader's death.
 
 Usage: python3 tests/python/redis8.py path/to/rill-server
@@ -129,7 +129,40 @@ def idmp(host, port):
         assert "only with auto-generated IDs" in str(e), e
 
 
-CHECKS = [xdelex, xackdel, trimming, in_a_transaction, idmp]
+def claim(host, port):
+    """XREADGROUP CLAIM (8.4): idle pending entries first, as (id, fields, idle ms, deliveries
+    before this one), then new entries with 0, 0; COUNT covers both; a blocked CLAIM read
+    wakes when an entry has been idle long enough, with no write to wake it."""
+    r = client(host, port)
+    fill(r, "r8:claim", 2, groups=["g"])
+    r.xreadgroup("g", "c1", {"r8:claim": ">"}, count=1)
+    assert r.xreadgroup("g", "c2", {"r8:claim": ">"}, count=1, claim_min_idle_time=60000) == \
+        [["r8:claim", [("2-0", {"n": "2"}, 0, 0)]]]
+    time.sleep(0.05)
+    read = r.xreadgroup("g", "c2", {"r8:claim": ">"}, count=1, claim_min_idle_time=40)
+    [[key, [(entry_id, fields, idle, deliveries)]]] = read
+    assert (key, entry_id, fields, deliveries) == ("r8:claim", "1-0", {"n": "1"}, 1), read
+    assert idle >= 40, read
+    owners = {p["message_id"]: (p["consumer"], p["times_delivered"])
+              for p in r.xpending_range("r8:claim", "g", "-", "+", 10)}
+    assert owners == {"1-0": ("c2", 2), "2-0": ("c2", 1)}, owners
+    # Nothing idle for 300 ms yet: the read blocks, then takes 2-0 (delivered before 1-0)
+    # once it has been.
+    started = time.monotonic()
+    read = r.xreadgroup("g", "c3", {"r8:claim": ">"}, count=1, block=5000,
+                        claim_min_idle_time=300)
+    waited = time.monotonic() - started
+    assert [(e[0], e[3]) for e in read[0][1]] == [("2-0", 1)], read
+    assert 0.1 <= waited < 2.0, waited
+    try:
+        r.execute_command("XREADGROUP", "GROUP", "g", "c", "CLAIM", "-5", "STREAMS",
+                          "r8:claim", ">")
+        raise AssertionError("a negative min-idle-time accepted")
+    except redis.ResponseError as e:
+        assert str(e) == "min-idle-time must be a positive integer", e
+
+
+CHECKS = [xdelex, xackdel, trimming, in_a_transaction, idmp, claim]
 
 
 def retry(action, seconds=30):

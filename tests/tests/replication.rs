@@ -349,6 +349,7 @@ async fn grpc_api_on_every_node_with_typed_errors() {
             count: 10,
             block_ms: Some(100),
             no_ack: false,
+            claim_min_idle_ms: None,
         }),
     )
     .await
@@ -799,6 +800,25 @@ async fn typed_grpc_calls_cover_the_command_set() {
         })
         .await;
     assert_eq!(count(removed), 1, "bob had one pending entry");
+    // Redis 8.4's CLAIM: alice's 3-1 has been idle at least 0 ms, so she gets it again first,
+    // with its idle time and the one delivery before this one; nothing new is left.
+    let again = api
+        .x_read_group(pb::XReadGroupRequest {
+            group: group(),
+            consumer: "alice".to_owned(),
+            keys: vec![key()],
+            ids: vec![">".to_owned()],
+            claim_min_idle_ms: Some(0),
+            ..Default::default()
+        })
+        .await
+        .expect("XReadGroup CLAIM")
+        .into_inner();
+    let claimed = &again.streams[0];
+    assert_eq!(claimed.entries[0].id, "3-1");
+    assert_eq!(claimed.entries.len(), 1);
+    assert_eq!(claimed.idle_ms.len(), 1);
+    assert_eq!(claimed.delivery_count, [1]);
     api.x_group_set_id(pb::XGroupSetIdRequest {
         key: key(),
         group: group(),

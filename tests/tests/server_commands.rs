@@ -104,7 +104,7 @@ async fn hello_switches_the_protocol_per_connection() {
             CLIENT GETNAME
               $-1⏎
             HELLO 3
-              %7⏎$6⏎server⏎$4⏎rill⏎$7⏎version⏎$5⏎8.2.0⏎$5⏎proto⏎:3⏎$2⏎id⏎:1⏎$4⏎mode⏎$10⏎standalone⏎$4⏎role⏎$6⏎master⏎$7⏎modules⏎*0⏎
+              %7⏎$6⏎server⏎$4⏎rill⏎$7⏎version⏎$5⏎8.6.0⏎$5⏎proto⏎:3⏎$2⏎id⏎:1⏎$4⏎mode⏎$10⏎standalone⏎$4⏎role⏎$6⏎master⏎$7⏎modules⏎*0⏎
             XREAD STREAMS s 0
               %1⏎$1⏎s⏎*1⏎*2⏎$3⏎1-1⏎*2⏎$1⏎f⏎$1⏎v⏎
             XREAD STREAMS s 1-1
@@ -118,7 +118,7 @@ async fn hello_switches_the_protocol_per_connection() {
             PING
               +PONG⏎
             HELLO 2
-              *14⏎$6⏎server⏎$4⏎rill⏎$7⏎version⏎$5⏎8.2.0⏎$5⏎proto⏎:2⏎$2⏎id⏎:1⏎$4⏎mode⏎$10⏎standalone⏎$4⏎role⏎$6⏎master⏎$7⏎modules⏎*0⏎
+              *14⏎$6⏎server⏎$4⏎rill⏎$7⏎version⏎$5⏎8.6.0⏎$5⏎proto⏎:2⏎$2⏎id⏎:1⏎$4⏎mode⏎$10⏎standalone⏎$4⏎role⏎$6⏎master⏎$7⏎modules⏎*0⏎
             XREAD STREAMS s 1-1
               *-1⏎
         "#]],
@@ -185,7 +185,7 @@ async fn info_reports_the_server_and_its_clients() {
     // A command waits for the node to lead its cluster of one; INFO does not.
     assert_eq!(client.call(&[b"XLEN", b"s"]).await, ":0⏎");
     let info = client.call(&[b"INFO"]).await;
-    assert!(info.contains("# Server⏎redis_version:8.2.0⏎"), "{info}");
+    assert!(info.contains("# Server⏎redis_version:8.6.0⏎"), "{info}");
     assert!(
         info.contains(&format!("tcp_port:{}⏎", server.addr().port())),
         "{info}"

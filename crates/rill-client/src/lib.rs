@@ -368,6 +368,7 @@ impl Client {
             count,
             block_ms,
             no_ack: false,
+            claim_min_idle_ms: None,
         };
         let extra = Duration::from_millis(block_ms.unwrap_or(0));
         self.retry(extra, |channel, timeout| {

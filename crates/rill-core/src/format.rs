@@ -8,7 +8,9 @@
 use std::cell::Cell;
 
 /// The format written now.
-pub const CURRENT: u8 = 3;
+pub const CURRENT: u8 = 4;
+/// Before [`crate::command::XReadGroup`] carried CLAIM (Redis 8.4).
+pub const WITHOUT_CLAIM: u8 = 3;
 /// Before [`crate::command::Trim`] carried a [`crate::command::RefPolicy`] (Redis 8.2).
 pub const WITHOUT_REF_POLICY: u8 = 2;
 /// Before cluster members carried their store's incarnation.

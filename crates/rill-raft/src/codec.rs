@@ -160,6 +160,17 @@ mod tests {
                 "s",
                 ">",
             ],
+            &[
+                "XREADGROUP",
+                "GROUP",
+                "g",
+                "c",
+                "CLAIM",
+                "50",
+                "STREAMS",
+                "s",
+                ">",
+            ],
             &["XACK", "s", "g", "1-0"],
             &[
                 "XCLAIM", "s", "g", "c", "10", "1-0", "IDLE", "5", "FORCE", "JUSTID",
@@ -257,6 +268,44 @@ mod tests {
         };
         round_trip(&acked);
         // The same bytes under the current format lack the policy: refused, not misread.
+        bytes[0] = FORMAT;
+        assert!(decode::<Command>(&bytes).is_err());
+    }
+
+    /// An XREADGROUP logged before CLAIM (format 3) reads without it; the current format keeps
+    /// it.
+    #[test]
+    fn group_reads_of_format_3_read_without_claim() {
+        use rill_core::command::{ReadFrom, XReadGroup};
+        // `Command::XReadGroup` is variant 7; then the read's fields in order.
+        let streams = vec![(b"s".to_vec(), ReadFrom::New)];
+        let fields = (
+            b"g".to_vec(),
+            b"c".to_vec(),
+            Some(5u64),
+            None::<u64>,
+            true,
+            streams,
+        );
+        let mut bytes = vec![format::WITHOUT_CLAIM];
+        bytes = postcard::to_extend(&(7u32, fields), bytes).expect("encode");
+        let read: Command = decode(&bytes).expect("a format-3 XREADGROUP decodes");
+        let old = XReadGroup {
+            group: b"g".to_vec(),
+            consumer: b"c".to_vec(),
+            count: Some(5),
+            block_ms: None,
+            noack: true,
+            streams: vec![(b"s".to_vec(), ReadFrom::New)],
+            claim_min_idle_ms: None,
+        };
+        assert_eq!(read, Command::XReadGroup(old.clone()));
+        assert_eq!(format::decoding(), FORMAT);
+        round_trip(&Command::XReadGroup(XReadGroup {
+            claim_min_idle_ms: Some(100),
+            ..old
+        }));
+        // The same bytes under the current format lack CLAIM: refused, not misread.
         bytes[0] = FORMAT;
         assert!(decode::<Command>(&bytes).is_err());
     }

@@ -327,12 +327,15 @@ impl Shared {
             if !matches!(reply, Reply::NilArray) {
                 return Ok(Some(reply));
             }
+            let claimable = self.claim_wake(&cmd).await;
             tokio::select! {
                 // In this order: a write that lands as the timeout fires is still read, and a
                 // simulated run takes one branch, not a random one.
                 biased;
                 _ = waiter.notified() => {}
                 _ = sleep_until(deadline) => return Ok(Some(Reply::NilArray)),
+                // XREADGROUP ... CLAIM: a pending entry has been idle long enough.
+                _ = sleep_until(claimable) => {}
                 _ = self.node.stepped_down() => {
                     // Name the new leader when it is known soon: that is where to retry. If
                     // this node wins the election again, the wait simply goes on.
@@ -362,6 +365,34 @@ impl Shared {
                 _ => tokio::time::sleep(Duration::from_millis(20)).await,
             }
         }
+    }
+
+    /// For a blocked `XREADGROUP ... CLAIM`: when the first pending entry it could take will
+    /// have been idle long enough (`rill_core::engine::claim_wake_ms`), read from this node's
+    /// state and its clock; `None` for other reads, or when the state cannot be read (the
+    /// wait still ends on writes and its timeout).
+    async fn claim_wake(&self, cmd: &Command) -> Option<Instant> {
+        let Command::XReadGroup(read) = cmd else {
+            return None;
+        };
+        read.claim_min_idle_ms?;
+        let read = read.clone();
+        let db = std::sync::Arc::clone(&self.db);
+        let now_ms = self.clock.stamp_ms();
+        let wake_ms = self
+            .node
+            .storage_io()
+            .spawn(move || {
+                let view = db.read();
+                let wake = rill_core::engine::claim_wake_ms(&view, &read, now_ms);
+                view.status().ok().and(wake)
+            })
+            .await
+            .ok()
+            .flatten()?;
+        // One millisecond past: idle time counts whole milliseconds of the stamped clock.
+        let delay = wake_ms.saturating_sub(now_ms).saturating_add(1);
+        Some(Instant::now() + Duration::from_millis(delay))
     }
 
     /// Pins XREAD's `$` to the current last ID so a retry after a wake-up keeps its target.

@@ -50,7 +50,8 @@ pub struct Mix {
     /// Writers: `[idempotent XAdd (gRPC), plain XADD (Execute), plain XADD pipelines (RESP),
     /// XRANGE read, blocking XREAD]`.
     pub writer: [u64; 5],
-    /// Consumers: `[XREADGROUP >, XREADGROUP > BLOCK, XAUTOCLAIM, XCLAIM, history read,
+    /// Consumers: `[XREADGROUP > (with CLAIM for odd consumers), XREADGROUP > BLOCK (the
+    /// same), XAUTOCLAIM, XCLAIM, history read,
     /// trim, XDEL, consumer changes, inspecting reads]`.
     pub consumer: [u64; 9],
     /// How many in a hundred commands go over the Redis protocol rather than gRPC Execute.

@@ -123,7 +123,7 @@ pub struct XRead {
     pub streams: Vec<(Key, ReadFrom)>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct XReadGroup {
     pub group: Key,
     pub consumer: Key,
@@ -131,6 +131,58 @@ pub struct XReadGroup {
     pub block_ms: Option<u64>,
     pub noack: bool,
     pub streams: Vec<(Key, ReadFrom)>,
+    /// `CLAIM min-idle-time` (Redis 8.4): pending entries idle this long are delivered again,
+    /// before new ones, each with its idle time and delivery count.
+    pub claim_min_idle_ms: Option<u64>,
+}
+
+impl<'de> Deserialize<'de> for XReadGroup {
+    /// A read logged before CLAIM existed (format 3 and older) reads as one without it.
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<XReadGroup, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(rename = "XReadGroup")]
+        struct Current {
+            group: Key,
+            consumer: Key,
+            count: Option<u64>,
+            block_ms: Option<u64>,
+            noack: bool,
+            streams: Vec<(Key, ReadFrom)>,
+            claim_min_idle_ms: Option<u64>,
+        }
+        #[derive(Deserialize)]
+        #[serde(rename = "XReadGroup")]
+        struct WithoutClaim {
+            group: Key,
+            consumer: Key,
+            count: Option<u64>,
+            block_ms: Option<u64>,
+            noack: bool,
+            streams: Vec<(Key, ReadFrom)>,
+        }
+        if crate::format::decoding() <= crate::format::WITHOUT_CLAIM {
+            let old = WithoutClaim::deserialize(deserializer)?;
+            return Ok(XReadGroup {
+                group: old.group,
+                consumer: old.consumer,
+                count: old.count,
+                block_ms: old.block_ms,
+                noack: old.noack,
+                streams: old.streams,
+                claim_min_idle_ms: None,
+            });
+        }
+        let r = Current::deserialize(deserializer)?;
+        Ok(XReadGroup {
+            group: r.group,
+            consumer: r.consumer,
+            count: r.count,
+            block_ms: r.block_ms,
+            noack: r.noack,
+            streams: r.streams,
+            claim_min_idle_ms: r.claim_min_idle_ms,
+        })
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -3,6 +3,7 @@
 //!
 //! ```text
 //!  XREADGROUP >   ──deliver──▶ PEL (consumer, delivery_ms, delivery_count = 1)
+//!  ... CLAIM ms   ──claim_read──▶ idle pending entries first, owner → reader, count + 1
 //!  XREADGROUP id  ──read_history──▶ the consumer's PEL after id, delivery_count + 1
 //!  XACK           ──▶ out of the PEL
 //! ```
@@ -12,8 +13,14 @@ use crate::id::StreamId;
 use crate::reply::Reply;
 use crate::store::{entry_reply_bytes, ConsumerMeta, GroupMeta, PendingEntry, Store};
 
+use super::claim_read::claim_entry_reply;
 use super::entries_read::advance_group;
 use super::{entry_reply, id_reply, nogroup_read, too_large, too_many, Exec};
+
+/// What COUNT leaves for new entries once `taken` were claimed (`None`: no COUNT).
+fn left_after(count: Option<u64>, taken: usize) -> Option<u64> {
+    count.map(|n| n.saturating_sub(taken as u64))
+}
 
 impl<S: Store> Exec<'_, S> {
     /// Everything that can refuse an XREADGROUP, checked before anything changes: a refused
@@ -23,12 +30,14 @@ impl<S: Store> Exec<'_, S> {
     fn xreadgroup_precheck(&self, r: &XReadGroup) -> Result<(), Reply> {
         let mut total = 0usize;
         let mut spent = 0usize;
+        let mut claim = r.claim_min_idle_ms;
         for (key, from) in &r.streams {
             if self.store.consumer(key, &r.group, &r.consumer).is_none() {
                 self.check_consumer_room(key, &r.group)?;
             }
             let group_meta = self.store.group(key, &r.group).unwrap_or_default();
             let limit = self.fetch_limit(r.count);
+            let mut claimed = 0;
             let served = match from {
                 ReadFrom::After(after) => match after.next() {
                     None => 0,
@@ -53,19 +62,43 @@ impl<S: Store> Exec<'_, S> {
                         ids.len()
                     }
                 },
-                _ => match group_meta.last_delivered_id.next() {
-                    None => 0,
-                    Some(start) => self
-                        .reply_entries(key, (start, StreamId::MAX), false, r.count, &mut spent)?
-                        .len(),
-                },
+                _ => {
+                    if let Some(min_idle) = claim {
+                        claimed = self
+                            .claimable(key, &r.group, min_idle, limit, &mut spent)?
+                            .len();
+                    }
+                    match (
+                        left_after(r.count, claimed),
+                        group_meta.last_delivered_id.next(),
+                    ) {
+                        (Some(0), _) | (_, None) => claimed,
+                        (left, Some(start)) => {
+                            claimed
+                                + self
+                                    .reply_entries(
+                                        key,
+                                        (start, StreamId::MAX),
+                                        false,
+                                        left,
+                                        &mut spent,
+                                    )?
+                                    .len()
+                        }
+                    }
+                }
             };
+            if matches!(from, ReadFrom::After(_)) {
+                // Redis's quirk: a history read turns CLAIM off for it and every later stream.
+                claim = None;
+            }
             total += served;
             if total > self.limits.reply_entries_max {
                 return Err(too_many(self.limits));
             }
             if !r.noack && *from == ReadFrom::New {
-                self.check_pending_room(&group_meta, served as u64)?;
+                // Claimed entries are pending already.
+                self.check_pending_room(&group_meta, (served - claimed) as u64)?;
             }
         }
         Ok(())
@@ -82,15 +115,18 @@ impl<S: Store> Exec<'_, S> {
         }
         let mut out = Vec::new();
         let mut total = 0usize;
+        let mut claim = r.claim_min_idle_ms;
         for (key, from) in &r.streams {
-            if let Err(reply) = self.touch_consumer(key, &r.group, &r.consumer) {
-                return reply;
-            }
-            // Read the group afresh per stream: a key named twice must see the first delivery.
-            let group_meta = self.store.group(key, &r.group).unwrap_or_default();
+            let consumer = match self.touch_consumer(key, &r.group, &r.consumer) {
+                Ok(consumer) => consumer,
+                Err(reply) => return reply,
+            };
             let served = match from {
-                ReadFrom::After(after) => Some(self.read_history(key, r, *after)),
-                _ => self.read_new(key, r, group_meta),
+                ReadFrom::After(after) => {
+                    claim = None;
+                    Some(self.read_history(key, r, *after))
+                }
+                _ => self.read_new_or_claimed(key, r, claim, consumer),
             };
             let Some(served) = served else { continue };
             let entries = match served {
@@ -110,33 +146,45 @@ impl<S: Store> Exec<'_, S> {
         }
     }
 
-    /// `>`: entries after the group's last delivered ID. `None` when there are none.
-    fn read_new(
+    /// `>`: with CLAIM, idle pending entries first (`claim_read`); then entries after the
+    /// group's last delivered ID, as many as COUNT leaves. `None` when there are none.
+    fn read_new_or_claimed(
         &mut self,
         key: &[u8],
         r: &XReadGroup,
-        mut group_meta: GroupMeta,
+        claim: Option<u64>,
+        mut consumer: ConsumerMeta,
     ) -> Option<Result<Vec<Reply>, Reply>> {
-        let start = group_meta.last_delivered_id.next()?;
-        // Within the limits: the precheck read the same range.
-        let got = match self.reply_entries(key, (start, StreamId::MAX), false, r.count, &mut 0) {
-            Ok(got) => got,
-            Err(refusal) => return Some(Err(refusal)),
-        };
-        if got.is_empty() {
-            return None;
+        let mut replies = Vec::new();
+        if let Some(min_idle) = claim {
+            let limit = self.fetch_limit(r.count);
+            // Within the limits: the precheck found the same entries.
+            let claimed = match self.claimable(key, &r.group, min_idle, limit, &mut 0) {
+                Ok(claimed) => claimed,
+                Err(refusal) => return Some(Err(refusal)),
+            };
+            replies = self.claim_for_read(key, &r.group, &r.consumer, &mut consumer, claimed);
         }
+        // Read the group afresh per stream: a key named twice must see the first delivery.
+        let mut group_meta = self.store.group(key, &r.group).unwrap_or_default();
+        let got = match (
+            left_after(r.count, replies.len()),
+            group_meta.last_delivered_id.next(),
+        ) {
+            (Some(0), _) | (_, None) => Vec::new(),
+            (left, Some(start)) => {
+                match self.reply_entries(key, (start, StreamId::MAX), false, left, &mut 0) {
+                    Ok(got) => got,
+                    Err(refusal) => return Some(Err(refusal)),
+                }
+            }
+        };
         if !r.noack {
             if let Err(reply) = self.check_pending_room(&group_meta, got.len() as u64) {
                 return Some(Err(reply));
             }
         }
         let meta = self.store.stream(key).unwrap_or_default();
-        let mut consumer = self
-            .store
-            .consumer(key, &r.group, &r.consumer)
-            .unwrap_or_default();
-        let mut replies = Vec::with_capacity(got.len());
         for (id, fields) in &got {
             advance_group(&meta, &mut group_meta, *id);
             if !r.noack {
@@ -149,7 +197,13 @@ impl<S: Store> Exec<'_, S> {
                     &mut consumer,
                 );
             }
-            replies.push(entry_reply(*id, fields));
+            replies.push(match claim {
+                Some(_) => claim_entry_reply(*id, fields, 0, 0),
+                None => entry_reply(*id, fields),
+            });
+        }
+        if replies.is_empty() {
+            return None;
         }
         self.store.put_group(key, &r.group, &group_meta);
         self.store

@@ -13,6 +13,7 @@
 //!           ├─▶ read         XRANGE, XREVRANGE, XREAD
 //!           ├─▶ groups       XGROUP, consumers and their pending counts, group limits
 //!           ├─▶ group_read   XREADGROUP, XACK
+//!           │     └─▶ claim_read  XREADGROUP's CLAIM
 //!           ├─▶ pending      XPENDING
 //!           ├─▶ claim        XCLAIM, XAUTOCLAIM
 //!           ├─▶ info         XINFO
@@ -29,6 +30,7 @@
 
 mod append;
 mod claim;
+mod claim_read;
 mod entries_read;
 mod group_read;
 mod groups;
@@ -49,6 +51,7 @@ use crate::limits::Limits;
 use crate::reply::Reply;
 use crate::store::{Fields, Store};
 
+pub use claim_read::claim_wake_ms;
 pub use entries_read::group_lag;
 
 /// Entries per node for approximate (`~`) trimming: Redis's default `stream-node-max-entries`.
@@ -152,12 +155,17 @@ pub fn resolve_read_from<S: Store>(store: &S, key: &[u8], from: ReadFrom) -> Rea
 }
 
 pub fn entry_reply(id: StreamId, fields: &Fields) -> Reply {
+    Reply::Array(vec![id_reply(id), fields_reply(fields)])
+}
+
+/// An entry's fields and values, flat.
+fn fields_reply(fields: &Fields) -> Reply {
     let mut flat = Vec::with_capacity(fields.len() * 2);
     for (f, v) in fields {
         flat.push(Reply::bulk(f));
         flat.push(Reply::bulk(v));
     }
-    Reply::Array(vec![Reply::bulk(id.to_string()), Reply::Array(flat)])
+    Reply::Array(flat)
 }
 
 fn id_reply(id: StreamId) -> Reply {

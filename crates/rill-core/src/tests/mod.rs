@@ -6,6 +6,7 @@
 //! `WATCH`, `MULTI` and `EXEC` act as a connection does: WATCH runs `Command::KeyVersions` and
 //! keeps the stamps, MULTI queues the lines up to EXEC, which runs them as one `Command::Exec`.
 
+mod claim_read;
 mod consumer_groups;
 mod idmp;
 mod producers;

@@ -37,13 +37,24 @@ fn malformed(what: &str) -> Status {
 }
 
 /// `[id, [field, value, ...]]` as an entry; a deleted entry (null fields) has `deleted` set.
-fn entry_of(reply: Reply) -> Result<(pb::Entry, bool), Status> {
+/// An entry, whether it was deleted (a history read's `[id, nil]`), and a CLAIM read's idle
+/// time and delivery count.
+type ReadEntry = (pb::Entry, bool, Option<(u64, u64)>);
+
+fn entry_of(reply: Reply) -> Result<ReadEntry, Status> {
     let Reply::Array(mut parts) = reply else {
         return Err(malformed("an entry"));
     };
-    if parts.len() != 2 {
-        return Err(malformed("an entry"));
-    }
+    let claimed = match parts.len() {
+        2 => None,
+        4 => match (parts.pop(), parts.pop()) {
+            (Some(Reply::Int(count)), Some(Reply::Int(idle))) => {
+                Some((idle.max(0) as u64, count.max(0) as u64))
+            }
+            _ => return Err(malformed("a claimed entry")),
+        },
+        _ => return Err(malformed("an entry")),
+    };
     let fields = parts.pop().expect("two parts");
     let Reply::Bulk(id) = parts.pop().expect("two parts") else {
         return Err(malformed("an entry ID"));
@@ -68,6 +79,7 @@ fn entry_of(reply: Reply) -> Result<(pb::Entry, bool), Status> {
             fields,
         },
         deleted,
+        claimed,
     ))
 }
 
@@ -75,7 +87,7 @@ fn entries_of(reply: Reply) -> Result<Vec<pb::Entry>, Status> {
     match reply {
         Reply::Array(items) => items
             .into_iter()
-            .map(|item| entry_of(item).map(|(e, _)| e))
+            .map(|item| entry_of(item).map(|(e, _, _)| e))
             .collect(),
         Reply::NilArray | Reply::Nil => Ok(Vec::new()),
         _ => Err(malformed("entries")),
@@ -98,13 +110,16 @@ fn streams_of(reply: Reply) -> Result<Vec<pb::StreamEntries>, Status> {
         };
         let mut stream = pb::StreamEntries {
             key,
-            entries: Vec::new(),
-            deleted: Vec::new(),
+            ..Default::default()
         };
         for item in items {
-            let (entry, deleted) = entry_of(item)?;
+            let (entry, deleted, claimed) = entry_of(item)?;
             stream.entries.push(entry);
             stream.deleted.push(deleted);
+            if let Some((idle_ms, count)) = claimed {
+                stream.idle_ms.push(idle_ms);
+                stream.delivery_count.push(count);
+            }
         }
         streams.push(stream);
     }
@@ -290,6 +305,7 @@ impl Streams for Service {
         if request.no_ack {
             args.push(bytes("NOACK"));
         }
+        push_num(&mut args, "CLAIM", request.claim_min_idle_ms);
         args.push(bytes("STREAMS"));
         args.extend(request.keys);
         args.extend(request.ids.iter().map(|id| bytes(id)));
@@ -750,7 +766,7 @@ fn claimed_of(reply: Reply) -> Result<Vec<pb::Entry>, Status> {
                 id: text(&id),
                 fields: Vec::new(),
             }),
-            entry => entry_of(entry).map(|(entry, _)| entry),
+            entry => entry_of(entry).map(|(entry, _, _)| entry),
         })
         .collect()
 }

@@ -77,7 +77,7 @@ pub struct Counts {
 struct Group {
     last_delivered: StreamId,
     pel: BTreeMap<StreamId, Pending>,
-    /// Who each entry was handed to by `>`.
+    /// Who each entry was handed to by `>` (new or claimed).
     delivered_to: BTreeMap<StreamId, BTreeSet<Vec<u8>>>,
     acked: BTreeSet<StreamId>,
 }
@@ -98,6 +98,33 @@ fn missing_group(violations: &mut Vec<String>, what: &str, group: &[u8], reply: 
             name(group)
         ));
     }
+}
+
+/// How an XREADGROUP reads, beyond where from.
+#[derive(Clone, Copy)]
+struct ReadHow {
+    count: Option<u64>,
+    noack: bool,
+    claim_min_idle_ms: Option<u64>,
+}
+
+/// `(id, idle, deliveries)` of a CLAIM read's four-element entries.
+fn claims_of(entries: &Reply) -> Vec<(StreamId, u64, u64)> {
+    let Reply::Array(entries) = entries else {
+        return Vec::new();
+    };
+    entries
+        .iter()
+        .filter_map(|entry| match entry {
+            Reply::Array(parts) => match parts.as_slice() {
+                [Reply::Bulk(id), _, Reply::Int(idle), Reply::Int(count)] => {
+                    Some((rill_core::id::parse_id(id)?, *idle as u64, *count as u64))
+                }
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect()
 }
 
 /// IDs of an entry list: `[id, fields]` pairs, or bare IDs (JUSTID).
@@ -148,8 +175,13 @@ impl Model {
                 for (key, from) in &read.streams {
                     if is_queue(key) {
                         let consumer = read.consumer.as_slice();
-                        let (group, count) = (read.group.as_slice(), read.count);
-                        self.read_group(group, consumer, *from, count, read.noack, now_ms, reply);
+                        let group = read.group.as_slice();
+                        let how = ReadHow {
+                            count: read.count,
+                            noack: read.noack,
+                            claim_min_idle_ms: read.claim_min_idle_ms,
+                        };
+                        self.read_group(group, consumer, *from, how, now_ms, reply);
                     }
                 }
             }
@@ -380,23 +412,29 @@ impl Model {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn read_group(
         &mut self,
         group: &[u8],
         consumer: &[u8],
         from: ReadFrom,
-        count: Option<u64>,
-        noack: bool,
+        how: ReadHow,
         now_ms: u64,
         reply: &Reply,
     ) {
-        let got = match reply {
+        let ReadHow {
+            count,
+            noack,
+            claim_min_idle_ms,
+        } = how;
+        let entries = match reply {
             Reply::PairMap(streams) | Reply::Map(streams) => streams
                 .iter()
                 .find(|(key, _)| *key == Reply::Bulk(STREAM.as_bytes().to_vec()))
-                .map(|(_, entries)| ids_of(entries))
-                .unwrap_or_default(),
+                .map(|(_, entries)| entries.clone()),
+            _ => None,
+        };
+        let got = match reply {
+            Reply::PairMap(_) | Reply::Map(_) => entries.as_ref().map(ids_of).unwrap_or_default(),
             Reply::NilArray | Reply::Nil | Reply::Error(_) => Vec::new(),
             other => {
                 return self
@@ -417,11 +455,48 @@ impl Model {
         let who = name(consumer);
         match from {
             ReadFrom::New => {
-                let expected: Vec<StreamId> = stream
-                    .range((Bound::Excluded(g.last_delivered), Bound::Unbounded))
-                    .map(|(id, _)| *id)
-                    .take(take)
+                // CLAIM: idle pending entries still in the stream, oldest delivery first (ties
+                // by ID), each reported with its idle time and deliveries before this one.
+                let mut claimable: Vec<(u64, StreamId)> = match claim_min_idle_ms {
+                    None => Vec::new(),
+                    Some(min_idle) => g
+                        .pel
+                        .iter()
+                        .filter(|(id, p)| {
+                            stream.contains_key(id)
+                                && now_ms.saturating_sub(p.delivered_ms) >= min_idle
+                        })
+                        .map(|(id, p)| (p.delivered_ms, *id))
+                        .collect(),
+                };
+                claimable.sort_unstable();
+                let claimed: Vec<StreamId> =
+                    claimable.iter().take(take).map(|(_, id)| *id).collect();
+                let expected_claims: Vec<(StreamId, u64, u64)> = claimed
+                    .iter()
+                    .map(|id| {
+                        let p = &g.pel[id];
+                        (*id, now_ms.saturating_sub(p.delivered_ms), p.count)
+                    })
                     .collect();
+                let reported = entries.as_ref().map(claims_of).unwrap_or_default();
+                if claim_min_idle_ms.is_some()
+                    && reported
+                        .iter()
+                        .take(claimed.len())
+                        .ne(expected_claims.iter())
+                {
+                    self.violations.push(format!(
+                        "XREADGROUP > CLAIM for {who} reported {reported:?}; the model claims {expected_claims:?}"
+                    ));
+                }
+                let mut expected = claimed.clone();
+                expected.extend(
+                    stream
+                        .range((Bound::Excluded(g.last_delivered), Bound::Unbounded))
+                        .map(|(id, _)| *id)
+                        .take(take - claimed.len()),
+                );
                 if got != expected {
                     self.violations.push(format!(
                         "XREADGROUP > for {who} in {} after {} delivered {got:?}; the next entries are {expected:?}",
@@ -429,7 +504,20 @@ impl Model {
                         g.last_delivered
                     ));
                 }
-                for id in &got {
+                for id in &claimed {
+                    if let Some(p) = g.pel.get_mut(id) {
+                        p.owner = consumer.to_vec();
+                        p.delivered_ms = now_ms;
+                        p.count += 1;
+                    }
+                    g.delivered_to
+                        .entry(*id)
+                        .or_default()
+                        .insert(consumer.to_vec());
+                }
+                self.counts.claimed += claimed.len() as u64;
+                let got = &got[claimed.len().min(got.len())..];
+                for id in got {
                     if g.acked.contains(id) {
                         self.violations
                             .push(format!("{who} got {id} again after it was acknowledged"));

@@ -41,6 +41,7 @@ pub(super) fn parse_xread(a: &[Vec<u8>], group: bool) -> Parsed {
     let mut block_ms = None;
     let mut names = None;
     let mut noack = false;
+    let mut claim_min_idle_ms = None;
     let mut streams_at = None;
     let mut i = 0;
     while i < a.len() {
@@ -72,6 +73,18 @@ pub(super) fn parse_xread(a: &[Vec<u8>], group: bool) -> Parsed {
             }
             names = Some((a[i + 1].clone(), a[i + 2].clone()));
             i += 2;
+        } else if eq(opt, "CLAIM") && more > 0 {
+            if !group {
+                return Err(err("ERR The CLAIM option is only supported by XREADGROUP. You called XREAD instead."));
+            }
+            // Each CLAIM is checked; the last one counts. 0 is accepted despite the message.
+            let ms = crate::id::parse_i64(&a[i + 1])
+                .ok_or_else(|| err("ERR min-idle-time is not an integer or out of range"))?;
+            if ms < 0 {
+                return Err(err("ERR min-idle-time must be a positive integer"));
+            }
+            claim_min_idle_ms = Some(ms as u64);
+            i += 1;
         } else if eq(opt, "NOACK") {
             if !group {
                 return Err(err("ERR The NOACK option is only supported by XREADGROUP. You called XREAD instead."));
@@ -110,6 +123,7 @@ pub(super) fn parse_xread(a: &[Vec<u8>], group: bool) -> Parsed {
             block_ms,
             noack,
             streams,
+            claim_min_idle_ms,
         })),
         None => Ok(Command::XRead(XRead {
             count,

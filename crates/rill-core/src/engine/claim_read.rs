@@ -1,0 +1,160 @@
+//! XREADGROUP's `CLAIM min-idle-time` (Redis 8.4): before new entries, a `>` read takes over
+//! the group's pending entries that have been idle at least `min-idle-time`, oldest delivery
+//! first, as XCLAIM would, and reports each as `[id, fields, idle, delivery count]` (both as
+//! they were before this delivery; a new entry in the same reply reports `0, 0`).
+//!
+//! ```text
+//!  group's PEL in delivery order ──idle >= min?──▶ claimed (owner → reader, count + 1, now)
+//!                                 └─ deleted entry: skipped, left pending (Redis does too)
+//!  COUNT is shared: claimed first, new entries fill what is left, per stream
+//! ```
+//!
+//! Entries delivered in the same millisecond are taken in ID order (Redis: in the order they
+//! were delivered). An entry whose delivery time is ahead of the stamped time (a new leader's
+//! clock behind the old one's) counts as idle 0 (Redis's unsigned subtraction makes it
+//! claimable with a negative idle time).
+
+use crate::id::StreamId;
+use crate::reply::Reply;
+use crate::store::{entry_reply_bytes, ConsumerMeta, Fields, PendingEntry, Store};
+
+use super::{fields_reply, id_reply, too_large, Exec};
+
+/// Delivery counts saturate here, as Redis's `LLONG_MAX`.
+pub(super) const DELIVERY_COUNT_MAX: u64 = i64::MAX as u64;
+
+/// A pending entry CLAIM may take: its ID, its record as it is, and its fields.
+pub(super) struct Claimable {
+    id: StreamId,
+    pending: PendingEntry,
+    fields: Fields,
+}
+
+/// An entry of a CLAIM read's reply: `[id, fields, idle, delivery count]`.
+pub(super) fn claim_entry_reply(id: StreamId, fields: &Fields, idle: u64, count: u64) -> Reply {
+    let int = |n: u64| Reply::Int(n.min(DELIVERY_COUNT_MAX) as i64);
+    Reply::Array(vec![
+        id_reply(id),
+        fields_reply(fields),
+        int(idle),
+        int(count),
+    ])
+}
+
+impl<S: Store> Exec<'_, S> {
+    /// Up to `limit` pending entries of `group` idle at least `min_idle_ms`, oldest delivery
+    /// first, skipping deleted entries; `spent` counts the reply's bytes so far. Reads only.
+    pub(super) fn claimable(
+        &self,
+        key: &[u8],
+        group: &[u8],
+        min_idle_ms: u64,
+        limit: usize,
+        spent: &mut usize,
+    ) -> Result<Vec<Claimable>, Reply> {
+        let mut out = Vec::new();
+        if limit == 0 {
+            return Ok(out);
+        }
+        let now = self.now_ms;
+        let mut refusal = None;
+        self.store
+            .visit_pending_by_delivery(key, group, &mut |delivery_ms, id| {
+                if now.saturating_sub(delivery_ms) < min_idle_ms {
+                    return false;
+                }
+                let Some(fields) = self.store.entry(key, id) else {
+                    return true;
+                };
+                let Some(pending) = self.store.pending(key, group, id) else {
+                    // Only a store that failed a read (and will not commit) says so.
+                    return false;
+                };
+                *spent += entry_reply_bytes(&fields);
+                if *spent > self.limits.reply_bytes_max {
+                    refusal = Some(too_large(self.limits, "use COUNT to page"));
+                    return false;
+                }
+                out.push(Claimable {
+                    id,
+                    pending,
+                    fields,
+                });
+                out.len() < limit
+            });
+        match refusal {
+            Some(reply) => Err(reply),
+            None => Ok(out),
+        }
+    }
+
+    /// Delivers `claimed` to `reader` (whose record is `consumer`): each changes owner, its
+    /// count goes up by one and its delivery time is now. Returns the reply's entries.
+    pub(super) fn claim_for_read(
+        &mut self,
+        key: &[u8],
+        group: &[u8],
+        reader: &[u8],
+        consumer: &mut ConsumerMeta,
+        claimed: Vec<Claimable>,
+    ) -> Vec<Reply> {
+        let mut replies = Vec::with_capacity(claimed.len());
+        for c in claimed {
+            let idle = self.now_ms.saturating_sub(c.pending.delivery_ms);
+            replies.push(claim_entry_reply(
+                c.id,
+                &c.fields,
+                idle,
+                c.pending.delivery_count,
+            ));
+            if c.pending.consumer != reader {
+                self.adjust_consumer_count(key, group, &c.pending.consumer, -1);
+                consumer.pending_count += 1;
+            }
+            let entry = PendingEntry {
+                consumer: reader.to_vec(),
+                delivery_ms: self.now_ms,
+                delivery_count: c
+                    .pending
+                    .delivery_count
+                    .saturating_add(1)
+                    .min(DELIVERY_COUNT_MAX),
+            };
+            self.store.put_pending(key, group, c.id, &entry);
+            consumer.active_ms = Some(self.now_ms);
+        }
+        replies
+    }
+}
+
+/// Pending records a wake-time probe steps over (deleted entries) before it gives up on a
+/// stream: the probe is a hint, and a blocked read also wakes on its timeout and on writes.
+const WAKE_PROBE_MAX: usize = 1024;
+
+/// When a blocked `XREADGROUP ... CLAIM` that found nothing should try again (Redis's
+/// `wake_at`): the earliest delivery among the pending entries of its `>` streams plus
+/// `min-idle-time`, or `now_ms` plus it when nothing is pending. `None` without CLAIM. As in
+/// Redis, a history stream turns CLAIM off for itself and every later stream.
+pub fn claim_wake_ms<S: Store>(
+    store: &S,
+    read: &crate::command::XReadGroup,
+    now_ms: u64,
+) -> Option<u64> {
+    let min_idle = read.claim_min_idle_ms?;
+    let mut earliest: Option<u64> = None;
+    for (key, from) in &read.streams {
+        if *from != crate::command::ReadFrom::New {
+            break;
+        }
+        let mut probed = 0;
+        store.visit_pending_by_delivery(key, &read.group, &mut |delivery_ms, id| {
+            if store.entry(key, id).is_some() {
+                earliest = Some(earliest.map_or(delivery_ms, |e| e.min(delivery_ms)));
+                return false;
+            }
+            probed += 1;
+            probed < WAKE_PROBE_MAX
+        });
+    }
+    Some(earliest.unwrap_or(now_ms).saturating_add(min_idle))
+}
