@@ -384,7 +384,7 @@ impl Shared {
             .storage_io()
             .spawn(move || {
                 let view = db.read();
-                let wake = rill_core::engine::claim_wake_ms(&view, &read, now_ms);
+                let wake = rill_core::engine::claim_wake_ms(&view, &read);
                 view.status().ok().and(wake)
             })
             .await

@@ -33,6 +33,7 @@ pub(crate) fn to_current_format(rocks: &DB) -> Result<(), StorageError> {
         }
     }
     let mut derive = Derive::default();
+    let mut derived_count = 0;
     for (cf, tag) in [
         (Cf::Pel, KeyTag::Pending),
         (Cf::ConsumerPel, KeyTag::ConsumerPending),
@@ -52,24 +53,50 @@ pub(crate) fn to_current_format(rocks: &DB) -> Result<(), StorageError> {
                 _ => derive.index_key(&key),
             };
             derived.map_err(|source| corrupt(cf, &key, source))?;
+            if derive.ready() >= CHUNK_RECORDS {
+                // A record per pending entry: written as they come, not held. They are a
+                // function of the PEL, so a crash before the format record repeats the pass.
+                derived_count += write(rocks, derive.drain(), None)?;
+            }
         }
     }
-    let mut batch = WriteBatch::default();
-    let records = derive.into_records();
-    let derived = records.len();
-    for (cf, key, value) in records {
-        batch.put_cf(handle(rocks, cf), key, value);
-    }
-    batch.put_cf(meta, format::KEY, format::encode_value(format::CURRENT));
-    let mut options = WriteOptions::default();
-    options.set_sync(true);
-    rocks.write_opt(batch, &options)?;
+    let last = (
+        meta,
+        format::KEY.to_vec(),
+        format::encode_value(format::CURRENT),
+    );
+    derived_count += write(rocks, derive.into_records(), Some(last))?;
+    let derived = derived_count;
     tracing::info!(
         derived,
         format = format::CURRENT,
         "store brought to the current format"
     );
     Ok(())
+}
+
+/// Derived records written per batch while the PEL is read.
+const CHUNK_RECORDS: usize = 65_536;
+
+/// Writes derived `records` in one batch, with `last` (the format record) synced after them
+/// when given. Returns how many derived records it wrote.
+fn write(
+    rocks: &DB,
+    records: Vec<(Cf, Vec<u8>, Vec<u8>)>,
+    last: Option<(&rocksdb::ColumnFamily, Vec<u8>, Vec<u8>)>,
+) -> Result<usize, StorageError> {
+    let mut batch = WriteBatch::default();
+    let count = records.len();
+    for (cf, key, value) in records {
+        batch.put_cf(handle(rocks, cf), key, value);
+    }
+    let mut options = WriteOptions::default();
+    if let Some((family, key, value)) = last {
+        batch.put_cf(family, key, value);
+        options.set_sync(true);
+    }
+    rocks.write_opt(batch, &options)?;
+    Ok(count)
 }
 
 fn handle(rocks: &DB, cf: Cf) -> &rocksdb::ColumnFamily {

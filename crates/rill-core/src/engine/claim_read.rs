@@ -5,7 +5,8 @@
 //!
 //! ```text
 //!  group's PEL in delivery order ──idle >= min?──▶ claimed (owner → reader, count + 1, now)
-//!                                 └─ deleted entry: skipped, left pending (Redis does too)
+//!                                 └─ deleted entry: skipped, left pending (Redis does too;
+//!                                    past DELETED_SKIPPED_MAX of them the walk stops)
 //!  COUNT is shared: claimed first, new entries fill what is left, per stream
 //! ```
 //!
@@ -19,6 +20,11 @@ use crate::reply::Reply;
 use crate::store::{entry_reply_bytes, ConsumerMeta, Fields, PendingEntry, Store};
 
 use super::{fields_reply, id_reply, too_large, Exec};
+
+/// Pending records of deleted entries a CLAIM read (and the wake-time probe) steps over in one
+/// stream before it stops looking: the walk is bounded even when a trim that kept references
+/// left many behind (Redis walks them all).
+pub(super) const DELETED_SKIPPED_MAX: usize = 1024;
 
 /// Delivery counts saturate here, as Redis's `LLONG_MAX`.
 pub(super) const DELIVERY_COUNT_MAX: u64 = i64::MAX as u64;
@@ -58,13 +64,15 @@ impl<S: Store> Exec<'_, S> {
         }
         let now = self.now_ms;
         let mut refusal = None;
+        let mut skipped = 0;
         self.store
             .visit_pending_by_delivery(key, group, &mut |delivery_ms, id| {
                 if now.saturating_sub(delivery_ms) < min_idle_ms {
                     return false;
                 }
                 let Some(fields) = self.store.entry(key, id) else {
-                    return true;
+                    skipped += 1;
+                    return skipped < DELETED_SKIPPED_MAX;
                 };
                 let Some(pending) = self.store.pending(key, group, id) else {
                     // Only a store that failed a read (and will not commit) says so.
@@ -127,34 +135,27 @@ impl<S: Store> Exec<'_, S> {
     }
 }
 
-/// Pending records a wake-time probe steps over (deleted entries) before it gives up on a
-/// stream: the probe is a hint, and a blocked read also wakes on its timeout and on writes.
-const WAKE_PROBE_MAX: usize = 1024;
-
 /// When a blocked `XREADGROUP ... CLAIM` that found nothing should try again (Redis's
 /// `wake_at`): the earliest delivery among the pending entries of its `>` streams plus
-/// `min-idle-time`, or `now_ms` plus it when nothing is pending. `None` without CLAIM. As in
-/// Redis, a history stream turns CLAIM off for itself and every later stream.
-pub fn claim_wake_ms<S: Store>(
-    store: &S,
-    read: &crate::command::XReadGroup,
-    now_ms: u64,
-) -> Option<u64> {
+/// `min-idle-time`. `None` without CLAIM, and when nothing is pending: only a delivery, a
+/// write that wakes the reader anyway, can make something claimable then (Redis wakes at
+/// `now + min-idle-time` and blocks again; here every retry is a log entry).
+pub fn claim_wake_ms<S: Store>(store: &S, read: &crate::command::XReadGroup) -> Option<u64> {
     let min_idle = read.claim_min_idle_ms?;
     let mut earliest: Option<u64> = None;
     for (key, from) in &read.streams {
         if *from != crate::command::ReadFrom::New {
             break;
         }
-        let mut probed = 0;
+        let mut skipped = 0;
         store.visit_pending_by_delivery(key, &read.group, &mut |delivery_ms, id| {
             if store.entry(key, id).is_some() {
                 earliest = Some(earliest.map_or(delivery_ms, |e| e.min(delivery_ms)));
                 return false;
             }
-            probed += 1;
-            probed < WAKE_PROBE_MAX
+            skipped += 1;
+            skipped < DELETED_SKIPPED_MAX
         });
     }
-    Some(earliest.unwrap_or(now_ms).saturating_add(min_idle))
+    earliest.map(|ms| ms.saturating_add(min_idle))
 }

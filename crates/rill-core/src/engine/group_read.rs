@@ -155,20 +155,22 @@ impl<S: Store> Exec<'_, S> {
         claim: Option<u64>,
         mut consumer: ConsumerMeta,
     ) -> Option<Result<Vec<Reply>, Reply>> {
-        let mut replies = Vec::new();
-        if let Some(min_idle) = claim {
-            let limit = self.fetch_limit(r.count);
-            // Within the limits: the precheck found the same entries.
-            let claimed = match self.claimable(key, &r.group, min_idle, limit, &mut 0) {
-                Ok(claimed) => claimed,
-                Err(refusal) => return Some(Err(refusal)),
-            };
-            replies = self.claim_for_read(key, &r.group, &r.consumer, &mut consumer, claimed);
-        }
+        // Everything is read and checked before anything changes: a refusal leaves no claim
+        // behind.
+        let claimed = match claim {
+            None => Vec::new(),
+            Some(min_idle) => {
+                let limit = self.fetch_limit(r.count);
+                match self.claimable(key, &r.group, min_idle, limit, &mut 0) {
+                    Ok(claimed) => claimed,
+                    Err(refusal) => return Some(Err(refusal)),
+                }
+            }
+        };
         // Read the group afresh per stream: a key named twice must see the first delivery.
         let mut group_meta = self.store.group(key, &r.group).unwrap_or_default();
         let got = match (
-            left_after(r.count, replies.len()),
+            left_after(r.count, claimed.len()),
             group_meta.last_delivered_id.next(),
         ) {
             (Some(0), _) | (_, None) => Vec::new(),
@@ -184,6 +186,7 @@ impl<S: Store> Exec<'_, S> {
                 return Some(Err(reply));
             }
         }
+        let mut replies = self.claim_for_read(key, &r.group, &r.consumer, &mut consumer, claimed);
         let meta = self.store.stream(key).unwrap_or_default();
         for (id, fields) in &got {
             advance_group(&meta, &mut group_meta, *id);

@@ -257,3 +257,35 @@ fn noack_deleted_entries_and_new_entries_alone() {
         "#]],
     );
 }
+
+#[test]
+fn a_blocked_claim_read_wakes_when_its_first_live_pending_entry_has_idled_enough() {
+    use crate::command::Command;
+    use crate::engine::claim_wake_ms;
+    use crate::{execute, parse, Limits, MemStore};
+
+    let run = |store: &mut MemStore, line: &str, now_ms: u64| {
+        let argv = super::split_args(line);
+        let cmd = parse(&argv).expect("an engine command").expect("parses");
+        execute(store, &cmd, now_ms, &Limits::default());
+    };
+    let mut store = MemStore::new();
+    run(&mut store, "XADD s 1-0 f v", 1000);
+    run(&mut store, "XADD s 2-0 f v", 1000);
+    run(&mut store, "XGROUP CREATE s g 0", 1000);
+    let read = |line: &str| match parse(&super::split_args(line)) {
+        Some(Ok(Command::XReadGroup(read))) => read,
+        other => panic!("not a group read: {other:?}"),
+    };
+    let claim = read("XREADGROUP GROUP g c BLOCK 0 CLAIM 500 STREAMS s >");
+    // Nothing pending: no timer (a delivery, which wakes the reader, must come first).
+    assert_eq!(claim_wake_ms(&store, &claim), None);
+    run(&mut store, "XREADGROUP GROUP g c COUNT 1 STREAMS s >", 2000);
+    run(&mut store, "XREADGROUP GROUP g c COUNT 1 STREAMS s >", 3000);
+    assert_eq!(claim_wake_ms(&store, &claim), Some(2500));
+    // A deleted entry is skipped, as the read skips it.
+    run(&mut store, "XDEL s 1-0", 3000);
+    assert_eq!(claim_wake_ms(&store, &claim), Some(3500));
+    let plain = read("XREADGROUP GROUP g c BLOCK 0 STREAMS s >");
+    assert_eq!(claim_wake_ms(&store, &plain), None);
+}

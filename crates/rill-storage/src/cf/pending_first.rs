@@ -125,7 +125,17 @@ impl Derive {
         Ok(())
     }
 
-    /// Every record derived.
+    /// How many finished records wait to be taken.
+    pub(crate) fn ready(&self) -> usize {
+        self.records.len()
+    }
+
+    /// The finished records so far (a group's earliest delivery comes once the group ends).
+    pub(crate) fn drain(&mut self) -> Vec<(Cf, Vec<u8>, Vec<u8>)> {
+        std::mem::take(&mut self.records)
+    }
+
+    /// Every record derived (and not drained).
     pub(crate) fn into_records(mut self) -> Vec<(Cf, Vec<u8>, Vec<u8>)> {
         self.flush_delivery_first();
         self.records
