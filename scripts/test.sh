@@ -35,6 +35,10 @@ if python3 -c 'import redis, walrus' 2>/dev/null; then
   python3 tests/python/seeds.py "$CARGO_TARGET_DIR/debug/rill-server"
   python3 tests/python/transactions.py "$CARGO_TARGET_DIR/debug/rill-server"
   python3 tests/python/redis8.py "$CARGO_TARGET_DIR/debug/rill-server"
+  # Sentinel and RedisCluster clients through SIGKILLs of the leader, timed.
+  python3 tests/python/failover.py "$CARGO_TARGET_DIR/debug/rill-server"
+  # The README's first command on a fresh data directory (with these binaries, no build).
+  python3 tests/python/first_run.py "$CARGO_TARGET_DIR/debug"
 elif [ "${RILL_REQUIRE_PYTHON:-0}" = 1 ]; then
   echo "error: python3 with redis and walrus is required: pip install redis walrus" >&2
   exit 1

@@ -234,7 +234,7 @@ fn caught_reply_before_commit() {
 
 #[test]
 fn caught_apply_twice_after_snapshot_install() {
-    caught_by("apply_twice_after_snapshot_install", 0);
+    caught_by("apply_twice_after_snapshot_install", 1);
 }
 
 #[test]
@@ -274,7 +274,7 @@ fn caught_ignore_fsync_errors() {
 /// power loss had rolled back, missing a write it had acknowledged.
 #[test]
 fn caught_read_index_ignores_restart() {
-    caught_by("read_index_ignores_restart", 109);
+    caught_by("read_index_ignores_restart", 123);
 }
 
 /// Runs bug `name` on `seed` in a child process (a panic there ends only the child) and

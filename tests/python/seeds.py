@@ -9,6 +9,8 @@ and stops the server. Exits non-zero on the first failure. Prints 'N passed, 0 f
 
 import json
 import os
+import random
+import socket
 import subprocess
 import sys
 import tempfile
@@ -42,6 +44,24 @@ def start_server(binary, data_dir, node_id=1, join_via=None, extra=()):
             return proc, host, int(port), line.split()[-1]
     proc.kill()
     raise RuntimeError("rill-server did not start")
+
+
+def free_base():
+    """A base port whose three ports and the three 1000 above them are all free on 127.0.0.1:
+    Redis protocol ports base..base+2 and gRPC ports base+1000.., as deploy/local/run.sh lays
+    them out."""
+    def free(port):
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+                return True
+            except OSError:
+                return False
+    for _ in range(100):
+        base = random.randrange(20000, 40000)
+        if all(free(base + i) and free(base + 1000 + i) for i in range(3)):
+            return base
+    raise RuntimeError("no free ports")
 
 
 def replication(host, port):

@@ -21,6 +21,7 @@
 mod bugs;
 mod codec;
 mod config;
+mod contact;
 mod error;
 mod hot_log;
 mod identity;

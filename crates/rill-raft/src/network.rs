@@ -32,6 +32,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::codec::{decode, encode_after};
+use crate::contact::LeaderContact;
 use crate::error::Error;
 use crate::identity::Strangers;
 use crate::node::RaftNode;
@@ -273,6 +274,7 @@ impl RaftNode {
             id: self.id(),
             incarnation: self.incarnation(),
             receipt: self.snapshot_receipt(),
+            contact: self.leader_contact(),
         };
         serve_rpc(self.raft(), &me, kind, payload).await
     }
@@ -342,6 +344,7 @@ pub(crate) struct Receiver<'a> {
     pub(crate) id: NodeId,
     pub(crate) incarnation: u64,
     pub(crate) receipt: &'a SnapshotReceipt,
+    pub(crate) contact: &'a LeaderContact,
 }
 
 pub(crate) async fn serve_rpc(
@@ -375,8 +378,17 @@ pub(crate) async fn serve_rpc(
         let receipt = me.receipt;
         let answer = match kind {
             RpcKind::AppendEntries => {
-                let rpc = decode(payload).map_err(Error::codec("append-entries request"))?;
-                encode_after(header, &raft.append_entries(rpc).await)
+                let rpc: AppendEntriesRequest<TypeConfig> =
+                    decode(payload).map_err(Error::codec("append-entries request"))?;
+                let sender = rpc.vote.leader_id().voted_for();
+                let answer = raft.append_entries(rpc).await;
+                // Anything but a higher vote: the sender leads this node's term.
+                if let (Some(sender), Ok(answer)) = (sender, &answer) {
+                    if !matches!(answer, AppendEntriesResponse::HigherVote(_)) {
+                        me.contact.heard(sender);
+                    }
+                }
+                encode_after(header, &answer)
             }
             RpcKind::Vote => {
                 let rpc = decode(payload).map_err(Error::codec("vote request"))?;

@@ -27,6 +27,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::bugs::Bugs;
 use crate::codec::decode;
 use crate::config::RaftConfig;
+use crate::contact::LeaderContact;
 use crate::error::Error;
 use crate::identity;
 use crate::log_store::{BytesTrigger, LogStore, StorageIo};
@@ -82,6 +83,9 @@ pub struct Status {
     pub id: NodeId,
     pub role: Role,
     pub leader: Option<(NodeId, Peer)>,
+    /// A follower that has not heard from `leader` for an election timeout: the leader may be
+    /// dead, and clients are better sent to a live node (this one) until a leader is elected.
+    pub leader_silent: bool,
     pub term: u64,
     /// Every member with its address and whether it votes.
     pub members: Vec<(NodeId, Peer, bool)>,
@@ -141,6 +145,7 @@ pub struct RaftNode {
     limits: Limits,
     batch_bytes_max: usize,
     snapshot_receipt: SnapshotReceipt,
+    leader_contact: LeaderContact,
     /// How long a read barrier may wait for a quorum's confirmation.
     read_barrier_timeout: Duration,
     storage_io: StorageIo,
@@ -274,6 +279,7 @@ impl RaftNode {
             limits: engine_limits,
             batch_bytes_max,
             snapshot_receipt,
+            leader_contact: LeaderContact::default(),
             read_barrier_timeout,
             storage_io,
             bugs,
@@ -286,6 +292,26 @@ impl RaftNode {
 
     pub(crate) fn snapshot_receipt(&self) -> &SnapshotReceipt {
         &self.snapshot_receipt
+    }
+
+    pub(crate) fn leader_contact(&self) -> &LeaderContact {
+        &self.leader_contact
+    }
+
+    /// Whether this node follows a leader it has not heard from for an election timeout (or,
+    /// knowing of it only from a vote, for an election timeout since it learned of it): that
+    /// leader may be gone, and a new one is not elected yet.
+    fn leader_silent(&self, leader: Option<NodeId>) -> bool {
+        let silence = Duration::from_millis(self.raft.config().election_timeout_min);
+        leader.is_some_and(|leader| {
+            leader != self.id && self.leader_contact.silent_for(leader, silence)
+        })
+    }
+
+    /// The leader to send clients and forwarded commands to: the one this node knows of,
+    /// unless it has been silent for an election timeout ([`Status::leader_silent`]).
+    pub fn live_leader(&self) -> Option<(NodeId, Peer)> {
+        leader_of(&self.raft).filter(|(id, _)| !self.leader_silent(Some(*id)))
     }
 
     /// Where this node runs storage work: blocking reads of its store should run there too.
@@ -357,9 +383,7 @@ impl RaftNode {
             Ok(read_log_id) => self.after_restart(read_log_id, deadline).await,
             Err(RaftError::APIError(CheckIsLeaderError::ForwardToLeader(forward))) => {
                 Err(NodeError::NotLeader {
-                    leader: forward
-                        .leader_id
-                        .map(|id| (id, forward.leader_node.clone().unwrap_or_default())),
+                    leader: forward.leader_id.zip(forward.leader_node.clone()),
                 })
             }
             Err(RaftError::APIError(CheckIsLeaderError::QuorumNotEnough(_))) => {
@@ -487,9 +511,7 @@ impl RaftNode {
         match error {
             RaftError::APIError(ClientWriteError::ForwardToLeader(forward)) => {
                 NodeError::NotLeader {
-                    leader: forward
-                        .leader_id
-                        .map(|id| (id, forward.leader_node.unwrap_or_default())),
+                    leader: forward.leader_id.zip(forward.leader_node),
                 }
             }
             RaftError::APIError(ClientWriteError::ChangeMembershipError(error)) => {
@@ -555,14 +577,15 @@ impl RaftNode {
                 (*id, last_log_index.saturating_sub(matched))
             })
             .collect();
-        let leader = metrics.current_leader.map(|id| {
-            let peer = membership.get_node(&id).cloned().unwrap_or_default();
-            (id, peer)
-        });
+        let leader = metrics
+            .current_leader
+            .and_then(|id| Some((id, membership.get_node(&id)?.clone())));
+        let leader_silent = self.leader_silent(leader.as_ref().map(|(id, _)| *id));
         Status {
             id: self.id,
             role,
             leader,
+            leader_silent,
             term: metrics.current_term,
             members,
             last_log_index,
@@ -631,14 +654,16 @@ impl RaftNode {
     }
 }
 
+/// The leader `raft` knows of, when it also knows the leader's address: a node that has heard
+/// from a leader before it holds the membership (its first entries still on their way) knows
+/// no leader yet, rather than one without an address.
 pub(crate) fn leader_of(raft: &Raft) -> Option<(NodeId, Peer)> {
     let metrics = raft.metrics().borrow().clone();
     let id = metrics.current_leader?;
     let peer = metrics
         .membership_config
         .membership()
-        .get_node(&id)
-        .cloned()
-        .unwrap_or_default();
+        .get_node(&id)?
+        .clone();
     Some((id, peer))
 }

@@ -256,9 +256,7 @@ pub(crate) async fn propose(
             let result = match outcome {
                 Ok(Ok(response)) => Ok(response.data.replies),
                 Ok(Err(ClientWriteError::ForwardToLeader(forward))) => Err(NodeError::NotLeader {
-                    leader: forward
-                        .leader_id
-                        .map(|id| (id, forward.leader_node.unwrap_or_default())),
+                    leader: forward.leader_id.zip(forward.leader_node),
                 }),
                 Ok(Err(ClientWriteError::ChangeMembershipError(error))) => {
                     Err(NodeError::Refused(error.to_string()))

@@ -2,12 +2,32 @@
 //! clients use, and `CLUSTER SLOTS|SHARDS|NODES` describing one shard that owns every slot with
 //! the leader as its master. Every node answers from its own view of the cluster.
 //!
+//! While an election runs (the leader has been silent for an election timeout, or no leader is
+//! known), a node names a live node as the master, which holds a client's commands until a
+//! leader is elected and then forwards them (`Shared::route`). Naming the silent leader would
+//! send clients to a dead address, which redis-py answers by backing off for seconds.
+//!
+//! A Sentinel client asks the sentinels of its list in order, and a dead one costs redis-py 3
+//! to 5 s of retries before it asks the next. Every Rill node is a sentinel, the leader too, so
+//! the leader's death takes a sentinel with it. Two rules keep a client's first sentinel alive
+//! through that death:
+//! - The leader does not vouch for itself: `SENTINEL MASTERS` on the leader flags it `s_down`,
+//!   so the client asks the next sentinel, a follower, and keeps that one first. (Asked again on
+//!   the same connection within `DISOWN_GRACE`, it answers plainly: a client that lists only
+//!   the leader retries and then finds it.)
+//! - During an election a follower names another live member, not itself: a client that then
+//!   connects there is not connected to its first sentinel, so when either of the two becomes
+//!   the leader and dies, the other still answers.
+//!
 //! The Sentinel "master name" is the cluster name (`raft.cluster_name`, default `rill`):
 //! `Sentinel([...]).master_for("rill")` in redis-py.
 
+use std::time::Duration;
+
 use rill_core::reply::errors;
 use rill_core::Reply;
-use rill_raft::Status;
+use rill_raft::{Peer, Role, Status};
+use tokio::time::Instant;
 
 /// Redis Cluster's slot count.
 pub const SLOTS: u16 = 16384;
@@ -38,21 +58,69 @@ fn run_id(id: u64) -> String {
     format!("{id:040x}")
 }
 
-/// `SENTINEL <subcommand> ...`.
-pub fn sentinel(args: &[Vec<u8>], status: Option<Status>, name: &str) -> Reply {
+/// The node clients should send commands to, as this node sees it: the leader, or this node
+/// while the leader is silent or unknown. `None` on a node that is not a member.
+pub(crate) fn serving(status: &Status) -> Option<(u64, Peer)> {
+    match &status.leader {
+        Some(leader) if !status.leader_silent => Some(leader.clone()),
+        _ => status
+            .members
+            .iter()
+            .find(|(id, ..)| *id == status.id)
+            .map(|(id, peer, _)| (*id, peer.clone())),
+    }
+}
+
+/// How long after a leader's `s_down` answer the same connection is answered plainly.
+const DISOWN_GRACE: Duration = Duration::from_secs(2);
+
+/// The master a Sentinel client is told of: the leader, or during an election another member
+/// than this node and the silent leader (the lowest id), else this node.
+fn sentinel_master(status: &Status) -> Option<(u64, Peer)> {
+    match &status.leader {
+        Some(leader) if !status.leader_silent => Some(leader.clone()),
+        silent => status
+            .members
+            .iter()
+            .find(|(id, ..)| {
+                *id != status.id && silent.as_ref().is_none_or(|(leader, _)| leader != id)
+            })
+            .map(|(id, peer, _)| (*id, peer.clone()))
+            .or_else(|| serving(status)),
+    }
+}
+
+/// `SENTINEL <subcommand> ...`. `disowned_at`: this connection's last `s_down` answer.
+pub fn sentinel(
+    args: &[Vec<u8>],
+    status: Option<Status>,
+    name: &str,
+    disowned_at: &mut Option<Instant>,
+) -> Reply {
     let sub = String::from_utf8_lossy(&args[0]).to_ascii_uppercase();
     let Some(status) = status else {
         return Reply::err("ERR no cluster status");
     };
     let named = |args: &[Vec<u8>]| args.get(1).is_some_and(|given| given == name.as_bytes());
+    let serving = sentinel_master(&status);
+    // The leader vouches not for itself while it has followers (module docs).
+    let now = Instant::now();
+    let recently = disowned_at.is_some_and(|at| now.duration_since(at) < DISOWN_GRACE);
+    let disown = status.role == Role::Leader && status.members.len() > 1 && !recently;
+    let mut master = || {
+        if disown && matches!(sub.as_str(), "MASTERS" | "MASTER") {
+            *disowned_at = Some(now);
+        }
+        master(&status, serving.as_ref(), name, disown)
+    };
     match sub.as_str() {
-        "MASTERS" => Reply::Array(master(&status, name).into_iter().collect()),
-        "MASTER" if args.len() == 2 => match named(args).then(|| master(&status, name)).flatten() {
+        "MASTERS" => Reply::Array(master().into_iter().collect()),
+        "MASTER" if args.len() == 2 => match named(args).then(master).flatten() {
             Some(master) => master,
             None => Reply::err("ERR No such master with that name"),
         },
         "GET-MASTER-ADDR-BY-NAME" if args.len() == 2 => {
-            let leader = status.leader.as_ref().filter(|_| named(args));
+            let leader = serving.as_ref().filter(|_| named(args));
             match leader {
                 Some((_, peer)) => {
                     let (host, port) = split(&peer.client_addr);
@@ -65,7 +133,7 @@ pub fn sentinel(args: &[Vec<u8>], status: Option<Status>, name: &str) -> Reply {
             if !named(args) {
                 return Reply::err("ERR No such master with that name");
             }
-            Reply::Array(replicas(&status))
+            Reply::Array(replicas(&status, serving.as_ref()))
         }
         "SENTINELS" if args.len() == 2 => {
             if !named(args) {
@@ -99,9 +167,16 @@ pub fn sentinel(args: &[Vec<u8>], status: Option<Status>, name: &str) -> Reply {
     }
 }
 
-/// The leader as Sentinel describes a master; `None` while no leader is known.
-fn master(status: &Status, name: &str) -> Option<Reply> {
-    let (leader_id, peer) = status.leader.as_ref()?;
+/// The serving node as Sentinel describes a master; `None` on a node that is not a member.
+/// `disown`: flagged `s_down` (subjectively down, as this sentinel sees it).
+fn master(
+    status: &Status,
+    serving: Option<&(u64, Peer)>,
+    name: &str,
+    disown: bool,
+) -> Option<Reply> {
+    let (leader_id, peer) = serving?;
+    let flags = if disown { "master,s_down" } else { "master" };
     let (host, port) = split(&peer.client_addr);
     let others = status.members.len().saturating_sub(1);
     let voters = status.members.iter().filter(|(.., voter)| *voter).count();
@@ -110,7 +185,7 @@ fn master(status: &Status, name: &str) -> Option<Reply> {
         ("ip", host.to_owned()),
         ("port", port.to_string()),
         ("runid", run_id(*leader_id)),
-        ("flags", "master".to_owned()),
+        ("flags", flags.to_owned()),
         ("link-pending-commands", "0".to_owned()),
         ("link-refcount", "1".to_owned()),
         ("last-ping-sent", "0".to_owned()),
@@ -129,8 +204,8 @@ fn master(status: &Status, name: &str) -> Option<Reply> {
     ]))
 }
 
-fn replicas(status: &Status) -> Vec<Reply> {
-    let leader = status.leader.as_ref();
+fn replicas(status: &Status, serving: Option<&(u64, Peer)>) -> Vec<Reply> {
+    let leader = serving;
     let (master_host, master_port) = leader.map_or(("", 0), |(_, peer)| split(&peer.client_addr));
     status
         .members
@@ -159,7 +234,7 @@ pub fn cluster(args: &[Vec<u8>], status: Option<Status>) -> Reply {
     let Some(status) = status else {
         return Reply::err("ERR no cluster status");
     };
-    let leader = status.leader.clone();
+    let leader = serving(&status);
     let node_entry = |id: u64, addr: &str| {
         let (host, port) = split(addr);
         Reply::Array(vec![bulk(host), Reply::Int(port), bulk(run_id(id))])
@@ -173,7 +248,7 @@ pub fn cluster(args: &[Vec<u8>], status: Option<Status>) -> Reply {
     match sub.as_str() {
         "SLOTS" => {
             let Some((leader_id, peer)) = &leader else {
-                return Reply::err("CLUSTERDOWN The cluster is down");
+                return Reply::err("CLUSTERDOWN this node is not a member of a cluster yet");
             };
             let mut slot = vec![Reply::Int(0), Reply::Int(i64::from(SLOTS - 1))];
             slot.push(node_entry(*leader_id, &peer.client_addr));

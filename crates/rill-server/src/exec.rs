@@ -111,7 +111,9 @@ impl Shared {
             if self.node.is_leader() {
                 return Route::Here;
             }
-            if let Some((_, peer)) = self.node.leader() {
+            // A leader silent for an election timeout may be dead: wait for the election
+            // rather than send the command (or the client, with MOVED) to it.
+            if let Some((_, peer)) = self.node.live_leader() {
                 if self.redirect {
                     if let Some(key) = cmd.keys().first() {
                         return Route::Refuse(moved(key, &peer.client_addr));
@@ -211,9 +213,24 @@ impl Shared {
         if self.node.bugs().forward_twice {
             let _ = self.peers.forward(raft_addr, commands, timeout).await;
         }
-        match self.peers.forward(raft_addr, commands, timeout).await {
+        let deadline = Instant::now() + LEADER_WAIT;
+        let mut raft_addr = raft_addr.to_owned();
+        let sent = loop {
+            match self.peers.forward(&raft_addr, commands, timeout).await {
+                // Not delivered, so safe to send again: the leader may have died. Held until
+                // another leader is known (this node included: it forwards to itself).
+                Err(ForwardError::NoLeader(why)) => {
+                    match self.another_leader(&raft_addr, deadline).await {
+                        Some(next) => raft_addr = next,
+                        None => break Err(ForwardError::NoLeader(why)),
+                    }
+                }
+                sent => break sent,
+            }
+        };
+        match sent {
             Ok(replies) => replies,
-            Err(ForwardError::NotSent(why)) => {
+            Err(ForwardError::NoLeader(why) | ForwardError::NotSent(why)) => {
                 let reply = try_again(&format!("the leader could not be reached: {why}"));
                 vec![reply; commands.len()]
             }
@@ -348,6 +365,18 @@ impl Shared {
                     gone?;
                     return Ok(None);
                 }
+            }
+        }
+    }
+
+    /// The Raft address of a live leader other than the one at `tried`, once one is known; `None`
+    /// at `deadline`.
+    async fn another_leader(&self, tried: &str, deadline: Instant) -> Option<String> {
+        loop {
+            match self.node.live_leader() {
+                Some((_, peer)) if peer.raft_addr != tried => return Some(peer.raft_addr),
+                _ if Instant::now() >= deadline => return None,
+                _ => tokio::time::sleep(Duration::from_millis(20)).await,
             }
         }
     }

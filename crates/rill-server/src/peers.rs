@@ -35,7 +35,11 @@ const DEADLINE_GRACE: Duration = Duration::from_millis(200);
 /// Why a forwarded command got no reply from the leader.
 #[derive(Debug, thiserror::Error)]
 pub enum ForwardError {
-    /// Refused or never delivered: the leader did not run it.
+    /// Not delivered because the leader could not be reached or is no longer the leader: it
+    /// did not run, and another leader may take it.
+    #[error("{0}")]
+    NoLeader(String),
+    /// Refused by the leader's checks (credentials, size, decoding): it did not run.
     #[error("{0}")]
     NotSent(String),
     /// Sent, and then the answer was lost (a timeout, a broken connection): it may or may not
@@ -54,9 +58,8 @@ impl ForwardError {
         use tonic::Code;
         let why = status.message().to_owned();
         match status.code() {
-            Code::Unavailable
-            | Code::FailedPrecondition
-            | Code::Unauthenticated
+            Code::Unavailable | Code::FailedPrecondition => ForwardError::NoLeader(why),
+            Code::Unauthenticated
             | Code::PermissionDenied
             | Code::InvalidArgument
             | Code::ResourceExhausted => ForwardError::NotSent(why),

@@ -132,6 +132,7 @@ impl Transport for Router {
             id: target,
             incarnation,
             receipt: &receipt,
+            contact: &crate::contact::LeaderContact::default(),
         };
         let answer = crate::network::serve_rpc(&raft, &me, kind, &payload)
             .await

@@ -193,7 +193,11 @@ fn replication_text(status: &rill_raft::Status, text: &mut String) {
         let (host, port) = leader.map_or(("", 0), |(_, peer)| split(&peer.client_addr));
         text.push_str(&format!("master_host:{host}\r\n"));
         text.push_str(&format!("master_port:{port}\r\n"));
-        let link = if leader.is_some() { "up" } else { "down" };
+        let link = if leader.is_some() && !status.leader_silent {
+            "up"
+        } else {
+            "down"
+        };
         text.push_str(&format!("master_link_status:{link}\r\n"));
         text.push_str(&format!("slave_repl_offset:{}\r\n", status.applied_index));
         text.push_str("slave_read_only:1\r\n");

@@ -52,6 +52,9 @@ pub struct ClientState {
     pub multi: Option<Multi>,
     /// Keys WATCHed, with the stamp each had then (`None`: missing); EXEC and DISCARD clear it.
     pub watched: Vec<(Vec<u8>, Option<u64>)>,
+    /// When this connection was last told that the leader vouches not for itself
+    /// (`crate::discovery::sentinel`).
+    pub sentinel_disowned_at: Option<tokio::time::Instant>,
 }
 
 impl ClientState {
@@ -66,6 +69,7 @@ impl ClientState {
             authenticated: false,
             multi: None,
             watched: Vec::new(),
+            sentinel_disowned_at: None,
         }
     }
 }
@@ -167,7 +171,13 @@ pub fn dispatch(argv: &[Vec<u8>], client: &mut ClientState, info: &ServerInfo) -
         "dbsize" => return Action::DbSize,
         "role" => info::role(info),
         "sentinel" => {
-            crate::discovery::sentinel(args, (info.status)(), &info.config.raft.cluster_name)
+            let name = &info.config.raft.cluster_name;
+            crate::discovery::sentinel(
+                args,
+                (info.status)(),
+                name,
+                &mut client.sentinel_disowned_at,
+            )
         }
         "cluster" => crate::discovery::cluster(args, (info.status)()),
         "readonly" => {
