@@ -100,7 +100,7 @@ echo
 for id in 1 2 3; do
   role=follower
   [ "$id" = "$leader" ] && role=leader
-  echo "node $id ($role): redis 127.0.0.1:$(redis_port "$id"), grpc 127.0.0.1:$(grpc_port "$id"), data $data/node$id"
+  echo "node $id ($role): redis 127.0.0.1:$(redis_port "$id"), grpc 127.0.0.1:$(grpc_port "$id"), data ${RILL_DATA_DIR:-deploy/local/data}/node$id"
 done
 if command -v redis-cli >/dev/null; then
   follower=$(( leader % 3 + 1 ))

@@ -24,6 +24,12 @@ impl LeaderContact {
         *self.last.lock().unwrap_or_else(|e| e.into_inner()) = Some((leader, Instant::now()));
     }
 
+    /// The leader last heard from (or first known of), whether or not it is still the leader.
+    pub(crate) fn last_leader(&self) -> Option<NodeId> {
+        let last = *self.last.lock().unwrap_or_else(|e| e.into_inner());
+        last.map(|(leader, _)| leader)
+    }
+
     /// Whether `leader` has not been heard from for `silence`. A leader this node has just
     /// learned of (from a vote, before its first AppendEntries) is given `silence` from now.
     pub(crate) fn silent_for(&self, leader: NodeId, silence: Duration) -> bool {

@@ -86,6 +86,9 @@ pub struct Status {
     /// A follower that has not heard from `leader` for an election timeout: the leader may be
     /// dead, and clients are better sent to a live node (this one) until a leader is elected.
     pub leader_silent: bool,
+    /// The leader this node last heard from (or first knew of): during an election, the one
+    /// that is probably gone.
+    pub last_leader: Option<NodeId>,
     pub term: u64,
     /// Every member with its address and whether it votes.
     pub members: Vec<(NodeId, Peer, bool)>,
@@ -586,6 +589,7 @@ impl RaftNode {
             role,
             leader,
             leader_silent,
+            last_leader: self.leader_contact.last_leader(),
             term: metrics.current_term,
             members,
             last_log_index,

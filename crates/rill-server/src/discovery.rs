@@ -75,18 +75,22 @@ pub(crate) fn serving(status: &Status) -> Option<(u64, Peer)> {
 const DISOWN_GRACE: Duration = Duration::from_secs(2);
 
 /// The master a Sentinel client is told of: the leader, or during an election another member
-/// than this node and the silent leader (the lowest id), else this node.
+/// than this node and the leader that went silent (the lowest id), else this node.
 fn sentinel_master(status: &Status) -> Option<(u64, Peer)> {
     match &status.leader {
         Some(leader) if !status.leader_silent => Some(leader.clone()),
-        silent => status
-            .members
-            .iter()
-            .find(|(id, ..)| {
-                *id != status.id && silent.as_ref().is_none_or(|(leader, _)| leader != id)
-            })
-            .map(|(id, peer, _)| (*id, peer.clone()))
-            .or_else(|| serving(status)),
+        silent => {
+            let gone = |id: &u64| {
+                silent.as_ref().is_some_and(|(leader, _)| leader == id)
+                    || status.last_leader == Some(*id)
+            };
+            status
+                .members
+                .iter()
+                .find(|(id, ..)| *id != status.id && !gone(id))
+                .map(|(id, peer, _)| (*id, peer.clone()))
+                .or_else(|| serving(status))
+        }
     }
 }
 
@@ -374,5 +378,109 @@ mod tests {
             "empty tag: whole key"
         );
         assert_ne!(key_slot(b"foo{}{bar}"), key_slot(b"bar"));
+    }
+
+    fn peer(id: u64) -> Peer {
+        Peer {
+            raft_addr: format!("127.0.0.1:{}", 7000 + id),
+            client_addr: format!("127.0.0.1:{}", 6000 + id),
+            incarnation: id,
+        }
+    }
+
+    /// Node `me` of three, in `role`, knowing `leader` (silent or not).
+    fn status(me: u64, role: Role, leader: Option<u64>, leader_silent: bool) -> Status {
+        Status {
+            id: me,
+            role,
+            leader: leader.map(|id| (id, peer(id))),
+            leader_silent,
+            last_leader: leader,
+            term: 2,
+            members: (1..=3).map(|id| (id, peer(id), true)).collect(),
+            last_log_index: 0,
+            applied_index: 0,
+            snapshot_index: 0,
+            purged_index: 0,
+            replication_lag: Default::default(),
+            applied_commands: 0,
+            synced_writes: 0,
+        }
+    }
+
+    /// `SENTINEL MASTERS` as redis-py reads it: the master's port and flags.
+    fn masters(status: &Status, disowned_at: &mut Option<Instant>) -> (String, String) {
+        let args = [b"MASTERS".to_vec()];
+        let Reply::Array(masters) = sentinel(&args, Some(status.clone()), "rill", disowned_at)
+        else {
+            panic!("an array");
+        };
+        let Some(Reply::Map(fields)) = masters.first() else {
+            panic!("one master: {masters:?}");
+        };
+        let field = |name: &str| {
+            fields
+                .iter()
+                .find(|(k, _)| *k == bulk(name))
+                .map(|(_, v)| match v {
+                    Reply::Bulk(v) => String::from_utf8_lossy(v).into_owned(),
+                    other => panic!("{other:?}"),
+                })
+                .unwrap_or_default()
+        };
+        (field("port"), field("flags"))
+    }
+
+    #[test]
+    fn a_leader_vouches_not_for_itself_unless_asked_again_soon() {
+        let leader = status(1, Role::Leader, Some(1), false);
+        let mut disowned_at = None;
+        assert_eq!(
+            masters(&leader, &mut disowned_at),
+            ("6001".into(), "master,s_down".into())
+        );
+        // The same connection asking again (a client that lists only the leader) is answered.
+        assert_eq!(
+            masters(&leader, &mut disowned_at),
+            ("6001".into(), "master".into())
+        );
+        disowned_at = disowned_at.and_then(|at| at.checked_sub(DISOWN_GRACE));
+        assert_eq!(
+            masters(&leader, &mut disowned_at),
+            ("6001".into(), "master,s_down".into())
+        );
+        // A follower vouches for the leader; a leader alone vouches for itself.
+        let follower = status(2, Role::Follower, Some(1), false);
+        assert_eq!(
+            masters(&follower, &mut None),
+            ("6001".into(), "master".into())
+        );
+        let mut alone = leader.clone();
+        alone.members.truncate(1);
+        assert_eq!(masters(&alone, &mut None), ("6001".into(), "master".into()));
+    }
+
+    #[test]
+    fn while_the_leader_is_silent_a_live_node_is_named() {
+        // Sentinel: another member than this node and the silent leader.
+        let silent = status(2, Role::Follower, Some(1), true);
+        let mut none = None;
+        assert_eq!(masters(&silent, &mut none).0, "6003");
+        // No leader known (a candidate): not the one last heard from either.
+        let mut candidate = status(3, Role::Candidate, None, false);
+        candidate.last_leader = Some(1);
+        assert_eq!(masters(&candidate, &mut none).0, "6002");
+        // CLUSTER SLOTS: this node, never CLUSTERDOWN on a member.
+        let slots = cluster(&[b"SLOTS".to_vec()], Some(silent));
+        let Reply::Array(ranges) = slots else {
+            panic!("{slots:?}")
+        };
+        let Reply::Array(range) = &ranges[0] else {
+            panic!("{ranges:?}")
+        };
+        assert_eq!(
+            range[2],
+            Reply::Array(vec![bulk("127.0.0.1"), Reply::Int(6002), bulk(run_id(2))])
+        );
     }
 }
