@@ -11,11 +11,12 @@
 //! ```
 //!
 //! Each family of the server's own commands has its module: `client` (HELLO, AUTH, CLIENT and
-//! the `CLIENT LIST` registry), `info` (INFO, CONFIG, ROLE), `table` (COMMAND and the table of
-//! every command Rill serves), `transaction` (MULTI, EXEC, WATCH and the commands they queue).
+//! the `CLIENT LIST` registry), `info` (INFO, CONFIG, ROLE), `introspect` (COMMAND), `table` (the table
+//! of every command Rill serves), `transaction` (MULTI, EXEC, WATCH and the commands they queue).
 
 mod client;
 mod info;
+mod introspect;
 mod table;
 mod transaction;
 
@@ -148,7 +149,7 @@ pub fn dispatch(argv: &[Vec<u8>], client: &mut ClientState, info: &ServerInfo) -
         }
         "select" => select(&args[0]),
         "function" => function(args),
-        "command" => table::command(args),
+        "command" => introspect::command(args),
         "config" => info::config(args, info),
         "info" => {
             return Action::Info {
@@ -271,7 +272,7 @@ mod tests {
     use crate::resp::{encode, split_args};
     use expect_test::{expect, Expect};
     use info::info_text;
-    use table::find_command;
+    use introspect::find_command;
 
     fn info() -> ServerInfo {
         ServerInfo {

@@ -1,41 +1,6 @@
-//! COMMAND, and the table of every command Rill serves with what COMMAND INFO says of it.
+//! The table of every command Rill serves, with what `COMMAND INFO` says of each.
 
-use rill_core::reply::errors;
 use rill_core::Reply;
-
-use super::{lossy, wrong_sub_arity};
-
-/// `COMMAND`, `COMMAND COUNT|INFO|DOCS|LIST`. DOCS answers an empty map: enough for
-/// `redis-cli`, which then falls back to its built-in hints.
-pub(super) fn command(args: &[Vec<u8>]) -> Reply {
-    let Some(sub) = args.first() else {
-        return Reply::Array(COMMANDS.iter().map(CommandSpec::info).collect());
-    };
-    let upper = lossy(sub).to_ascii_uppercase();
-    match upper.as_str() {
-        "COUNT" if args.len() != 1 => wrong_sub_arity("command", "count"),
-        "COUNT" => Reply::Int(COMMANDS.len() as i64),
-        "INFO" if args.len() == 1 => Reply::Array(COMMANDS.iter().map(CommandSpec::info).collect()),
-        "INFO" => Reply::Array(
-            args[1..]
-                .iter()
-                .map(|name| find_command(name).map_or(Reply::Nil, CommandSpec::info))
-                .collect(),
-        ),
-        "DOCS" => Reply::Map(Vec::new()),
-        "LIST" if args.len() == 1 => {
-            Reply::Array(COMMANDS.iter().map(|spec| Reply::text(spec.name)).collect())
-        }
-        "LIST" => Reply::err(errors::SYNTAX),
-        _ => Reply::err(errors::unknown_subcommand(sub, "COMMAND")),
-    }
-}
-
-pub(super) fn find_command(name: &[u8]) -> Option<&'static CommandSpec> {
-    COMMANDS
-        .iter()
-        .find(|spec| name.eq_ignore_ascii_case(spec.name.as_bytes()))
-}
 
 /// One row of `COMMAND INFO`, with Redis 7.0's values for the commands Rill serves.
 pub struct CommandSpec {
@@ -55,7 +20,7 @@ pub struct CommandSpec {
 impl CommandSpec {
     /// `[name, arity, flags, first key, last key, step, categories, tips, key specs, subcommands]`.
     /// Tips, key specs and subcommands are left empty.
-    fn info(&self) -> Reply {
+    pub(super) fn info(&self) -> Reply {
         let statuses = |words: &[&str]| {
             Reply::Array(
                 words
