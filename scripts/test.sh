@@ -35,6 +35,8 @@ if python3 -c 'import redis, walrus' 2>/dev/null; then
   python3 tests/python/seeds.py "$CARGO_TARGET_DIR/debug/rill-server"
   python3 tests/python/transactions.py "$CARGO_TARGET_DIR/debug/rill-server"
   python3 tests/python/redis8.py "$CARGO_TARGET_DIR/debug/rill-server"
+  # Every stream method through RedisCluster, each node and Sentinel; COMMAND against Redis.
+  python3 tests/python/cluster_client.py "$CARGO_TARGET_DIR/debug/rill-server"
   # Sentinel and RedisCluster clients through SIGKILLs of the leader, timed.
   python3 tests/python/failover.py "$CARGO_TARGET_DIR/debug/rill-server"
   # The README's first command on a fresh data directory (with these binaries, no build).

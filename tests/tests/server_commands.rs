@@ -51,9 +51,9 @@ async fn connection_commands() {
             CLIENT ID
               :1⏎
             COMMAND COUNT
-              :47⏎
+              :49⏎
             COMMAND INFO xlen
-              *1⏎*10⏎$4⏎xlen⏎:2⏎*2⏎+readonly⏎+fast⏎:1⏎:1⏎:1⏎*3⏎+@read⏎+@stream⏎+@fast⏎*0⏎*0⏎*0⏎
+              *1⏎*10⏎$4⏎xlen⏎:2⏎*2⏎+readonly⏎+fast⏎:1⏎:1⏎:1⏎*3⏎+@read⏎+@stream⏎+@fast⏎*0⏎*1⏎*6⏎$5⏎flags⏎*1⏎+RO⏎$12⏎begin_search⏎*4⏎$4⏎type⏎$5⏎index⏎$4⏎spec⏎*2⏎$5⏎index⏎:1⏎$9⏎find_keys⏎*4⏎$4⏎type⏎$5⏎range⏎$4⏎spec⏎*6⏎$7⏎lastkey⏎:0⏎$7⏎keystep⏎:1⏎$5⏎limit⏎:0⏎*0⏎
             COMMAND DOCS xlen
               *0⏎
             CONFIG GET save
@@ -309,4 +309,110 @@ async fn client_list_shows_every_connection_with_its_name() {
         "a closed connection leaves the list: {list}"
     );
     server.shutdown().await;
+}
+
+/// CLIENT UNBLOCK ends another connection's blocked read, as a timeout (a null reply) or with
+/// `-UNBLOCKED`; it answers 0 for a client that is not blocked. CLIENT KILL closes the named
+/// connection, blocked or not, and by default not the caller's own.
+#[tokio::test]
+async fn client_unblock_and_kill_reach_other_connections() {
+    let server = TestServer::start().await;
+    let mut admin = RawClient::connect(server.addr()).await;
+    let mut blocked = RawClient::connect(server.addr()).await;
+    let id = blocked.call(&[b"CLIENT", b"ID"]).await;
+    let id = id.trim_start_matches(':').trim_end_matches('⏎').to_owned();
+    assert_eq!(
+        admin.call(&[b"CLIENT", b"UNBLOCK", id.as_bytes()]).await,
+        ":0⏎",
+        "not blocked yet"
+    );
+    for (how, reply) in [
+        (&b"TIMEOUT"[..], "*-1⏎"),
+        (b"ERROR", "-UNBLOCKED client unblocked via CLIENT UNBLOCK⏎"),
+    ] {
+        blocked
+            .send_command(&[b"XREAD", b"BLOCK", b"0", b"STREAMS", b"s", b"$"])
+            .await;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let list = admin.call(&[b"CLIENT", b"LIST"]).await;
+            if list.contains(&format!("id={id} ")) && list.contains("flags=b") {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "never blocked: {list}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        assert_eq!(
+            admin
+                .call(&[b"CLIENT", b"UNBLOCK", id.as_bytes(), how])
+                .await,
+            ":1⏎"
+        );
+        let answer = blocked.read_reply().await.expect("a reply");
+        assert_eq!(rill_tests::show(&answer), reply);
+    }
+    assert_eq!(blocked.call(&[b"PING"]).await, "+PONG⏎", "still connected");
+
+    let own = admin_id(&mut admin).await;
+    assert_eq!(
+        admin
+            .call(&[b"CLIENT", b"KILL", b"ID", own.as_bytes()])
+            .await,
+        ":0⏎",
+        "SKIPME yes by default"
+    );
+    assert_eq!(
+        admin
+            .call(&[b"CLIENT", b"KILL", b"ID", id.as_bytes()])
+            .await,
+        ":1⏎"
+    );
+    let rest = blocked.read_until_closed().await;
+    assert!(rest.is_empty(), "closed without a reply: {rest:?}");
+    assert_eq!(admin.call(&[b"PING"]).await, "+PONG⏎");
+    server.shutdown().await;
+}
+
+async fn admin_id(client: &mut RawClient) -> String {
+    let id = client.call(&[b"CLIENT", b"ID"]).await;
+    id.trim_start_matches(':').trim_end_matches('⏎').to_owned()
+}
+
+/// WAIT on the leader counts the followers holding every write acknowledged so far; asking
+/// for more replicas than exist waits out the timeout. A follower answers what the commit
+/// rule guarantees (quorum - 1). WAITAOF adds this node's own fsync (off in these tests, so
+/// `numlocal 1` is refused as Redis refuses it without `appendonly`).
+#[tokio::test]
+async fn wait_counts_the_replicas_that_hold_the_writes() {
+    let cluster = rill_tests::TestCluster::start(3, |_| {}).await;
+    let leader = cluster.wait_leader().await;
+    let follower = cluster
+        .ids()
+        .into_iter()
+        .find(|&id| id != leader)
+        .expect("a follower");
+    let mut client = RawClient::connect(cluster.handle(leader).addr()).await;
+    let added = client.call(&[b"XADD", b"s", b"*", b"f", b"v"]).await;
+    assert!(added.starts_with('$'), "{added}");
+    assert_eq!(client.call(&[b"WAIT", b"2", b"5000"]).await, ":2⏎");
+    let started = std::time::Instant::now();
+    assert_eq!(client.call(&[b"WAIT", b"3", b"200"]).await, ":2⏎");
+    assert!(
+        started.elapsed() >= std::time::Duration::from_millis(200),
+        "waited out the timeout"
+    );
+    assert_eq!(
+        client.call(&[b"WAITAOF", b"0", b"2", b"1000"]).await,
+        "*2⏎:0⏎:2⏎"
+    );
+    assert_eq!(
+        client.call(&[b"WAITAOF", b"1", b"0", b"0"]).await,
+        "-ERR WAITAOF cannot be used when numlocal is set but appendonly is disabled.⏎"
+    );
+    let mut via_follower = RawClient::connect(cluster.handle(follower).addr()).await;
+    via_follower.call(&[b"XADD", b"s", b"*", b"f", b"v"]).await;
+    assert_eq!(via_follower.call(&[b"WAIT", b"1", b"0"]).await, ":1⏎");
 }

@@ -32,8 +32,11 @@ use rill_core::{Command, Reply};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::watch;
 
-use crate::commands::{dispatch, Action, Answer, ClientState, PendingExec, WATCHED_KEYS_MAX};
-use crate::exec::{Interrupt, ReadOp, Route};
+use crate::commands::{
+    dispatch, wait, Action, Answer, ClientControl, ClientState, PendingExec, Signal,
+    WATCHED_KEYS_MAX,
+};
+use crate::exec::{Interrupt, Interruption, ReadOp, Route};
 use crate::resp::{encode, Protocol, ProtocolError, RequestDecoder};
 use crate::transport::Transport;
 use crate::{stopped, Shared};
@@ -61,8 +64,9 @@ pub(crate) async fn serve<S: Transport>(
         .info
         .connected_clients
         .fetch_add(1, Ordering::Relaxed);
-    shared.info.client_connected(id, peer);
+    let control = shared.info.client_connected(id, peer);
     let mut connection = Connection {
+        control,
         decoder: RequestDecoder::new(shared.info.config.limits.frame_limits()),
         client: ClientState::new(id),
         input: BytesMut::with_capacity(READ_CHUNK_BYTES),
@@ -101,6 +105,8 @@ enum Slot {
 
 struct Connection<S> {
     stream: S,
+    /// CLIENT KILL and CLIENT UNBLOCK from other connections.
+    control: Arc<ClientControl>,
     shared: Arc<Shared>,
     shutdown: watch::Receiver<bool>,
     decoder: RequestDecoder,
@@ -114,7 +120,7 @@ struct Connection<S> {
 impl<S: Transport> Connection<S> {
     async fn run(&mut self) -> io::Result<()> {
         loop {
-            if *self.shutdown.borrow() {
+            if *self.shutdown.borrow() || self.control.is_killed() {
                 return Ok(());
             }
             let (batch, protocol_error) = self.decode_batch();
@@ -172,6 +178,11 @@ impl<S: Transport> Connection<S> {
                 _ => Ok(Flow::Continue),
             },
             _ = stopped(&mut self.shutdown) => Ok(Flow::Close),
+            // A stale unblock (the command ended first) is dropped here; a kill closes.
+            signal = self.control.signalled() => match signal {
+                Signal::Kill => Ok(Flow::Close),
+                Signal::Unblock { .. } => Ok(Flow::Continue),
+            },
         }
     }
 
@@ -208,6 +219,15 @@ impl<S: Transport> Connection<S> {
                     self.settle(&mut slots).await?;
                     let reply = self.exec(pending).await;
                     slots.push((protocol, Slot::Ready(reply)));
+                }
+                Action::Wait(wait) => {
+                    // The writes before it are acknowledged first: WAIT counts their copies.
+                    self.settle(&mut slots).await?;
+                    self.flush().await?;
+                    match self.wait(wait).await? {
+                        Some(reply) => slots.push((protocol, Slot::Ready(reply))),
+                        None => return Ok(Flow::Close),
+                    }
                 }
                 Action::Engine(cmd) => {
                     let route = self.shared.route(&cmd, self.client.stale_reads).await;
@@ -416,6 +436,12 @@ impl<S: Transport> Connection<S> {
             Action::Reply(reply) => return reply,
             Action::Info { text, streams } => ReadOp::Info { text, streams },
             Action::DbSize => ReadOp::DbSize,
+            // Inside EXEC, WAIT does not block (as in Redis): it answers the count now.
+            Action::Wait(wait) => {
+                let status = self.shared.node.status();
+                let held = wait::replicas_holding(&status, wait::target(&status));
+                return wait.reply(held, self.shared.info.config.fsync);
+            }
             // Not queued: QUIT, WATCH, MULTI and EXEC run at once inside MULTI.
             other => return Reply::err(format!("ERR {other:?} cannot run inside EXEC")),
         };
@@ -423,13 +449,40 @@ impl<S: Transport> Connection<S> {
         replies.pop().unwrap_or_else(|| Reply::err("ERR no reply"))
     }
 
+    /// Watches the connection while it waits in a blocking command (and marks it blocked,
+    /// for `CLIENT UNBLOCK` and `CLIENT LIST`, until the watch is dropped).
     fn client_watch(&mut self) -> ClientWatch<'_, S> {
         let can_read = !self.query_buffer_full();
+        self.control.set_blocked(true);
         ClientWatch {
             stream: &mut self.stream,
             input: &mut self.input,
             shutdown: &mut self.shutdown,
+            control: Arc::clone(&self.control),
             can_read,
+        }
+    }
+
+    /// `WAIT`/`WAITAOF`: polls the replication progress until enough replicas hold every write
+    /// acknowledged so far, or the timeout. `None`: the client is gone.
+    async fn wait(&mut self, wait: wait::WaitFor) -> io::Result<Option<Reply>> {
+        let node = Arc::clone(&self.shared.node);
+        let fsync = self.shared.info.config.fsync;
+        let target = wait::target(&node.status());
+        let deadline = wait
+            .timeout
+            .map(|timeout| tokio::time::Instant::now() + timeout);
+        let mut watch = self.client_watch();
+        loop {
+            let held = wait::replicas_holding(&node.status(), target);
+            let expired = deadline.is_some_and(|at| tokio::time::Instant::now() >= at);
+            if wait.satisfied(held) || expired {
+                return Ok(Some(wait.reply(held, fsync)));
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(wait::POLL) => {}
+                how = watch.interrupted() => return Ok(how?.reply(wait.reply(held, fsync))),
+            }
         }
     }
 
@@ -440,10 +493,7 @@ impl<S: Transport> Connection<S> {
         let commands = [cmd];
         tokio::select! {
             mut replies = shared.forward(leader, &commands) => Ok(replies.pop()),
-            gone = watch.interrupted() => {
-                gone?;
-                Ok(None)
-            }
+            how = watch.interrupted() => Ok(how?.reply(Reply::NilArray)),
         }
     }
 
@@ -509,11 +559,12 @@ struct ClientWatch<'a, S> {
     stream: &'a mut S,
     input: &'a mut BytesMut,
     shutdown: &'a mut watch::Receiver<bool>,
+    control: Arc<ClientControl>,
     can_read: bool,
 }
 
 impl<S: Transport> Interrupt for ClientWatch<'_, S> {
-    async fn interrupted(&mut self) -> io::Result<()> {
+    async fn interrupted(&mut self) -> io::Result<Interruption> {
         loop {
             if self.can_read {
                 self.input.reserve(READ_CHUNK_BYTES);
@@ -521,11 +572,21 @@ impl<S: Transport> Interrupt for ClientWatch<'_, S> {
             tokio::select! {
                 read = read_or_watch(self.stream, self.input, self.can_read) => {
                     if read? == 0 {
-                        return Ok(());
+                        return Ok(Interruption::Gone);
                     }
                 }
-                _ = stopped(self.shutdown) => return Ok(()),
+                _ = stopped(self.shutdown) => return Ok(Interruption::Gone),
+                signal = self.control.signalled() => return Ok(match signal {
+                    Signal::Kill => Interruption::Gone,
+                    Signal::Unblock { error } => Interruption::Unblocked { error },
+                }),
             }
         }
+    }
+}
+
+impl<S> Drop for ClientWatch<'_, S> {
+    fn drop(&mut self) {
+        self.control.set_blocked(false);
     }
 }

@@ -361,10 +361,7 @@ impl Shared {
                         leader => return Ok(Some(node_error(NodeError::NotLeader { leader }))),
                     }
                 }
-                gone = interrupt.interrupted() => {
-                    gone?;
-                    return Ok(None);
-                }
+                how = interrupt.interrupted() => return Ok(how?.reply(Reply::NilArray)),
             }
         }
     }
@@ -447,17 +444,41 @@ impl Shared {
     }
 }
 
-/// What ends a blocked wait early: the client leaving, the server stopping.
+/// What ends a blocked wait early: the client leaving (or killed), the server stopping, or
+/// `CLIENT UNBLOCK`.
 pub(crate) trait Interrupt {
-    /// Completes when the wait must end: `Ok(())` for a clean end, `Err` for an I/O failure.
-    fn interrupted(&mut self) -> impl Future<Output = io::Result<()>> + Send;
+    /// Completes when the wait must end; `Err` for an I/O failure.
+    fn interrupted(&mut self) -> impl Future<Output = io::Result<Interruption>> + Send;
 }
+
+/// Why a blocked wait ended early.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Interruption {
+    /// The client is gone, killed, or the server is stopping: no reply is wanted.
+    Gone,
+    /// `CLIENT UNBLOCK`: reply as if the wait timed out, or (`error`) with `-UNBLOCKED`.
+    Unblocked { error: bool },
+}
+
+impl Interruption {
+    /// The reply to a blocked command ended this way (`timed_out`: its reply on a timeout);
+    /// `None` when no reply is wanted.
+    pub(crate) fn reply(self, timed_out: Reply) -> Option<Reply> {
+        match self {
+            Interruption::Gone => None,
+            Interruption::Unblocked { error: false } => Some(timed_out),
+            Interruption::Unblocked { error: true } => Some(Reply::err(UNBLOCKED)),
+        }
+    }
+}
+
+const UNBLOCKED: &str = "UNBLOCKED client unblocked via CLIENT UNBLOCK";
 
 /// A forwarded blocked read ends when the follower drops the call (the future is dropped).
 pub(crate) struct NeverInterrupted;
 
 impl Interrupt for NeverInterrupted {
-    fn interrupted(&mut self) -> impl Future<Output = io::Result<()>> + Send {
+    fn interrupted(&mut self) -> impl Future<Output = io::Result<Interruption>> + Send {
         std::future::pending()
     }
 }

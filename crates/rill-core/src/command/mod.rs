@@ -15,7 +15,9 @@ use crate::id::StreamId;
 use crate::reply::Reply;
 use crate::store::{Fields, Store};
 
-pub use parse::{command_names, parse, SCAN_COUNT_DEFAULT, XINFO_FULL_COUNT_DEFAULT};
+pub use parse::{
+    command_names, parse, subcommand_arities, SCAN_COUNT_DEFAULT, XINFO_FULL_COUNT_DEFAULT,
+};
 use parse::{err, Parsed};
 
 pub type Key = Vec<u8>;

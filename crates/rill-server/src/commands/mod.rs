@@ -19,12 +19,13 @@ mod info;
 mod introspect;
 mod table;
 mod transaction;
+pub mod wait;
 
 use rill_core::id::parse_i64;
 use rill_core::reply::errors;
 use rill_core::{Command, Reply};
 
-pub use client::ClientEntry;
+pub use client::{ClientControl, ClientEntry, Signal};
 pub use info::ServerInfo;
 use table::COMMANDS;
 pub use transaction::{Answer, Multi, PendingExec, WATCHED_KEYS_MAX};
@@ -94,6 +95,8 @@ pub enum Action {
     Watch(Vec<Vec<u8>>),
     /// EXEC of a transaction that was not aborted.
     Exec(PendingExec),
+    /// WAIT or WAITAOF: wait until enough replicas hold this client's writes.
+    Wait(wait::WaitFor),
 }
 
 /// Decides what to do with `argv` (never empty: the decoder drops empty requests).
@@ -125,6 +128,16 @@ pub fn dispatch(argv: &[Vec<u8>], client: &mut ClientState, info: &ServerInfo) -
     if !arity_ok(spec.arity, argv.len()) {
         return Action::Reply(Reply::err(errors::wrong_arity(spec.name)));
     }
+    if let (false, Some(name)) = (spec.subcommands.is_empty(), argv.get(1)) {
+        // As Redis's `processCommand`: an unknown subcommand, then the subcommand's arity.
+        let Some(sub) = spec.subcommand(name) else {
+            let container = spec.name.to_ascii_uppercase();
+            return Action::Reply(Reply::err(errors::unknown_subcommand(name, &container)));
+        };
+        if !arity_ok(sub.arity, argv.len()) {
+            return Action::Reply(Reply::err(errors::wrong_arity(sub.name)));
+        }
+    }
     let args = &argv[1..];
     let reply = match spec.name {
         "ping" => match args {
@@ -140,10 +153,7 @@ pub fn dispatch(argv: &[Vec<u8>], client: &mut ClientState, info: &ServerInfo) -
         }
         "auth" => client::auth(args, client, password),
         "client" => {
-            if args[0].eq_ignore_ascii_case(b"LIST") {
-                return Action::Reply(Reply::Bulk(info.client_list_text().into_bytes()));
-            }
-            let reply = client::client_command(args, client);
+            let reply = client::client_command(args, client, info);
             info.client_changed(client);
             reply
         }
@@ -170,6 +180,14 @@ pub fn dispatch(argv: &[Vec<u8>], client: &mut ClientState, info: &ServerInfo) -
         "watch" if client.multi.is_some() => Reply::err("ERR WATCH inside MULTI is not allowed"),
         "watch" => return Action::Watch(args.to_vec()),
         "dbsize" => return Action::DbSize,
+        "wait" => match wait::parse_wait(args) {
+            Ok(wait) => return Action::Wait(wait),
+            Err(reply) => reply,
+        },
+        "waitaof" => match wait::parse_waitaof(args, info.config.fsync) {
+            Ok(wait) => return Action::Wait(wait),
+            Err(reply) => reply,
+        },
         "role" => info::role(info),
         "sentinel" => {
             let name = &info.config.raft.cluster_name;
@@ -201,6 +219,16 @@ fn arity_ok(arity: i32, argc: usize) -> bool {
     } else {
         argc >= -i64::from(arity)
     }
+}
+
+/// Status strings: command flags, key-spec flags, HELP lines.
+fn statuses(words: &[&str]) -> Reply {
+    Reply::Array(
+        words
+            .iter()
+            .map(|w| Reply::Status((*w).to_owned()))
+            .collect(),
+    )
 }
 
 fn lossy(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
@@ -305,6 +333,7 @@ mod tests {
                 Action::Engine(cmd) => format!("<engine {cmd:?}>"),
                 Action::Watch(keys) => format!("<watch {}>", keys.len()),
                 Action::Exec(pending) => format!("<exec {pending:?}>"),
+                Action::Wait(wait) => format!("<wait {wait:?}>"),
             };
             out.push_str(&format!("{line}\n  {shown}\n"));
         }
@@ -448,6 +477,31 @@ mod tests {
             CLIENT SETINFO lib-name "a b"
             CLIENT KILL x
             CLIENT
+            CLIENT FOO
+            CLIENT KILL ID 99
+            CLIENT KILL ID x
+            CLIENT KILL ID 1 SKIPME maybe
+            CLIENT KILL ID
+            CLIENT UNBLOCK 7
+            CLIENT UNBLOCK x
+            CLIENT UNBLOCK 7 NOW
+            CLIENT NO-EVICT on
+            CLIENT NO-TOUCH maybe
+            CLIENT GETREDIR
+            CLIENT TRACKINGINFO
+            CLIENT LIST TYPE master
+            CLIENT LIST TYPE bad
+            CLIENT LIST ID x
+            CLIENT INFO x
+            WAIT x 0
+            WAIT 1 -1
+            WAIT 1 x
+            WAIT 0 0
+            WAIT 2 100
+            WAITAOF 2 0 0
+            WAITAOF 1 -1 0
+            WAITAOF 1 0 x
+            WAITAOF 1 0 0
             "#,
             expect![[r#"
                 CLIENT GETNAME
@@ -477,9 +531,59 @@ mod tests {
                 CLIENT SETINFO lib-name "a b"
                   -ERR lib-name cannot contain spaces, newlines or special characters.⏎
                 CLIENT KILL x
-                  -ERR unknown subcommand 'KILL'. Try CLIENT HELP.⏎
+                  -ERR No such client⏎
                 CLIENT
                   -ERR wrong number of arguments for 'client' command⏎
+                CLIENT FOO
+                  -ERR unknown subcommand 'FOO'. Try CLIENT HELP.⏎
+                CLIENT KILL ID 99
+                  :0⏎
+                CLIENT KILL ID x
+                  -ERR client-id should be greater than 0⏎
+                CLIENT KILL ID 1 SKIPME maybe
+                  -ERR syntax error⏎
+                CLIENT KILL ID
+                  -ERR No such client⏎
+                CLIENT UNBLOCK 7
+                  :0⏎
+                CLIENT UNBLOCK x
+                  -ERR value is not an integer or out of range⏎
+                CLIENT UNBLOCK 7 NOW
+                  -ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR⏎
+                CLIENT NO-EVICT on
+                  +OK⏎
+                CLIENT NO-TOUCH maybe
+                  -ERR syntax error⏎
+                CLIENT GETREDIR
+                  :-1⏎
+                CLIENT TRACKINGINFO
+                  *6⏎$5⏎flags⏎*1⏎+off⏎$8⏎redirect⏎:-1⏎$8⏎prefixes⏎*0⏎
+                CLIENT LIST TYPE master
+                  $0⏎⏎
+                CLIENT LIST TYPE bad
+                  -ERR Unknown client type 'bad'⏎
+                CLIENT LIST ID x
+                  -ERR Invalid client ID⏎
+                CLIENT INFO x
+                  -ERR wrong number of arguments for 'client|info' command⏎
+                WAIT x 0
+                  -ERR value is not an integer or out of range⏎
+                WAIT 1 -1
+                  -ERR timeout is negative⏎
+                WAIT 1 x
+                  -ERR timeout is not an integer or out of range⏎
+                WAIT 0 0
+                  <wait WaitFor { local: None, replicas: 0, timeout: None }>
+                WAIT 2 100
+                  <wait WaitFor { local: None, replicas: 2, timeout: Some(100ms) }>
+                WAITAOF 2 0 0
+                  -ERR value is out of range, value must between 0 and 1⏎
+                WAITAOF 1 -1 0
+                  -ERR value is out of range, must be positive⏎
+                WAITAOF 1 0 x
+                  -ERR timeout is not an integer or out of range⏎
+                WAITAOF 1 0 0
+                  <wait WaitFor { local: Some(1), replicas: 0, timeout: None }>
             "#]],
         );
     }
@@ -501,7 +605,7 @@ mod tests {
             "#,
             expect![[r#"
                 COMMAND INFO xadd nosuch
-                  *2⏎*10⏎$4⏎xadd⏎:-5⏎*3⏎+write⏎+denyoom⏎+fast⏎:1⏎:1⏎:1⏎*3⏎+@write⏎+@stream⏎+@fast⏎*0⏎*0⏎*0⏎$-1⏎
+                  *2⏎*10⏎$4⏎xadd⏎:-5⏎*3⏎+write⏎+denyoom⏎+fast⏎:1⏎:1⏎:1⏎*3⏎+@write⏎+@stream⏎+@fast⏎*1⏎$23⏎nondeterministic_output⏎*1⏎*8⏎$5⏎notes⏎$65⏎UPDATE instead of INSERT because of the optional trimming feature⏎$5⏎flags⏎*2⏎+RW⏎+update⏎$12⏎begin_search⏎*4⏎$4⏎type⏎$5⏎index⏎$4⏎spec⏎*2⏎$5⏎index⏎:1⏎$9⏎find_keys⏎*4⏎$4⏎type⏎$5⏎range⏎$4⏎spec⏎*6⏎$7⏎lastkey⏎:0⏎$7⏎keystep⏎:1⏎$5⏎limit⏎:0⏎*0⏎$-1⏎
                 COMMAND DOCS
                   *0⏎
                 COMMAND COUNT x
@@ -531,6 +635,194 @@ mod tests {
             panic!("COMMAND COUNT is an integer")
         };
         assert_eq!(count as usize, COMMANDS.len());
+    }
+
+    /// Each line's reply is Redis 7.0.15's (the same in Redis 8), checked by hand against
+    /// `redis-cli COMMAND GETKEYS ...`; `tests/python/cluster_client.py` compares more
+    /// against a running Redis.
+    #[test]
+    fn command_getkeys_finds_keys_as_redis_does() {
+        check(
+            r#"
+            COMMAND GETKEYS xread count 2 streams a b 0 0
+            COMMAND GETKEYS xread streams a b 0
+            COMMAND GETKEYS xread streams
+            COMMAND GETKEYS xread count 1 a
+            COMMAND GETKEYS xreadgroup group g c streams s1 s2 > >
+            COMMAND GETKEYS xgroup create s g 0
+            COMMAND GETKEYS xinfo stream s full
+            COMMAND GETKEYS ping x
+            COMMAND GETKEYS nosuch a
+            COMMAND GETKEYS xadd s
+            COMMAND GETKEYS xlen a b
+            COMMAND GETKEYS xlen
+            COMMAND GETKEYS xgroup nosuch a b
+            COMMAND GETKEYS xgroup|create s g 0
+            COMMAND GETKEYS xinfo help
+            COMMAND GETKEYS del a b c
+            COMMAND GETKEYSANDFLAGS del a b
+            COMMAND GETKEYSANDFLAGS xadd s * f v
+            COMMAND GETKEYS wait 1 0
+            "#,
+            expect![[r#"
+                COMMAND GETKEYS xread count 2 streams a b 0 0
+                  *2⏎$1⏎a⏎$1⏎b⏎
+                COMMAND GETKEYS xread streams a b 0
+                  *1⏎$1⏎a⏎
+                COMMAND GETKEYS xread streams
+                  -ERR Invalid number of arguments specified for command⏎
+                COMMAND GETKEYS xread count 1 a
+                  -ERR Invalid arguments specified for command⏎
+                COMMAND GETKEYS xreadgroup group g c streams s1 s2 > >
+                  *2⏎$2⏎s1⏎$2⏎s2⏎
+                COMMAND GETKEYS xgroup create s g 0
+                  *1⏎$1⏎s⏎
+                COMMAND GETKEYS xinfo stream s full
+                  *1⏎$1⏎s⏎
+                COMMAND GETKEYS ping x
+                  -ERR The command has no key arguments⏎
+                COMMAND GETKEYS nosuch a
+                  -ERR Invalid command specified⏎
+                COMMAND GETKEYS xadd s
+                  -ERR Invalid number of arguments specified for command⏎
+                COMMAND GETKEYS xlen a b
+                  -ERR Invalid number of arguments specified for command⏎
+                COMMAND GETKEYS xlen
+                  -ERR wrong number of arguments for 'command|getkeys' command⏎
+                COMMAND GETKEYS xgroup nosuch a b
+                  -ERR Invalid command specified⏎
+                COMMAND GETKEYS xgroup|create s g 0
+                  -ERR Invalid command specified⏎
+                COMMAND GETKEYS xinfo help
+                  -ERR The command has no key arguments⏎
+                COMMAND GETKEYS del a b c
+                  *3⏎$1⏎a⏎$1⏎b⏎$1⏎c⏎
+                COMMAND GETKEYSANDFLAGS del a b
+                  *2⏎*2⏎$1⏎a⏎*2⏎+RM⏎+delete⏎*2⏎$1⏎b⏎*2⏎+RM⏎+delete⏎
+                COMMAND GETKEYSANDFLAGS xadd s * f v
+                  *1⏎*2⏎$1⏎s⏎*2⏎+RW⏎+update⏎
+                COMMAND GETKEYS wait 1 0
+                  -ERR The command has no key arguments⏎
+            "#]],
+        );
+    }
+
+    #[test]
+    fn command_info_has_key_specs_and_subcommands() {
+        check(
+            r#"
+            COMMAND INFO xread xgroup|destroy xgroup|nosuch
+            COMMAND LIST FILTERBY PATTERN XGROUP*
+            COMMAND LIST FILTERBY ACLCAT transaction
+            COMMAND LIST FILTERBY x y
+            "#,
+            expect![[r#"
+                COMMAND INFO xread xgroup|destroy xgroup|nosuch
+                  *3⏎*10⏎$5⏎xread⏎:-4⏎*3⏎+readonly⏎+blocking⏎+movablekeys⏎:0⏎:0⏎:0⏎*4⏎+@read⏎+@stream⏎+@slow⏎+@blocking⏎*0⏎*1⏎*6⏎$5⏎flags⏎*2⏎+RO⏎+access⏎$12⏎begin_search⏎*4⏎$4⏎type⏎$7⏎keyword⏎$4⏎spec⏎*4⏎$7⏎keyword⏎$7⏎STREAMS⏎$9⏎startfrom⏎:1⏎$9⏎find_keys⏎*4⏎$4⏎type⏎$5⏎range⏎$4⏎spec⏎*6⏎$7⏎lastkey⏎:-1⏎$7⏎keystep⏎:1⏎$5⏎limit⏎:2⏎*0⏎*10⏎$14⏎xgroup|destroy⏎:4⏎*1⏎+write⏎:2⏎:2⏎:1⏎*3⏎+@write⏎+@stream⏎+@slow⏎*0⏎*1⏎*6⏎$5⏎flags⏎*2⏎+RW⏎+delete⏎$12⏎begin_search⏎*4⏎$4⏎type⏎$5⏎index⏎$4⏎spec⏎*2⏎$5⏎index⏎:2⏎$9⏎find_keys⏎*4⏎$4⏎type⏎$5⏎range⏎$4⏎spec⏎*6⏎$7⏎lastkey⏎:0⏎$7⏎keystep⏎:1⏎$5⏎limit⏎:0⏎*0⏎$-1⏎
+                COMMAND LIST FILTERBY PATTERN XGROUP*
+                  *7⏎$6⏎xgroup⏎$13⏎xgroup|create⏎$12⏎xgroup|setid⏎$14⏎xgroup|destroy⏎$21⏎xgroup|createconsumer⏎$18⏎xgroup|delconsumer⏎$11⏎xgroup|help⏎
+                COMMAND LIST FILTERBY ACLCAT transaction
+                  *5⏎$5⏎multi⏎$4⏎exec⏎$7⏎discard⏎$5⏎watch⏎$7⏎unwatch⏎
+                COMMAND LIST FILTERBY x y
+                  -ERR syntax error⏎
+            "#]],
+        );
+        let Action::Reply(Reply::Array(xgroup)) = dispatch(
+            &split_args(b"COMMAND INFO xgroup").expect("args"),
+            &mut ClientState::new(1),
+            &info(),
+        ) else {
+            panic!("COMMAND INFO answers an array")
+        };
+        let Reply::Array(row) = &xgroup[0] else {
+            panic!("one row per command")
+        };
+        let Reply::Array(subcommands) = &row[9] else {
+            panic!("the tenth field lists the subcommands")
+        };
+        assert_eq!(subcommands.len(), 6, "XGROUP's six subcommands");
+    }
+
+    /// What Redis derives from the key specs (the legacy key range, `movablekeys`) agrees
+    /// with the table, and every engine subcommand is in it with the engine's arity.
+    /// Every command and subcommand name, alone and with a few arguments of each kind, gets
+    /// an answer (no panic), on its own and inside MULTI.
+    #[test]
+    fn every_name_with_any_arguments_is_answered() {
+        let info = info();
+        let tails: [Vec<&[u8]>; 5] = [
+            vec![],
+            vec![b"x"],
+            vec![b"0", b"0"],
+            vec![b"-1", b"x", b"y"],
+            vec![b"\xff"; 4],
+        ];
+        for spec in COMMANDS
+            .iter()
+            .flat_map(|s| std::iter::once(s).chain(s.subcommands))
+        {
+            for tail in &tails {
+                for in_multi in [false, true] {
+                    let mut argv: Vec<Vec<u8>> = spec
+                        .name
+                        .split('|')
+                        .map(|w| w.as_bytes().to_vec())
+                        .collect();
+                    argv.extend(tail.iter().map(|a| a.to_vec()));
+                    let mut client = ClientState::new(1);
+                    if in_multi {
+                        dispatch(&[b"MULTI".to_vec()], &mut client, &info);
+                    }
+                    let _ = dispatch(&argv, &mut client, &info);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_table_is_consistent_with_its_key_specs() {
+        for spec in COMMANDS
+            .iter()
+            .flat_map(|s| std::iter::once(s).chain(s.subcommands))
+        {
+            let keyword = spec
+                .key_specs
+                .iter()
+                .any(|k| matches!(k.begin, table::Begin::Keyword(..)));
+            assert_eq!(
+                spec.flags.contains(&"movablekeys"),
+                keyword,
+                "{}: movablekeys exactly when a key spec searches for a keyword",
+                spec.name
+            );
+            assert!(
+                spec.subcommands.is_empty() || spec.key_specs.is_empty(),
+                "{}: a container has no keys of its own",
+                spec.name
+            );
+            for sub in spec.subcommands {
+                assert!(sub.subcommands.is_empty(), "{}: one level only", sub.name);
+                assert!(
+                    sub.name.starts_with(&format!("{}|", spec.name)),
+                    "{} is named after its container",
+                    sub.name
+                );
+            }
+        }
+        for (name, subs) in rill_core::command::subcommand_arities() {
+            let container = find_command(name.as_bytes()).expect("engine container in the table");
+            assert_eq!(
+                container.subcommands.len(),
+                subs.len(),
+                "{name} subcommands"
+            );
+            for (sub, arity) in subs {
+                let spec = container
+                    .subcommand(sub.as_bytes())
+                    .unwrap_or_else(|| panic!("{name} {sub} is missing"));
+                assert_eq!(spec.arity, *arity, "{name} {sub} arity");
+            }
+        }
     }
 
     #[test]

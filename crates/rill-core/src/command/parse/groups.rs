@@ -4,7 +4,7 @@ use super::*;
 use crate::command::*;
 
 /// Subcommand arities, counting the command and subcommand names like Redis does.
-const XGROUP_ARITY: &[(&str, i32)] = &[
+pub(super) const XGROUP_ARITY: &[(&str, i32)] = &[
     ("CREATE", -5),
     ("SETID", -5),
     ("DESTROY", 4),

@@ -3,7 +3,8 @@
 use super::*;
 use crate::command::*;
 
-const XINFO_ARITY: &[(&str, i32)] = &[("STREAM", -3), ("GROUPS", 3), ("CONSUMERS", 4), ("HELP", 2)];
+pub(super) const XINFO_ARITY: &[(&str, i32)] =
+    &[("STREAM", -3), ("GROUPS", 3), ("CONSUMERS", 4), ("HELP", 2)];
 
 /// Entries and pending records XINFO STREAM FULL shows per list when COUNT is not given.
 pub const XINFO_FULL_COUNT_DEFAULT: u64 = 10;

@@ -99,6 +99,15 @@ pub fn command_names() -> impl Iterator<Item = (&'static str, i32)> {
     ARITY.iter().copied()
 }
 
+/// The engine's commands that have subcommands, each with its subcommands' names and arities
+/// (counting the command and subcommand names, as Redis does).
+pub fn subcommand_arities() -> [(&'static str, &'static [(&'static str, i32)]); 2] {
+    [
+        ("XGROUP", groups::XGROUP_ARITY),
+        ("XINFO", info::XINFO_ARITY),
+    ]
+}
+
 /// Parses an argument vector. `None`: not a command of the stream engine (the server's own
 /// commands, or unknown). `Some(Err(reply))`: a Redis error reply.
 pub fn parse(argv: &[Vec<u8>]) -> Option<Parsed> {
