@@ -6,8 +6,6 @@ RedisCluster sends COMMAND at start and asks COMMAND GETKEYS for commands whose 
 (XREAD, XREADGROUP); it needs the subcommands' key specs to route XGROUP and XINFO. Without
 them its xread, xreadgroup and xgroup_create fail before anything is sent.
 
-XNACK (Redis 8.8) is not served yet, so redis-py's xnack is the one stream method left out.
-
 Usage: python3 tests/python/cluster_client.py path/to/rill-server
 Needs redis-server on PATH for the comparison, unless RILL_REQUIRE_REDIS is unset (then that
 part is skipped, loudly).
@@ -29,7 +27,7 @@ from seeds import report, run, start_cluster, stop
 
 
 def every_stream_method(r, tag):
-    """Calls each stream method redis-py has (but xnack) and checks its answer. Keys share
+    """Calls each stream method redis-py has and checks its answer. Keys share
     the hash tag `{tag}`, so multi-key reads stay in one slot for RedisCluster."""
     a, b = f"{{{tag}}}:a", f"{{{tag}}}:b"
     r.delete(a, b)
@@ -71,6 +69,8 @@ def every_stream_method(r, tag):
     again = r.xreadgroup("g", "c4", {a: ">"}, count=1, claim_min_idle_time=0)
     entry_id, _, idle, deliveries = again[0][1][0]
     assert (entry_id, deliveries) == ("2-0", 1) and idle >= 0, again
+    assert r.xnack(a, "g", "FAIL", "2-0") == 1
+    assert r.xpending_range(a, "g", "-", "+", 10)[1]["consumer"] == ""
     assert r.xack(a, "g", "2-0") == 1
     assert r.xackdel(a, "g", "1-0", ref_policy="DELREF") == [1]
     info = r.xinfo_stream(a)

@@ -1,12 +1,13 @@
 """Redis 8's stream commands through redis-py 8.1, as its own methods send them: XDELEX,
 XACKDEL, ref_policy (KEEPREF|DELREF|ACKED) on XADD and XTRIM, IDMP and IDMPAUTO on XADD,
-XCFGSET, and XREADGROUP's CLAIM; on one node, then through a follower of a three-node cluster; then an IDMP retry
+XCFGSET, XREADGROUP's CLAIM and XNACK; on one node, then through a follower of a three-node cluster; then an IDMP retry
 after a restart and after the leader's death.
 
 Usage: python3 tests/python/redis8.py path/to/rill-server
 """
 
 import sys
+import threading
 import tempfile
 import time
 
@@ -162,7 +163,52 @@ def claim(host, port):
         assert str(e) == "min-idle-time must be a positive integer", e
 
 
-CHECKS = [xdelex, xackdel, trimming, in_a_transaction, idmp, claim]
+def xnack(host, port):
+    """XNACK (8.8): a consumer gives entries back. They stay pending, held by no one (XPENDING
+    shows no consumer and an idle time of -1), their delivery count set by the mode, and any
+    claim takes them first, whatever its minimum idle time; a blocked CLAIM read wakes."""
+    r = client(host, port)
+    fill(r, "r8:nack", 3, groups=["g"])
+    r.xreadgroup("g", "c1", {"r8:nack": ">"})
+    assert r.xnack("r8:nack", "g", "SILENT", "1-0") == 1
+    assert r.xnack("r8:nack", "g", "FATAL", "2-0", "9-0") == 1
+    assert r.xnack("r8:nack", "g", "FAIL", "3-0", retrycount=7) == 1
+    rows = [(p["message_id"], p["consumer"], p["time_since_delivered"], p["times_delivered"])
+            for p in r.xpending_range("r8:nack", "g", "-", "+", 10)]
+    assert rows == [("1-0", "", -1, 0), ("2-0", "", -1, 2**63 - 1), ("3-0", "", -1, 7)], rows
+    assert r.xinfo_consumers("r8:nack", "g")[0]["pending"] == 0
+    full = r.xinfo_stream("r8:nack", full=True)["groups"][0]
+    assert full["nacked-count"] == 3, full
+    read = r.xreadgroup("g", "c2", {"r8:nack": ">"}, count=1, claim_min_idle_time=3_600_000)
+    assert [e[0] for e in read[0][1]] == ["1-0"], read
+    assert r.xclaim("r8:nack", "g", "c2", 3_600_000, ["2-0", "3-0"], justid=True) == \
+        ["2-0", "3-0"]
+    # Nothing is claimable and nothing new: the reader blocks until another client's XNACK.
+    results = []
+    reader = threading.Thread(target=lambda: results.append(client(host, port).xreadgroup(
+        "g", "c3", {"r8:nack": ">"}, count=5, block=5000, claim_min_idle_time=3_600_000)))
+    started = time.monotonic()
+    reader.start()
+    time.sleep(0.3)
+    other = client(host, port)
+    assert other.xnack("r8:nack", "g", "FAIL", "3-0") == 1
+    reader.join(timeout=10)
+    assert [e[0] for e in results[0][0][1]] == ["3-0"], results
+    assert time.monotonic() - started < 4, "woken by XNACK, not by the timeout"
+    assert r.xnack("r8:nack", "g", "SILENT", "4-0", force=True) == 0  # no such entry
+    r.xadd("r8:nack", {"n": 4}, id="4-0")
+    assert r.xnack("r8:nack", "g", "SILENT", "4-0", force=True) == 1  # undelivered, forced
+    assert r.xreadgroup("g", "c4", {"r8:nack": ">"}) == [["r8:nack", [("4-0", {"n": "4"})]]]
+    assert r.xpending_range("r8:nack", "g", "4-0", "4-0", 1)[0]["times_delivered"] == 1
+    try:
+        other.execute_command("XNACK", "r8:nack", "g", "MAYBE", "IDS", "1", "1-0")
+        raise AssertionError("a bad mode accepted")
+    except redis.ResponseError as e:
+        # Redis 8.8 sends this error with its ERR prefix twice; redis-py strips one.
+        assert str(e) == "ERR mode must be SILENT, FAIL, or FATAL", e
+
+
+CHECKS = [xdelex, xackdel, trimming, in_a_transaction, idmp, claim, xnack]
 
 
 def retry(action, seconds=30):

@@ -249,7 +249,7 @@ impl Normalizer {
 
     /// Fields newer than the Redis compared against are left out: `inactive` in XINFO
     /// CONSUMERS and `active-time` in XINFO STREAM FULL's consumers (7.2), XINFO STREAM's IDMP
-    /// fields (8.6).
+    /// fields (8.6), a group's `nacked-count` in XINFO STREAM FULL (8.8).
     fn keep_field(&self, key: &Value) -> bool {
         const IDMP: [&[u8]; 6] = [
             b"idmp-duration",
@@ -262,6 +262,7 @@ impl Normalizer {
         let since = match key {
             Value::Bulk(k) if k == b"inactive" || k == b"active-time" => (7, 2),
             Value::Bulk(k) if IDMP.contains(&k.as_slice()) => (8, 6),
+            Value::Bulk(k) if k == b"nacked-count" => (8, 8),
             _ => return true,
         };
         self.redis >= since

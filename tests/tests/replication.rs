@@ -792,6 +792,56 @@ async fn typed_grpc_calls_cover_the_command_set() {
             .collect::<Vec<_>>(),
         ["2-1"]
     );
+    // XNACK (Redis 8.8): bob gives 2-1 back; it stays pending, held by no one.
+    let released = api
+        .x_nack(pb::XNackRequest {
+            key: key(),
+            group: group(),
+            mode: pb::NackMode::Fail as i32,
+            ids: vec!["2-1".to_owned(), "9-9".to_owned()],
+            retry_count: Some(5),
+            force: false,
+        })
+        .await;
+    assert_eq!(count(released), 1);
+    let range = api
+        .x_pending_range(pb::XPendingRangeRequest {
+            key: key(),
+            group: group(),
+            count: 10,
+            ..Default::default()
+        })
+        .await
+        .expect("XPendingRange")
+        .into_inner();
+    let first = &range.entries[0];
+    assert_eq!(
+        (
+            first.id.as_str(),
+            first.consumer.as_str(),
+            first.released,
+            first.deliveries
+        ),
+        ("2-1", "", true, 5)
+    );
+    let claimed = api
+        .x_claim(pb::XClaimRequest {
+            key: key(),
+            group: group(),
+            consumer: "bob".to_owned(),
+            min_idle_ms: 3_600_000,
+            ids: vec!["2-1".to_owned()],
+            just_id: true,
+            ..Default::default()
+        })
+        .await
+        .expect("XClaim")
+        .into_inner();
+    assert_eq!(
+        claimed.entries.len(),
+        1,
+        "a released entry is claimed at any idle time"
+    );
     let removed = api
         .x_group_del_consumer(pb::ConsumerRequest {
             key: key(),

@@ -51,7 +51,7 @@ async fn connection_commands() {
             CLIENT ID
               :1⏎
             COMMAND COUNT
-              :49⏎
+              :50⏎
             COMMAND INFO xlen
               *1⏎*10⏎$4⏎xlen⏎:2⏎*2⏎+readonly⏎+fast⏎:1⏎:1⏎:1⏎*3⏎+@read⏎+@stream⏎+@fast⏎*0⏎*1⏎*6⏎$5⏎flags⏎*1⏎+RO⏎$12⏎begin_search⏎*4⏎$4⏎type⏎$5⏎index⏎$4⏎spec⏎*2⏎$5⏎index⏎:1⏎$9⏎find_keys⏎*4⏎$4⏎type⏎$5⏎range⏎$4⏎spec⏎*6⏎$7⏎lastkey⏎:0⏎$7⏎keystep⏎:1⏎$5⏎limit⏎:0⏎*0⏎
             COMMAND DOCS xlen
@@ -104,7 +104,7 @@ async fn hello_switches_the_protocol_per_connection() {
             CLIENT GETNAME
               $-1⏎
             HELLO 3
-              %7⏎$6⏎server⏎$4⏎rill⏎$7⏎version⏎$5⏎8.6.0⏎$5⏎proto⏎:3⏎$2⏎id⏎:1⏎$4⏎mode⏎$10⏎standalone⏎$4⏎role⏎$6⏎master⏎$7⏎modules⏎*0⏎
+              %7⏎$6⏎server⏎$4⏎rill⏎$7⏎version⏎$5⏎8.8.0⏎$5⏎proto⏎:3⏎$2⏎id⏎:1⏎$4⏎mode⏎$10⏎standalone⏎$4⏎role⏎$6⏎master⏎$7⏎modules⏎*0⏎
             XREAD STREAMS s 0
               %1⏎$1⏎s⏎*1⏎*2⏎$3⏎1-1⏎*2⏎$1⏎f⏎$1⏎v⏎
             XREAD STREAMS s 1-1
@@ -118,7 +118,7 @@ async fn hello_switches_the_protocol_per_connection() {
             PING
               +PONG⏎
             HELLO 2
-              *14⏎$6⏎server⏎$4⏎rill⏎$7⏎version⏎$5⏎8.6.0⏎$5⏎proto⏎:2⏎$2⏎id⏎:1⏎$4⏎mode⏎$10⏎standalone⏎$4⏎role⏎$6⏎master⏎$7⏎modules⏎*0⏎
+              *14⏎$6⏎server⏎$4⏎rill⏎$7⏎version⏎$5⏎8.8.0⏎$5⏎proto⏎:2⏎$2⏎id⏎:1⏎$4⏎mode⏎$10⏎standalone⏎$4⏎role⏎$6⏎master⏎$7⏎modules⏎*0⏎
             XREAD STREAMS s 1-1
               *-1⏎
         "#]],
@@ -185,7 +185,7 @@ async fn info_reports_the_server_and_its_clients() {
     // A command waits for the node to lead its cluster of one; INFO does not.
     assert_eq!(client.call(&[b"XLEN", b"s"]).await, ":0⏎");
     let info = client.call(&[b"INFO"]).await;
-    assert!(info.contains("# Server⏎redis_version:8.6.0⏎"), "{info}");
+    assert!(info.contains("# Server⏎redis_version:8.8.0⏎"), "{info}");
     assert!(
         info.contains(&format!("tcp_port:{}⏎", server.addr().port())),
         "{info}"

@@ -6,7 +6,7 @@
 //! FORCE of an undelivered entry), so it holds only for histories without those.
 
 use crate::id::StreamId;
-use crate::store::Store;
+use crate::store::{GroupMeta, Store};
 
 const ALL: usize = usize::MAX;
 
@@ -124,7 +124,7 @@ fn check_stream<S: Store>(store: &S, key: &[u8]) -> Result<(), String> {
         );
     }
     for (group, group_meta) in store.groups(key) {
-        check_group(store, key, &group, group_meta.pending_count)?;
+        check_group(store, key, &group, &group_meta)?;
     }
     Ok(())
 }
@@ -133,8 +133,9 @@ fn check_group<S: Store>(
     store: &S,
     key: &[u8],
     group: &[u8],
-    pending_count: u64,
+    group_meta: &GroupMeta,
 ) -> Result<(), String> {
+    let pending_count = group_meta.pending_count;
     let g = String::from_utf8_lossy(group);
     let pel = store.pending_range(key, group, StreamId::MIN, StreamId::MAX, ALL);
     if pel.len() as u64 != pending_count {
@@ -163,7 +164,7 @@ fn check_group<S: Store>(
         }
         for id in ids {
             match store.pending(key, group, id) {
-                Some(pe) if pe.consumer == *name => {}
+                Some(pe) if pe.owner() == Some(name.as_slice()) => {}
                 Some(_) => {
                     return fail(
                         key,
@@ -180,15 +181,33 @@ fn check_group<S: Store>(
         }
         owned += meta.pending_count;
     }
-    if owned != pending_count {
+    let released = pel.iter().filter(|(_, pe)| pe.released).count() as u64;
+    if released != group_meta.nacked_count {
         return fail(
             key,
-            format!("group {g}: consumers own {owned} of {pending_count} pending entries"),
+            format!(
+                "group {g}: nacked-count {} but {released} released",
+                group_meta.nacked_count
+            ),
+        );
+    }
+    if owned + released != pending_count {
+        return fail(
+            key,
+            format!(
+                "group {g}: consumers own {owned} and {released} are released of {pending_count} pending entries"
+            ),
         );
     }
     for (id, pe) in &pel {
-        if !consumers.iter().any(|(name, _)| *name == pe.consumer) {
-            return fail(key, format!("group {g}: {id} owned by a missing consumer"));
+        match pe.owner() {
+            Some(owner) if !consumers.iter().any(|(name, _)| name == owner) => {
+                return fail(key, format!("group {g}: {id} owned by a missing consumer"));
+            }
+            None if !pe.consumer.is_empty() || pe.delivery_ms != 0 => {
+                return fail(key, format!("group {g}: {id} released but held or timed"));
+            }
+            _ => {}
         }
     }
     let mut expected: Vec<(u64, StreamId)> =

@@ -197,6 +197,7 @@ impl Command {
             Command::XDelEx { key, ids, .. } => text(key) + ids.len() * ID_BYTES,
             Command::Idempotent(i) => text(&i.pid) + text(&i.iid) + i.add.size_bytes(),
             Command::XCfgSet { key, .. } => text(key),
+            Command::XNack(n) => text(&n.key) + text(&n.group) + n.ids.len() * ID_BYTES,
             Command::XAckDel {
                 key, group, ids, ..
             } => text(key) + text(group) + ids.len() * ID_BYTES,

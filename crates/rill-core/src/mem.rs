@@ -262,17 +262,23 @@ impl Store for MemStore {
             .pending
             .insert((k.clone(), g.clone(), id), entry.clone())
         {
-            self.consumer_pending
-                .remove(&(k.clone(), g.clone(), old.consumer, id));
+            if let Some(owner) = old.owner() {
+                self.consumer_pending
+                    .remove(&(k.clone(), g.clone(), owner.to_vec(), id));
+            }
         }
-        self.consumer_pending
-            .insert((k, g, entry.consumer.clone(), id), ());
+        // A released entry is in no consumer's index.
+        if let Some(owner) = entry.owner() {
+            self.consumer_pending.insert((k, g, owner.to_vec(), id), ());
+        }
     }
 
     fn delete_pending(&mut self, key: &[u8], group: &[u8], id: StreamId) {
         let (k, g) = (key.to_vec(), group.to_vec());
         if let Some(old) = self.pending.remove(&(k.clone(), g.clone(), id)) {
-            self.consumer_pending.remove(&(k, g, old.consumer, id));
+            if let Some(owner) = old.owner() {
+                self.consumer_pending.remove(&(k, g, owner.to_vec(), id));
+            }
         }
     }
 

@@ -54,6 +54,9 @@ pub struct GroupMeta {
     pub entries_read: Option<u64>,
     /// Size of the group's pending-entries list; kept in step with the PEL records.
     pub pending_count: u64,
+    /// Pending entries no consumer holds (released by XNACK, Redis 8.8): XINFO STREAM FULL's
+    /// `nacked-count`. Included in `pending_count`.
+    pub nacked_count: u64,
 }
 
 /// A consumer within a group.
@@ -70,9 +73,41 @@ pub struct ConsumerMeta {
 /// One pending (delivered, unacknowledged) entry of a group.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PendingEntry {
+    /// The consumer that holds it; empty for a released entry.
     pub consumer: Vec<u8>,
+    /// 0 for a released entry, which therefore comes first in delivery order.
     pub delivery_ms: u64,
     pub delivery_count: u64,
+    /// Released by XNACK (Redis 8.8): no consumer holds it (so it is in no consumer's index),
+    /// and XCLAIM, XAUTOCLAIM and XREADGROUP's CLAIM take it whatever their minimum idle time.
+    pub released: bool,
+}
+
+impl PendingEntry {
+    /// A pending entry held by `consumer`, delivered at `delivery_ms`.
+    pub fn held(consumer: &[u8], delivery_ms: u64, delivery_count: u64) -> PendingEntry {
+        PendingEntry {
+            consumer: consumer.to_vec(),
+            delivery_ms,
+            delivery_count,
+            released: false,
+        }
+    }
+
+    /// A pending entry no consumer holds (XNACK).
+    pub fn released(delivery_count: u64) -> PendingEntry {
+        PendingEntry {
+            consumer: Vec::new(),
+            delivery_ms: 0,
+            delivery_count,
+            released: true,
+        }
+    }
+
+    /// The consumer that holds the entry, `None` once released.
+    pub fn owner(&self) -> Option<&[u8]> {
+        (!self.released).then_some(self.consumer.as_slice())
+    }
 }
 
 /// A stream's IDMP settings and counters (Redis 8.6's `XADD ... IDMP|IDMPAUTO`, `XCFGSET`):

@@ -122,9 +122,12 @@ impl FirstKind {
     }
 
     fn encode(self, first: Position) -> Vec<u8> {
-        match first {
-            Position::Id(id) => pending_first::encode_value(id),
-            Position::Delivery(at) => pel_by_delivery::encode_first(at),
+        match (self, first) {
+            (FirstKind::Group | FirstKind::Consumer, Position::Id(id)) => {
+                pending_first::encode_value(id)
+            }
+            (FirstKind::Delivery, Position::Delivery(at)) => pel_by_delivery::encode_first(at),
+            (kind, first) => unreachable!("a {kind:?} first record cannot hold {first:?}"),
         }
     }
 
@@ -728,8 +731,12 @@ impl Store for Txn<'_> {
         // The old owner's index record must go, or the entry would be pending for two consumers;
         // so must its old place in delivery order.
         if let Some(old) = self.pending(key, group, id) {
-            if old.consumer != entry.consumer {
-                self.delete_consumer_index(key, group, &old.consumer, id);
+            if old == *entry {
+                // Nothing to write (a record, its index and its place in delivery order).
+                return;
+            }
+            if let Some(owner) = old.owner().filter(|&owner| entry.owner() != Some(owner)) {
+                self.delete_consumer_index(key, group, owner, id);
             }
             if old.delivery_ms != entry.delivery_ms {
                 self.delete_delivery(key, group, old.delivery_ms, id);
@@ -738,11 +745,6 @@ impl Store for Txn<'_> {
         let bytes = pel::encode_value(entry);
         debug_assert_eq!(pel::decode_value(&bytes).as_ref(), Ok(entry));
         self.put(Cf::Pel, pel::key(key, group, id), bytes);
-        self.put(
-            Cf::ConsumerPel,
-            consumer_pel::key(key, group, &entry.consumer, id),
-            consumer_pel::VALUE.to_vec(),
-        );
         let at = Delivery {
             ms: entry.delivery_ms,
             id,
@@ -753,23 +755,32 @@ impl Store for Txn<'_> {
             pel_by_delivery::VALUE.to_vec(),
         );
         self.first_added(FirstScope::Group { key, group }, Position::Id(id));
-        let consumer = &entry.consumer;
-        self.first_added(
-            FirstScope::Consumer {
-                key,
-                group,
-                consumer,
-            },
-            Position::Id(id),
-        );
         self.first_added(FirstScope::Delivery { key, group }, Position::Delivery(at));
+        // A released entry (XNACK) is in no consumer's index.
+        if let Some(consumer) = entry.owner() {
+            self.put(
+                Cf::ConsumerPel,
+                consumer_pel::key(key, group, consumer, id),
+                consumer_pel::VALUE.to_vec(),
+            );
+            self.first_added(
+                FirstScope::Consumer {
+                    key,
+                    group,
+                    consumer,
+                },
+                Position::Id(id),
+            );
+        }
     }
 
     fn delete_pending(&mut self, key: &[u8], group: &[u8], id: StreamId) {
         let Some(old) = self.pending(key, group, id) else {
             return;
         };
-        self.delete_consumer_index(key, group, &old.consumer, id);
+        if let Some(owner) = old.owner() {
+            self.delete_consumer_index(key, group, owner, id);
+        }
         self.delete_delivery(key, group, old.delivery_ms, id);
         self.delete(Cf::Pel, pel::key(key, group, id));
         self.first_removed(FirstScope::Group { key, group }, Position::Id(id));

@@ -252,6 +252,31 @@ pub struct XClaim {
     pub last_id: Option<StreamId>,
 }
 
+/// XNACK (Redis 8.8): releases pending entries back to their group, held by no consumer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct XNack {
+    pub key: Key,
+    pub group: Key,
+    pub mode: NackMode,
+    /// In the order named, repeats included (each counts).
+    pub ids: Vec<StreamId>,
+    /// `RETRYCOUNT n`: the delivery count to leave, whatever the mode.
+    pub retry_count: Option<u64>,
+    /// `FORCE`: an entry of the stream that is not pending is made pending, released.
+    pub force: bool,
+}
+
+/// What XNACK does to a released entry's delivery count.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum NackMode {
+    /// Takes back this delivery: one less (not below 0).
+    Silent,
+    /// The delivery counted as an attempt: unchanged.
+    Fail,
+    /// Never to succeed: the highest count (a dead-letter mark).
+    Fatal,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct XAutoClaim {
     pub key: Key,
@@ -421,6 +446,8 @@ pub enum Command {
         duration_s: Option<u64>,
         maxsize: Option<u64>,
     },
+    /// XNACK (Redis 8.8). Last: the log's variant numbers of the others stay as they were.
+    XNack(XNack),
 }
 
 /// An XADD tagged `iid` by producer `pid` (Redis 8.6's IDMP). While the stream remembers the
@@ -478,7 +505,8 @@ impl Command {
             | XReadGroup(_)
             | XAck { .. }
             | XClaim(_)
-            | XAutoClaim(_) => true,
+            | XAutoClaim(_)
+            | XNack(_) => true,
             XSetId { .. } | Del { .. } | Produce(_) | Exec(_) | FlushAll => true,
             XDelEx { .. } | XAckDel { .. } | Idempotent(_) | XCfgSet { .. } => true,
             XGroup(g) => !matches!(g, self::XGroup::Help),
@@ -504,6 +532,7 @@ impl Command {
             Idempotent(i) => i.add.keys(),
             XClaim(c) => vec![c.key.clone()],
             XAutoClaim(c) => vec![c.key.clone()],
+            XNack(n) => vec![n.key.clone()],
             Malformed(m) => m.keys.clone(),
             XRead(r) => r.streams.iter().map(|(k, _)| k.clone()).collect(),
             XReadGroup(r) => r.streams.iter().map(|(k, _)| k.clone()).collect(),

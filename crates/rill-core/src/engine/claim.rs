@@ -22,9 +22,9 @@ impl<S: Store> Exec<'_, S> {
     ) {
         let consumer = new.consumer.as_slice();
         match &old {
-            Some(old) if old.consumer == consumer => {}
+            Some(old) if old.owner() == Some(consumer) => {}
             Some(old) => {
-                self.adjust_consumer_count(key, group, &old.consumer, -1);
+                self.unhold(key, group, old, group_meta);
                 self.adjust_consumer_count(key, group, consumer, 1);
             }
             None => {
@@ -95,7 +95,8 @@ impl<S: Store> Exec<'_, S> {
                 continue;
             }
             let (base_count, check_idle) = match &old {
-                Some(pe) => (pe.delivery_count, true),
+                // A released entry (XNACK) is claimable whatever its idle time.
+                Some(pe) => (pe.delivery_count, !pe.released),
                 // FORCE creates the record with one delivery, then counts the claim as another:
                 // Redis answers 2 for such an entry, and so do we.
                 None if c.force => (1, false),
@@ -112,11 +113,7 @@ impl<S: Store> Exec<'_, S> {
                 _ if c.justid => base_count,
                 _ => base_count + 1,
             };
-            let new = PendingEntry {
-                consumer: c.consumer.clone(),
-                delivery_ms,
-                delivery_count,
-            };
+            let new = PendingEntry::held(&c.consumer, delivery_ms, delivery_count);
             self.claim_one(key, group, id, old, new, &mut group_meta);
             self.mark_active(key, group, &c.consumer);
             out.push(self.claimed_reply(key, id, c.justid));
@@ -169,7 +166,8 @@ impl<S: Store> Exec<'_, S> {
                 count -= 1;
                 continue;
             };
-            if c.min_idle_ms > 0 && self.now_ms.saturating_sub(pe.delivery_ms) < c.min_idle_ms {
+            let idle_ms = self.now_ms.saturating_sub(pe.delivery_ms);
+            if c.min_idle_ms > 0 && idle_ms < c.min_idle_ms && !pe.released {
                 continue;
             }
             if !c.justid {
@@ -186,11 +184,7 @@ impl<S: Store> Exec<'_, S> {
             } else {
                 pe.delivery_count + 1
             };
-            let new = PendingEntry {
-                consumer: c.consumer.clone(),
-                delivery_ms: self.now_ms,
-                delivery_count,
-            };
+            let new = PendingEntry::held(&c.consumer, self.now_ms, delivery_count);
             self.claim_one(key, group, id, Some(pe), new, &mut group_meta);
             self.mark_active(key, group, &c.consumer);
             claimed.push(self.claimed_reply(key, id, c.justid));

@@ -17,7 +17,7 @@
 
 use crate::id::StreamId;
 use crate::reply::Reply;
-use crate::store::{entry_reply_bytes, ConsumerMeta, Fields, PendingEntry, Store};
+use crate::store::{entry_reply_bytes, ConsumerMeta, Fields, GroupMeta, PendingEntry, Store};
 
 use super::{fields_reply, id_reply, too_large, Exec};
 
@@ -67,7 +67,9 @@ impl<S: Store> Exec<'_, S> {
         let mut skipped = 0;
         self.store
             .visit_pending_by_delivery(key, group, &mut |delivery_ms, id| {
-                if now.saturating_sub(delivery_ms) < min_idle_ms {
+                // Released entries (delivery time 0) come first and always qualify.
+                let idle_enough = now.saturating_sub(delivery_ms) >= min_idle_ms;
+                if !idle_enough && delivery_ms != 0 {
                     return false;
                 }
                 let Some(fields) = self.store.entry(key, id) else {
@@ -78,6 +80,9 @@ impl<S: Store> Exec<'_, S> {
                     // Only a store that failed a read (and will not commit) says so.
                     return false;
                 };
+                if !idle_enough && !pending.released {
+                    return false;
+                }
                 *spent += entry_reply_bytes(&fields);
                 if *spent > self.limits.reply_bytes_max {
                     refusal = Some(too_large(self.limits, "use COUNT to page"));
@@ -96,14 +101,14 @@ impl<S: Store> Exec<'_, S> {
         }
     }
 
-    /// Delivers `claimed` to `reader` (whose record is `consumer`): each changes owner, its
-    /// count goes up by one and its delivery time is now. Returns the reply's entries.
+    /// Delivers `claimed` to the reader (its name and record): each changes owner, its count
+    /// goes up by one and its delivery time is now. Returns the reply's entries.
     pub(super) fn claim_for_read(
         &mut self,
         key: &[u8],
         group: &[u8],
-        reader: &[u8],
-        consumer: &mut ConsumerMeta,
+        (reader, consumer): (&[u8], &mut ConsumerMeta),
+        group_meta: &mut GroupMeta,
         claimed: Vec<Claimable>,
     ) -> Vec<Reply> {
         let mut replies = Vec::with_capacity(claimed.len());
@@ -115,19 +120,12 @@ impl<S: Store> Exec<'_, S> {
                 idle,
                 c.pending.delivery_count,
             ));
-            if c.pending.consumer != reader {
-                self.adjust_consumer_count(key, group, &c.pending.consumer, -1);
+            if c.pending.owner() != Some(reader) {
+                self.unhold(key, group, &c.pending, group_meta);
                 consumer.pending_count += 1;
             }
-            let entry = PendingEntry {
-                consumer: reader.to_vec(),
-                delivery_ms: self.now_ms,
-                delivery_count: c
-                    .pending
-                    .delivery_count
-                    .saturating_add(1)
-                    .min(DELIVERY_COUNT_MAX),
-            };
+            let count = c.pending.delivery_count.saturating_add(1);
+            let entry = PendingEntry::held(reader, self.now_ms, count.min(DELIVERY_COUNT_MAX));
             self.store.put_pending(key, group, c.id, &entry);
             consumer.active_ms = Some(self.now_ms);
         }
@@ -150,12 +148,22 @@ pub fn claim_wake_ms<S: Store>(store: &S, read: &crate::command::XReadGroup) -> 
         let mut skipped = 0;
         store.visit_pending_by_delivery(key, &read.group, &mut |delivery_ms, id| {
             if store.entry(key, id).is_some() {
-                earliest = Some(earliest.map_or(delivery_ms, |e| e.min(delivery_ms)));
+                // A released entry is claimable now.
+                let released = delivery_ms == 0
+                    && store
+                        .pending(key, &read.group, id)
+                        .is_some_and(|pe| pe.released);
+                let at = if released {
+                    0
+                } else {
+                    delivery_ms.saturating_add(min_idle)
+                };
+                earliest = Some(earliest.map_or(at, |e| e.min(at)));
                 return false;
             }
             skipped += 1;
             skipped < DELETED_SKIPPED_MAX
         });
     }
-    earliest.map(|ms| ms.saturating_add(min_idle))
+    earliest
 }

@@ -186,7 +186,13 @@ impl<S: Store> Exec<'_, S> {
                 return Some(Err(reply));
             }
         }
-        let mut replies = self.claim_for_read(key, &r.group, &r.consumer, &mut consumer, claimed);
+        let mut replies = self.claim_for_read(
+            key,
+            &r.group,
+            (&r.consumer, &mut consumer),
+            &mut group_meta,
+            claimed,
+        );
         let meta = self.store.stream(key).unwrap_or_default();
         for (id, fields) in &got {
             advance_group(&meta, &mut group_meta, *id);
@@ -226,15 +232,11 @@ impl<S: Store> Exec<'_, S> {
         consumer: &mut ConsumerMeta,
     ) {
         match self.store.pending(key, group, id) {
-            Some(old) if old.consumer == name => consumer.pending_count -= 1,
-            Some(old) => self.adjust_consumer_count(key, group, &old.consumer, -1),
+            Some(old) if old.owner() == Some(name) => consumer.pending_count -= 1,
+            Some(old) => self.unhold(key, group, &old, group_meta),
             None => group_meta.pending_count += 1,
         }
-        let entry = PendingEntry {
-            consumer: name.to_vec(),
-            delivery_ms: self.now_ms,
-            delivery_count: 1,
-        };
+        let entry = PendingEntry::held(name, self.now_ms, 1);
         self.store.put_pending(key, group, id, &entry);
         consumer.pending_count += 1;
         consumer.active_ms = Some(self.now_ms);
@@ -289,9 +291,7 @@ impl<S: Store> Exec<'_, S> {
             let Some(pe) = self.store.pending(key, group, id) else {
                 continue;
             };
-            self.store.delete_pending(key, group, id);
-            self.adjust_consumer_count(key, group, &pe.consumer, -1);
-            group_meta.pending_count -= 1;
+            self.drop_pending(key, group, id, &pe, &mut group_meta);
             acked += 1;
         }
         if acked > 0 {

@@ -60,6 +60,7 @@ impl<S: Store> Exec<'_, S> {
                     last_delivered_id: resolve(start),
                     entries_read: *entries_read,
                     pending_count: 0,
+                    nacked_count: 0,
                 };
                 self.store.put_group(key, group, &group_meta);
                 Reply::ok()
@@ -193,8 +194,23 @@ impl<S: Store> Exec<'_, S> {
         group_meta: &mut GroupMeta,
     ) {
         self.store.delete_pending(key, group, id);
-        self.adjust_consumer_count(key, group, &pe.consumer, -1);
+        self.unhold(key, group, pe, group_meta);
         group_meta.pending_count -= 1;
+    }
+
+    /// Takes pending entry `pe` from whoever holds it: its consumer's count, or for a released
+    /// entry the group's (`group_meta`, which the caller writes back).
+    pub(super) fn unhold(
+        &mut self,
+        key: &[u8],
+        group: &[u8],
+        pe: &PendingEntry,
+        group_meta: &mut GroupMeta,
+    ) {
+        match pe.owner() {
+            Some(owner) => self.adjust_consumer_count(key, group, owner, -1),
+            None => group_meta.nacked_count -= 1,
+        }
     }
 
     pub(super) fn adjust_consumer_count(

@@ -130,7 +130,7 @@ impl<S: Store> Exec<'_, S> {
                         id_reply(*id),
                         Reply::bulk(&pe.consumer),
                         Reply::Int(pe.delivery_ms as i64),
-                        Reply::Int(pe.delivery_count as i64),
+                        Reply::Int(pe.delivery_count.min(i64::MAX as u64) as i64),
                     ])
                 })
                 .collect();
@@ -175,6 +175,11 @@ impl<S: Store> Exec<'_, S> {
                 (Reply::text("entries-read"), opt_int(g.entries_read)),
                 (Reply::text("lag"), opt_int(group_lag(meta, &g))),
                 (Reply::text("pel-count"), Reply::Int(g.pending_count as i64)),
+                // Redis 8.8: pending entries no consumer holds (XNACK).
+                (
+                    Reply::text("nacked-count"),
+                    Reply::Int(g.nacked_count as i64),
+                ),
                 (Reply::text("pending"), Reply::Array(pending)),
                 (Reply::text("consumers"), Reply::Array(consumers)),
             ]));

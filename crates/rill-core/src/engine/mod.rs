@@ -38,6 +38,7 @@ mod idmp;
 mod info;
 mod keyspace;
 mod malformed;
+mod nack;
 mod pending;
 mod read;
 mod references;
@@ -138,6 +139,7 @@ pub fn execute<S: Store>(store: &mut S, cmd: &Command, now_ms: u64, limits: &Lim
             duration_s,
             maxsize,
         } => ex.xcfgset(key, *duration_s, *maxsize),
+        Command::XNack(n) => ex.xnack(n),
     }
 }
 

@@ -64,17 +64,20 @@ impl<S: Store> Exec<'_, S> {
             let Some(&(last, _)) = page.last() else { break };
             for (id, pe) in page.iter() {
                 let idle_ms = self.now_ms.saturating_sub(pe.delivery_ms);
-                if idle_ms < range.min_idle_ms {
+                // IDLE never leaves out a released entry (Redis 8.8), shown with no consumer
+                // and an idle time of -1.
+                if idle_ms < range.min_idle_ms && !pe.released {
                     continue;
                 }
                 if out.len() == want {
                     break;
                 }
+                let idle = if pe.released { -1 } else { idle_ms as i64 };
                 out.push(Reply::Array(vec![
                     id_reply(*id),
                     Reply::bulk(&pe.consumer),
-                    Reply::Int(idle_ms as i64),
-                    Reply::Int(pe.delivery_count as i64),
+                    Reply::Int(idle),
+                    Reply::Int(pe.delivery_count.min(i64::MAX as u64) as i64),
                 ]));
             }
             match last.next() {

@@ -9,6 +9,7 @@
 mod claim_read;
 mod consumer_groups;
 mod idmp;
+mod nack;
 mod producers;
 mod references;
 mod streams;

@@ -35,7 +35,7 @@ use crate::resp::Protocol;
 /// The newest Redis version whose stream commands Rill serves in full; clients read it from
 /// HELLO and INFO to decide which commands they may send. Where versions differ in what Rill
 /// serves, replies follow this one (ARCHITECTURE.md lists the deliberate differences).
-pub const REDIS_COMPAT_VERSION: &str = "8.6.0";
+pub const REDIS_COMPAT_VERSION: &str = "8.8.0";
 
 /// Per-connection state that commands read and change.
 #[derive(Debug)]
@@ -435,9 +435,9 @@ mod tests {
             "#,
             expect![[r#"
                 HELLO
-                  *14⏎$6⏎server⏎$4⏎rill⏎$7⏎version⏎$5⏎8.6.0⏎$5⏎proto⏎:2⏎$2⏎id⏎:7⏎$4⏎mode⏎$10⏎standalone⏎$4⏎role⏎$6⏎master⏎$7⏎modules⏎*0⏎
+                  *14⏎$6⏎server⏎$4⏎rill⏎$7⏎version⏎$5⏎8.8.0⏎$5⏎proto⏎:2⏎$2⏎id⏎:7⏎$4⏎mode⏎$10⏎standalone⏎$4⏎role⏎$6⏎master⏎$7⏎modules⏎*0⏎
                 HELLO 3 SETNAME app
-                  %7⏎$6⏎server⏎$4⏎rill⏎$7⏎version⏎$5⏎8.6.0⏎$5⏎proto⏎:3⏎$2⏎id⏎:7⏎$4⏎mode⏎$10⏎standalone⏎$4⏎role⏎$6⏎master⏎$7⏎modules⏎*0⏎
+                  %7⏎$6⏎server⏎$4⏎rill⏎$7⏎version⏎$5⏎8.8.0⏎$5⏎proto⏎:3⏎$2⏎id⏎:7⏎$4⏎mode⏎$10⏎standalone⏎$4⏎role⏎$6⏎master⏎$7⏎modules⏎*0⏎
                 CLIENT GETNAME
                   $3⏎app⏎
                 PING
@@ -453,7 +453,7 @@ mod tests {
                 HELLO 2 SETNAME "a b"
                   -ERR Client names cannot contain spaces, newlines or special characters.⏎
                 HELLO 2 AUTH default secret
-                  *14⏎$6⏎server⏎$4⏎rill⏎$7⏎version⏎$5⏎8.6.0⏎$5⏎proto⏎:2⏎$2⏎id⏎:7⏎$4⏎mode⏎$10⏎standalone⏎$4⏎role⏎$6⏎master⏎$7⏎modules⏎*0⏎
+                  *14⏎$6⏎server⏎$4⏎rill⏎$7⏎version⏎$5⏎8.8.0⏎$5⏎proto⏎:2⏎$2⏎id⏎:7⏎$4⏎mode⏎$10⏎standalone⏎$4⏎role⏎$6⏎master⏎$7⏎modules⏎*0⏎
             "#]],
         );
     }
@@ -830,7 +830,7 @@ mod tests {
         let info = info();
         let text = info_text(&[], &info);
         assert!(
-            text.starts_with("# Server\r\nredis_version:8.6.0\r\n"),
+            text.starts_with("# Server\r\nredis_version:8.8.0\r\n"),
             "{text}"
         );
         assert!(

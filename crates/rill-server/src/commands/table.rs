@@ -356,6 +356,15 @@ pub const COMMANDS: &[CommandSpec] = &[
         ENGINE,
     )
     .keys(&[key(1, &["RW", "update"])]),
+    // Redis 8.8, from src/commands/xnack.json.
+    cmd(
+        "xnack",
+        -7,
+        &["write", "fast"],
+        &["@write", "@stream", "@fast"],
+        ENGINE,
+    )
+    .keys(&[key(1, &["RW", "update"])]),
     cmd(
         "xtrim",
         -4,

@@ -401,6 +401,36 @@ impl Streams for Service {
         self.empty(args).await
     }
 
+    async fn x_nack(
+        &self,
+        request: Request<pb::XNackRequest>,
+    ) -> Result<Response<pb::CountResponse>, Status> {
+        let request = request.into_inner();
+        let mode = pb::NackMode::try_from(request.mode).map_err(|_| {
+            Status::invalid_argument(format!("ERR unknown NackMode {}", request.mode))
+        })?;
+        let mode = match mode {
+            pb::NackMode::Silent => "SILENT",
+            pb::NackMode::Fail => "FAIL",
+            pb::NackMode::Fatal => "FATAL",
+        };
+        let mut args = vec![
+            bytes("XNACK"),
+            request.key,
+            bytes(&request.group),
+            bytes(mode),
+        ];
+        args.extend([bytes("IDS"), bytes(&request.ids.len().to_string())]);
+        args.extend(request.ids.iter().map(|id| bytes(id)));
+        if let Some(count) = request.retry_count {
+            args.extend([bytes("RETRYCOUNT"), bytes(&count.to_string())]);
+        }
+        if request.force {
+            args.push(bytes("FORCE"));
+        }
+        self.count(args).await
+    }
+
     async fn x_del_ex(
         &self,
         request: Request<pb::XDelExRequest>,
@@ -707,11 +737,18 @@ fn pending_entries_of(reply: Reply) -> Result<Vec<pb::PendingEntry>, Status> {
             let [id, consumer, idle, deliveries]: [Reply; 4] = fields
                 .try_into()
                 .map_err(|_| malformed("an XPENDING row"))?;
+            // A released entry (XNACK) has an idle time of -1.
+            let released = matches!(idle, Reply::Int(-1));
             Ok(pb::PendingEntry {
                 id: text_of(id, "an ID")?,
                 consumer: text_of(consumer, "a consumer")?,
-                idle_ms: int_of(&idle, "idle time")?,
+                idle_ms: if released {
+                    0
+                } else {
+                    int_of(&idle, "idle time")?
+                },
                 deliveries: int_of(&deliveries, "delivery count")?,
+                released,
             })
         })
         .collect()

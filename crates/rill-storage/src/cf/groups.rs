@@ -4,6 +4,8 @@
 //!        The group name is raw (last part), so a stream's groups list in name order.
 //! Value: `0x01 (version) | last_delivered_id (ms u64 | seq u64) | entries_read flag u8 | entries_read u64
 //!        | pending_count u64`, all big-endian: 34 bytes. The flag is 0 (unknown, value 0) or 1.
+//!        A group holding released entries (XNACK) has version `0x02` and their count after:
+//!        `| nacked_count u64`, 42 bytes. A group without has the first form, as before XNACK.
 
 use rill_core::GroupMeta;
 
@@ -12,6 +14,8 @@ use crate::codec::{put_id, put_opt_u64, put_u64, tagged_prefix, KeyRange, Reader
 use crate::error::DecodeError;
 
 const VALUE_BYTES: usize = 1 + 16 + 9 + 8;
+/// The version byte of a group that holds released entries.
+const WITH_NACKED: u8 = 2;
 
 pub(crate) fn key(stream: &[u8], group: &[u8]) -> Vec<u8> {
     let mut out = tagged_prefix(KeyTag::Group, &[stream]);
@@ -32,23 +36,41 @@ pub(crate) fn decode_key(bytes: &[u8]) -> Result<(&[u8], &[u8]), DecodeError> {
 }
 
 pub(crate) fn encode_value(meta: &GroupMeta) -> Vec<u8> {
-    let mut out = Vec::with_capacity(VALUE_BYTES);
+    let mut out = Vec::with_capacity(VALUE_BYTES + 8);
     out.push(VALUE_VERSION);
     put_id(&mut out, meta.last_delivered_id);
     put_opt_u64(&mut out, meta.entries_read);
     put_u64(&mut out, meta.pending_count);
     assert_eq!(out.len(), VALUE_BYTES);
+    if meta.nacked_count > 0 {
+        out[0] = WITH_NACKED;
+        put_u64(&mut out, meta.nacked_count);
+    }
     out
 }
 
 pub(crate) fn decode_value(bytes: &[u8]) -> Result<GroupMeta, DecodeError> {
+    let with_nacked = bytes.first() == Some(&WITH_NACKED);
     let mut reader = Reader::new(bytes);
-    reader.expect_version()?;
-    let meta = GroupMeta {
+    if with_nacked {
+        reader.u8()?;
+    } else {
+        reader.expect_version()?;
+    }
+    let mut meta = GroupMeta {
         last_delivered_id: reader.id()?,
         entries_read: reader.opt_u64()?,
         pending_count: reader.u64()?,
+        nacked_count: 0,
     };
+    if with_nacked {
+        meta.nacked_count = reader.u64()?;
+        if meta.nacked_count == 0 {
+            return Err(DecodeError::NonCanonical(
+                "a released count of 0 in the long form",
+            ));
+        }
+    }
     reader.finish()?;
     Ok(meta)
 }
@@ -68,6 +90,18 @@ mod tests {
         });
         assert_eq!(bytes.len(), VALUE_BYTES);
         assert_eq!(bytes[17..26], [1, 0, 0, 0, 0, 0, 0, 0, 3]);
+        let nacked = encode_value(&GroupMeta {
+            nacked_count: 2,
+            ..GroupMeta::default()
+        });
+        assert_eq!(nacked.len(), VALUE_BYTES + 8);
+        assert_eq!(
+            (nacked[0], &nacked[VALUE_BYTES..]),
+            (2, &[0, 0, 0, 0, 0, 0, 0, 2][..])
+        );
+        let mut zero = nacked.clone();
+        zero[VALUE_BYTES..].fill(0);
+        assert!(decode_value(&zero).is_err(), "one encoding per value");
     }
 
     proptest! {
@@ -86,8 +120,8 @@ mod tests {
         }
 
         #[test]
-        fn value_round_trips_strictly(last in id(), read in opt_u64(), pending in any::<u64>()) {
-            let meta = GroupMeta { last_delivered_id: last, entries_read: read, pending_count: pending };
+        fn value_round_trips_strictly(last in id(), read in opt_u64(), pending in any::<u64>(), nacked in prop_oneof![Just(0u64), any::<u64>()]) {
+            let meta = GroupMeta { last_delivered_id: last, entries_read: read, pending_count: pending, nacked_count: nacked };
             let bytes = encode_value(&meta);
             prop_assert_eq!(decode_value(&bytes), Ok(meta));
             assert_strict(&bytes, decode_value);

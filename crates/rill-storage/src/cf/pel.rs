@@ -1,10 +1,12 @@
 //! Pending entries (the PEL): contiguous per group, ordered by entry ID.
 //!
 //! Key:   `0x05 | u32 BE len | stream_key | u32 BE len | group | ms u64 BE | seq u64 BE`
-//! Value: `0x01 (version) | delivery_ms u64 | delivery_count u64 | u32 BE len | consumer`
+//! Value: `0x01 (version) | delivery_ms u64 | delivery_count u64 | u32 BE len | consumer`, or
+//!        for an entry no consumer holds (released by XNACK, delivery time 0):
+//!        `0x02 | delivery_count u64`
 //!
-//! Every record here has a twin in `consumer_pel` under its owner's name; `Txn::put_pending`
-//! and `Txn::delete_pending` keep the two in step.
+//! Every held record here has a twin in `consumer_pel` under its owner's name;
+//! `Txn::put_pending` and `Txn::delete_pending` keep the two in step.
 
 use rill_core::{PendingEntry, StreamId};
 
@@ -51,7 +53,15 @@ pub(crate) fn decode_key(bytes: &[u8]) -> Result<PendingKey<'_>, DecodeError> {
     Ok(PendingKey { stream, group, id })
 }
 
+/// The value of a released entry.
+const RELEASED: u8 = 2;
+
 pub(crate) fn encode_value(entry: &PendingEntry) -> Vec<u8> {
+    if entry.released {
+        let mut out = vec![RELEASED];
+        put_u64(&mut out, entry.delivery_count);
+        return out;
+    }
     let mut out = Vec::with_capacity(1 + 16 + 4 + entry.consumer.len());
     out.push(VALUE_VERSION);
     put_u64(&mut out, entry.delivery_ms);
@@ -62,17 +72,19 @@ pub(crate) fn encode_value(entry: &PendingEntry) -> Vec<u8> {
 }
 
 pub(crate) fn decode_value(bytes: &[u8]) -> Result<PendingEntry, DecodeError> {
+    if bytes.first() == Some(&RELEASED) {
+        let mut reader = Reader::new(&bytes[1..]);
+        let delivery_count = reader.u64()?;
+        reader.finish()?;
+        return Ok(PendingEntry::released(delivery_count));
+    }
     let mut reader = Reader::new(bytes);
     reader.expect_version()?;
     let delivery_ms = reader.u64()?;
     let delivery_count = reader.u64()?;
     let consumer = reader.prefixed()?.to_vec();
     reader.finish()?;
-    Ok(PendingEntry {
-        consumer,
-        delivery_ms,
-        delivery_count,
-    })
+    Ok(PendingEntry::held(&consumer, delivery_ms, delivery_count))
 }
 
 #[cfg(test)]
@@ -93,11 +105,7 @@ mod tests {
             ]
             .concat()
         );
-        let value = encode_value(&PendingEntry {
-            consumer: b"c".to_vec(),
-            delivery_ms: 2,
-            delivery_count: 3,
-        });
+        let value = encode_value(&PendingEntry::held(b"c", 2, 3));
         assert_eq!(
             value,
             [
@@ -108,6 +116,10 @@ mod tests {
             ]
             .concat()
         );
+        let released = encode_value(&PendingEntry::released(3));
+        assert_eq!(released, [2, 0, 0, 0, 0, 0, 0, 0, 3]);
+        assert_eq!(decode_value(&released), Ok(PendingEntry::released(3)));
+        assert_strict(&released, decode_value);
     }
 
     proptest! {
@@ -134,7 +146,7 @@ mod tests {
 
         #[test]
         fn value_round_trips_strictly(consumer in name(), ms in any::<u64>(), count in any::<u64>()) {
-            let entry = PendingEntry { consumer, delivery_ms: ms, delivery_count: count };
+            let entry = PendingEntry::held(&consumer, ms, count);
             let bytes = encode_value(&entry);
             prop_assert_eq!(decode_value(&bytes), Ok(entry));
             assert_strict(&bytes, decode_value);

@@ -66,22 +66,20 @@ pub(crate) struct Derive {
 }
 
 impl Derive {
-    /// A `pel` record's key alone: the group's lowest-pending-ID record.
-    pub(crate) fn pending_key(&mut self, key: &[u8]) -> Result<(), DecodeError> {
-        let found = pel::decode_key(key)?;
+    /// The group's lowest-pending-ID record, from the first `pel` key under it.
+    fn group_first(&mut self, found: &pel::PendingKey<'_>) {
         let record = group_key(found.stream, found.group);
         if self.last_group.as_ref() != Some(&record) {
             self.records
                 .push((Cf::Pel, record.clone(), encode_value(found.id)));
             self.last_group = Some(record);
         }
-        Ok(())
     }
 
     /// A `pel` record's key and value: its delivery record as well.
     pub(crate) fn pending(&mut self, key: &[u8], value: &[u8]) -> Result<(), DecodeError> {
-        self.pending_key(key)?;
         let found = pel::decode_key(key)?;
+        self.group_first(&found);
         let entry = pel::decode_value(value)?;
         let at = Delivery {
             ms: entry.delivery_ms,

@@ -167,11 +167,7 @@ fn read_view_keeps_its_snapshot_across_commits() {
 fn cascading_deletes_spare_prefix_neighbours() {
     let (_dir, db) = temp_db();
     let mut txn = db.begin();
-    let pending = PendingEntry {
-        consumer: b"c".to_vec(),
-        delivery_ms: 1,
-        delivery_count: 1,
-    };
+    let pending = PendingEntry::held(b"c", 1, 1);
     for key in [&b"a"[..], b"a\0"] {
         for group in [&b"g"[..], b"g\0"] {
             txn.put_group(key, group, &GroupMeta::default());
@@ -275,11 +271,7 @@ fn upgraded_on_open(format_2: bool) {
 
     let dir = tempfile::tempdir().expect("temp dir");
     let options = DbOptions::default();
-    let pending = |consumer: &[u8], delivery_ms: u64| PendingEntry {
-        consumer: consumer.to_vec(),
-        delivery_ms,
-        delivery_count: 1,
-    };
+    let pending = |consumer: &[u8], delivery_ms: u64| PendingEntry::held(consumer, delivery_ms, 1);
     {
         let db = Db::open(dir.path(), &options).expect("open");
         let mut txn = db.begin();

@@ -84,11 +84,12 @@ fn stream_meta() -> impl Strategy<Value = StreamMeta> {
 }
 
 fn group_meta() -> impl Strategy<Value = GroupMeta> {
-    (id(), prop::option::of(0u64..10), 0u64..10).prop_map(
-        |(last_delivered_id, entries_read, pending_count)| GroupMeta {
+    (id(), prop::option::of(0u64..10), 0u64..10, 0u64..3).prop_map(
+        |(last_delivered_id, entries_read, pending_count, nacked_count)| GroupMeta {
             last_delivered_id,
             entries_read,
             pending_count,
+            nacked_count,
         },
     )
 }
@@ -169,10 +170,11 @@ fn apply(store: &mut impl Store, model: &mut MemStore, op: &Op) {
             s.delete_consumer(KEYS[k], GROUPS[g], CONSUMERS[c])
         }),
         Op::PutPending(k, g, id, c, count) => {
-            let entry = PendingEntry {
-                consumer: CONSUMERS[c].to_vec(),
-                delivery_ms: count * 10,
-                delivery_count: count,
+            // Every third is released (XNACK): held by no consumer, in no consumer's index.
+            let entry = if count % 3 == 0 {
+                PendingEntry::released(count)
+            } else {
+                PendingEntry::held(CONSUMERS[c], count * 10, count)
             };
             both(store, model, |s| {
                 s.put_pending(KEYS[k], GROUPS[g], id, &entry)

@@ -242,3 +242,73 @@ pub(super) fn parse_xautoclaim(a: &[Vec<u8>]) -> Parsed {
         justid,
     }))
 }
+
+/// XNACK's errors that Redis 8.8 passes to `addReplyError` with their own `ERR ` prefix, so
+/// that the wire carries it twice (`-ERR ERR mode must be ...`). Odd, and matched.
+fn nack_error(text: &str) -> Reply {
+    err(format!("ERR ERR {text}"))
+}
+
+/// `XNACK key group SILENT|FAIL|FATAL [IDS numids id ...] [RETRYCOUNT n] [FORCE]`, the options
+/// in any order after the mode. A missing key or group is answered before any syntax error.
+pub(super) fn parse_xnack(a: &[Vec<u8>]) -> Parsed {
+    parse_xnack_args(a).or_else(|e| Ok(malformed(&a[..1], Some(&a[1]), Missing::NoGroup, e)))
+}
+
+fn parse_xnack_args(a: &[Vec<u8>]) -> Parsed {
+    let mode = match String::from_utf8_lossy(&a[2]).to_ascii_uppercase().as_str() {
+        "SILENT" => NackMode::Silent,
+        "FAIL" => NackMode::Fail,
+        "FATAL" => NackMode::Fatal,
+        _ => return Err(nack_error("mode must be SILENT, FAIL, or FATAL")),
+    };
+    let mut ids: Option<&[Vec<u8>]> = None;
+    let mut retry_count = None;
+    let mut force = false;
+    let mut j = 3;
+    while j < a.len() {
+        let more = a.len() - 1 - j;
+        let opt = &a[j];
+        if eq(opt, "IDS") && more >= 1 {
+            let numids = crate::id::parse_i64(&a[j + 1])
+                .filter(|n| (1..=i64::from(i32::MAX)).contains(n))
+                .ok_or_else(|| err("ERR numids must be a positive integer"))?;
+            let numids = numids as usize;
+            if numids > more - 1 {
+                return Err(nack_error("number of IDs doesn't match numids"));
+            }
+            // A second IDS block replaces the first, as in Redis.
+            ids = Some(&a[j + 2..j + 2 + numids]);
+            j += 2 + numids;
+            continue;
+        } else if eq(opt, "FORCE") {
+            force = true;
+        } else if eq(opt, "RETRYCOUNT") && more >= 1 {
+            j += 1;
+            let n = int_arg(&a[j], None)?;
+            if n < 0 {
+                return Err(nack_error("Invalid RETRYCOUNT value, must be >= 0"));
+            }
+            retry_count = Some(n as u64);
+        } else {
+            return Err(nack_error(&format!(
+                "Unrecognized XNACK option '{}'",
+                String::from_utf8_lossy(opt)
+            )));
+        }
+        j += 1;
+    }
+    let ids = ids.ok_or_else(|| nack_error("syntax error, expected IDS keyword"))?;
+    let ids = ids
+        .iter()
+        .map(|id| strict_id(id))
+        .collect::<Result<_, _>>()?;
+    Ok(Command::XNack(XNack {
+        key: a[0].clone(),
+        group: a[1].clone(),
+        mode,
+        ids,
+        retry_count,
+        force,
+    }))
+}

@@ -14,7 +14,7 @@ use crate::reply::{errors, Reply};
 use super::{malformed, Command, Missing};
 use append::{parse_xadd, parse_xcfgset, parse_xtrim};
 use delete::{parse_xackdel, parse_xdelex, ref_policy};
-use groups::{parse_xautoclaim, parse_xclaim, parse_xgroup, parse_xpending};
+use groups::{parse_xautoclaim, parse_xclaim, parse_xgroup, parse_xnack, parse_xpending};
 use info::{parse_xinfo, parse_xsetid};
 use keyspace::{parse_flush, parse_scan};
 use read::{parse_xrange, parse_xread};
@@ -76,6 +76,7 @@ const ARITY: &[(&str, i32)] = &[
     ("XINFO", -2),
     ("XSETID", -3),
     ("XCFGSET", -2),
+    ("XNACK", -7),
     ("DEL", -2),
     ("EXISTS", -2),
     ("TYPE", 2),
@@ -150,6 +151,7 @@ pub fn parse(argv: &[Vec<u8>]) -> Option<Parsed> {
         "XINFO" => parse_xinfo(a),
         "XSETID" => parse_xsetid(a),
         "XCFGSET" => parse_xcfgset(a),
+        "XNACK" => parse_xnack(a),
         "DEL" => Ok(Command::Del { keys: a.to_vec() }),
         "EXISTS" => Ok(Command::Exists { keys: a.to_vec() }),
         "TYPE" => Ok(Command::Type { key: a[0].clone() }),
