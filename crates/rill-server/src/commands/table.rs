@@ -880,7 +880,6 @@ const CONFIG_SUBCOMMANDS: &[CommandSpec] = &[
         &["@admin", "@slow", "@dangerous"],
         SERVER,
     ),
-    cmd("config|help", 2, &["loading", "stale"], &["@slow"], SERVER),
 ];
 
 const CLUSTER_SUBCOMMANDS: &[CommandSpec] = &[
@@ -890,7 +889,6 @@ const CLUSTER_SUBCOMMANDS: &[CommandSpec] = &[
     cmd("cluster|info", 2, &["stale"], &["@slow"], SERVER).tips(&["nondeterministic_output"]),
     cmd("cluster|myid", 2, &["stale"], &["@slow"], SERVER),
     cmd("cluster|keyslot", 3, &["stale"], &["@slow"], SERVER),
-    cmd("cluster|help", 2, &["loading", "stale"], &["@slow"], SERVER),
 ];
 
 const FUNCTION_SUBCOMMANDS: &[CommandSpec] = &[
