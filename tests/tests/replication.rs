@@ -968,7 +968,8 @@ async fn typed_grpc_calls_cover_the_command_set() {
 
 /// A transaction sent through a follower (redis-rs's atomic pipeline: MULTI ... EXEC) is one
 /// log entry, applied alike on every node; a WATCHed key changed by another client makes the
-/// next EXEC a null reply on all of them.
+/// next EXEC a null reply on all of them. The gRPC Transaction and KeyVersions calls do the
+/// same.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_transaction_through_a_follower_is_one_entry_on_every_node() {
     let cluster = TestCluster::start(3, |_| {}).await;
@@ -1028,6 +1029,72 @@ async fn a_transaction_through_a_follower_is_one_entry_on_every_node() {
         assert_eq!(
             local_xlen(cluster.handle(id).addr(), "t").await,
             4,
+            "node {id}"
+        );
+    }
+
+    // The same over gRPC, through the follower: KeyVersions is WATCH, Transaction is EXEC.
+    let mut api = StreamsClient::new(grpc_channel(cluster.handle(follower).grpc_addr()).await);
+    let args = |words: &[&str]| pb::ExecuteRequest {
+        args: words.iter().map(|w| w.as_bytes().to_vec()).collect(),
+        read: None,
+    };
+    let versions = api
+        .key_versions(pb::KeyVersionsRequest {
+            keys: vec![b"t".to_vec(), b"nothing".to_vec()],
+        })
+        .await
+        .expect("KeyVersions")
+        .into_inner()
+        .keys;
+    assert!(
+        versions[0].version.is_some() && versions[1].version.is_none(),
+        "{versions:?}"
+    );
+    let transaction = pb::TransactionRequest {
+        commands: vec![
+            args(&["XADD", "t", "*", "n", "6"]),
+            args(&["XDEL", "t", "bad-id"]),
+            args(&["XLEN", "t"]),
+        ],
+        watch: versions.clone(),
+    };
+    let done = api
+        .transaction(transaction.clone())
+        .await
+        .expect("Transaction")
+        .into_inner();
+    assert!(!done.aborted);
+    let kinds: Vec<_> = done.replies.iter().map(|v| v.kind.clone()).collect();
+    assert!(
+        matches!(kinds[0], Some(pb::value::Kind::Bulk(_))),
+        "{kinds:?}"
+    );
+    assert!(
+        matches!(kinds[1], Some(pb::value::Kind::Error(_))),
+        "{kinds:?}"
+    );
+    assert_eq!(kinds[2], Some(pb::value::Kind::Integer(5)));
+    // `t` changed since KeyVersions read it: the same transaction now runs nothing.
+    let again = api
+        .transaction(transaction)
+        .await
+        .expect("Transaction")
+        .into_inner();
+    assert!(again.aborted && again.replies.is_empty(), "{again:?}");
+    let refused = api
+        .transaction(pb::TransactionRequest {
+            commands: vec![args(&["XADD", "t", "*", "n", "7"]), args(&["XADD", "t"])],
+            watch: Vec::new(),
+        })
+        .await
+        .expect_err("a command that does not parse refuses all");
+    assert_eq!(refused.code(), tonic::Code::InvalidArgument, "{refused:?}");
+    cluster.assert_converged().await;
+    for id in cluster.ids() {
+        assert_eq!(
+            local_xlen(cluster.handle(id).addr(), "t").await,
+            5,
             "node {id}"
         );
     }

@@ -9,6 +9,7 @@ mod admission;
 mod cluster;
 mod raft;
 mod streams;
+mod transaction;
 
 use std::sync::{Arc, Weak};
 use std::time::Duration;

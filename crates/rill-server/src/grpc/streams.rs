@@ -202,6 +202,22 @@ impl Streams for Service {
         Ok(Response::new(value_of(reply)))
     }
 
+    async fn transaction(
+        &self,
+        request: Request<pb::TransactionRequest>,
+    ) -> Result<Response<pb::TransactionResponse>, Status> {
+        let response = self.run_transaction(request.into_inner()).await?;
+        Ok(Response::new(response))
+    }
+
+    async fn key_versions(
+        &self,
+        request: Request<pb::KeyVersionsRequest>,
+    ) -> Result<Response<pb::KeyVersionsResponse>, Status> {
+        let response = self.read_key_versions(request.into_inner()).await?;
+        Ok(Response::new(response))
+    }
+
     async fn x_add(
         &self,
         request: Request<pb::XAddRequest>,
