@@ -37,7 +37,7 @@ use rill_raft::Bugs;
 
 use crate::nemesis::Nemesis;
 use crate::node::{boot, converge};
-use crate::workload::{append, audit, consume, produce_jobs, read, run_client, Mix};
+use crate::workload::{append, audit, consume, produce_jobs, read, redis8, run_client, Mix};
 use crate::world::{host, now_ms, World};
 
 /// What one run does.
@@ -69,6 +69,11 @@ pub struct Config {
     /// first is replaced. Off by default, so that the other seeds' traces stay as pinned;
     /// `lost_disks_lose_nothing` and `SIM_WIPES=1` run it.
     pub wipe_disks: bool,
+    /// One more client runs Redis 8's commands on stream `r8` (`workload::redis8`): XNACK,
+    /// XACKDEL, XDELEX, reference policies, IDMP, XCFGSET, CLAIM reads. Off by default, so
+    /// that the other seeds' traces stay as pinned; `redis8_commands_keep_replicas_equal`
+    /// runs it.
+    pub redis8: bool,
 }
 
 impl Config {
@@ -86,6 +91,7 @@ impl Config {
             power_loss: true,
             proposals_in_flight: 1 + (seed % 4) as usize,
             wipe_disks: false,
+            redis8: false,
         }
     }
 }
@@ -167,6 +173,8 @@ pub struct Report {
     pub calls_checked: usize,
     /// Batch ends at which two replicas' state digests were compared.
     pub digests_compared: u64,
+    /// Redis 8 commands answered without error (`Config::redis8`).
+    pub redis8_answered: u64,
 }
 
 impl Report {
@@ -321,6 +329,13 @@ pub fn run(config: &Config) -> Report {
             Ok(())
         });
     }
+    if config.redis8 {
+        let (world, nodes) = (Rc::clone(&world), config.nodes);
+        sim.client("redis8", async move {
+            redis8(&world, nodes).await;
+            Ok(())
+        });
+    }
     {
         // A reader that reads every 50 ms while the writers run.
         let world = Rc::clone(&world);
@@ -431,5 +446,6 @@ pub fn run(config: &Config) -> Report {
         raft_logs_checked: world.raft_logs_checked,
         crashes_compared: world.crashes_compared,
         calls_checked: world.calls.len(),
+        redis8_answered: world.redis8_answered,
     }
 }

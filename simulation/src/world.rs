@@ -25,6 +25,8 @@ pub(crate) struct World {
     pub(crate) history: Vec<Op>,
     /// Acknowledged appends to the work queue: `(value, id)`.
     pub(crate) queue_acks: Vec<(String, String)>,
+    /// Redis 8 commands answered without error (`Config::redis8`).
+    pub(crate) redis8_answered: u64,
     /// What each consumer was handed by `XREADGROUP >`: `(consumer, ids)`.
     pub(crate) queue_seen: Vec<(String, Vec<String>)>,
     pub(crate) applied: applied::Shared,

@@ -110,6 +110,33 @@ fn lost_disks_lose_nothing() {
     assert!(report.acknowledged > 100, "seed 11: {}", summary(&report));
 }
 
+/// Redis 8's commands (`Config::redis8`: XNACK, XACKDEL, XDELEX, reference policies, IDMP,
+/// XCFGSET, CLAIM reads) on one more stream, under the same faults: replicas stay
+/// byte-identical and every node's state keeps the engine's invariants (released entries held
+/// by no one and counted) after every applied batch.
+#[test]
+fn redis8_commands_keep_replicas_equal() {
+    let report = run(&Config {
+        redis8: true,
+        ..Config::new(5)
+    });
+    println!(
+        "{}; redis 8 commands answered: {}",
+        summary(&report),
+        report.redis8_answered
+    );
+    assert_clean(&report);
+    assert!(
+        report.redis8_answered > 50,
+        "seed 5 with Redis 8 commands: {} answered",
+        report.redis8_answered
+    );
+    assert!(
+        report.digests_compared > 100,
+        "seed 5: replicas' states barely compared"
+    );
+}
+
 /// Among its faults, a node crashes while a snapshot arrives.
 #[test]
 fn ci_seed_3() {

@@ -7,6 +7,7 @@
 
 mod operator;
 mod queue;
+mod redis8;
 mod stream;
 
 use std::cell::RefCell;
@@ -19,6 +20,7 @@ use rill_proto::v1 as pb;
 
 pub(crate) use operator::operate;
 pub(crate) use queue::{audit, consume, produce_jobs};
+pub(crate) use redis8::redis8;
 pub(crate) use stream::{read, run_client};
 
 use crate::check::liveness::{Call, GRACE_MS};
