@@ -6,6 +6,7 @@ use crate::id::StreamId;
 use crate::reply::Reply;
 use crate::store::{entry_reply_bytes, GroupMeta, PendingEntry, Store};
 
+use super::claim_read::redelivered;
 use super::{entry_reply, id_reply, nogroup, too_large, too_many, Exec};
 
 impl<S: Store> Exec<'_, S> {
@@ -111,7 +112,7 @@ impl<S: Store> Exec<'_, S> {
             let delivery_count = match c.retry_count {
                 Some(n) if n >= 0 => n as u64,
                 _ if c.justid => base_count,
-                _ => base_count + 1,
+                _ => redelivered(base_count),
             };
             let new = PendingEntry::held(&c.consumer, delivery_ms, delivery_count);
             self.claim_one(key, group, id, old, new, &mut group_meta);
@@ -182,7 +183,7 @@ impl<S: Store> Exec<'_, S> {
             let delivery_count = if c.justid {
                 pe.delivery_count
             } else {
-                pe.delivery_count + 1
+                redelivered(pe.delivery_count)
             };
             let new = PendingEntry::held(&c.consumer, self.now_ms, delivery_count);
             self.claim_one(key, group, id, Some(pe), new, &mut group_meta);

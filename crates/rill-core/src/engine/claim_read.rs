@@ -29,6 +29,11 @@ pub(super) const DELETED_SKIPPED_MAX: usize = 1024;
 /// Delivery counts saturate here, as Redis's `LLONG_MAX`.
 pub(super) const DELIVERY_COUNT_MAX: u64 = i64::MAX as u64;
 
+/// A delivery count after one more delivery: XNACK's FATAL count stays where it is.
+pub(super) fn redelivered(count: u64) -> u64 {
+    count.saturating_add(1).min(DELIVERY_COUNT_MAX)
+}
+
 /// A pending entry CLAIM may take: its ID, its record as it is, and its fields.
 pub(super) struct Claimable {
     id: StreamId,
@@ -124,8 +129,8 @@ impl<S: Store> Exec<'_, S> {
                 self.unhold(key, group, &c.pending, group_meta);
                 consumer.pending_count += 1;
             }
-            let count = c.pending.delivery_count.saturating_add(1);
-            let entry = PendingEntry::held(reader, self.now_ms, count.min(DELIVERY_COUNT_MAX));
+            let count = redelivered(c.pending.delivery_count);
+            let entry = PendingEntry::held(reader, self.now_ms, count);
             self.store.put_pending(key, group, c.id, &entry);
             consumer.active_ms = Some(self.now_ms);
         }

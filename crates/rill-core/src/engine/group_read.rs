@@ -13,7 +13,7 @@ use crate::id::StreamId;
 use crate::reply::Reply;
 use crate::store::{entry_reply_bytes, ConsumerMeta, GroupMeta, PendingEntry, Store};
 
-use super::claim_read::claim_entry_reply;
+use super::claim_read::{claim_entry_reply, redelivered};
 use super::entries_read::advance_group;
 use super::{entry_reply, id_reply, nogroup_read, too_large, too_many, Exec};
 
@@ -272,7 +272,7 @@ impl<S: Store> Exec<'_, S> {
                 Some(fields) => {
                     if let Some(mut pe) = self.store.pending(key, &r.group, id) {
                         pe.delivery_ms = self.now_ms;
-                        pe.delivery_count += 1;
+                        pe.delivery_count = redelivered(pe.delivery_count);
                         self.store.put_pending(key, &r.group, id, &pe);
                     }
                     replies.push(entry_reply(id, &fields));

@@ -77,7 +77,7 @@ impl<S: Store> Exec<'_, S> {
                     id_reply(*id),
                     Reply::bulk(&pe.consumer),
                     Reply::Int(idle),
-                    Reply::Int(pe.delivery_count.min(i64::MAX as u64) as i64),
+                    Reply::Int(pe.delivery_count as i64),
                 ]));
             }
             match last.next() {

@@ -288,3 +288,47 @@ fn xnack_counts_and_force() {
         "#]],
     );
 }
+
+#[test]
+fn a_fatal_count_stays_at_its_maximum_through_claims_and_rereads() {
+    // Redis: "LLONG_MAX stays LLONG_MAX"; a wrapped count would read as negative.
+    check(
+        r#"
+        XADD s 1-0 f v
+        XGROUP CREATE s g 0
+        XREADGROUP GROUP g c1 STREAMS s >
+        XNACK s g FATAL IDS 1 1-0
+        XCLAIM s g c2 0 1-0
+        XPENDING s g - + 10
+        XREADGROUP GROUP g c2 STREAMS s 0
+        XPENDING s g - + 10
+        XAUTOCLAIM s g c3 0 0
+        XREADGROUP GROUP g c4 CLAIM 0 STREAMS s >
+        XPENDING s g - + 10
+        "#,
+        expect![[r#"
+            > XADD s 1-0 f v
+            "1-0"
+            > XGROUP CREATE s g 0
+            +OK
+            > XREADGROUP GROUP g c1 STREAMS s >
+            {"s" => [["1-0", ["f", "v"]]]}
+            > XNACK s g FATAL IDS 1 1-0
+            :1
+            > XCLAIM s g c2 0 1-0
+            [["1-0", ["f", "v"]]]
+            > XPENDING s g - + 10
+            [["1-0", "c2", :0, :9223372036854775807]]
+            > XREADGROUP GROUP g c2 STREAMS s 0
+            {"s" => [["1-0", ["f", "v"]]]}
+            > XPENDING s g - + 10
+            [["1-0", "c2", :0, :9223372036854775807]]
+            > XAUTOCLAIM s g c3 0 0
+            ["0-0", [["1-0", ["f", "v"]]], []]
+            > XREADGROUP GROUP g c4 CLAIM 0 STREAMS s >
+            {"s" => [["1-0", ["f", "v"], :0, :9223372036854775807]]}
+            > XPENDING s g - + 10
+            [["1-0", "c4", :0, :9223372036854775807]]
+        "#]],
+    );
+}

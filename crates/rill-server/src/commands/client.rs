@@ -177,16 +177,9 @@ impl ServerInfo {
         let mut i = 0;
         while i < args.len() {
             if args[i].eq_ignore_ascii_case(b"TYPE") && i + 1 < args.len() {
-                let kind = lossy(&args[i + 1]).to_ascii_lowercase();
-                normal = match kind.as_str() {
-                    "normal" => true,
-                    "master" | "replica" | "slave" | "pubsub" => false,
-                    _ => {
-                        return Reply::err(format!(
-                            "ERR Unknown client type '{}'",
-                            lossy(&args[i + 1])
-                        ))
-                    }
+                normal = match is_normal_type(&args[i + 1]) {
+                    Ok(normal) => normal,
+                    Err(reply) => return reply,
                 };
                 i += 2;
             } else if args[i].eq_ignore_ascii_case(b"ID") && i + 1 < args.len() {
@@ -254,16 +247,11 @@ impl ServerInfo {
                     Some(v) => max_age = Some(v),
                     None => return Reply::err(errors::NOT_INTEGER),
                 },
-                "TYPE" => {
-                    let kind = lossy(value).to_ascii_lowercase();
-                    if !["normal", "master", "replica", "slave", "pubsub"].contains(&kind.as_str())
-                    {
-                        return Reply::err(format!("ERR Unknown client type '{}'", lossy(value)));
-                    }
-                    if kind != "normal" {
-                        return Reply::Int(0);
-                    }
-                }
+                "TYPE" => match is_normal_type(value) {
+                    Ok(true) => {}
+                    Ok(false) => return Reply::Int(0),
+                    Err(reply) => return reply,
+                },
                 _ => return Reply::err(errors::SYNTAX),
             }
         }
@@ -305,6 +293,19 @@ impl ServerInfo {
             .ok()
             .and_then(|id| self.client_list().get(&id).map(|e| Arc::clone(&e.control)));
         Reply::Int(i64::from(control.is_some_and(|c| c.unblock(error))))
+    }
+}
+
+/// A client type as CLIENT LIST and KILL name it: whether it is `normal`, the type of every Rill
+/// client (the others name none).
+fn is_normal_type(kind: &[u8]) -> Result<bool, Reply> {
+    match lossy(kind).to_ascii_lowercase().as_str() {
+        "normal" => Ok(true),
+        "master" | "replica" | "slave" | "pubsub" => Ok(false),
+        _ => Err(Reply::err(format!(
+            "ERR Unknown client type '{}'",
+            lossy(kind)
+        ))),
     }
 }
 
