@@ -1,6 +1,7 @@
 """Every stream method of redis-py 8.1, through RedisCluster started from each node of a
 three-node cluster, through a plain Redis client of each node, and through a Sentinel master;
-then COMMAND's key specs and COMMAND GETKEYS compared with a real redis-server.
+then COMMAND's key specs, COMMAND DOCS's argument trees and COMMAND GETKEYS compared with a
+real redis-server.
 
 RedisCluster sends COMMAND at start and asks COMMAND GETKEYS for commands whose keys move
 (XREAD, XREADGROUP); it needs the subcommands' key specs to route XGROUP and XINFO. Without
@@ -133,6 +134,82 @@ GETKEYS = [
 NEWER_SUBCOMMANDS = {"client|setinfo", "client|no-touch"}
 
 
+# COMMAND DOCS: Rill documents Redis 8.8's argument trees. Redis 7.2 added `display_text` to
+# every argument (dropped before comparing) and renamed many arguments so that names are unique
+# among siblings (redis/redis#11051): these commands' trees are compared without the names.
+DOCS_RENAMED_IN_7_2 = {
+    "xclaim", "xsetid", "hello", "flushall", "flushdb", "xgroup|create", "xgroup|setid",
+    "xgroup|destroy", "xgroup|createconsumer", "xgroup|delconsumer", "xinfo|consumers",
+    "client|unblock", "config|set", "function|flush",
+}
+# Commands whose arguments (or doc flags) changed after Redis 7.0: only `since` and `group` are
+# compared.
+DOCS_CHANGED_AFTER_7_0 = {
+    "xadd": "8.2 added KEEPREF|DELREF|ACKED, 8.6 IDMPAUTO|IDMP (7.2 renamed the rest)",
+    "xtrim": "8.2 added KEEPREF|DELREF|ACKED to the trim block",
+    "xreadgroup": "8.4 added CLAIM min-idle-time (7.2 renamed the rest)",
+    "xinfo|stream": "7.2 made FULL a pure token in a block with COUNT",
+    "client|list": "7.2 made ID a multiple integer in place of a block",
+    "client|kill": "7.4 added MAXAGE (7.2 renamed the rest)",
+    "config|get": "7.2 made the parameter a multiple string in place of a block",
+    "command|getkeys": "7.2 documented its arguments (7.0 lists none)",
+    "command|getkeysandflags": "7.2 documented its arguments (7.0 lists none)",
+    "quit": "deprecated in 7.2 (doc_flags, deprecated_since, replaced_by)",
+}
+
+
+def as_map(reply):
+    """A map reply as a dict, whichever protocol carried it (RESP2: key, value, ...)."""
+    return reply if isinstance(reply, dict) else dict(zip(reply[0::2], reply[1::2]))
+
+
+def docs_compared(name, reply):
+    """The parts of a COMMAND DOCS map compared with Redis 7.0: not the summary, complexity or
+    history (Rill's own words, or left out), nor the subcommands (compared each by name)."""
+    doc = as_map(reply)
+    fields = ["since", "group"]
+    if name not in DOCS_CHANGED_AFTER_7_0:
+        fields += ["doc_flags", "deprecated_since", "replaced_by", "arguments"]
+    kept = {field: doc[field] for field in fields if field in doc}
+    if "arguments" in kept:
+        kept["arguments"] = [argument_compared(a, name not in DOCS_RENAMED_IN_7_2)
+                             for a in kept["arguments"]]
+    return kept
+
+
+def argument_compared(reply, with_name):
+    arg = dict(as_map(reply))
+    arg.pop("display_text", None)
+    if not with_name:
+        arg.pop("name")
+    if "arguments" in arg:
+        arg["arguments"] = [argument_compared(a, with_name) for a in arg["arguments"]]
+    return arg
+
+
+def compare_docs(ours, theirs, names):
+    """COMMAND DOCS of each name both serve, and of each subcommand inside its container's
+    docs. Returns how many names were compared."""
+    compared = 0
+    for name in names:
+        reference = as_map(call(theirs, "COMMAND", "DOCS", name))
+        if not reference:
+            continue
+        mine = as_map(call(ours, "COMMAND", "DOCS", name))
+        assert list(mine) == list(reference) == [name], (name, mine, reference)
+        docs = [(name, mine[name], reference[name])]
+        my_subs = as_map(as_map(mine[name]).get("subcommands", []))
+        their_subs = as_map(as_map(reference[name]).get("subcommands", []))
+        assert set(my_subs) - set(their_subs) <= NEWER_SUBCOMMANDS, (name, my_subs.keys())
+        docs += [(sub, my_subs[sub], their_subs[sub]) for sub in my_subs if sub in their_subs]
+        for sub, my_doc, their_doc in docs:
+            assert docs_compared(sub, my_doc) == docs_compared(sub, their_doc), (
+                f"COMMAND DOCS {sub}:\n{docs_compared(sub, my_doc)}\n"
+                f"{docs_compared(sub, their_doc)}")
+        compared += 1
+    return compared
+
+
 def call(conn, *args):
     try:
         conn.send_command(*args)
@@ -157,10 +234,11 @@ def normalized(info):
 
 
 def compare_with_redis(nodes):
-    """COMMAND INFO of every command both serve, and COMMAND GETKEYS/GETKEYSANDFLAGS, on a
-    node and on redis-server. Rill serves a subset of some containers' subcommands (CLIENT,
-    CONFIG, CLUSTER, FUNCTION): each one it serves is compared, not the list. Redis 7.0
-    predates WAIT's 7.2 flags and a few commands; those are named here."""
+    """COMMAND INFO and COMMAND DOCS of every command both serve, and COMMAND
+    GETKEYS/GETKEYSANDFLAGS, on a node and on redis-server. Rill serves a subset of some
+    containers' subcommands (CLIENT, CONFIG, CLUSTER, FUNCTION): each one it serves is
+    compared, not the list. Redis 7.0 predates WAIT's 7.2 flags, a few commands and the
+    argument trees named above; those are named here."""
     if shutil.which("redis-server") is None:
         if os.environ.get("RILL_REQUIRE_REDIS") == "1":
             raise RuntimeError("redis-server is not on PATH")
@@ -200,13 +278,15 @@ def compare_with_redis(nodes):
                 assert mine == reference, f"COMMAND INFO {name}:\n{mine}\n{reference}"
                 compared += 1
             assert compared >= 60, compared
+            documented = compare_docs(ours, theirs, names)
+            assert documented >= 80, documented
             for line in GETKEYS:
                 for sub in ("GETKEYS", "GETKEYSANDFLAGS"):
                     args = ["COMMAND", sub] + line.split()
                     assert call(ours, *args) == call(theirs, *args), (
                         line, call(ours, *args), call(theirs, *args))
-            print(f"  COMMAND INFO of {compared} commands and subcommands, "
-                  f"{len(GETKEYS)} GETKEYS lines: as {version.split()[2]}")
+            print(f"  COMMAND INFO of {compared} commands and subcommands, COMMAND DOCS of "
+                  f"{documented}, {len(GETKEYS)} GETKEYS lines: as {version.split()[2]}")
         finally:
             proc.terminate()
             proc.wait(timeout=10)
@@ -222,7 +302,7 @@ def main():
                     through_redis_cluster, nodes),
                 run("every stream method through each node", through_each_node, nodes),
                 run("every stream method through a Sentinel master", through_sentinel, nodes),
-                run("COMMAND INFO and GETKEYS as redis-server answers them",
+                run("COMMAND INFO, DOCS and GETKEYS as redis-server answers them",
                     compare_with_redis, nodes),
             ]
         finally:

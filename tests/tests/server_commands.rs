@@ -55,7 +55,7 @@ async fn connection_commands() {
             COMMAND INFO xlen
               *1⏎*10⏎$4⏎xlen⏎:2⏎*2⏎+readonly⏎+fast⏎:1⏎:1⏎:1⏎*3⏎+@read⏎+@stream⏎+@fast⏎*0⏎*1⏎*6⏎$5⏎flags⏎*1⏎+RO⏎$12⏎begin_search⏎*4⏎$4⏎type⏎$5⏎index⏎$4⏎spec⏎*2⏎$5⏎index⏎:1⏎$9⏎find_keys⏎*4⏎$4⏎type⏎$5⏎range⏎$4⏎spec⏎*6⏎$7⏎lastkey⏎:0⏎$7⏎keystep⏎:1⏎$5⏎limit⏎:0⏎*0⏎
             COMMAND DOCS xlen
-              *0⏎
+              *2⏎$4⏎xlen⏎*10⏎$7⏎summary⏎$31⏎Counts the entries of a stream.⏎$5⏎since⏎$5⏎5.0.0⏎$5⏎group⏎$6⏎stream⏎$10⏎complexity⏎$4⏎O(1)⏎$9⏎arguments⏎*1⏎*8⏎$4⏎name⏎$3⏎key⏎$4⏎type⏎$3⏎key⏎$12⏎display_text⏎$3⏎key⏎$14⏎key_spec_index⏎:0⏎
             CONFIG GET save
               *2⏎$4⏎save⏎$0⏎⏎
             CONFIG GET appendonly

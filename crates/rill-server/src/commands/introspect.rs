@@ -4,11 +4,11 @@
 use rill_core::reply::errors;
 use rill_core::Reply;
 
+use super::docs;
 use super::table::{Begin, CommandSpec, KeySpec, COMMANDS};
 use super::{arity_ok, lossy, statuses, wrong_sub_arity};
 
-/// `COMMAND`, `COMMAND COUNT|INFO|DOCS|LIST|GETKEYS|GETKEYSANDFLAGS|HELP`. DOCS answers an
-/// empty map: enough for `redis-cli`, which then falls back to its built-in hints.
+/// `COMMAND`, `COMMAND COUNT|INFO|DOCS|LIST|GETKEYS|GETKEYSANDFLAGS|HELP`.
 pub(super) fn command(args: &[Vec<u8>]) -> Reply {
     let Some(sub) = args.first() else {
         return Reply::Array(COMMANDS.iter().map(CommandSpec::info).collect());
@@ -24,7 +24,7 @@ pub(super) fn command(args: &[Vec<u8>]) -> Reply {
                 .map(|name| find_command(name).map_or(Reply::Nil, CommandSpec::info))
                 .collect(),
         ),
-        "DOCS" => Reply::Map(Vec::new()),
+        "DOCS" => command_docs(&args[1..]),
         "LIST" => list(&args[1..]),
         "GETKEYS" | "GETKEYSANDFLAGS" if args.len() < 3 => {
             wrong_sub_arity("command", &upper.to_ascii_lowercase())
@@ -49,6 +49,23 @@ pub(super) fn find_command(name: &[u8]) -> Option<&'static CommandSpec> {
         None => Some(spec),
         Some(sub) => spec.subcommand(sub),
     }
+}
+
+/// `COMMAND DOCS [name ...]`: a map from each name to its docs, for every command when no
+/// name is given. As Redis's `commandDocsCommand`, a name may be `container|sub`, and names
+/// Rill does not serve are left out.
+fn command_docs(names: &[Vec<u8>]) -> Reply {
+    let specs: Vec<&CommandSpec> = if names.is_empty() {
+        COMMANDS.iter().collect()
+    } else {
+        names.iter().filter_map(|name| find_command(name)).collect()
+    };
+    Reply::Map(
+        specs
+            .into_iter()
+            .map(|spec| (Reply::text(spec.name), docs::reply(spec)))
+            .collect(),
+    )
 }
 
 /// Every command and subcommand name, in table order (Redis lists subcommands too).

@@ -12,9 +12,11 @@
 //!
 //! Each family of the server's own commands has its module: `client` (HELLO, AUTH, CLIENT and
 //! the `CLIENT LIST` registry), `info` (INFO, CONFIG, ROLE), `introspect` (COMMAND), `table` (the table
-//! of every command Rill serves), `transaction` (MULTI, EXEC, WATCH and the commands they queue).
+//! of every command Rill serves), `docs` (what COMMAND DOCS says of each), `transaction` (MULTI,
+//! EXEC, WATCH and the commands they queue).
 
 mod client;
+mod docs;
 mod info;
 mod introspect;
 mod table;
@@ -315,7 +317,7 @@ mod tests {
     }
 
     /// Runs inline command lines on one client; shows each reply as RESP with `⏎` for `\r\n`.
-    fn check(script: &str, expect: Expect) {
+    pub(super) fn check(script: &str, expect: Expect) {
         let info = info();
         let mut client = ClientState::new(7);
         let mut out = String::new();
@@ -593,7 +595,7 @@ mod tests {
         check(
             r#"
             COMMAND INFO xadd nosuch
-            COMMAND DOCS
+            COMMAND DOCS nosuch
             COMMAND COUNT x
             COMMAND FOO
             CONFIG GET save
@@ -606,7 +608,7 @@ mod tests {
             expect![[r#"
                 COMMAND INFO xadd nosuch
                   *2⏎*10⏎$4⏎xadd⏎:-5⏎*3⏎+write⏎+denyoom⏎+fast⏎:1⏎:1⏎:1⏎*3⏎+@write⏎+@stream⏎+@fast⏎*1⏎$23⏎nondeterministic_output⏎*1⏎*8⏎$5⏎notes⏎$65⏎UPDATE instead of INSERT because of the optional trimming feature⏎$5⏎flags⏎*2⏎+RW⏎+update⏎$12⏎begin_search⏎*4⏎$4⏎type⏎$5⏎index⏎$4⏎spec⏎*2⏎$5⏎index⏎:1⏎$9⏎find_keys⏎*4⏎$4⏎type⏎$5⏎range⏎$4⏎spec⏎*6⏎$7⏎lastkey⏎:0⏎$7⏎keystep⏎:1⏎$5⏎limit⏎:0⏎*0⏎$-1⏎
-                COMMAND DOCS
+                COMMAND DOCS nosuch
                   *0⏎
                 COMMAND COUNT x
                   -ERR wrong number of arguments for 'command|count' command⏎
