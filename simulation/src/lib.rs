@@ -175,6 +175,8 @@ pub struct Report {
     pub digests_compared: u64,
     /// Redis 8 commands answered without error (`Config::redis8`).
     pub redis8_answered: u64,
+    /// Transactions of Redis 8 commands that ran (EXEC answered their replies).
+    pub redis8_transactions: u64,
 }
 
 impl Report {
@@ -447,5 +449,6 @@ pub fn run(config: &Config) -> Report {
         crashes_compared: world.crashes_compared,
         calls_checked: world.calls.len(),
         redis8_answered: world.redis8_answered,
+        redis8_transactions: world.redis8_transactions,
     }
 }

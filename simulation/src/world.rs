@@ -27,6 +27,8 @@ pub(crate) struct World {
     pub(crate) queue_acks: Vec<(String, String)>,
     /// Redis 8 commands answered without error (`Config::redis8`).
     pub(crate) redis8_answered: u64,
+    /// Transactions of Redis 8 commands that ran (EXEC answered their replies).
+    pub(crate) redis8_transactions: u64,
     /// What each consumer was handed by `XREADGROUP >`: `(consumer, ids)`.
     pub(crate) queue_seen: Vec<(String, Vec<String>)>,
     pub(crate) applied: applied::Shared,

@@ -121,15 +121,21 @@ fn redis8_commands_keep_replicas_equal() {
         ..Config::new(5)
     });
     println!(
-        "{}; redis 8 commands answered: {}",
+        "{}; redis 8 commands answered: {}, transactions run: {}",
         summary(&report),
-        report.redis8_answered
+        report.redis8_answered,
+        report.redis8_transactions
     );
     assert_clean(&report);
     assert!(
         report.redis8_answered > 50,
         "seed 5 with Redis 8 commands: {} answered",
         report.redis8_answered
+    );
+    assert!(
+        report.redis8_transactions > 5,
+        "seed 5 with Redis 8 commands: {} transactions ran",
+        report.redis8_transactions
     );
     assert!(
         report.digests_compared > 100,

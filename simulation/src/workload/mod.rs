@@ -277,6 +277,96 @@ async fn over_resp(
     }
 }
 
+/// What a transaction's EXEC (or gRPC `Transaction`) answered.
+pub(crate) enum Exec {
+    /// One reply per queued command, in order.
+    Ran(Vec<Reply>),
+    /// A watched key changed: nothing ran.
+    Aborted,
+    /// Refused, failed, or lost.
+    Other,
+}
+
+/// `commands` as one transaction under `WATCH key` on node `target`: over one Redis
+/// connection (`WATCH`, `MULTI`, the commands, `EXEC`), or through gRPC (`KeyVersions`, then
+/// `Transaction`). A queued command that is not `QUEUED` while EXEC ran is a violation.
+pub(crate) async fn transaction(
+    world: &Rc<RefCell<World>>,
+    target: u64,
+    key: &str,
+    commands: &[Vec<String>],
+) -> Exec {
+    let argv = |args: &[&str]| args.iter().map(|a| a.as_bytes().to_vec()).collect();
+    let queued: Vec<Vec<Vec<u8>>> = commands
+        .iter()
+        .map(|c| c.iter().map(|a| a.as_bytes().to_vec()).collect())
+        .collect();
+    if draw(world, 100) < world.borrow().mix.resp_percent {
+        let mut pipeline = vec![
+            argv(&["HELLO", "3"]),
+            argv(&["WATCH", key]),
+            argv(&["MULTI"]),
+        ];
+        pipeline.extend(queued);
+        pipeline.push(argv(&["EXEC"]));
+        let addr = resp_addr(target);
+        let call = resp::pipeline(&addr, &pipeline, RESP_WAIT);
+        let what = format!("RESP MULTI/EXEC on n{target}");
+        let Some(Ok(mut replies)) = timed_call(world, what, RESP_DEADLINE, call).await else {
+            return Exec::Other;
+        };
+        let exec = replies.pop();
+        let queued_ok = replies
+            .iter()
+            .skip(3)
+            .all(|reply| matches!(reply, Reply::Status(text) if text == "QUEUED"));
+        return match exec {
+            Some(Reply::Array(ran)) => {
+                if !queued_ok || replies.len() != 3 + commands.len() {
+                    world.borrow_mut().violation(
+                        now_ms(),
+                        format!("EXEC ran although its queue answered {replies:?}"),
+                    );
+                }
+                Exec::Ran(ran)
+            }
+            Some(Reply::NilArray | Reply::Nil) => Exec::Aborted,
+            _ => Exec::Other,
+        };
+    }
+    let call = async {
+        let mut node = match net::connect(&node_addr(target)).await {
+            Ok(node) => node,
+            Err(_) => return Exec::Other,
+        };
+        let keys = pb::KeyVersionsRequest {
+            keys: vec![key.as_bytes().to_vec()],
+        };
+        let watch = match net::classify(node.key_versions(net::timed(keys, CALL_TIMEOUT)).await) {
+            Answer::Ok(versions) => versions.keys,
+            _ => return Exec::Other,
+        };
+        let request = pb::TransactionRequest {
+            commands: queued
+                .into_iter()
+                .map(|args| pb::ExecuteRequest { args, read: None })
+                .collect(),
+            watch,
+        };
+        match net::classify(node.transaction(net::timed(request, CALL_TIMEOUT)).await) {
+            Answer::Ok(response) if response.aborted => Exec::Aborted,
+            Answer::Ok(response) => {
+                Exec::Ran(response.replies.into_iter().map(net::reply_of).collect())
+            }
+            _ => Exec::Other,
+        }
+    };
+    let what = format!("Transaction on n{target}");
+    timed_call(world, what, CALL_TIMEOUT * 2, call)
+        .await
+        .unwrap_or(Exec::Other)
+}
+
 /// A Redis protocol reply, classified as gRPC's status codes classify a call
 /// (`net::classify`): an error that says the command may have run is an unknown outcome.
 pub(crate) fn answer_of(reply: Reply) -> Answer<Reply> {

@@ -1,18 +1,19 @@
 //! Redis 8's stream commands on stream `r8` and group `g8`, for the seeds that ask for them
 //! (`Config::redis8`): IDMP and IDMPAUTO appends, XCFGSET, reads with CLAIM, XNACK (with and
 //! without FORCE), XACKDEL and XDELEX with each reference policy, trims with a policy, and
-//! MULTI/EXEC through gRPC's Transaction. Their answers are not modelled: what is checked is
-//! what every seed checks of every key (replicas byte-identical, the engine's invariants on
-//! every node, deadlines), under the same faults.
+//! transactions of them under WATCH (MULTI/EXEC on one Redis connection, or gRPC's
+//! KeyVersions and Transaction). Their answers are not modelled: what is checked is what every
+//! seed checks of every key (replicas byte-identical, the engine's invariants on every node,
+//! deadlines), under the same faults, plus that EXEC answers one reply per queued command.
 
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Duration;
 
-use super::{draw, execute};
+use super::{draw, execute, transaction, Exec};
 use crate::check;
 use crate::net::Answer;
-use crate::world::World;
+use crate::world::{now_ms, start_node, World};
 
 const KEY: &str = "r8";
 const GROUP: &str = "g8";
@@ -55,7 +56,7 @@ pub(crate) async fn redis8(world: &Rc<RefCell<World>>, nodes: u64) {
         let value = n.to_string();
         let consumer = format!("c{}", n % 3);
         let policy = POLICIES[draw(world, 3) as usize];
-        match draw(world, 9) {
+        match draw(world, 10) {
             // Repeated iids answer the first ID and append nothing, on every replica.
             0 => {
                 let args = ["XADD", KEY, "IDMP", "p1", &iid, "*", "n", &value];
@@ -137,6 +138,38 @@ pub(crate) async fn redis8(world: &Rc<RefCell<World>>, nodes: u64) {
                     "8",
                 ];
                 run(world, CLIENT, nodes, &args).await;
+            }
+            8 => {
+                let ids = some_ids(world, CLIENT, nodes, 2).await;
+                let mut commands = vec![
+                    vec![
+                        "XADD".to_owned(),
+                        KEY.to_owned(),
+                        "*".to_owned(),
+                        "t".to_owned(),
+                        value,
+                    ],
+                    vec!["XLEN".to_owned(), KEY.to_owned()],
+                ];
+                if let Some(id) = ids.first() {
+                    let nack = ["XNACK", KEY, GROUP, "SILENT", "IDS", "1", id, "FORCE"];
+                    commands.push(nack.iter().map(|a| a.to_string()).collect());
+                    let ackdel = ["XACKDEL", KEY, GROUP, policy, "IDS", "1", id];
+                    commands.push(ackdel.iter().map(|a| a.to_string()).collect());
+                }
+                let target = start_node(world, CLIENT, nodes);
+                match transaction(world, target, KEY, &commands).await {
+                    Exec::Ran(replies) if replies.len() != commands.len() => {
+                        let what = format!(
+                            "EXEC of {} commands answered {} replies",
+                            commands.len(),
+                            replies.len()
+                        );
+                        world.borrow_mut().violation(now_ms(), what);
+                    }
+                    Exec::Ran(_) => world.borrow_mut().redis8_transactions += 1,
+                    Exec::Aborted | Exec::Other => {}
+                }
             }
             _ => {
                 let ids = some_ids(world, CLIENT, nodes, 1).await;
