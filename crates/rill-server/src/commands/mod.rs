@@ -30,7 +30,7 @@ use rill_core::{Command, Reply};
 pub use client::{ClientControl, ClientEntry, Signal};
 pub use info::ServerInfo;
 use table::COMMANDS;
-pub use transaction::{Answer, Multi, PendingExec, WATCHED_KEYS_MAX};
+pub use transaction::{too_large, Answer, Multi, PendingExec, WATCHED_KEYS_MAX};
 
 use crate::resp::Protocol;
 

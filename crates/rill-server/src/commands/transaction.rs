@@ -107,13 +107,17 @@ pub(super) fn queue(client: &mut ClientState, argv: &[Vec<u8>], info: &ServerInf
     let bytes_max = info.config.proposer.batch_bytes_max;
     if multi.bytes + bytes > bytes_max {
         multi.aborted = true;
-        return Reply::err(format!(
-            "ERR the transaction would exceed {bytes_max} bytes (batch_bytes_max)"
-        ));
+        return Reply::err(too_large(bytes_max));
     }
     multi.bytes += bytes;
     multi.items.push(item);
     Reply::Status("QUEUED".to_owned())
+}
+
+/// The refusal of a transaction larger than one log entry may be (MULTI's queue and gRPC's
+/// `Transaction` both check it).
+pub fn too_large(bytes_max: usize) -> String {
+    format!("ERR the transaction would exceed {bytes_max} bytes (batch_bytes_max)")
 }
 
 fn argv_bytes(argv: &[Vec<u8>]) -> usize {

@@ -8,7 +8,7 @@ use tonic::Status;
 
 use super::streams::value_of;
 use super::{parse_args, Service};
-use crate::commands::WATCHED_KEYS_MAX;
+use crate::commands::{too_large, WATCHED_KEYS_MAX};
 
 impl Service {
     pub(super) async fn run_transaction(
@@ -16,9 +16,7 @@ impl Service {
         request: pb::TransactionRequest,
     ) -> Result<pb::TransactionResponse, Status> {
         if request.watch.len() > WATCHED_KEYS_MAX {
-            return Err(Status::invalid_argument(format!(
-                "ERR a transaction may watch at most {WATCHED_KEYS_MAX} keys"
-            )));
+            return Err(too_many_watched());
         }
         // Any command that does not parse refuses the whole transaction (Redis: EXECABORT).
         let commands = request
@@ -29,9 +27,7 @@ impl Service {
         let bytes_max = self.shared()?.info.config.proposer.batch_bytes_max;
         let bytes: usize = commands.iter().map(Command::size_bytes).sum();
         if bytes > bytes_max {
-            return Err(Status::invalid_argument(format!(
-                "ERR the transaction would exceed {bytes_max} bytes (batch_bytes_max)"
-            )));
+            return Err(Status::invalid_argument(too_large(bytes_max)));
         }
         let watched = request
             .watch
@@ -61,9 +57,7 @@ impl Service {
         request: pb::KeyVersionsRequest,
     ) -> Result<pb::KeyVersionsResponse, Status> {
         if request.keys.len() > WATCHED_KEYS_MAX {
-            return Err(Status::invalid_argument(format!(
-                "ERR a transaction may watch at most {WATCHED_KEYS_MAX} keys"
-            )));
+            return Err(too_many_watched());
         }
         let keys = request.keys;
         let reply = self
@@ -85,4 +79,10 @@ impl Service {
             .collect();
         Ok(pb::KeyVersionsResponse { keys })
     }
+}
+
+fn too_many_watched() -> Status {
+    Status::invalid_argument(format!(
+        "ERR a transaction may watch at most {WATCHED_KEYS_MAX} keys"
+    ))
 }
