@@ -9,7 +9,7 @@
 # With no argument: stream_bench (XADD from 1 and 50 clients, then XREADGROUP COUNT 10 + XACK
 # from as many consumers) and redis-benchmark XADD with and without pipelining, each against the
 # leader, a follower and Redis, BENCH_RUNS times (default 3); then a table of the medians with
-# Rill/Redis ratios, and what the three nodes did while the leader served each workload:
+# Rill/Redis ratios (the last row: reads, XRANGE, after the XADDs), and what the three nodes did while the leader served each workload:
 # core-µs per applied command summed over the nodes (CPU time from /proc), commands per log
 # entry and fsyncs per second per node (INFO persistence counters). `workqueue` and `history` run that
 # mode of stream_bench (issue 13: does the store slow down with history?) against the leader and
@@ -152,6 +152,14 @@ for run in $(seq 1 "$runs"); do
       [ "$name" = leader ] && node_stats "rb$pipeline" "$before" "$(readings)"
     done
   done
+  # Linearizable reads: on the leader's lease (a follower forwards them to the leader).
+  for target in "${targets[@]}"; do
+    name=${target%%:*}; port=${target##*:}
+    out=$(redis-benchmark -p "$port" -n 100000 -c 50 -q XRANGE bench - + COUNT 10 \
+      | tr '\r' '\n' | grep -v '^$' | tail -1)
+    echo "redis-benchmark -c 50 XRANGE COUNT 10, $name: ${out#*: }"
+    record "range" "$name" "$(echo "$out" | rate_of 'requests per second' 'requests')"
+  done
 done
 
 median() { sort -g "$1" | awk '{ v[NR] = $1 } END { if (NR == 0) print "-"; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
@@ -165,7 +173,8 @@ for row in "xadd1|stream_bench XADD, 1 client (ops/s)" \
            "rb1|redis-benchmark -c 50 XADD (req/s)" \
            "rb16|redis-benchmark -c 50 -P 16 XADD (req/s)" \
            "group1|XREADGROUP COUNT 10 + XACK, 1 (entries/s)" \
-           "group50|XREADGROUP COUNT 10 + XACK, 50 (entries/s)"; do
+           "group50|XREADGROUP COUNT 10 + XACK, 50 (entries/s)" \
+           "range|redis-benchmark -c 50 XRANGE COUNT 10 (req/s)"; do
   key=${row%%|*}; label=${row#*|}
   l=$(cell "$key" leader); f=$(cell "$key" follower); r=$(cell "$key" redis)
   printf '%-46s %12.0f %12.0f %12.0f %8s %8s\n' "$label" "$l" "$f" "$r" "$(ratio "$l" "$r")" "$(ratio "$f" "$r")"

@@ -33,6 +33,11 @@ pub struct RaftConfig {
     /// Largest snapshot a node accepts from its leader: a snapshot being received is held in
     /// memory until it is installed. Must be the same on every node.
     pub snapshot_bytes_max: u64,
+    /// How long after sending an AppendEntries that a majority of the other voters accepted
+    /// the leader serves linearizable reads without asking a quorum (`crate::lease`); 0: never.
+    /// `None`: two thirds of `election_timeout_ms_max`, the lease a follower grants. Must be
+    /// below that: the margin is what the nodes' clock rates may differ by.
+    pub read_lease_ms: Option<u64>,
 }
 
 impl Default for RaftConfig {
@@ -53,17 +58,32 @@ impl Default for RaftConfig {
             entries_per_append_max: 300,
             snapshot_chunk_bytes_max: 3 << 20,
             snapshot_bytes_max: 8 << 30,
+            read_lease_ms: None,
         }
     }
 }
 
 impl RaftConfig {
+    /// The read lease in milliseconds (see `read_lease_ms`).
+    pub fn read_lease_ms(&self) -> u64 {
+        self.read_lease_ms
+            .unwrap_or(self.election_timeout_ms_max * 2 / 3)
+    }
+
     /// openraft's `Config` for these settings, or why they do not make sense.
     pub fn to_openraft(&self) -> Result<Config, Error> {
         if self.heartbeat_ms == 0 || self.heartbeat_ms * 2 >= self.election_timeout_ms_min {
             return Err(Error::Config(format!(
                 "heartbeat_ms ({}) must be above 0 and under half of election_timeout_ms_min ({})",
                 self.heartbeat_ms, self.election_timeout_ms_min
+            )));
+        }
+        if self.read_lease_ms() >= self.election_timeout_ms_max {
+            return Err(Error::Config(format!(
+                "read_lease_ms ({}) must be under election_timeout_ms_max ({}), the lease a \
+                 follower grants its leader",
+                self.read_lease_ms(),
+                self.election_timeout_ms_max
             )));
         }
         let snapshot_policy = match self.snapshot_entries_since_last {
@@ -123,5 +143,11 @@ mod tests {
         };
         let config = manual_snapshots.to_openraft().expect("valid");
         assert_eq!(config.snapshot_policy, SnapshotPolicy::Never);
+        let long_lease = RaftConfig {
+            read_lease_ms: Some(300),
+            ..RaftConfig::default()
+        };
+        assert!(long_lease.to_openraft().is_err(), "as long as a follower's");
+        assert_eq!(RaftConfig::default().read_lease_ms(), 200);
     }
 }

@@ -25,6 +25,7 @@ mod contact;
 mod error;
 mod hot_log;
 mod identity;
+mod lease;
 mod log_store;
 mod network;
 mod node;

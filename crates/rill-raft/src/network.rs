@@ -35,6 +35,7 @@ use crate::codec::{decode, encode_after};
 use crate::contact::LeaderContact;
 use crate::error::Error;
 use crate::identity::Strangers;
+use crate::lease::Lease;
 use crate::node::RaftNode;
 use crate::types::{NodeId, Peer, Raft, TypeConfig};
 
@@ -95,6 +96,7 @@ pub trait Transport: Clone + Send + Sync + 'static {
 pub struct Network<T> {
     transport: T,
     strangers: Strangers,
+    lease: Lease,
 }
 
 impl<T: Transport> Network<T> {
@@ -102,12 +104,18 @@ impl<T: Transport> Network<T> {
         Network {
             transport,
             strangers: Strangers::default(),
+            lease: Lease::default(),
         }
     }
 
     /// Members that answered with another incarnation than the membership names.
     pub(crate) fn strangers(&self) -> Strangers {
         self.strangers.clone()
+    }
+
+    /// Which AppendEntries the peers accepted, and when they were sent.
+    pub(crate) fn lease(&self) -> Lease {
+        self.lease.clone()
     }
 }
 
@@ -116,6 +124,7 @@ pub struct PeerClient<T> {
     target: NodeId,
     peer: Peer,
     strangers: Strangers,
+    lease: Lease,
 }
 
 impl<T: Transport> RaftNetworkFactory<TypeConfig> for Network<T> {
@@ -127,6 +136,7 @@ impl<T: Transport> RaftNetworkFactory<TypeConfig> for Network<T> {
             target,
             peer: peer.clone(),
             strangers: self.strangers.clone(),
+            lease: self.lease.clone(),
         }
     }
 }
@@ -241,8 +251,18 @@ impl<T: Transport> RaftNetwork<TypeConfig> for PeerClient<T> {
         option: RPCOption,
     ) -> Result<AppendEntriesResponse<NodeId>, RPCError<NodeId, Peer, RaftError<NodeId>>> {
         let entries = rpc.entries.len();
-        self.call(RpcKind::AppendEntries, &rpc, entries, &option)
-            .await
+        let (vote, sent) = (rpc.vote, tokio::time::Instant::now());
+        let answer = self
+            .call(RpcKind::AppendEntries, &rpc, entries, &option)
+            .await;
+        // The target accepted the vote, so refuses to vote for another leader for a lease
+        // from now on (`crate::lease`). A conflict accepts it too, but is not counted.
+        if let Ok(AppendEntriesResponse::Success | AppendEntriesResponse::PartialSuccess(_)) =
+            &answer
+        {
+            self.lease.acked(self.target, vote, sent);
+        }
+        answer
     }
 
     async fn install_snapshot(

@@ -30,6 +30,7 @@ use crate::config::RaftConfig;
 use crate::contact::LeaderContact;
 use crate::error::Error;
 use crate::identity;
+use crate::lease::Lease;
 use crate::log_store::{BytesTrigger, LogStore, StorageIo};
 use crate::network::{Network, SnapshotReceipt, Transport};
 use crate::proposer::{propose, EarlyReplies, Proposal, ProposerLimits};
@@ -104,6 +105,10 @@ pub struct Status {
     pub applied_commands: u64,
     /// Fsynced writes of the store since this node started (log appends, votes, truncations).
     pub synced_writes: u64,
+    /// Read barriers this node passed on its lease (`crate::lease`), and those that asked a
+    /// quorum, since it started.
+    pub lease_reads: u64,
+    pub quorum_reads: u64,
 }
 
 impl Status {
@@ -151,6 +156,12 @@ pub struct RaftNode {
     leader_contact: LeaderContact,
     /// How long a read barrier may wait for a quorum's confirmation.
     read_barrier_timeout: Duration,
+    /// Which AppendEntries the peers accepted, and how long after sending one this node may
+    /// serve reads on it (zero: never; `RaftConfig::read_lease_ms`).
+    lease: Lease,
+    read_lease: Duration,
+    lease_reads: AtomicU64,
+    quorum_reads: AtomicU64,
     storage_io: StorageIo,
     bugs: Bugs,
     /// The vote's term and the last log index this node's store held when it started, until
@@ -247,6 +258,7 @@ impl RaftNode {
             snapshot_requests = Some(rx);
         }
         let snapshot_receipt = SnapshotReceipt::new(config.snapshot_bytes_max);
+        let read_lease = Duration::from_millis(config.read_lease_ms());
         let config = Arc::new(config.to_openraft()?);
         let read_barrier_timeout = Duration::from_millis(2 * config.election_timeout_max);
         let startup_term = match db.log_meta_get(LogMeta::Vote)? {
@@ -261,6 +273,7 @@ impl RaftNode {
         let startup_last_log = db.log_last()?.map(|(index, _)| (startup_term, index));
         let incarnation = identity::load_or_create(&db, options.fresh_incarnation)?;
         let strangers = network.strangers();
+        let lease = network.lease();
         let raft = Raft::new(id, config, network, log_store, state_machine).await?;
         let forget_task = AbortOnDrop(tokio::spawn(identity::forget_replaced(
             raft.clone(),
@@ -284,6 +297,10 @@ impl RaftNode {
             snapshot_receipt,
             leader_contact: LeaderContact::default(),
             read_barrier_timeout,
+            lease,
+            read_lease,
+            lease_reads: AtomicU64::new(0),
+            quorum_reads: AtomicU64::new(0),
             storage_io,
             bugs,
             startup_last_log: Mutex::new(startup_last_log),
@@ -371,13 +388,18 @@ impl RaftNode {
     }
 
     /// Returns once this node's state machine holds every write acknowledged before the call,
-    /// having confirmed with a quorum that it is still the leader (Raft's read index). A read
-    /// run after this is linearizable.
+    /// having confirmed that it is still the leader: on its lease (`crate::lease`), else with a
+    /// quorum (Raft's read index). A read run after this is linearizable.
     pub async fn read_barrier(&self) -> Result<(), NodeError> {
         if self.bugs.serve_reads_without_read_index && self.is_leader() {
             return Ok(());
         }
         let deadline = tokio::time::Instant::now() + self.read_barrier_timeout;
+        if let Some(applied) = self.leased_read_index() {
+            self.lease_reads.fetch_add(1, Ordering::Relaxed);
+            return self.after_restart(Some(applied), deadline).await;
+        }
+        self.quorum_reads.fetch_add(1, Ordering::Relaxed);
         let confirmed = tokio::time::timeout_at(deadline, self.raft.ensure_linearizable());
         let Ok(confirmed) = confirmed.await else {
             return Err(NodeError::NoQuorum);
@@ -394,6 +416,43 @@ impl RaftNode {
             }
             Err(RaftError::Fatal(_)) => Err(NodeError::ShuttingDown),
         }
+    }
+
+    /// The read index a lease gives, if it holds: this node leads with vote `V`, a majority of
+    /// the other voters (of a membership that is not joint) accepted AppendEntries carrying
+    /// `V` sent within the lease, and the state machine has applied an entry of `V`'s term.
+    /// That entry follows everything a previous leader committed, and this leader answers a
+    /// write only once it applied it, so what is applied is the read index.
+    pub(crate) fn leased_read_index(&self) -> Option<LogId> {
+        if self.read_lease.is_zero() {
+            return None;
+        }
+        let metrics = self.raft.metrics();
+        let metrics = metrics.borrow();
+        let vote = metrics.vote;
+        if metrics.state != ServerState::Leader || vote.leader_id().voted_for() != Some(self.id) {
+            return None;
+        }
+        let applied = metrics.last_applied?;
+        if !vote.is_committed() || applied.leader_id != *vote.leader_id() {
+            return None;
+        }
+        let [voters] = metrics
+            .membership_config
+            .membership()
+            .get_joint_config()
+            .as_slice()
+        else {
+            return None;
+        };
+        let budget = if self.bugs.lease_never_expires {
+            Duration::MAX
+        } else {
+            self.read_lease
+        };
+        self.lease
+            .holds(self.id, &vote, voters, budget)
+            .then_some(applied)
     }
 
     /// A leader that restarts without losing its leadership knows only the committed index
@@ -599,6 +658,8 @@ impl RaftNode {
             replication_lag,
             applied_commands: self.applied_commands.load(Ordering::Relaxed),
             synced_writes: self.db.synced_writes(),
+            lease_reads: self.lease_reads.load(Ordering::Relaxed),
+            quorum_reads: self.quorum_reads.load(Ordering::Relaxed),
         }
     }
 

@@ -405,6 +405,8 @@ mod tests {
             replication_lag: Default::default(),
             applied_commands: 0,
             synced_writes: 0,
+            lease_reads: 0,
+            quorum_reads: 0,
         }
     }
 

@@ -109,6 +109,11 @@ struct Args {
     election_timeout_ms_min: Option<u64>,
     #[arg(long, env = "RILL_ELECTION_TIMEOUT_MS_MAX")]
     election_timeout_ms_max: Option<u64>,
+    /// How long the leader serves reads on a majority's acknowledgement of its heartbeat
+    /// before asking a quorum again; below the maximum election timeout (default: two thirds
+    /// of it; 0: a quorum round per read).
+    #[arg(long, env = "RILL_READ_LEASE_MS")]
+    read_lease_ms: Option<u64>,
     /// Build a snapshot after this many applied log entries (0: only when asked).
     #[arg(long, env = "RILL_SNAPSHOT_ENTRIES")]
     snapshot_entries: Option<u64>,
@@ -153,6 +158,7 @@ struct File {
     heartbeat_ms: Option<u64>,
     election_timeout_ms_min: Option<u64>,
     election_timeout_ms_max: Option<u64>,
+    read_lease_ms: Option<u64>,
     snapshot_entries: Option<u64>,
     connections_max: Option<usize>,
     proposals_in_flight: Option<usize>,
@@ -319,6 +325,9 @@ fn load(args: Args) -> Result<ServerConfig, String> {
     {
         raft.election_timeout_ms_max = ms;
     }
+    if let Some(ms) = args.read_lease_ms.or(file.read_lease_ms) {
+        raft.read_lease_ms = Some(ms);
+    }
     if let Some(entries) = args.snapshot_entries.or(file.snapshot_entries) {
         raft.snapshot_entries_since_last = entries;
     }
@@ -467,6 +476,10 @@ mod tests {
             parse(&["--heartbeat-ms", "900"]).is_err(),
             "heartbeat over half the election timeout"
         );
+        assert!(
+            parse(&["--read-lease-ms", "300"]).is_err(),
+            "a read lease as long as a follower's"
+        );
     }
 
     #[test]
@@ -484,6 +497,7 @@ fsync = false
 heartbeat_ms = 50
 election_timeout_ms_min = 300
 election_timeout_ms_max = 600
+read_lease_ms = 350
 
 [[members]]
 id = 3
@@ -500,6 +514,7 @@ redis = "10.0.0.3:6003"
         );
         assert!(!config.fsync);
         assert_eq!(config.raft.heartbeat_ms, 50);
+        assert_eq!(config.raft.read_lease_ms(), 350);
         assert_eq!(config.members[0].grpc, "10.0.0.3:7003");
         let config = parse(&["--config", file, "--port", "6100"]).expect("valid");
         assert_eq!(config.port, 6100, "a flag beats the file");

@@ -12,7 +12,7 @@ async fn three_nodes() -> Cluster {
     three_nodes_with(test_config()).await
 }
 
-async fn three_nodes_with(config: crate::RaftConfig) -> Cluster {
+pub(super) async fn three_nodes_with(config: crate::RaftConfig) -> Cluster {
     let mut cluster = Cluster::new(config);
     for id in 1..=3 {
         cluster.start(id).await;

@@ -4,6 +4,7 @@
 
 mod bounds;
 mod cluster;
+mod lease;
 mod state_machine;
 mod suite;
 

@@ -147,6 +147,8 @@ pub(super) fn info_text(args: &[Vec<u8>], info: &ServerInfo) -> String {
                 status.applied_commands
             ));
             text.push_str(&format!("rill_synced_writes:{}\r\n", status.synced_writes));
+            text.push_str(&format!("rill_lease_reads:{}\r\n", status.lease_reads));
+            text.push_str(&format!("rill_quorum_reads:{}\r\n", status.quorum_reads));
         }
         text.push_str("\r\n");
     }

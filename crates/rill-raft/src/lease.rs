@@ -1,0 +1,124 @@
+//! The leader's read lease: linearizable reads without a quorum round per read.
+//!
+//! A follower that accepts an AppendEntries (a heartbeat or entries) from the leader refuses
+//! every vote request for openraft's leader lease after it (`leader_lease`, the maximum
+//! election timeout; a restarted follower counts it from its start). So once a majority of the
+//! voters, not counting the leader itself, accepted AppendEntries the leader sent at `t` or
+//! later, no other leader can be elected before `t + leader_lease` on their clocks: every
+//! election needs a vote from one of them. Until `t + budget` on the leader's clock, with
+//! `budget` (`RaftConfig::read_lease_ms`) below `leader_lease`, the leader is the only one, and
+//! a read on a state machine that holds every entry up to the leader's first of its term (all a
+//! previous leader acknowledged) and every write this leader answered is linearizable.
+//!
+//! The clock assumption: the nodes' monotonic clocks measure `budget` on the leader as no
+//! longer than `leader_lease` on a follower, so rates within `leader_lease / budget` (1.5 by
+//! default) of each other. Wall-clock jumps do not matter; a node paused (a VM stalled, a
+//! process stopped) between taking `now` and serving a read does, as for every lease.
+//!
+//! ```text
+//!  leader ── AppendEntries (vote V, sent at t) ──▶ follower: refuses votes until ≥ t + lease
+//!         ◀── Success / PartialSuccess ───────────          Lease::acked(follower, V, t)
+//!  read: Lease::holds(V, voters) ── a majority of the other voters acked V within budget?
+//! ```
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::types::{NodeId, Vote};
+
+/// Per voter, the latest send time of an AppendEntries it accepted, with the vote it carried.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Lease {
+    acks: Arc<Mutex<HashMap<NodeId, (Vote, Instant)>>>,
+}
+
+impl Lease {
+    /// `target` accepted an AppendEntries carrying `vote` that was sent at `sent`.
+    pub(crate) fn acked(&self, target: NodeId, vote: Vote, sent: Instant) {
+        let mut acks = self.acks.lock().unwrap_or_else(PoisonError::into_inner);
+        let newer = match acks.get(&target) {
+            Some((known, at)) => vote != *known || sent > *at,
+            None => true,
+        };
+        if newer {
+            acks.insert(target, (vote, sent));
+        }
+    }
+
+    /// Whether a majority of `voters`, not counting `me`, accepted AppendEntries carrying
+    /// `vote` that were sent less than `budget` ago.
+    pub(crate) fn holds(
+        &self,
+        me: NodeId,
+        vote: &Vote,
+        voters: &BTreeSet<NodeId>,
+        budget: Duration,
+    ) -> bool {
+        let now = Instant::now();
+        let acks = self.acks.lock().unwrap_or_else(PoisonError::into_inner);
+        let fresh = voters
+            .iter()
+            .filter(|id| **id != me)
+            .filter(|id| {
+                acks.get(id).is_some_and(|(acked, sent)| {
+                    acked == vote && now.duration_since(*sent) < budget
+                })
+            })
+            .count();
+        fresh > voters.len() / 2
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn committed(term: u64, leader: NodeId) -> Vote {
+        Vote::new_committed(term, leader)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_lease_needs_a_majority_of_the_others_acking_the_same_vote_within_budget() {
+        let lease = Lease::default();
+        let vote = committed(3, 1);
+        let budget = Duration::from_millis(200);
+        let three: BTreeSet<NodeId> = [1, 2, 3].into();
+        assert!(!lease.holds(1, &vote, &three, budget), "no acks yet");
+        lease.acked(2, vote, Instant::now());
+        assert!(
+            !lease.holds(1, &vote, &three, budget),
+            "the leader itself does not count: one follower of three is not a majority"
+        );
+        lease.acked(3, vote, Instant::now());
+        assert!(lease.holds(1, &vote, &three, budget));
+        assert!(
+            !lease.holds(1, &committed(4, 1), &three, budget),
+            "another vote"
+        );
+        let five: BTreeSet<NodeId> = [1, 2, 3, 4, 5].into();
+        assert!(!lease.holds(1, &vote, &five, budget), "2 of 5 voters");
+
+        tokio::time::advance(Duration::from_millis(150)).await;
+        lease.acked(2, vote, Instant::now());
+        tokio::time::advance(Duration::from_millis(60)).await;
+        assert!(
+            !lease.holds(1, &vote, &three, budget),
+            "node 3's ack was sent 210 ms ago"
+        );
+        lease.acked(3, vote, Instant::now() - Duration::from_millis(300));
+        assert!(
+            !lease.holds(1, &vote, &three, budget),
+            "an older send time does not replace a newer one, nor extend it"
+        );
+        lease.acked(3, vote, Instant::now());
+        assert!(lease.holds(1, &vote, &three, budget));
+        lease.acked(3, committed(5, 2), Instant::now());
+        assert!(
+            !lease.holds(1, &vote, &three, budget),
+            "node 3 now follows another leader"
+        );
+    }
+}
