@@ -11,9 +11,6 @@ pub struct Bugs {
     /// A leader serves reads from its own state without confirming with a quorum that it
     /// still leads (no read index): a deposed leader answers stale reads.
     pub serve_reads_without_read_index: bool,
-    /// A leader's read lease never runs out: once a majority of the other voters accepted an
-    /// AppendEntries of its term, it serves reads on its own, also after it was deposed.
-    pub lease_never_expires: bool,
     /// Reads trust openraft's read index on a leader that restarted without losing its
     /// leadership (Rill's fix switched off: see `RaftNode::read_barrier`).
     pub read_index_ignores_restart: bool,

@@ -445,13 +445,8 @@ impl RaftNode {
         else {
             return None;
         };
-        let budget = if self.bugs.lease_never_expires {
-            Duration::MAX
-        } else {
-            self.read_lease
-        };
         self.lease
-            .holds(self.id, &vote, voters, budget)
+            .holds(self.id, &vote, voters, self.read_lease)
             .then_some(applied)
     }
 
