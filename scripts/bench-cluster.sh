@@ -8,8 +8,9 @@
 #
 # With no argument: stream_bench (XADD from 1 and 50 clients, then XREADGROUP COUNT 10 + XACK
 # from as many consumers) and redis-benchmark XADD with and without pipelining, each against the
-# leader, a follower and Redis, BENCH_RUNS times (default 3); then a table of the medians with
-# Rill/Redis ratios (the last row: reads, XRANGE, after the XADDs), and what the three nodes did while the leader served each workload:
+# leader, a follower and Redis, each run ending with XRANGE reads of what its XADDs wrote,
+# BENCH_RUNS times (default 3); then a table of the medians with Rill/Redis ratios, and what the three nodes did while
+# the leader served each workload:
 # core-µs per applied command summed over the nodes (CPU time from /proc), commands per log
 # entry and fsyncs per second per node (INFO persistence counters). `workqueue` and `history` run that
 # mode of stream_bench (issue 13: does the store slow down with history?) against the leader and
