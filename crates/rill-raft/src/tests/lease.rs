@@ -8,6 +8,16 @@ use super::cluster::three_nodes_with;
 use super::{add_entries, command, test_config, with_deadline, Cluster, WAIT};
 use crate::{NodeError, NodeId, RaftConfig};
 
+/// A three-node cluster with `config` and its leader, once the leader applied entries of its
+/// term and its heartbeats were acknowledged since.
+async fn settled(config: RaftConfig) -> (Cluster, NodeId) {
+    let cluster = three_nodes_with(config).await;
+    let leader = cluster.leader().await;
+    add_entries(&cluster, "s", 0..3).await;
+    tokio::time::sleep(Duration::from_millis(120)).await;
+    (cluster, leader)
+}
+
 /// Passes `count` read barriers on `id` and returns how many passed on its lease.
 async fn reads_on_lease(cluster: &Cluster, id: NodeId, count: u64) -> u64 {
     let before = cluster.node(id).status();
@@ -30,21 +40,14 @@ async fn reads_on_lease(cluster: &Cluster, id: NodeId, count: u64) -> u64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_healthy_leader_passes_reads_on_its_lease_and_without_one_asks_a_quorum() {
     with_deadline("lease_reads", async {
-        let cluster = three_nodes_with(test_config()).await;
-        let leader = cluster.leader().await;
-        // An entry of the leader's term applied, and heartbeats acknowledged since.
-        add_entries(&cluster, "s", 0..3).await;
-        tokio::time::sleep(Duration::from_millis(120)).await;
+        let (cluster, leader) = settled(test_config()).await;
         assert_eq!(reads_on_lease(&cluster, leader, 200).await, 200);
 
         let off = RaftConfig {
             read_lease_ms: Some(0),
             ..test_config()
         };
-        let cluster = three_nodes_with(off).await;
-        let leader = cluster.leader().await;
-        add_entries(&cluster, "s", 0..3).await;
-        tokio::time::sleep(Duration::from_millis(120)).await;
+        let (cluster, leader) = settled(off).await;
         assert_eq!(reads_on_lease(&cluster, leader, 20).await, 0);
     })
     .await;
@@ -53,10 +56,7 @@ async fn a_healthy_leader_passes_reads_on_its_lease_and_without_one_asks_a_quoru
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_cut_off_leader_loses_its_lease_before_another_node_is_elected() {
     with_deadline("lease_runs_out", async {
-        let cluster = three_nodes_with(test_config()).await;
-        let old = cluster.leader().await;
-        add_entries(&cluster, "s", 0..3).await;
-        tokio::time::sleep(Duration::from_millis(120)).await;
+        let (cluster, old) = settled(test_config()).await;
         assert!(cluster.node(old).leased_read_index().is_some(), "no lease");
         let others: Vec<NodeId> = (1..=3).filter(|&id| id != old).collect();
         cluster.router.isolate(old, &others);
