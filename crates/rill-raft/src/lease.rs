@@ -22,22 +22,54 @@
 //! ```
 
 use std::collections::{BTreeSet, HashMap};
+use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use tokio::time::Instant;
-
 use crate::types::{NodeId, Vote};
 
+/// A monotonic clock: the time since a fixed point of this process, never going back. The
+/// lease measures with it; the simulator gives each node its simulated time, so a seed's
+/// lease decisions are the same from run to run.
+pub type MonotonicClock = Arc<dyn Fn() -> Duration + Send + Sync>;
+
 /// Per voter, the latest send time of an AppendEntries it accepted, with the vote it carried.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone)]
 pub(crate) struct Lease {
-    acks: Arc<Mutex<HashMap<NodeId, (Vote, Instant)>>>,
+    acks: Arc<Mutex<HashMap<NodeId, (Vote, Duration)>>>,
+    clock: MonotonicClock,
+}
+
+impl Default for Lease {
+    /// A lease on tokio's clock (paused and advanced by hand in tests).
+    fn default() -> Lease {
+        let start = tokio::time::Instant::now();
+        Lease::with_clock(Arc::new(move || start.elapsed()))
+    }
+}
+
+impl fmt::Debug for Lease {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Lease").field("acks", &self.acks).finish()
+    }
 }
 
 impl Lease {
-    /// `target` accepted an AppendEntries carrying `vote` that was sent at `sent`.
-    pub(crate) fn acked(&self, target: NodeId, vote: Vote, sent: Instant) {
+    pub(crate) fn with_clock(clock: MonotonicClock) -> Lease {
+        Lease {
+            acks: Arc::default(),
+            clock,
+        }
+    }
+
+    /// The time to record as an AppendEntries' send time: take it before sending.
+    pub(crate) fn now(&self) -> Duration {
+        (self.clock)()
+    }
+
+    /// `target` accepted an AppendEntries carrying `vote` that was sent at `sent` (from
+    /// [`Lease::now`]).
+    pub(crate) fn acked(&self, target: NodeId, vote: Vote, sent: Duration) {
         let mut acks = self.acks.lock().unwrap_or_else(PoisonError::into_inner);
         let newer = match acks.get(&target) {
             Some((known, at)) => vote != *known || sent > *at,
@@ -57,14 +89,14 @@ impl Lease {
         voters: &BTreeSet<NodeId>,
         budget: Duration,
     ) -> bool {
-        let now = Instant::now();
+        let now = self.now();
         let acks = self.acks.lock().unwrap_or_else(PoisonError::into_inner);
         let fresh = voters
             .iter()
             .filter(|id| **id != me)
             .filter(|id| {
                 acks.get(id).is_some_and(|(acked, sent)| {
-                    acked == vote && now.duration_since(*sent) < budget
+                    acked == vote && now.saturating_sub(*sent) < budget
                 })
             })
             .count();
@@ -74,25 +106,32 @@ impl Lease {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::atomic::{AtomicU64, Ordering};
+
     use super::*;
 
     fn committed(term: u64, leader: NodeId) -> Vote {
         Vote::new_committed(term, leader)
     }
 
-    #[tokio::test(start_paused = true)]
-    async fn a_lease_needs_a_majority_of_the_others_acking_the_same_vote_within_budget() {
-        let lease = Lease::default();
+    #[test]
+    fn a_lease_needs_a_majority_of_the_others_acking_the_same_vote_within_budget() {
+        let ms = Arc::new(AtomicU64::new(1_000));
+        let clock = Arc::clone(&ms);
+        let lease = Lease::with_clock(Arc::new(move || {
+            Duration::from_millis(clock.load(Ordering::SeqCst))
+        }));
+        let advance = |by: u64| ms.fetch_add(by, Ordering::SeqCst);
         let vote = committed(3, 1);
         let budget = Duration::from_millis(200);
         let three: BTreeSet<NodeId> = [1, 2, 3].into();
         assert!(!lease.holds(1, &vote, &three, budget), "no acks yet");
-        lease.acked(2, vote, Instant::now());
+        lease.acked(2, vote, lease.now());
         assert!(
             !lease.holds(1, &vote, &three, budget),
             "the leader itself does not count: one follower of three is not a majority"
         );
-        lease.acked(3, vote, Instant::now());
+        lease.acked(3, vote, lease.now());
         assert!(lease.holds(1, &vote, &three, budget));
         assert!(
             !lease.holds(1, &committed(4, 1), &three, budget),
@@ -101,21 +140,30 @@ mod tests {
         let five: BTreeSet<NodeId> = [1, 2, 3, 4, 5].into();
         assert!(!lease.holds(1, &vote, &five, budget), "2 of 5 voters");
 
-        tokio::time::advance(Duration::from_millis(150)).await;
-        lease.acked(2, vote, Instant::now());
-        tokio::time::advance(Duration::from_millis(60)).await;
+        advance(150);
+        lease.acked(2, vote, lease.now());
+        advance(50);
         assert!(
             !lease.holds(1, &vote, &three, budget),
-            "node 3's ack was sent 210 ms ago"
+            "node 3's ack was sent 200 ms ago: the budget is exclusive"
         );
-        lease.acked(3, vote, Instant::now() - Duration::from_millis(300));
+        lease.acked(3, vote, lease.now() - Duration::from_millis(300));
         assert!(
             !lease.holds(1, &vote, &three, budget),
             "an older send time does not replace a newer one, nor extend it"
         );
-        lease.acked(3, vote, Instant::now());
+        lease.acked(3, vote, lease.now());
         assert!(lease.holds(1, &vote, &three, budget));
-        lease.acked(3, committed(5, 2), Instant::now());
+        advance(149);
+        assert!(
+            lease.holds(1, &vote, &three, budget),
+            "node 2's ack was sent 199 ms ago"
+        );
+        advance(1);
+        assert!(!lease.holds(1, &vote, &three, budget), "and now 200 ms ago");
+        lease.acked(2, vote, lease.now());
+        assert!(lease.holds(1, &vote, &three, budget));
+        lease.acked(3, committed(5, 2), lease.now());
         assert!(
             !lease.holds(1, &vote, &three, budget),
             "node 3 now follows another leader"

@@ -41,6 +41,7 @@ mod tests;
 pub use bugs::Bugs;
 pub use config::RaftConfig;
 pub use error::Error;
+pub use lease::MonotonicClock;
 pub use log_store::{LogStore, StorageIo, StoredRaft};
 pub use network::{Network, RpcKind, SnapshotReceipt, Transport, TransportError, APPEND_BYTES_MAX};
 pub use node::{NodeError, NodeOptions, RaftNode, Role, Status};

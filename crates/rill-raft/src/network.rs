@@ -35,7 +35,7 @@ use crate::codec::{decode, encode_after};
 use crate::contact::LeaderContact;
 use crate::error::Error;
 use crate::identity::Strangers;
-use crate::lease::Lease;
+use crate::lease::{Lease, MonotonicClock};
 use crate::node::RaftNode;
 use crate::types::{NodeId, Peer, Raft, TypeConfig};
 
@@ -116,6 +116,12 @@ impl<T: Transport> Network<T> {
     /// Which AppendEntries the peers accepted, and when they were sent.
     pub(crate) fn lease(&self) -> Lease {
         self.lease.clone()
+    }
+
+    /// Measures the lease with `clock` instead of tokio's (before the node starts).
+    pub(crate) fn with_lease_clock(mut self, clock: MonotonicClock) -> Network<T> {
+        self.lease = Lease::with_clock(clock);
+        self
     }
 }
 
@@ -251,7 +257,7 @@ impl<T: Transport> RaftNetwork<TypeConfig> for PeerClient<T> {
         option: RPCOption,
     ) -> Result<AppendEntriesResponse<NodeId>, RPCError<NodeId, Peer, RaftError<NodeId>>> {
         let entries = rpc.entries.len();
-        let (vote, sent) = (rpc.vote, tokio::time::Instant::now());
+        let (vote, sent) = (rpc.vote, self.lease.now());
         let answer = self
             .call(RpcKind::AppendEntries, &rpc, entries, &option)
             .await;

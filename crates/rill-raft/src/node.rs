@@ -30,7 +30,7 @@ use crate::config::RaftConfig;
 use crate::contact::LeaderContact;
 use crate::error::Error;
 use crate::identity;
-use crate::lease::Lease;
+use crate::lease::{Lease, MonotonicClock};
 use crate::log_store::{BytesTrigger, LogStore, StorageIo};
 use crate::network::{Network, SnapshotReceipt, Transport};
 use crate::proposer::{propose, EarlyReplies, Proposal, ProposerLimits};
@@ -70,6 +70,8 @@ pub struct NodeOptions {
     pub listener: Option<Arc<dyn ApplyListener>>,
     /// The proposer's clock; `None`: the system clock.
     pub clock: Option<Clock>,
+    /// The read lease's clock (`crate::lease`); `None`: tokio's.
+    pub monotonic_clock: Option<MonotonicClock>,
     pub storage_io: StorageIo,
     /// Deliberate faults for the simulator; all off by default.
     pub bugs: Bugs,
@@ -272,6 +274,10 @@ impl RaftNode {
         };
         let startup_last_log = db.log_last()?.map(|(index, _)| (startup_term, index));
         let incarnation = identity::load_or_create(&db, options.fresh_incarnation)?;
+        let network = match options.monotonic_clock {
+            Some(clock) => network.with_lease_clock(clock),
+            None => network,
+        };
         let strangers = network.strangers();
         let lease = network.lease();
         let raft = Raft::new(id, config, network, log_store, state_machine).await?;
