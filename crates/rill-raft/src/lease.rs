@@ -29,8 +29,7 @@ use std::time::Duration;
 use crate::types::{NodeId, Vote};
 
 /// A monotonic clock: the time since a fixed point of this process, never going back. The
-/// lease measures with it; the simulator gives each node its simulated time, so a seed's
-/// lease decisions are the same from run to run.
+/// lease measures with it; the simulator gives each node its simulated time.
 pub type MonotonicClock = Arc<dyn Fn() -> Duration + Send + Sync>;
 
 /// Per voter, the latest send time of an AppendEntries it accepted, with the vote it carried.
