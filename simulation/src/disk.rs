@@ -30,6 +30,17 @@ impl WriteJournal for SimDisk {
         self.lock().push((batch.to_vec(), synced));
         Ok(())
     }
+
+    /// Marks the last batch synced, which makes every batch before it durable too.
+    fn synced(&self) -> Result<(), String> {
+        if self.fsync_fails.load(Ordering::Relaxed) {
+            return Err("fsync failed: Input/output error (injected)".to_owned());
+        }
+        if let Some(last) = self.lock().last_mut() {
+            last.1 = true;
+        }
+        Ok(())
+    }
 }
 
 impl SimDisk {

@@ -341,7 +341,8 @@ impl Nemesis {
                     if let Some(why) = raft_state::log_terms_never_fall(id, &stored) {
                         w.violation(now, why);
                     }
-                    w.stored_at_crash.insert(id, stored);
+                    w.stored_at_crash
+                        .insert(id, (stored, node.db().log_reported()));
                 }
                 Err(error) => w.violation(now, format!("n{id}: Raft state unreadable: {error}")),
             }

@@ -150,13 +150,14 @@ async fn serve(
 /// crashed.
 fn check_boot(world: &Rc<RefCell<World>>, id: u64, db: &Db) {
     let mut w = world.borrow_mut();
-    let Some(before) = w.stored_at_crash.remove(&id) else {
+    let Some((before, reported)) = w.stored_at_crash.remove(&id) else {
         return;
     };
     match StoredRaft::read(db) {
         Ok(after) => {
             w.crashes_compared += 1;
-            for why in raft_state::a_crash_keeps_the_vote_and_the_log(id, &before, &after) {
+            for why in raft_state::a_crash_keeps_the_vote_and_the_log(id, &before, reported, &after)
+            {
                 w.violation(now_ms(), why);
             }
         }

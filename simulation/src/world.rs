@@ -44,7 +44,7 @@ pub(crate) struct World {
     /// What the operator's membership changes did, `"<ms> ..."` as the nemesis log.
     pub(crate) operator_log: Vec<String>,
     /// Each crashed node's stored Raft state at its crash, for its next boot to compare.
-    pub(crate) stored_at_crash: BTreeMap<u64, StoredRaft>,
+    pub(crate) stored_at_crash: BTreeMap<u64, (StoredRaft, u64)>,
     /// What the checks run during the run found (Raft state at crashes, boots and polls).
     pub(crate) violations: Vec<String>,
     /// Stored Raft logs checked for falling terms, and crash/boot pairs compared.

@@ -35,6 +35,16 @@ const PLANTS: &[Plant] = &[
         expect: &["booted with another log", "is missing"],
     },
     Plant {
+        // The group commit's own bug: appends reported stored with no fsync. As above, lost
+        // acknowledged writes need a majority to lose power.
+        name: "append_reported_unflushed",
+        plant: |c| {
+            c.bugs.append_reported_unflushed = true;
+            c.only = Some(Fault::CrashAll);
+        },
+        expect: &["booted with another log", "is missing"],
+    },
+    Plant {
         // A stale read needs a deposed leader that still answers: isolate leaders.
         name: "serve_reads_without_read_index",
         plant: |c| {

@@ -34,4 +34,7 @@ pub struct Bugs {
     pub claim_keeps_delivery_count: bool,
     /// A log append whose write (its fsync) failed is reported stored all the same.
     pub ignore_fsync_errors: bool,
+    /// The log's group commit reports appends stored without fsyncing them: a power loss can
+    /// take entries that a quorum counted (a follower's, or the leader's own).
+    pub append_reported_unflushed: bool,
 }

@@ -3,7 +3,8 @@
 //! ```text
 //!   RaftNode::write(command) ── batch, stamp now_ms ──▶ Raft::client_write_ff(Request)
 //!                                                   │ leader appends and replicates
-//!   LogStore::append ── Db::log_append, fsynced ◀──┤ then tells openraft "flushed"
+//!   LogStore::append ── Db::log_write ◀─────────────┤ (the leader does not wait for its fsync)
+//!   Flusher: one fsync for every queued append ──▶ tells openraft "flushed"
 //!                                                   │ committed by a quorum
 //!   StateMachine::apply ── rill_core::execute per entry, one Txn per batch
 //!                       └─ Db::commit_with_meta: state + applied log id + membership + clock,
@@ -23,6 +24,7 @@ mod codec;
 mod config;
 mod contact;
 mod error;
+mod flusher;
 mod hot_log;
 mod identity;
 mod lease;

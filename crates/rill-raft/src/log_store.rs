@@ -1,20 +1,21 @@
 //! [`LogStore`]: openraft's log storage on `rill-storage`'s raw log (`Db::log_*`).
 //!
 //! ```text
-//!   append(entries, callback) ── encode ──▶ Db::log_append (one WriteBatch, fsynced)
-//!                                              └─ returned Ok ──▶ callback.log_io_completed(Ok)
+//!   append(entries, callback) ── encode ──▶ Db::log_write (one WriteBatch, not fsynced)
+//!                                 └─ Flusher: one fsync for all queued ──▶ callback(Ok)
 //!   save_vote ──▶ Db::log_meta_put(Vote), fsynced, before returning
 //!   truncate(id) ──▶ removes [id.index, ..)       purge(id) ──▶ removes [.., id.index] + last purged
 //! ```
 //!
 //! Writes run on tokio's blocking pool: an fsync must not stall the runtime's workers. They are
-//! still serialised, since openraft awaits each storage call before the next.
+//! serialised, since openraft awaits each storage call before the next; an append's fsync is
+//! not part of its call (`flusher.rs`).
 
 use std::fmt::Debug;
 use std::io;
 use std::ops::{Bound, RangeBounds};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 
 use openraft::storage::{LogFlushed, LogState, RaftLogStorage};
 use openraft::{OptionalSend, RaftLogReader};
@@ -24,6 +25,7 @@ use tokio::sync::mpsc;
 use crate::bugs::Bugs;
 use crate::codec::{decode, decode_prefix, encode};
 use crate::error::{self, Error};
+use crate::flusher::Flusher;
 use crate::hot_log::HotLog;
 use crate::types::{Entry, LogId, StorageError, TypeConfig, Vote};
 
@@ -33,6 +35,8 @@ pub struct LogStore {
     db: Arc<Db>,
     /// The newest entries, decoded: the reads of an entry while it is new do not go to RocksDB.
     hot: Arc<Mutex<HotLog>>,
+    /// Started at the first append, on the runtime that appends.
+    flusher: Arc<OnceLock<Flusher>>,
     io: StorageIo,
     snapshot_trigger: Option<BytesTrigger>,
     bugs: Bugs,
@@ -63,6 +67,7 @@ impl LogStore {
         LogStore {
             db,
             hot: Arc::default(),
+            flusher: Arc::default(),
             io: StorageIo::default(),
             snapshot_trigger: None,
             bugs: Bugs::default(),
@@ -319,26 +324,25 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             kept.push((entry, length));
         }
         let bytes: u64 = kept.iter().map(|(_, bytes)| bytes).sum();
+        let Some(upto) = encoded.last().map(|(index, _)| *index) else {
+            callback.log_io_completed(Ok(()));
+            return Ok(());
+        };
         let db = self.db.clone();
-        // Only after the fsynced write returned may openraft count these entries as stored.
-        match self.io.run(move || db.log_append(&encoded)).await {
-            Ok(()) => {
-                self.hot().appended(kept);
-                callback.log_io_completed(Ok(()));
-                if let Some(trigger) = &self.snapshot_trigger {
-                    trigger.appended(bytes);
-                }
-                Ok(())
-            }
-            Err(_) if self.bugs.ignore_fsync_errors => {
-                callback.log_io_completed(Ok(()));
-                Ok(())
-            }
-            Err(e) => {
-                callback.log_io_completed(Err(io::Error::other(e.to_string())));
-                Err(error::write_logs(e))
-            }
+        if let Err(e) = self.io.run(move || db.log_write(&encoded)).await {
+            callback.log_io_completed(Err(io::Error::other(e.to_string())));
+            return Err(error::write_logs(e));
         }
+        self.hot().appended(kept);
+        if let Some(trigger) = &self.snapshot_trigger {
+            trigger.appended(bytes);
+        }
+        // Only once they are durable may openraft count these entries as stored.
+        let (db, io, bugs) = (self.db.clone(), self.io, self.bugs);
+        self.flusher
+            .get_or_init(|| Flusher::start(db, io, bugs))
+            .flush(upto, callback);
+        Ok(())
     }
 
     async fn truncate(&mut self, log_id: LogId) -> Result<(), StorageError> {

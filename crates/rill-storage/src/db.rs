@@ -70,6 +70,10 @@ pub trait WriteJournal: Send + Sync + 'static {
     /// `batch` is written, and fsynced if `synced`. An error is an fsync that failed: the
     /// write fails, and the store does not hold the batch.
     fn written(&self, batch: &[u8], synced: bool) -> Result<(), String>;
+
+    /// Every batch written so far is fsynced (one fsync of the write-ahead log). An error is
+    /// an fsync that failed: the batches stay as durable as they were.
+    fn synced(&self) -> Result<(), String>;
 }
 
 /// The store on disk. `Send + Sync`: share it in an `Arc` between one writer and many readers.
@@ -88,6 +92,8 @@ pub struct Db {
     pub(crate) log_floor: AtomicU64,
     /// Fsynced writes since the store was opened (`Db::synced_writes`).
     synced_writes: AtomicU64,
+    /// See [`Db::log_reported`].
+    pub(crate) log_reported: AtomicU64,
     /// The options the instance was opened with: their statistics let tests count WAL syncs.
     #[cfg(test)]
     pub(crate) db_options: Options,
@@ -112,6 +118,11 @@ impl Db {
         let applied_index = read_applied_index(&rocks)?;
         let log_floor = crate::log_store::first_log_index(&rocks)?;
         tracing::info!(path = %path.display(), applied_index, log_floor, "opened store");
+        if options.log_sync {
+            // A crashed process leaves writes it never fsynced in the page cache, where they
+            // came back from: make them durable before this node reports any of them stored.
+            rocks.flush_wal(true)?;
+        }
         let rocks = Arc::new(rocks);
         Ok(Db {
             compactor: Compactor::start(rocks.clone()),
@@ -121,6 +132,7 @@ impl Db {
             committed_index: Mutex::new(applied_index),
             log_floor: AtomicU64::new(log_floor),
             synced_writes: AtomicU64::new(0),
+            log_reported: AtomicU64::new(0),
             journal: None,
             #[cfg(test)]
             db_options,
@@ -142,6 +154,12 @@ impl Db {
         crate::upgrade::to_current_format(&db.rocks)?;
         *db.lock_commits() = read_applied_index(&db.rocks)?;
         *db.log_floor.get_mut() = crate::log_store::first_log_index(&db.rocks)?;
+        if options.log_sync {
+            // As `Db::open` does: what the disk holds now is durable.
+            journal
+                .synced()
+                .map_err(|message| StorageError::Rocks { message })?;
+        }
         db.journal = Some(journal);
         Ok(db)
     }
@@ -161,6 +179,18 @@ impl Db {
         if sync {
             self.synced_writes.fetch_add(1, Ordering::Relaxed);
         }
+        Ok(())
+    }
+
+    /// Fsyncs the write-ahead log: every write before this is durable once it returns.
+    pub(crate) fn sync_wal(&self) -> Result<(), StorageError> {
+        if let Some(journal) = &self.journal {
+            journal
+                .synced()
+                .map_err(|message| StorageError::Rocks { message })?;
+        }
+        self.rocks.flush_wal(true)?;
+        self.synced_writes.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }
 

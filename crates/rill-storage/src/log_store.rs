@@ -4,6 +4,8 @@
 //!
 //! ```text
 //!   log_append([(i, bytes), (i+1, bytes), ..]) ─▶ one WriteBatch, fsynced ─▶ returns
+//!   log_write(same)        one WriteBatch, not fsynced; log_flush() later fsyncs it and every
+//!                          write before (group commit: one fsync for many appends)
 //!   log_truncate_from(i)   removes [i, ..)        one WriteBatch, fsynced
 //!   log_purge_upto(i, id)  removes [.., i] and records the last purged id, one WriteBatch, fsynced
 //!   log_meta_put(Vote, bytes)                     fsynced (all but the committed-id hint)
@@ -29,6 +31,37 @@ impl Db {
     /// are durable. Indexes must be consecutive and increasing; an entry already at an index is
     /// replaced.
     pub fn log_append(&self, entries: &[(u64, Vec<u8>)]) -> Result<(), StorageError> {
+        self.log_put(entries, self.log_sync())
+    }
+
+    /// As [`Db::log_append`], without the fsync: the entries are readable at once and durable
+    /// only after the next [`Db::log_flush`] (or any later fsynced write) returns.
+    pub fn log_write(&self, entries: &[(u64, Vec<u8>)]) -> Result<(), StorageError> {
+        self.log_put(entries, false)
+    }
+
+    /// Makes every write before it durable: one fsync of the write-ahead log (none when
+    /// `DbOptions::log_sync` is off).
+    pub fn log_flush(&self) -> Result<(), StorageError> {
+        if !self.log_sync() {
+            return Ok(());
+        }
+        self.sync_wal()
+    }
+
+    /// Notes that the log's entries up to `index` were reported stored (the replication
+    /// layer's record, for the simulator's crash check: a power loss may take a log's tail,
+    /// but nothing at or below this).
+    pub fn log_reported_stored(&self, index: u64) {
+        self.log_reported.fetch_max(index, Ordering::AcqRel);
+    }
+
+    /// The highest index [`Db::log_reported_stored`] noted, lowered by truncations below it.
+    pub fn log_reported(&self) -> u64 {
+        self.log_reported.load(Ordering::Acquire)
+    }
+
+    fn log_put(&self, entries: &[(u64, Vec<u8>)], sync: bool) -> Result<(), StorageError> {
         for pair in entries.windows(2) {
             assert_eq!(
                 pair[0].0.checked_add(1),
@@ -44,7 +77,7 @@ impl Db {
             let key = raft_log::key(*index);
             batch.put_cf(self.handle(Cf::RaftLog), key, checked::encode(&key, bytes));
         }
-        self.write_synced(batch)
+        self.write_batch(batch, sync)
     }
 
     /// Entries with `start <= index < end`, ascending. Missing indexes are simply absent.
@@ -84,22 +117,26 @@ impl Db {
 
     /// Removes every entry at `index` and after, fsynced.
     pub fn log_truncate_from(&self, index: u64) -> Result<(), StorageError> {
-        self.log_remove(&raft_log::key(index), &raft_log::end_of_log())
+        self.log_remove(index, &raft_log::end_of_log())
     }
 
     /// Removes only the entry at `index`, fsynced: a truncation that keeps a stale suffix,
     /// for the simulator's planted bug (`rill_raft::Bugs::truncate_keeps_stale_suffix`).
     pub fn log_truncate_one(&self, index: u64) -> Result<(), StorageError> {
         match index.checked_add(1) {
-            Some(end) => self.log_remove(&raft_log::key(index), &raft_log::key(end)),
-            None => self.log_remove(&raft_log::key(index), &raft_log::end_of_log()),
+            Some(end) => self.log_remove(index, &raft_log::key(end)),
+            None => self.log_remove(index, &raft_log::end_of_log()),
         }
     }
 
-    fn log_remove(&self, from: &[u8], to: &[u8]) -> Result<(), StorageError> {
+    fn log_remove(&self, from: u64, to: &[u8]) -> Result<(), StorageError> {
         let mut batch = WriteBatch::default();
-        batch.delete_range_cf(self.handle(Cf::RaftLog), from, to);
-        self.write_synced(batch)
+        batch.delete_range_cf(self.handle(Cf::RaftLog), &raft_log::key(from)[..], to);
+        self.write_synced(batch)?;
+        // What was reported stored there is gone, by design.
+        self.log_reported
+            .fetch_min(from.saturating_sub(1), Ordering::AcqRel);
+        Ok(())
     }
 
     /// Removes every entry up to and including `index` and records `last_purged` (the encoded

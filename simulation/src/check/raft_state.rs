@@ -6,10 +6,13 @@
 use rill_raft::StoredRaft;
 
 /// What node `node` stored before a crash (`before`) is what it finds when it boots
-/// (`after`): the same vote, the same log, the same purge point.
+/// (`after`): the same vote and purge point, and the same log but for a tail it had written
+/// and not yet reported stored (its group commit had not fsynced it). Every entry up to
+/// `reported`, the highest index it told openraft was stored, must be there.
 pub fn a_crash_keeps_the_vote_and_the_log(
     node: u64,
     before: &StoredRaft,
+    reported: u64,
     after: &StoredRaft,
 ) -> Vec<String> {
     let mut out = Vec::new();
@@ -25,7 +28,14 @@ pub fn a_crash_keeps_the_vote_and_the_log(
             before.purged, after.purged
         ));
     }
-    if before.log != after.log {
+    let kept_a_prefix = before.log.starts_with(&after.log);
+    let reported_lost = before
+        .log
+        .iter()
+        .filter(|(_, index)| *index <= reported)
+        .count()
+        > after.log.len();
+    if !kept_a_prefix || reported_lost {
         let lost = before
             .log
             .iter()
@@ -37,7 +47,7 @@ pub fn a_crash_keeps_the_vote_and_the_log(
             .filter(|id| !before.log.contains(id))
             .count();
         out.push(format!(
-            "n{node} booted with another log than it stored before its crash: {lost} entries lost, {gained} not there before (last before {:?}, after {:?})",
+            "n{node} booted with another log than it stored before its crash: {lost} entries lost, {gained} not there before (last before {:?}, after {:?}, reported stored up to {reported})",
             before.log.last(),
             after.log.last()
         ));
@@ -91,17 +101,27 @@ mod tests {
     #[test]
     fn a_vote_or_entry_lost_in_a_crash_is_caught() {
         let before = state((3, 2), &[(1, 1), (3, 2)]);
-        assert!(a_crash_keeps_the_vote_and_the_log(1, &before, &before.clone()).is_empty());
-        let forgot_vote = state((2, 2), &[(1, 1), (3, 2)]);
-        assert_eq!(
-            a_crash_keeps_the_vote_and_the_log(1, &before, &forgot_vote).len(),
-            1
-        );
-        let lost_entry = state((3, 2), &[(1, 1)]);
-        assert_eq!(
-            a_crash_keeps_the_vote_and_the_log(1, &before, &lost_entry).len(),
-            1
-        );
+        let check = |after: &StoredRaft| a_crash_keeps_the_vote_and_the_log(1, &before, 2, after);
+        assert!(check(&before.clone()).is_empty());
+        assert_eq!(check(&state((2, 2), &[(1, 1), (3, 2)])).len(), 1);
+        assert_eq!(check(&state((3, 2), &[(1, 1)])).len(), 1);
+        // An entry that was not there before.
+        assert_eq!(check(&state((3, 2), &[(1, 1), (3, 2), (3, 3)])).len(), 1);
+    }
+
+    /// A power loss may take the log's tail past what was reported stored, and nothing else.
+    #[test]
+    fn only_an_unreported_tail_may_be_lost() {
+        let before = state((3, 2), &[(1, 1), (3, 2), (3, 3), (3, 4)]);
+        let check = |reported, after: &[(u64, u64)]| {
+            a_crash_keeps_the_vote_and_the_log(1, &before, reported, &state((3, 2), after)).len()
+        };
+        assert_eq!(check(2, &[(1, 1), (3, 2)]), 0);
+        assert_eq!(check(2, &[(1, 1), (3, 2), (3, 3)]), 0);
+        assert_eq!(check(3, &[(1, 1), (3, 2)]), 1);
+        // Not a prefix: the middle lost, the tail kept.
+        assert_eq!(check(2, &[(1, 1), (3, 2), (3, 4)]), 1);
+        assert_eq!(check(0, &[(1, 1), (3, 3)]), 1);
     }
 
     #[test]

@@ -205,6 +205,58 @@ fn every_log_write_is_fsynced_even_without_state_sync() {
     }
 }
 
+/// The group commit's two halves: `log_write` does not fsync, `log_flush` does (one fsync for
+/// every write before it), and neither does with `log_sync` off.
+#[test]
+fn log_write_waits_for_log_flush_to_be_fsynced() {
+    let (_dir, db) = temp_db();
+    let before = wal_syncs(&db);
+    db.log_write(&entries(1..=3)).expect("write");
+    db.log_write(&entries(4..=4)).expect("write");
+    assert_eq!(wal_syncs(&db), before, "log_write fsynced");
+    assert_eq!(
+        db.log_range(0, u64::MAX),
+        Ok(entries(1..=4)),
+        "readable unflushed"
+    );
+    let synced = db.synced_writes();
+    db.log_flush().expect("flush");
+    assert_eq!(wal_syncs(&db), before + 1, "one fsync for both writes");
+    assert_eq!(db.synced_writes(), synced + 1);
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let unsynced = Db::open(
+        dir.path(),
+        &DbOptions {
+            log_sync: false,
+            ..DbOptions::default()
+        },
+    )
+    .expect("open");
+    unsynced.log_write(&entries(1..=1)).expect("write");
+    let before = wal_syncs(&unsynced);
+    unsynced.log_flush().expect("flush");
+    assert_eq!(wal_syncs(&unsynced), before, "log_sync off, yet fsynced");
+}
+
+/// What the replication layer noted as reported stored only rises, but for a truncation below
+/// it, which takes it down to what is left.
+#[test]
+fn log_reported_falls_only_with_a_truncation() {
+    let (_dir, db) = temp_db();
+    assert_eq!(db.log_reported(), 0);
+    db.log_append(&entries(1..=9)).expect("append");
+    db.log_reported_stored(7);
+    db.log_reported_stored(5);
+    assert_eq!(db.log_reported(), 7);
+    db.log_truncate_from(8).expect("truncate");
+    assert_eq!(db.log_reported(), 7, "a truncation above it");
+    db.log_truncate_from(4).expect("truncate");
+    assert_eq!(db.log_reported(), 3);
+    db.log_truncate_one(2).expect("truncate");
+    assert_eq!(db.log_reported(), 1);
+}
+
 #[test]
 fn log_and_meta_survive_reopen() {
     let dir = tempfile::tempdir().expect("temp dir");
