@@ -36,9 +36,9 @@ pub struct ProposerLimits {
     /// (`network::APPEND_BYTES_MAX`).
     pub batch_bytes_max: usize,
     /// Log entries proposed and not yet applied. One is fastest on our 2-core machine (50
-    /// clients, redis-benchmark XADD: 18.3k/s with 1, 17.9k with 2, 13.2k with 4): openraft
-    /// 0.9 appends each entry with its own fsync, and an entry costs far more CPU than a
-    /// command, so fewer, larger batches win.
+    /// clients, redis-benchmark XADD: 18.3k/s with 1, 17.9k with 2, 13.2k with 4; with the
+    /// group commit, 11.4k with 1 and 11.0k with 4 on a slower day): an entry costs far more
+    /// CPU than a command, so fewer, larger batches win.
     pub proposals_in_flight_max: usize,
     /// How long the proposer may wait for the clients it has just answered before it
     /// proposes a batch without them (zero: never). See [`Gather`].
