@@ -455,6 +455,15 @@ async fn a_follower_that_lost_its_disk_is_forgotten_and_joins_again() {
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
         let raft = cluster.node(leader).raft().clone();
+        // The status shows the leader's newest membership once it is in its log; another
+        // change is refused (`InProgress`) until that one is committed and applied.
+        raft.wait(Some(WAIT))
+            .metrics(
+                |m| m.last_applied >= *m.membership_config.log_id(),
+                "the removal applied",
+            )
+            .await
+            .expect("the removal commits");
         let peer = Peer {
             incarnation: after,
             ..peer(wiped)
