@@ -11,9 +11,6 @@ pub struct Bugs {
     /// A leader serves reads from its own state without confirming with a quorum that it
     /// still leads (no read index): a deposed leader answers stale reads.
     pub serve_reads_without_read_index: bool,
-    /// Reads trust openraft's read index on a leader that restarted without losing its
-    /// leadership (Rill's fix switched off: see `RaftNode::read_barrier`).
-    pub read_index_ignores_restart: bool,
     /// The leader answers a write as soon as its entry is in its own log, with the reply the
     /// write would get if it committed, before a quorum stored it.
     pub reply_before_commit: bool,

@@ -15,17 +15,16 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::Duration;
 
 use openraft::error::{CheckIsLeaderError, ClientWriteError, RaftError};
 use openraft::{ChangeMembers, ServerState};
 use rill_core::{Command, Limits, Reply};
-use rill_storage::{Db, LogMeta};
+use rill_storage::Db;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::bugs::Bugs;
-use crate::codec::decode;
 use crate::config::RaftConfig;
 use crate::contact::LeaderContact;
 use crate::error::Error;
@@ -36,7 +35,7 @@ use crate::network::{Network, SnapshotReceipt, Transport};
 use crate::proposer::{propose, EarlyReplies, Proposal, ProposerLimits};
 use crate::stamp::{Clock, Stamper};
 use crate::state_machine::{ApplyListener, StateMachine};
-use crate::types::{LogId, NodeId, Peer, Raft, Vote};
+use crate::types::{LogId, NodeId, Peer, Raft};
 
 /// Why a write or a linearizable read did not go through. Openraft's errors, reduced to what a
 /// client can act on.
@@ -166,10 +165,6 @@ pub struct RaftNode {
     quorum_reads: AtomicU64,
     storage_io: StorageIo,
     bugs: Bugs,
-    /// The vote's term and the last log index this node's store held when it started, until
-    /// a read barrier has seen that index applied or the term has passed (then `None`). See
-    /// `after_restart`.
-    startup_last_log: Mutex<Option<(u64, u64)>>,
     applied_commands: Arc<AtomicU64>,
     /// The task that snapshots by the log's bytes holds a `Raft`: ended with the node, so a
     /// node dropped without `shutdown` does not keep its Raft core running.
@@ -263,16 +258,6 @@ impl RaftNode {
         let read_lease = Duration::from_millis(config.read_lease_ms());
         let config = Arc::new(config.to_openraft()?);
         let read_barrier_timeout = Duration::from_millis(2 * config.election_timeout_max);
-        let startup_term = match db.log_meta_get(LogMeta::Vote)? {
-            Some(bytes) => {
-                decode::<Vote>(&bytes)
-                    .map_err(Error::codec("vote"))?
-                    .leader_id()
-                    .term
-            }
-            None => 0,
-        };
-        let startup_last_log = db.log_last()?.map(|(index, _)| (startup_term, index));
         let incarnation = identity::load_or_create(&db, options.fresh_incarnation)?;
         let network = match options.monotonic_clock {
             Some(clock) => network.with_lease_clock(clock),
@@ -309,7 +294,6 @@ impl RaftNode {
             quorum_reads: AtomicU64::new(0),
             storage_io,
             bugs,
-            startup_last_log: Mutex::new(startup_last_log),
             applied_commands,
             _snapshot_task: snapshot_task,
             _forget_task: forget_task,
@@ -400,18 +384,18 @@ impl RaftNode {
         if self.bugs.serve_reads_without_read_index && self.is_leader() {
             return Ok(());
         }
-        let deadline = tokio::time::Instant::now() + self.read_barrier_timeout;
-        if let Some(applied) = self.leased_read_index() {
+        if self.leased_read_index().is_some() {
             self.lease_reads.fetch_add(1, Ordering::Relaxed);
-            return self.after_restart(Some(applied), deadline).await;
+            return Ok(());
         }
         self.quorum_reads.fetch_add(1, Ordering::Relaxed);
+        let deadline = tokio::time::Instant::now() + self.read_barrier_timeout;
         let confirmed = tokio::time::timeout_at(deadline, self.raft.ensure_linearizable());
         let Ok(confirmed) = confirmed.await else {
             return Err(NodeError::NoQuorum);
         };
         match confirmed {
-            Ok(read_log_id) => self.after_restart(read_log_id, deadline).await,
+            Ok(_) => Ok(()),
             Err(RaftError::APIError(CheckIsLeaderError::ForwardToLeader(forward))) => {
                 Err(NodeError::NotLeader {
                     leader: forward.leader_id.zip(forward.leader_node.clone()),
@@ -454,57 +438,6 @@ impl RaftNode {
         self.lease
             .holds(self.id, &vote, voters, self.read_lease)
             .then_some(applied)
-    }
-
-    /// A leader that restarts without losing its leadership knows only the committed index
-    /// it recovers at startup, its state machine's applied index, and state commits are not
-    /// fsynced: after a power loss it can lag writes this leader acknowledged before.
-    /// openraft's read index is then that stale index (or the first entry of the term), and a
-    /// read could miss an acknowledged write. So until
-    /// this node has applied every entry its log held when it started (all of which a leader
-    /// that kept its leadership commits), reads wait for that too. Once the term has moved
-    /// on, the node was elected anew (a new leader's read index is its own first entry, which
-    /// covers everything committed before it) and the wait is over for good: entries of its
-    /// old log may have been overwritten. Found by the simulator (`simulation/tests/planted.rs`,
-    /// `read_index_ignores_restart`).
-    async fn after_restart(
-        &self,
-        read_log_id: Option<LogId>,
-        deadline: tokio::time::Instant,
-    ) -> Result<(), NodeError> {
-        let pending = *self
-            .startup_last_log
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        let Some((term, last)) = pending else {
-            return Ok(());
-        };
-        if self.raft.metrics().borrow().current_term != term {
-            *self
-                .startup_last_log
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner) = None;
-            return Ok(());
-        }
-        if self.bugs.read_index_ignores_restart || read_log_id.is_some_and(|id| id.index >= last) {
-            return Ok(());
-        }
-        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-        let applied = self
-            .raft
-            .wait(Some(left))
-            .applied_index_at_least(Some(last), "entries held at startup applied")
-            .await;
-        match applied {
-            Ok(_) => {
-                *self
-                    .startup_last_log
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner) = None;
-                Ok(())
-            }
-            Err(_) => Err(NodeError::NoQuorum),
-        }
     }
 
     /// Forms a new cluster of `members` (voters). Only on a node that has never been part of

@@ -2,6 +2,7 @@
 //! snapshot after the log is purged, and a restart of every node from disk.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use rill_core::Reply;
 
@@ -258,6 +259,47 @@ async fn whole_cluster_restarts_from_disk() {
         cluster.assert_converged(leader).await;
         assert_eq!(xlen(&cluster.write(command(&["XLEN", "s"])).await), 14);
     })
+    .await;
+}
+
+/// A leader sends entries before its own fsync, so after a crash its log may lack entries its
+/// followers hold under its term. Restarted, it must not lead that term again (appending anew
+/// would reuse those log ids): it comes back a follower that reports no leader, and the next
+/// leader has a later term (`vendor/openraft/RILL.md`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_restarted_leader_does_not_lead_its_old_term_again() {
+    with_deadline(
+        "a_restarted_leader_does_not_lead_its_old_term_again",
+        async {
+            let mut cluster = three_nodes().await;
+            let leader = cluster.leader().await;
+            add_entries(&cluster, "s", 0..5).await;
+            let term = cluster.node(leader).raft().metrics().borrow().current_term;
+            for id in 1..=3 {
+                cluster.stop(id).await;
+            }
+
+            // Alone it cannot win an election, so whatever it reports is what it restored.
+            cluster.start(leader).await;
+            let metrics = cluster.node(leader).raft().metrics().borrow().clone();
+            assert_ne!(metrics.state, openraft::ServerState::Leader, "{metrics:?}");
+            assert_eq!(metrics.current_leader, None, "{metrics:?}");
+            assert!(!metrics.vote.is_committed(), "{metrics:?}");
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            let metrics = cluster.node(leader).raft().metrics().borrow().clone();
+            assert_ne!(metrics.state, openraft::ServerState::Leader, "{metrics:?}");
+
+            for id in (1..=3).filter(|&id| id != leader) {
+                cluster.start(id).await;
+            }
+            let now = cluster.leader().await;
+            let new_term = cluster.node(now).raft().metrics().borrow().current_term;
+            assert!(new_term > term, "led term {term} again ({new_term})");
+            add_entries(&cluster, "s", 5..7).await;
+            cluster.assert_converged(now).await;
+            assert_eq!(xlen(&cluster.write(command(&["XLEN", "s"])).await), 7);
+        },
+    )
     .await;
 }
 

@@ -1520,7 +1520,11 @@ where
                 timer_config.election_timeout
             };
 
-            if self.engine.is_there_greater_log() {
+            // Rill's patch: a greater log seen in an election counts only until a leader is
+            // known (a committed vote). Stock 0.9.25 keeps the flag until this node's next
+            // election, so one lost election delayed every later failover by
+            // `smaller_log_timeout`.
+            if self.engine.is_there_greater_log() && !current_vote.is_committed() {
                 election_timeout += timer_config.smaller_log_timeout;
             }
 

@@ -15,7 +15,6 @@ use crate::engine::handler::following_handler::FollowingHandler;
 use crate::engine::handler::leader_handler::LeaderHandler;
 use crate::engine::handler::log_handler::LogHandler;
 use crate::engine::handler::replication_handler::ReplicationHandler;
-use crate::engine::handler::replication_handler::SendNone;
 use crate::engine::handler::server_state_handler::ServerStateHandler;
 use crate::engine::handler::snapshot_handler::SnapshotHandler;
 use crate::engine::handler::vote_handler::VoteHandler;
@@ -145,8 +144,6 @@ where C: RaftTypeConfig
 
     #[tracing::instrument(level = "debug", skip_all)]
     pub(crate) fn startup(&mut self) {
-        // Allows starting up as a leader.
-
         tracing::info!(
             "startup begin: state: {:?}, is_leader: {}, is_voter: {}",
             self.state,
@@ -154,18 +151,20 @@ where C: RaftTypeConfig
             self.state.membership_state.effective().is_voter(&self.config.id)
         );
 
-        // Previously it is a leader. restore it as leader at once
+        // Rill's patch: a node that led before it stopped does not lead that term again. As a
+        // leader it sent entries before its own flush, so its log may have lost entries that
+        // followers hold under this term; appending again in the same term would give another
+        // entry an id they already hold. Its vote is taken back to a candidate's (still for
+        // itself, so it grants no other vote in this term) and it waits for an election in a
+        // later term. Stock 0.9.25 restores it as leader here.
         if self.state.is_leader(&self.config.id) {
-            self.vote_handler().update_internal_server_state();
-
-            let mut rh = self.replication_handler();
-
-            // Restore the progress about the local log
-            rh.update_local_progress(rh.state.last_log_id().cloned());
-
-            rh.initiate_replication(SendNone::False);
-
-            return;
+            let term = self.state.vote_ref().leader_id().term;
+            let now = C::now();
+            self.state.vote.update(now, Vote::new(term, self.config.id.clone()));
+            tracing::info!(
+                "Rill's patch: led term {} before its restart; does not lead it again",
+                term
+            );
         }
 
         let server_state = if self.state.membership_state.effective().is_voter(&self.config.id) {
