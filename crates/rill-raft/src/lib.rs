@@ -47,7 +47,7 @@ pub use lease::MonotonicClock;
 pub use log_store::{LogStore, StorageIo, StoredRaft};
 pub use network::{Network, RpcKind, SnapshotReceipt, Transport, TransportError, APPEND_BYTES_MAX};
 pub use node::{NodeError, NodeOptions, RaftNode, Role, Status};
-pub use proposer::ProposerLimits;
+pub use proposer::{ProposerLimits, PROPOSALS_IN_FLIGHT_MAX};
 pub use stamp::{Clock, Stamper};
 pub use state_machine::{AppliedEntry, ApplyListener, SnapshotBuilder, StateMachine};
 pub use types::{Entry, LogId, NodeId, Peer, Raft, Request, Response, TypeConfig};

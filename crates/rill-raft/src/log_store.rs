@@ -341,7 +341,8 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         let (db, io, bugs) = (self.db.clone(), self.io, self.bugs);
         self.flusher
             .get_or_init(|| Flusher::start(db, io, bugs))
-            .flush(upto, callback);
+            .flush(upto, callback)
+            .await;
         Ok(())
     }
 

@@ -209,6 +209,12 @@ impl RaftNode {
             "proposer limits must be positive"
         );
         assert!(
+            limits.proposals_in_flight_max <= crate::PROPOSALS_IN_FLIGHT_MAX,
+            "proposals_in_flight_max ({}) must be at most {}, the appends the log flusher queues",
+            limits.proposals_in_flight_max,
+            crate::PROPOSALS_IN_FLIGHT_MAX
+        );
+        assert!(
             options.limits.largest_command_bytes() <= limits.batch_bytes_max,
             "batch_bytes_max ({}) must hold the largest command the engine limits allow ({} bytes)",
             limits.batch_bytes_max,

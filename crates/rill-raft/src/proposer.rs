@@ -24,6 +24,10 @@ use crate::planted;
 use crate::stamp::Stamper;
 use crate::types::{Raft, Request};
 
+/// The most log entries `ProposerLimits::proposals_in_flight_max` may allow: the appends the
+/// log flusher queues for their fsync.
+pub const PROPOSALS_IN_FLIGHT_MAX: usize = crate::flusher::FLUSH_QUEUE_MAX;
+
 /// Sizes of the proposer. Units are in the names.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ProposerLimits {
@@ -38,7 +42,8 @@ pub struct ProposerLimits {
     /// Log entries proposed and not yet applied. One is fastest on our 2-core machine (50
     /// clients, redis-benchmark XADD: 18.3k/s with 1, 17.9k with 2, 13.2k with 4; with the
     /// group commit, 11.4k with 1 and 11.0k with 4 on a slower day): an entry costs far more
-    /// CPU than a command, so fewer, larger batches win.
+    /// CPU than a command, so fewer, larger batches win. At most
+    /// [`PROPOSALS_IN_FLIGHT_MAX`].
     pub proposals_in_flight_max: usize,
     /// How long the proposer may wait for the clients it has just answered before it
     /// proposes a batch without them (zero: never). See [`Gather`].

@@ -119,7 +119,7 @@ struct Args {
     snapshot_entries: Option<u64>,
     #[arg(long, env = "RILL_CONNECTIONS_MAX")]
     connections_max: Option<usize>,
-    /// Log entries (batches of commands) proposed and not yet applied, at most.
+    /// Log entries (batches of commands) proposed and not yet applied, at most (1 to 1024).
     #[arg(long, env = "RILL_PROPOSALS_IN_FLIGHT")]
     proposals_in_flight: Option<usize>,
     /// How long the leader may wait, in microseconds, for the clients it has just answered
@@ -339,8 +339,11 @@ fn load(args: Args) -> Result<ServerConfig, String> {
         config.limits.connections_max = max;
     }
     if let Some(max) = args.proposals_in_flight.or(file.proposals_in_flight) {
-        if max == 0 {
-            return Err("proposals_in_flight must be positive".to_owned());
+        if max == 0 || max > rill_raft::PROPOSALS_IN_FLIGHT_MAX {
+            return Err(format!(
+                "proposals_in_flight must be between 1 and {}",
+                rill_raft::PROPOSALS_IN_FLIGHT_MAX
+            ));
         }
         config.proposer.proposals_in_flight_max = max;
     }
@@ -479,6 +482,12 @@ mod tests {
         assert!(
             parse(&["--read-lease-ms", "300"]).is_err(),
             "a read lease as long as a follower's"
+        );
+        assert!(parse(&["--proposals-in-flight", "0"]).is_err());
+        assert!(parse(&["--proposals-in-flight", "1024"]).is_ok());
+        assert!(
+            parse(&["--proposals-in-flight", "1025"]).is_err(),
+            "more in flight than the log flusher queues"
         );
     }
 
