@@ -30,6 +30,7 @@ use crate::codec::KeyRange;
 use crate::compactor::Compactor;
 use crate::digest::Fnv64;
 use crate::error::StorageError;
+use crate::fsync_guard;
 use crate::txn::Txn;
 
 /// How to open a [`Db`].
@@ -76,6 +77,12 @@ pub trait WriteJournal: Send + Sync + 'static {
     fn synced(&self) -> Result<(), String>;
 }
 
+/// The store's directory and boot, for the marker a failed fsync leaves.
+struct FsyncFailed {
+    dir: std::path::PathBuf,
+    boot: Option<String>,
+}
+
 /// The store on disk. `Send + Sync`: share it in an `Arc` between one writer and many readers.
 pub struct Db {
     /// First, so it is dropped first: its thread holds the instance open until it stops.
@@ -84,6 +91,11 @@ pub struct Db {
     sync: bool,
     log_sync: bool,
     journal: Option<Arc<dyn WriteJournal>>,
+    /// Where a failed fsync leaves its marker (none when a journal is the disk).
+    fsync_failed: Option<FsyncFailed>,
+    /// Makes every fsync fail, as a failing disk would (tests of the marker).
+    #[cfg(test)]
+    pub(crate) fail_fsyncs: std::sync::atomic::AtomicBool,
     /// Applied index of the last commit. The lock serialises commits; the value lets a commit
     /// check that nothing else committed since its txn's snapshot.
     committed_index: Mutex<u64>,
@@ -109,20 +121,29 @@ impl Db {
             options.cache_bytes,
             DbOptions::CACHE_BYTES_MIN
         );
+        let boot = fsync_guard::boot_id();
+        fsync_guard::check(path, boot.as_deref())?;
         let memory = Memory::new(options.cache_bytes);
         let families =
             Cf::ALL.map(|cf| ColumnFamilyDescriptor::new(cf.name(), memory.rocks_options()));
         let db_options = memory.rocks_options();
         let rocks = DB::open_cf_descriptors(&db_options, path, families)?;
-        crate::upgrade::to_current_format(&rocks)?;
+        let opened = (|| {
+            crate::upgrade::to_current_format(&rocks)?;
+            if options.log_sync {
+                // A crashed process leaves writes it never fsynced in the page cache, where
+                // they came back from: make them durable before this node reports any stored.
+                rocks.flush_wal(true)?;
+            }
+            Ok::<_, StorageError>(())
+        })();
+        if let Err(error) = opened {
+            fsync_guard::record(path, boot.as_deref(), &error.to_string());
+            return Err(error);
+        }
         let applied_index = read_applied_index(&rocks)?;
         let log_floor = crate::log_store::first_log_index(&rocks)?;
         tracing::info!(path = %path.display(), applied_index, log_floor, "opened store");
-        if options.log_sync {
-            // A crashed process leaves writes it never fsynced in the page cache, where they
-            // came back from: make them durable before this node reports any of them stored.
-            rocks.flush_wal(true)?;
-        }
         let rocks = Arc::new(rocks);
         Ok(Db {
             compactor: Compactor::start(rocks.clone()),
@@ -134,6 +155,12 @@ impl Db {
             synced_writes: AtomicU64::new(0),
             log_reported: AtomicU64::new(0),
             journal: None,
+            fsync_failed: Some(FsyncFailed {
+                dir: path.to_path_buf(),
+                boot,
+            }),
+            #[cfg(test)]
+            fail_fsyncs: std::sync::atomic::AtomicBool::new(false),
             #[cfg(test)]
             db_options,
         })
@@ -161,6 +188,9 @@ impl Db {
                 .map_err(|message| StorageError::Rocks { message })?;
         }
         db.journal = Some(journal);
+        // The journal is the disk, and its failed fsyncs lose their batches: no page cache
+        // outlives a simulated restart, so no marker.
+        db.fsync_failed = None;
         Ok(db)
     }
 
@@ -175,11 +205,36 @@ impl Db {
         }
         let mut write_options = WriteOptions::default();
         write_options.set_sync(sync);
-        self.rocks.write_opt(batch, &write_options)?;
         if sync {
+            self.fsynced(|| self.rocks.write_opt(batch, &write_options))?;
             self.synced_writes.fetch_add(1, Ordering::Relaxed);
+        } else {
+            self.rocks.write_opt(batch, &write_options)?;
         }
         Ok(())
+    }
+
+    /// Runs `fsync`, a RocksDB call that fsyncs; if it fails, leaves the marker that keeps
+    /// this store closed for the rest of the boot (`fsync_guard`).
+    fn fsynced(
+        &self,
+        fsync: impl FnOnce() -> Result<(), rocksdb::Error>,
+    ) -> Result<(), StorageError> {
+        #[cfg(test)]
+        let result = if self.fail_fsyncs.load(Ordering::Relaxed) {
+            Err(StorageError::Rocks {
+                message: "IO error: fsync: injected by a test".to_owned(),
+            })
+        } else {
+            fsync().map_err(StorageError::from)
+        };
+        #[cfg(not(test))]
+        let result = fsync().map_err(StorageError::from);
+        result.inspect_err(|error| {
+            if let Some(failed) = &self.fsync_failed {
+                fsync_guard::record(&failed.dir, failed.boot.as_deref(), &error.to_string());
+            }
+        })
     }
 
     /// Fsyncs the write-ahead log: every write before this is durable once it returns.
@@ -189,7 +244,7 @@ impl Db {
                 .synced()
                 .map_err(|message| StorageError::Rocks { message })?;
         }
-        self.rocks.flush_wal(true)?;
+        self.fsynced(|| self.rocks.flush_wal(true))?;
         self.synced_writes.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }

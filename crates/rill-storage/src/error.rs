@@ -48,6 +48,16 @@ pub enum StorageError {
     /// A read view (`Db::read`) was handed to `Db::commit`.
     #[error("a read view cannot be committed")]
     ReadOnly,
+    /// An fsync of this store failed earlier in this boot: the page cache may hold log writes
+    /// the disk does not, so the store is not opened until the machine reboots
+    /// (`fsync_guard`).
+    #[error(
+        "an fsync of this store failed earlier in this boot ({marker}): the page cache may hold \
+         writes the disk does not, so the store stays closed; reboot the machine (the marker \
+         then clears itself), or delete the marker once the page cache is dropped \
+         (sync; echo 3 > /proc/sys/vm/drop_caches)"
+    )]
+    FsyncFailedThisBoot { marker: String },
     /// A state image (`Db::import_state`) does not decode; nothing was written.
     #[error("bad state image: {0}")]
     BadImage(#[source] DecodeError),

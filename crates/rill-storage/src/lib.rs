@@ -20,6 +20,7 @@ mod compactor;
 mod db;
 mod digest;
 mod error;
+mod fsync_guard;
 mod image;
 mod log_store;
 mod overlay;

@@ -239,6 +239,52 @@ fn log_write_waits_for_log_flush_to_be_fsynced() {
     assert_eq!(wal_syncs(&unsynced), before, "log_sync off, yet fsynced");
 }
 
+/// A failed fsync, of the group commit's flush or of a synced write, leaves the marker: the
+/// store will not open again in this boot (its page cache may hold what the disk does not),
+/// and opens once the boot has changed. A write that needs no fsync leaves none.
+#[test]
+fn a_failed_fsync_keeps_the_store_closed_for_the_rest_of_the_boot() {
+    use std::sync::atomic::Ordering;
+
+    type Fsync = fn(&Db) -> Result<(), StorageError>;
+    let fsyncs: [(&str, Fsync); 2] = [
+        ("log_flush", |db| {
+            db.log_write(&entries(1..=2))?;
+            db.log_flush()
+        }),
+        ("log_append", |db| db.log_append(&entries(1..=2))),
+    ];
+    for (name, fsync) in fsyncs {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db = Db::open(dir.path(), &DbOptions::default()).expect("open");
+        db.fail_fsyncs.store(true, Ordering::Relaxed);
+        db.log_write(&entries(10..=10))
+            .expect("no fsync, no failure");
+        assert!(
+            !dir.path().join(crate::fsync_guard::MARKER).exists(),
+            "{name}"
+        );
+        fsync(&db).expect_err("the fsync fails");
+        drop(db);
+        let marker = dir.path().join(crate::fsync_guard::MARKER);
+        assert!(marker.exists(), "{name}: no marker");
+
+        let refused = Db::open(dir.path(), &DbOptions::default()).err();
+        assert!(
+            matches!(refused, Some(StorageError::FsyncFailedThisBoot { .. })),
+            "{name}: reopened in the same boot: {refused:?}"
+        );
+        // What an earlier boot left is cleared.
+        let earlier = std::fs::read_to_string(&marker).expect("marker").replace(
+            &crate::fsync_guard::boot_id().expect("boot id"),
+            "an-earlier-boot",
+        );
+        std::fs::write(&marker, earlier).expect("rewrite marker");
+        Db::open(dir.path(), &DbOptions::default()).expect("opens after a reboot");
+        assert!(!marker.exists(), "{name}: marker kept");
+    }
+}
+
 /// What the replication layer noted as reported stored only rises, but for a truncation below
 /// it, which takes it down to what is left.
 #[test]
