@@ -7,9 +7,10 @@
 //!   truncate(id) ──▶ removes [id.index, ..)       purge(id) ──▶ removes [.., id.index] + last purged
 //! ```
 //!
-//! Writes run on tokio's blocking pool: an fsync must not stall the runtime's workers. They are
-//! serialised, since openraft awaits each storage call before the next; an append's fsync is
-//! not part of its call (`flusher.rs`).
+//! Writes that fsync run on tokio's blocking pool: an fsync must not stall the runtime's
+//! workers. An append's write does not fsync (its fsync is the flusher's, `flusher.rs`), so it
+//! runs on the calling task. Writes are serialised, since openraft awaits each storage call
+//! before the next.
 
 use std::fmt::Debug;
 use std::io;
@@ -328,8 +329,12 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             callback.log_io_completed(Ok(()));
             return Ok(());
         };
-        let db = self.db.clone();
-        if let Err(e) = self.io.run(move || db.log_write(&encoded)).await {
+        // On this task, not the blocking pool: without its fsync the write only reaches the
+        // memtable and the page cache (microseconds for a batch of commands, at most
+        // `batch_bytes_max`), less than the pool's two thread switches cost. Measured with 50
+        // redis-benchmark clients: a fifth fewer context switches on a follower, about 5% more
+        // XADDs per second.
+        if let Err(e) = self.db.log_write(&encoded) {
             callback.log_io_completed(Err(io::Error::other(e.to_string())));
             return Err(error::write_logs(e));
         }
