@@ -385,6 +385,9 @@ fn main() -> ExitCode {
     runtime.block_on(serve(config))
 }
 
+/// The exit code when the store refuses to open after an fsync failed during this boot.
+const EXIT_FSYNC_FAILED_THIS_BOOT: u8 = 3;
+
 async fn serve(config: ServerConfig) -> ExitCode {
     let (mut interrupt, mut terminate) = match (
         signal(SignalKind::interrupt()),
@@ -400,6 +403,14 @@ async fn serve(config: ServerConfig) -> ExitCode {
         Ok(handle) => handle,
         Err(error) => {
             eprintln!("rill-server: {error}");
+            // Its own code, so a supervisor need not restart into the same refusal
+            // (deploy/systemd/rill.service: RestartPreventExitStatus).
+            if let rill_server::ServerError::Storage(
+                rill_storage::StorageError::FsyncFailedThisBoot { .. },
+            ) = error
+            {
+                return ExitCode::from(EXIT_FSYNC_FAILED_THIS_BOOT);
+            }
             return ExitCode::FAILURE;
         }
     };
@@ -416,7 +427,8 @@ async fn serve(config: ServerConfig) -> ExitCode {
         }
         why = handle.failed() => {
             // After a failed fsync the process must not go on (what reached the disk is
-            // unknown); a supervisor restarts it from its log.
+            // unknown); the store left a marker that refuses a restart until a reboot. Any
+            // other stop, a supervisor restarts from the log.
             tracing::error!(%why, "the Raft core stopped: exiting");
             eprintln!("rill-server: the Raft core stopped: {why}");
             ExitCode::FAILURE

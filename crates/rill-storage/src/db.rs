@@ -138,7 +138,7 @@ impl Db {
             Ok::<_, StorageError>(())
         })();
         if let Err(error) = opened {
-            fsync_guard::record(path, boot.as_deref(), &error.to_string());
+            fsync_guard::record_if_fsync(path, boot.as_deref(), &error);
             return Err(error);
         }
         let applied_index = read_applied_index(&rocks)?;
@@ -194,7 +194,8 @@ impl Db {
         Ok(db)
     }
 
-    /// Every write goes through here, so a journal hears all of them.
+    /// Every write goes through here (or `write_batch_unless_stalled`), so a journal hears all
+    /// of them.
     pub(crate) fn write_batch(&self, batch: WriteBatch, sync: bool) -> Result<(), StorageError> {
         // The journal hears of the batch first: a failed fsync there fails the write before
         // this store holds it.
@@ -205,34 +206,69 @@ impl Db {
         }
         let mut write_options = WriteOptions::default();
         write_options.set_sync(sync);
+        self.fsync_checked(sync, || self.rocks.write_opt(batch, &write_options))?;
         if sync {
-            self.fsynced(|| self.rocks.write_opt(batch, &write_options))?;
             self.synced_writes.fetch_add(1, Ordering::Relaxed);
-        } else {
-            self.rocks.write_opt(batch, &write_options)?;
         }
         Ok(())
     }
 
-    /// Runs `fsync`, a RocksDB call that fsyncs; if it fails, leaves the marker that keeps
-    /// this store closed for the rest of the boot (`fsync_guard`).
-    fn fsynced(
+    /// As [`Db::write_batch`] unsynced, but `Ok(false)` instead of waiting when RocksDB would
+    /// stall the write (its memtables are full until a flush ends): for a caller on an async
+    /// task, which then writes on a thread that may wait.
+    pub(crate) fn write_batch_unless_stalled(
         &self,
-        fsync: impl FnOnce() -> Result<(), rocksdb::Error>,
+        batch: WriteBatch,
+    ) -> Result<bool, StorageError> {
+        let data = self.journal.as_ref().map(|_| batch.data().to_vec());
+        let mut write_options = WriteOptions::default();
+        write_options.set_no_slowdown(true);
+        let mut stalled = false;
+        self.fsync_checked(false, || {
+            match self.rocks.write_opt(batch, &write_options) {
+                Err(error) if error.kind() == rocksdb::ErrorKind::Incomplete => {
+                    stalled = true;
+                    Ok(())
+                }
+                other => other,
+            }
+        })?;
+        if stalled {
+            return Ok(false);
+        }
+        // Heard after the write: an unsynced write has no fsync for the journal to fail.
+        if let (Some(journal), Some(data)) = (&self.journal, data) {
+            journal
+                .written(&data, false)
+                .map_err(|message| StorageError::Rocks { message })?;
+        }
+        Ok(true)
+    }
+
+    /// Runs `write`, a RocksDB call that writes (and fsyncs if `sync`). If it fails for an
+    /// fsync (its own, or one RocksDB ran in the background and now reports), leaves the
+    /// marker that keeps this store closed for the rest of the boot (`fsync_guard`).
+    fn fsync_checked(
+        &self,
+        sync: bool,
+        write: impl FnOnce() -> Result<(), rocksdb::Error>,
     ) -> Result<(), StorageError> {
         #[cfg(test)]
-        let result = if self.fail_fsyncs.load(Ordering::Relaxed) {
+        let result = if sync && self.fail_fsyncs.load(Ordering::Relaxed) {
             Err(StorageError::Rocks {
-                message: "IO error: fsync: injected by a test".to_owned(),
+                message: "IO error: While fdatasync: injected by a test".to_owned(),
             })
         } else {
-            fsync().map_err(StorageError::from)
+            write().map_err(StorageError::from)
         };
         #[cfg(not(test))]
-        let result = fsync().map_err(StorageError::from);
+        let result = {
+            let _ = sync;
+            write().map_err(StorageError::from)
+        };
         result.inspect_err(|error| {
             if let Some(failed) = &self.fsync_failed {
-                fsync_guard::record(&failed.dir, failed.boot.as_deref(), &error.to_string());
+                fsync_guard::record_if_fsync(&failed.dir, failed.boot.as_deref(), error);
             }
         })
     }
@@ -244,7 +280,7 @@ impl Db {
                 .synced()
                 .map_err(|message| StorageError::Rocks { message })?;
         }
-        self.fsynced(|| self.rocks.flush_wal(true))?;
+        self.fsync_checked(true, || self.rocks.flush_wal(true))?;
         self.synced_writes.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }

@@ -52,12 +52,23 @@ pub enum StorageError {
     /// the disk does not, so the store is not opened until the machine reboots
     /// (`fsync_guard`).
     #[error(
-        "an fsync of this store failed earlier in this boot ({marker}): the page cache may hold \
-         writes the disk does not, so the store stays closed; reboot the machine (the marker \
-         then clears itself), or delete the marker once the page cache is dropped \
-         (sync; echo 3 > /proc/sys/vm/drop_caches)"
+        "an fsync of this store failed ({error}), as {marker} records: the page cache may hold \
+         writes the disk does not, so the store stays closed; {}",
+        if *reboot_clears {
+            "reboot the machine (the marker then clears itself), or drop the page cache \
+             (sync; echo 3 > /proc/sys/vm/drop_caches) and delete the marker"
+        } else {
+            "the marker names no boot, so reboot or drop the page cache \
+             (sync; echo 3 > /proc/sys/vm/drop_caches), then delete the marker"
+        }
     )]
-    FsyncFailedThisBoot { marker: String },
+    FsyncFailedThisBoot {
+        marker: String,
+        /// The fsync's error, as the marker records it.
+        error: String,
+        /// Whether the marker clears itself at the next boot (it names this boot).
+        reboot_clears: bool,
+    },
     /// A state image (`Db::import_state`) does not decode; nothing was written.
     #[error("bad state image: {0}")]
     BadImage(#[source] DecodeError),

@@ -39,8 +39,28 @@ pub(crate) fn boot_id() -> Option<String> {
     (!id.is_empty()).then(|| id.to_owned())
 }
 
+/// Whether a RocksDB error reports a failed fsync: its own call's, or one it ran in the
+/// background (syncing a closed WAL before a memtable flush), which it reports at the next
+/// write. RocksDB names the call in the message ("While fsync: ...", "While fdatasync: ...",
+/// "While sync_file_range: ...").
+pub(crate) fn is_fsync_failure(error: &StorageError) -> bool {
+    match error {
+        StorageError::Rocks { message } => message.to_ascii_lowercase().contains("sync"),
+        _ => false,
+    }
+}
+
+/// Leaves the marker in `dir` if `error` is a failed fsync (see [`is_fsync_failure`]); other
+/// errors (a full disk, a store this build cannot read) close nothing.
+pub(crate) fn record_if_fsync(dir: &Path, boot: Option<&str>, error: &StorageError) {
+    if is_fsync_failure(error) {
+        record(dir, boot, &error.to_string());
+    }
+}
+
 /// Leaves the marker in `dir` for `boot`. Best effort: a disk that just failed an fsync may
-/// fail this too, and the error that stops the node is the fsync's.
+/// fail this too, and the error that stops the node is the fsync's. Written whole or not at
+/// all (a rename), so a marker is never cut short.
 pub(crate) fn record(dir: &Path, boot: Option<&str>, error: &str) {
     let path = dir.join(MARKER);
     let body = format!(
@@ -48,7 +68,8 @@ pub(crate) fn record(dir: &Path, boot: Option<&str>, error: &str) {
         boot.unwrap_or("unknown"),
         error.replace('\n', " ")
     );
-    match fs::write(&path, body) {
+    let partial = dir.join(format!("{MARKER}.partial"));
+    match fs::write(&partial, body).and_then(|()| fs::rename(&partial, &path)) {
         Ok(()) => {
             tracing::error!(marker = %path.display(), "fsync failed: the store stays closed until the machine reboots")
         }
@@ -61,16 +82,10 @@ pub(crate) fn record(dir: &Path, boot: Option<&str>, error: &str) {
 /// Refuses a store whose fsync failed during `boot`; deletes the marker of an earlier boot.
 pub(crate) fn check(dir: &Path, boot: Option<&str>) -> Result<(), StorageError> {
     let path = dir.join(MARKER);
-    let marker_boot = match read_marker(&path) {
-        Ok(None) => return Ok(()),
-        Ok(Some(marker_boot)) => marker_boot,
-        Err(error) => {
-            return Err(StorageError::Rocks {
-                message: format!("cannot read {}: {error}", path.display()),
-            })
-        }
+    let Some(marker) = read_marker(&path) else {
+        return Ok(());
     };
-    match (boot, marker_boot.as_deref()) {
+    match (boot, marker.boot.as_deref()) {
         (Some(now), Some(then)) if now != then => {
             fs::remove_file(&path).map_err(|error| StorageError::Rocks {
                 message: format!("cannot remove {}: {error}", path.display()),
@@ -81,30 +96,55 @@ pub(crate) fn check(dir: &Path, boot: Option<&str>) -> Result<(), StorageError> 
             );
             Ok(())
         }
-        _ => Err(StorageError::FsyncFailedThisBoot {
+        (_, marker_boot) => Err(StorageError::FsyncFailedThisBoot {
             marker: path.display().to_string(),
+            reboot_clears: boot.is_some() && marker_boot.is_some(),
+            error: marker.error,
         }),
     }
 }
 
-/// The boot id a marker names (`None` if it names none), or `Ok(None)` if there is no marker.
-fn read_marker(path: &Path) -> io::Result<Option<Option<String>>> {
+/// What a marker says.
+struct Marker {
+    /// The boot it was left in; `None` if it names none (or is not one `record` wrote).
+    boot: Option<String>,
+    /// The fsync's error, as far as the marker tells it.
+    error: String,
+}
+
+/// The marker at `path`, `None` if there is none. A marker that cannot be read counts as one
+/// that names no boot: the store stays closed until a person looks.
+fn read_marker(path: &Path) -> Option<Marker> {
+    let unreadable = |why: String| {
+        Some(Marker {
+            boot: None,
+            error: why,
+        })
+    };
     let metadata = match fs::metadata(path) {
         Ok(metadata) => metadata,
-        Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(error) => return Err(error),
+        Err(error) if error.kind() == io::ErrorKind::NotFound => return None,
+        Err(error) => return unreadable(format!("the marker cannot be read: {error}")),
     };
     if metadata.len() > MARKER_BYTES_MAX {
-        // Not written by `record`: keep the store closed and let a person look.
-        return Ok(Some(None));
+        return unreadable(format!(
+            "the marker is {} bytes, more than this build writes",
+            metadata.len()
+        ));
     }
-    let body = fs::read_to_string(path)?;
-    let boot = body
-        .lines()
-        .find_map(|line| line.strip_prefix("boot_id="))
-        .filter(|id| *id != "unknown")
-        .map(str::to_owned);
-    Ok(Some(boot))
+    let body = match fs::read_to_string(path) {
+        Ok(body) => body,
+        Err(error) => return unreadable(format!("the marker cannot be read: {error}")),
+    };
+    let field = |name: &str| {
+        body.lines()
+            .find_map(|line| line.strip_prefix(name))
+            .map(str::to_owned)
+    };
+    Some(Marker {
+        boot: field("boot_id=").filter(|id| id != "unknown"),
+        error: field("error=").unwrap_or_else(|| "not recorded".to_owned()),
+    })
 }
 
 #[cfg(test)]
@@ -123,10 +163,16 @@ mod tests {
         );
         let refused = check(dir.path(), Some("boot-a")).expect_err("same boot");
         assert!(
-            matches!(&refused, StorageError::FsyncFailedThisBoot { marker } if marker.ends_with(MARKER)),
+            matches!(&refused, StorageError::FsyncFailedThisBoot { marker, reboot_clears: true, .. }
+                if marker.ends_with(MARKER)),
             "{refused:?}"
         );
-        assert!(refused.to_string().contains("reboot"), "{refused}");
+        let message = refused.to_string();
+        assert!(message.contains("clears itself"), "{message}");
+        assert!(
+            message.contains("Input/output error second line"),
+            "{message}"
+        );
         // Without a boot id to compare, the marker counts as this boot's.
         assert!(check(dir.path(), None).is_err());
 
@@ -138,15 +184,54 @@ mod tests {
     #[test]
     fn a_marker_without_a_boot_id_or_not_ours_keeps_the_store_closed() {
         let dir = tempfile::tempdir().expect("temp dir");
+        let by_hand = |what: &str| match check(dir.path(), Some("boot-b")) {
+            Err(
+                refused @ StorageError::FsyncFailedThisBoot {
+                    reboot_clears: false,
+                    ..
+                },
+            ) => {
+                let message = refused.to_string();
+                assert!(message.contains("delete the marker"), "{what}: {message}");
+                assert!(!message.contains("clears itself"), "{what}: {message}");
+            }
+            other => panic!("{what}: {other:?}"),
+        };
         record(dir.path(), None, "Input/output error");
-        assert!(check(dir.path(), Some("boot-b")).is_err(), "unknown boot");
+        by_hand("unknown boot");
+        assert!(!dir.path().join(format!("{MARKER}.partial")).exists());
 
-        let big = vec![b'x'; MARKER_BYTES_MAX as usize + 1];
-        fs::write(dir.path().join(MARKER), big).expect("write");
-        assert!(
-            check(dir.path(), Some("boot-b")).is_err(),
-            "oversized marker"
+        fs::write(
+            dir.path().join(MARKER),
+            vec![b'x'; MARKER_BYTES_MAX as usize + 1],
+        )
+        .expect("write");
+        by_hand("oversized marker");
+        fs::write(dir.path().join(MARKER), [0xff, 0xfe]).expect("write");
+        by_hand("not UTF-8");
+        fs::write(dir.path().join(MARKER), "").expect("write");
+        by_hand("empty");
+    }
+
+    #[test]
+    fn only_a_failed_fsync_leaves_a_marker() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let rocks = |message: &str| StorageError::Rocks {
+            message: message.to_owned(),
+        };
+        for error in [
+            rocks("IO error: No space left on device: While appending to file: 000012.log"),
+            StorageError::ReadOnly,
+        ] {
+            record_if_fsync(dir.path(), Some("boot-a"), &error);
+            assert!(!dir.path().join(MARKER).exists(), "{error}");
+        }
+        record_if_fsync(
+            dir.path(),
+            Some("boot-a"),
+            &rocks("IO error: While fdatasync: /var/lib/rill/000012.log: Input/output error"),
         );
+        assert!(check(dir.path(), Some("boot-a")).is_err());
     }
 
     #[test]

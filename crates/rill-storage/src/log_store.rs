@@ -61,7 +61,27 @@ impl Db {
         self.log_reported.load(Ordering::Acquire)
     }
 
+    /// As [`Db::log_write`], but `Ok(false)`, having written nothing, where RocksDB would
+    /// stall the write until a memtable flush ends: for a caller on an async task.
+    pub fn log_write_unless_stalled(
+        &self,
+        entries: &[(u64, Vec<u8>)],
+    ) -> Result<bool, StorageError> {
+        match self.log_batch(entries) {
+            None => Ok(true),
+            Some(batch) => self.write_batch_unless_stalled(batch),
+        }
+    }
+
     fn log_put(&self, entries: &[(u64, Vec<u8>)], sync: bool) -> Result<(), StorageError> {
+        match self.log_batch(entries) {
+            None => Ok(()),
+            Some(batch) => self.write_batch(batch, sync),
+        }
+    }
+
+    /// The batch that writes `entries`, `None` if there are none.
+    fn log_batch(&self, entries: &[(u64, Vec<u8>)]) -> Option<WriteBatch> {
         for pair in entries.windows(2) {
             assert_eq!(
                 pair[0].0.checked_add(1),
@@ -70,14 +90,14 @@ impl Db {
             );
         }
         if entries.is_empty() {
-            return Ok(());
+            return None;
         }
         let mut batch = WriteBatch::default();
         for (index, bytes) in entries {
             let key = raft_log::key(*index);
             batch.put_cf(self.handle(Cf::RaftLog), key, checked::encode(&key, bytes));
         }
-        self.write_batch(batch, sync)
+        Some(batch)
     }
 
     /// Entries with `start <= index < end`, ascending. Missing indexes are simply absent.

@@ -239,6 +239,17 @@ fn log_write_waits_for_log_flush_to_be_fsynced() {
     assert_eq!(wal_syncs(&unsynced), before, "log_sync off, yet fsynced");
 }
 
+/// The non-waiting write writes as `log_write` does (no fsync) when RocksDB has room.
+#[test]
+fn log_write_unless_stalled_writes_without_an_fsync() {
+    let (_dir, db) = temp_db();
+    let before = wal_syncs(&db);
+    assert_eq!(db.log_write_unless_stalled(&entries(1..=3)), Ok(true));
+    assert_eq!(db.log_write_unless_stalled(&[]), Ok(true));
+    assert_eq!(wal_syncs(&db), before, "fsynced");
+    assert_eq!(db.log_range(0, u64::MAX), Ok(entries(1..=3)));
+}
+
 /// A failed fsync, of the group commit's flush or of a synced write, leaves the marker: the
 /// store will not open again in this boot (its page cache may hold what the disk does not),
 /// and opens once the boot has changed. A write that needs no fsync leaves none.
