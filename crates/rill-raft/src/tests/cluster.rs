@@ -281,10 +281,17 @@ async fn a_restarted_leader_does_not_lead_its_old_term_again() {
 
             // Alone it cannot win an election, so whatever it reports is what it restored.
             cluster.start(leader).await;
-            let metrics = cluster.node(leader).raft().metrics().borrow().clone();
+            // The metrics may still show the stored vote until the core has started: wait for
+            // the vote to be taken back (a node restored as leader keeps it committed).
+            let raft = cluster.node(leader).raft();
+            let waited = raft
+                .wait(Some(Duration::from_secs(5)))
+                .metrics(|m| !m.vote.is_committed(), "vote taken back")
+                .await;
+            let metrics = raft.metrics().borrow().clone();
+            assert!(waited.is_ok(), "{metrics:?}");
             assert_ne!(metrics.state, openraft::ServerState::Leader, "{metrics:?}");
             assert_eq!(metrics.current_leader, None, "{metrics:?}");
-            assert!(!metrics.vote.is_committed(), "{metrics:?}");
             tokio::time::sleep(Duration::from_millis(500)).await;
             let metrics = cluster.node(leader).raft().metrics().borrow().clone();
             assert_ne!(metrics.state, openraft::ServerState::Leader, "{metrics:?}");
