@@ -4,13 +4,14 @@
 //!   append(entries, callback) ── encode ──▶ Db::log_write (one WriteBatch, not fsynced)
 //!                                 └─ Flusher: one fsync for all queued ──▶ callback(Ok)
 //!   save_vote ──▶ Db::log_meta_put(Vote), fsynced, before returning
-//!   truncate(id) ──▶ removes [id.index, ..)       purge(id) ──▶ removes [.., id.index] + last purged
+//!   truncate(id) ──▶ removes [id.index, ..)
+//!   purge(id) ──▶ removes [.., id.index] + last purged
 //! ```
 //!
 //! Writes that fsync run on tokio's blocking pool: an fsync must not stall the runtime's
 //! workers. An append's write does not fsync (its fsync is the flusher's, `flusher.rs`), so it
-//! runs on the calling task unless RocksDB would stall it. Writes are serialised, since openraft awaits each storage call
-//! before the next.
+//! runs on the calling task unless RocksDB would stall it. Writes are serialised, since
+//! openraft awaits each storage call before the next.
 
 use std::fmt::Debug;
 use std::io;

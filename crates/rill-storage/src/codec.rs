@@ -80,10 +80,18 @@ pub(crate) fn decode_id_value(bytes: &[u8]) -> Result<StreamId, DecodeError> {
     Ok(id)
 }
 
+/// The longest fixed-width tail a key builder appends to a [`tagged_prefix`]: a delivery time
+/// and an entry ID (`pel_by_delivery`).
+const KEY_SUFFIX_BYTES_MAX: usize = 8 + 16;
+
 /// `tag | u32 len | name`: the shared prefix of every record under one stream (or under one
 /// group, when called again with the group name appended).
 pub(crate) fn tagged_prefix(tag: KeyTag, parts: &[&[u8]]) -> Vec<u8> {
-    let mut out = vec![tag as u8];
+    // Room for the parts and for what key builders append after them (IDs, times), so a key
+    // is built in one allocation.
+    let parts_bytes: usize = parts.iter().map(|part| 4 + part.len()).sum();
+    let mut out = Vec::with_capacity(1 + parts_bytes + KEY_SUFFIX_BYTES_MAX);
+    out.push(tag as u8);
     for part in parts {
         put_prefixed(&mut out, part);
     }

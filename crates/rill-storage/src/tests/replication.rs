@@ -250,6 +250,42 @@ fn log_write_unless_stalled_writes_without_an_fsync() {
     assert_eq!(db.log_range(0, u64::MAX), Ok(entries(1..=3)));
 }
 
+/// Where RocksDB would stall a write (here: the log's family holds as many level-0 files as
+/// may exist, too few for a compaction), `log_write_unless_stalled` answers `false`
+/// at once and writes nothing; the caller then writes on a thread that may wait. Once the
+/// stall is over it writes again.
+#[test]
+fn log_write_unless_stalled_declines_a_write_rocksdb_would_stall() {
+    let (_dir, db) = temp_db();
+    let log = db.handle(Cf::RaftLog);
+    let stall = [
+        ("level0_file_num_compaction_trigger", "8"),
+        ("level0_slowdown_writes_trigger", "1"),
+        ("level0_stop_writes_trigger", "1"),
+    ];
+    db.rocks().set_options_cf(log, &stall).expect("set options");
+    db.log_write(&entries(1..=2)).expect("write");
+    db.rocks().flush_cf(log).expect("flush to one level-0 file");
+
+    assert_eq!(db.log_write_unless_stalled(&entries(3..=4)), Ok(false));
+    assert_eq!(
+        db.log_range(0, u64::MAX),
+        Ok(entries(1..=2)),
+        "written anyway"
+    );
+
+    let flowing = [
+        ("level0_stop_writes_trigger", "36"),
+        ("level0_slowdown_writes_trigger", "20"),
+        ("level0_file_num_compaction_trigger", "4"),
+    ];
+    db.rocks()
+        .set_options_cf(log, &flowing)
+        .expect("set options");
+    assert_eq!(db.log_write_unless_stalled(&entries(3..=4)), Ok(true));
+    assert_eq!(db.log_range(0, u64::MAX), Ok(entries(1..=4)));
+}
+
 /// A failed fsync, of the group commit's flush or of a synced write, leaves the marker: the
 /// store will not open again in this boot (its page cache may hold what the disk does not),
 /// and opens once the boot has changed. A write that needs no fsync leaves none.
