@@ -219,7 +219,7 @@ fn caught_skip_producer_dedup() {
 /// committed entry truncated) stops the run before the checkers see the loss.
 #[test]
 fn caught_ack_before_fsync() {
-    caught_in_child("ack_before_fsync", 0);
+    caught_in_child("ack_before_fsync", 0, COMMITTED_ENTRY_REPLACED);
 }
 
 #[test]
@@ -232,7 +232,7 @@ fn caught_serve_reads_without_read_index() {
 /// truncated) stops the run before the checkers see the loss.
 #[test]
 fn caught_append_reported_unflushed() {
-    caught_in_child("append_reported_unflushed", 0);
+    caught_in_child("append_reported_unflushed", 0, COMMITTED_ENTRY_REPLACED);
 }
 
 #[test]
@@ -274,16 +274,33 @@ fn caught_claim_keeps_delivery_count() {
 /// where an append failed): the child-process check counts that too.
 #[test]
 fn caught_ignore_fsync_errors() {
-    caught_in_child("ignore_fsync_errors", 3);
+    caught_in_child(
+        "ignore_fsync_errors",
+        3,
+        &["panicked at vendor/openraft/src/"],
+    );
 }
 
+/// openraft's debug assertion that an AppendEntries does not name a log id at or below the
+/// committed index with another term (`has_log_id`): a committed entry about to be replaced.
+const COMMITTED_ENTRY_REPLACED: &[&str] = &[
+    "panicked at vendor/openraft/src/raft_state/log_state_reader.rs",
+    "assertion failed: Some(log_id) <= self.committed()",
+];
+
 /// Runs bug `name` on `seed` in a child process (a panic there ends only the child) and
-/// requires it caught, by a checker or by a panic; then the same seed runs clean without it.
-fn caught_in_child(name: &str, seed: u64) {
+/// requires it caught: by a checker, or by a panic whose first report contains each of
+/// `expected` (a panic elsewhere, in the harness say, is not the bug being caught). Then the
+/// same seed runs clean without it.
+fn caught_in_child(name: &str, seed: u64, expected: &[&str]) {
     let (text, passed) = rerun_in_child("hunt", seed, Some(name));
     let caught = text.contains("caught true");
-    let panicked = !passed && text.contains("panicked");
-    assert!(caught || panicked, "{name}: seed {seed} ran clean:\n{text}");
+    let panicked =
+        !passed && first_panic(&text).is_some_and(|p| expected.iter().all(|e| p.contains(e)));
+    assert!(
+        caught || panicked,
+        "{name}: seed {seed} was not caught as expected ({expected:?}):\n{text}"
+    );
     println!("{name}: seed {seed}: caught by a checker {caught}, by a panic {panicked}");
     let mut clean = with_bug(plant(name), seed);
     (clean.bugs, clean.ack_before_fsync, clean.wipe_disks) = Default::default();
@@ -293,4 +310,11 @@ fn caught_in_child(name: &str, seed: u64) {
         "{name}: seed {seed} fails without it too: {:?}",
         report.violations
     );
+}
+
+/// The first panic a child reported: its `panicked at` line and the message line after it.
+fn first_panic(text: &str) -> Option<String> {
+    let mut lines = text.lines().skip_while(|l| !l.contains("panicked at"));
+    let at = lines.next()?;
+    Some(format!("{at}\n{}", lines.next().unwrap_or_default()))
 }
