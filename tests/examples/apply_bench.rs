@@ -6,9 +6,10 @@
 //!
 //! Writes `entries` (default 100,000) with XADD, then drains them through a consumer group as
 //! 50 consumers would, XREADGROUP COUNT 10 then XACK of what it read, `batch` commands
-//! (default 26, what `scripts/bench-cluster.sh` sees per log entry) to a commit. Prints the
-//! median over `runs` (default 5) of CPU-µs per command for each phase; every node of a
-//! cluster pays this for every command.
+//! (default 26, about what a leader puts in one log entry while 50 consumers drain a stream)
+//! to a commit. Prints the median over `runs` (default 5) of wall-clock µs per command for
+//! each phase, on the one thread that applies (RocksDB's flushes and compactions run on
+//! others); every node of a cluster pays this for every command.
 
 use std::time::Instant;
 
