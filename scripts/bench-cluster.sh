@@ -9,10 +9,10 @@
 # With no argument: stream_bench (XADD from 1 and 50 clients, then XREADGROUP COUNT 10 + XACK
 # from as many consumers) and redis-benchmark XADD with and without pipelining, each against the
 # leader, a follower and Redis, each run ending with XRANGE reads of what its XADDs wrote,
-# BENCH_RUNS times (default 3); then a table of the medians with Rill/Redis ratios, and what the three nodes did while
-# the leader served each workload:
-# core-µs per applied command summed over the nodes (CPU time from /proc), commands per log
-# entry and fsyncs per second per node (INFO persistence counters). `workqueue` and `history` run that
+# BENCH_RUNS times (default 3); then a table of the medians with Rill/Redis ratios, and what the
+# three nodes did while the leader served each workload (stream_bench's producing and consuming
+# phases apart): core-µs per applied command summed over the nodes (CPU time from /proc),
+# commands per log entry and fsyncs per second per node (INFO persistence counters). `workqueue` and `history` run that
 # mode of stream_bench (issue 13: does the store slow down with history?) against the leader and
 # Redis only, and end with one line comparing the two. Data lives in a temporary directory.
 #
@@ -133,12 +133,28 @@ for run in $(seq 1 "$runs"); do
     entries=$(( clients == 1 ? 5000 : 50000 ))
     for target in "${targets[@]}"; do
       name=${target%%:*}; port=${target##*:}
-      [ "$name" = redis ] || before=$(readings)
-      out=$("$bench" "127.0.0.1:$port" "$clients" "$entries")
+      if [ "$name" = leader ]; then
+        # Node counters at the start, between the phases (stream_bench prints its XADD line
+        # as the producers finish and the consumers start; polled, so the first few ms of
+        # consuming count as producing) and at the end.
+        before=$(readings)
+        "$bench" "127.0.0.1:$port" "$clients" "$entries" >"$work/stream_bench.out" &
+        sb=$!
+        while ! grep -q '^XADD' "$work/stream_bench.out" && kill -0 "$sb" 2>/dev/null; do sleep 0.02; done
+        between=$(readings)
+        wait "$sb"
+        after=$(readings)
+        out=$(cat "$work/stream_bench.out")
+      else
+        out=$("$bench" "127.0.0.1:$port" "$clients" "$entries")
+      fi
       echo "stream_bench $clients client(s), $name: $(echo "$out" | tr '\n' ';' | sed 's/;$//; s/;/; /')"
       record "xadd$clients" "$name" "$(echo "$out" | rate_of '^XADD' 'ops/s')"
       record "group$clients" "$name" "$(echo "$out" | rate_of '^XREADGROUP' 'entries/s')"
-      [ "$name" = leader ] && node_stats "stream$clients" "$before" "$(readings)"
+      if [ "$name" = leader ]; then
+        node_stats "stream$clients" "$before" "$between"
+        node_stats "group$clients" "$between" "$after"
+      fi
     done
   done
   for pipeline in 1 16; do
@@ -183,7 +199,8 @@ done
 echo
 echo "== the three Rill nodes while the leader served each workload (medians)"
 printf '%-34s %16s %18s %22s\n' "workload" "core-µs/command" "commands/entry" "fsyncs/s (n1/n2/n3)"
-for row in "stream1|stream_bench, 1 client" "stream50|stream_bench, 50 clients" \
+for row in "stream1|stream_bench XADD, 1 client" "stream50|stream_bench XADD, 50 clients" \
+           "group1|XREADGROUP + XACK, 1 consumer" "group50|XREADGROUP + XACK, 50 consumers" \
            "rb1|redis-benchmark -c 50 XADD" "rb16|redis-benchmark -c 50 -P 16 XADD"; do
   key=${row%%|*}; label=${row#*|}
   printf '%-34s %16s %18s %22s\n' "$label" "$(cell "$key" core_us)" "$(cell "$key" per_entry)" \
