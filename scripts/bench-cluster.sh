@@ -12,11 +12,15 @@
 # BENCH_RUNS times (default 3); then a table of the medians with Rill/Redis ratios, and what the
 # three nodes did while the leader served each workload (stream_bench's producing and consuming
 # phases apart): core-µs per applied command summed over the nodes (CPU time from /proc),
-# commands per log entry and fsyncs per second per node (INFO persistence counters). `workqueue` and `history` run that
+# commands per log entry and fsyncs per second per node (INFO persistence counters), and thread
+# switches per log entry summed over the nodes (/proc). `workqueue` and `history` run that
 # mode of stream_bench (issue 13: does the store slow down with history?) against the leader and
 # Redis only, and end with one line comparing the two. Data lives in a temporary directory.
 #
 # RILL_BIN_DIR=dir uses the rill-server and stream_bench found there instead of building them.
+# Each node runs with a third of the machine's cores as worker threads (at least one), as three
+# nodes sharing a machine should; RILL_BENCH_WORKER_THREADS=N sets another count, 0 tokio's
+# default of one per core.
 # RILL_BENCH_PORT (default 16379) is the first of the ports used.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -54,9 +58,13 @@ trap cleanup EXIT
 
 members=()
 for id in 1 2 3; do members+=(--member "$id=127.0.0.1:$((base + 1000 + id))/127.0.0.1:$((base + id))"); done
+workers="${RILL_BENCH_WORKER_THREADS:-$(( $(nproc) / 3 > 1 ? $(nproc) / 3 : 1 ))}"
+threads=()
+[ "$workers" = 0 ] || threads=(--worker-threads "$workers")
+echo "nodes: ${threads[*]:-worker threads: one per core (tokio default)}"
 for id in 1 2 3; do
-  env -u RILL_PORT RUST_LOG=warn "$bin" --node-id "$id" --port $((base + id)) --grpc-port $((base + 1000 + id)) \
-    --dir "$work/n$id" "${members[@]}" >"$work/n$id.log" 2>&1 &
+  env -u RILL_PORT -u RILL_WORKER_THREADS RUST_LOG=warn "$bin" --node-id "$id" --port $((base + id)) \
+    --grpc-port $((base + 1000 + id)) --dir "$work/n$id" "${members[@]}" "${threads[@]}" >"$work/n$id.log" 2>&1 &
   pids+=($!)
 done
 redis-server --port $((base + 100)) --save '' --appendonly yes --appendfsync always \
@@ -101,26 +109,29 @@ results="$work/results"
 mkdir -p "$results"
 hz=$(getconf CLK_TCK)
 # Node counters, one line: CPU ticks of the three nodes, the leader's applied index and applied
-# commands, and each node's fsynced writes (INFO persistence).
+# commands, each node's fsynced writes (INFO persistence), and the thread switches (voluntary
+# and not) of every thread of the three nodes.
 field() { redis-cli -p "$1" INFO persistence | tr -d '\r' | sed -n "s/^$2://p"; }
 readings() {
   local ticks=0 pid
   for pid in "${pids[@]}"; do ticks=$((ticks + $(awk '{print $14 + $15}' "/proc/$pid/stat"))); done
   echo "$(date +%s.%N) $ticks $(field "$lport" rill_applied_index) $(field "$lport" rill_applied_commands)" \
-    "$(for id in 1 2 3; do field $((base + id)) rill_synced_writes; done | paste -sd' ')"
+    "$(for id in 1 2 3; do field $((base + id)) rill_synced_writes; done | paste -sd' ')" \
+    "$(for pid in "${pids[@]}"; do cat /proc/"$pid"/task/*/status; done | awk '/ctxt_switches/ {s += $2} END {print s}')"
 }
 # What the nodes did between two readings: core-µs per applied command (three nodes summed),
-# commands per log entry, fsyncs per second on each node. Appends each to $results/<row>.<stat>.
+# commands per log entry, fsyncs per second on each node, thread switches per log entry (three
+# nodes summed). Appends each to $results/<row>.<stat>.
 node_stats() {
   local row="$1" line
   line=$(awk -v hz="$hz" -v a="$2" -v b="$3" 'BEGIN {
     split(a, x, " "); split(b, y, " "); s = y[1] - x[1]; c = y[4] - x[4]; e = y[3] - x[3];
     if (c <= 0 || e <= 0 || s <= 0) { print "none"; exit }
-    printf "%.1f %.1f %.0f %.0f %.0f", (y[2] - x[2]) * 1e6 / hz / c, c / e, (y[5] - x[5]) / s, (y[6] - x[6]) / s, (y[7] - x[7]) / s }')
+    printf "%.1f %.1f %.0f %.0f %.0f %.1f", (y[2] - x[2]) * 1e6 / hz / c, c / e, (y[5] - x[5]) / s, (y[6] - x[6]) / s, (y[7] - x[7]) / s, (y[8] - x[8]) / e }')
   [ "$line" = none ] && return 0
-  read -r us per f1 f2 f3 <<<"$line"
-  echo "   nodes: $us core-µs per command (3 nodes summed), $per commands per log entry, fsyncs/s per node $f1/$f2/$f3"
-  echo "$us" >>"$results/$row.core_us"; echo "$per" >>"$results/$row.per_entry"
+  read -r us per f1 f2 f3 sw <<<"$line"
+  echo "   nodes: $us core-µs per command (3 nodes summed), $per commands per log entry, fsyncs/s per node $f1/$f2/$f3, $sw thread switches per log entry"
+  echo "$us" >>"$results/$row.core_us"; echo "$per" >>"$results/$row.per_entry"; echo "$sw" >>"$results/$row.switches"
   echo "$f1" >>"$results/$row.fsync1"; echo "$f2" >>"$results/$row.fsync2"; echo "$f3" >>"$results/$row.fsync3"
 }
 record() { echo "$3" >>"$results/$1.$2"; }
@@ -198,12 +209,12 @@ for row in "xadd1|stream_bench XADD, 1 client (ops/s)" \
 done
 echo
 echo "== the three Rill nodes while the leader served each workload (medians)"
-printf '%-34s %16s %18s %22s\n' "workload" "core-µs/command" "commands/entry" "fsyncs/s (n1/n2/n3)"
+printf '%-34s %16s %15s %22s %16s\n' "workload" "core-µs/command" "commands/entry" "fsyncs/s (n1/n2/n3)" "switches/entry"
 for row in "stream1|stream_bench XADD, 1 client" "stream50|stream_bench XADD, 50 clients" \
            "group1|XREADGROUP + XACK, 1 consumer" "group50|XREADGROUP + XACK, 50 consumers" \
            "rb1|redis-benchmark -c 50 XADD" "rb16|redis-benchmark -c 50 -P 16 XADD"; do
   key=${row%%|*}; label=${row#*|}
-  printf '%-34s %16s %18s %22s\n' "$label" "$(cell "$key" core_us)" "$(cell "$key" per_entry)" \
-    "$(cell "$key" fsync1)/$(cell "$key" fsync2)/$(cell "$key" fsync3)"
+  printf '%-34s %16s %15s %22s %16s\n' "$label" "$(cell "$key" core_us)" "$(cell "$key" per_entry)" \
+    "$(cell "$key" fsync1)/$(cell "$key" fsync2)/$(cell "$key" fsync3)" "$(cell "$key" switches)"
 done
 echo "(core-µs per XADD, three nodes summed: the redis-benchmark -c 50 XADD row)"
