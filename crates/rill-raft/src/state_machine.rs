@@ -24,7 +24,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use openraft::storage::RaftStateMachine;
 use openraft::{EntryPayload, OptionalSend, RaftSnapshotBuilder};
 use rill_core::{Command, Limits, Reply};
-use rill_storage::{Db, ImageMeta, NodeMeta};
+use rill_storage::{Db, ImageMeta, NodeMeta, PendingCommit};
 use serde::de::DeserializeOwned;
 
 use crate::bugs::Bugs;
@@ -36,6 +36,13 @@ use crate::stamp::Stamper;
 use crate::types::{
     Entry, LogId, Response, Snapshot, SnapshotMeta, StorageError, StoredMembership, TypeConfig,
 };
+
+/// Batches of at most this many commands are applied on the state machine's task, larger ones
+/// on the blocking pool (`StorageIo::BlockingPool`). Handing a batch to the pool and back costs
+/// two thread switches, and so does every apply of one client's writes; 8 commands take tens of
+/// microseconds, a bigger batch (50 consumers' reads, up to `batch_commands_max`) milliseconds,
+/// which would hold up the other tasks of a worker.
+const APPLY_ON_TASK_COMMANDS_MAX: usize = 8;
 
 /// The applied state of one node. Limits must be the same on every node of a cluster: they
 /// decide replies, and replies decide state.
@@ -211,19 +218,35 @@ fn read_image(image: &ImageMeta) -> Result<Applied, Error> {
     })
 }
 
+/// What the planted bugs (`bugs.rs`) do to one batch; all off outside their tests.
+#[derive(Clone, Copy)]
+struct Planted {
+    bugs: Bugs,
+    /// The applying node's own clock instead of the leader's stamps.
+    local_now: Option<u64>,
+    /// Run the first entry's commands twice.
+    repeat_first: bool,
+}
+
 /// Applies `entries` (consecutive, starting right after the store's applied index) in one
-/// txn and one commit. Returns a response per entry and the new clock.
+/// txn and one commit. Returns a response per entry, the new clock, and, on an async task
+/// (`on_task`), the commit if writing it would have waited: for [`Db::finish_commit`] on a
+/// thread that may.
 fn apply_batch(
     db: &Db,
     limits: &Limits,
     clock_ms: u64,
     entries: &[Entry],
-    bugs: Bugs,
-    local_now: Option<u64>,
-    repeat_first: bool,
-) -> Result<(Vec<Response>, u64), Error> {
+    planted: Planted,
+    on_task: bool,
+) -> Result<(Vec<Response>, u64, Option<PendingCommit>), Error> {
+    let Planted {
+        bugs,
+        local_now,
+        repeat_first,
+    } = planted;
     let (Some(first), Some(last)) = (entries.first(), entries.last()) else {
-        return Ok((Vec::new(), clock_ms));
+        return Ok((Vec::new(), clock_ms, None));
     };
     let mut txn = db.begin();
     assert_eq!(
@@ -277,8 +300,14 @@ fn apply_batch(
         meta.push((NodeMeta::Membership, bytes));
     }
     let meta: Vec<(NodeMeta, &[u8])> = meta.iter().map(|(k, v)| (*k, v.as_slice())).collect();
-    db.commit_with_meta(txn, store_index(Some(last.log_id)), &meta)?;
-    Ok((responses, clock_ms))
+    let applied_index = store_index(Some(last.log_id));
+    let pending = if on_task {
+        db.commit_with_meta_unless_stalled(txn, applied_index, &meta)?
+    } else {
+        db.commit_with_meta(txn, applied_index, &meta)?;
+        None
+    };
+    Ok((responses, clock_ms, pending))
 }
 
 impl Snapshots {
@@ -355,41 +384,63 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         let entries: Vec<Entry> = entries.into_iter().collect();
         let count = entries.len();
         let (db, limits, clock_ms) = (self.db.clone(), self.limits.clone(), self.clock_ms);
-        let listener = self.listener.clone();
         let bugs = self.bugs;
         let local_now = bugs.apply_with_local_clock.then(|| self.stamper.stamp());
         let repeat_first = bugs.apply_twice_after_snapshot_install
             && std::mem::take(&mut self.installed_since_apply);
-        let (responses, clock_ms) = self
-            .io
-            .run(move || {
-                let (responses, clock_ms) = apply_batch(
-                    &db,
-                    &limits,
-                    clock_ms,
-                    &entries,
-                    bugs,
-                    local_now,
-                    repeat_first,
-                )?;
-                if let Some(listener) = listener {
-                    for (entry, response) in entries.iter().zip(&responses) {
-                        if let EntryPayload::Normal(request) = &entry.payload {
-                            let applied = AppliedEntry {
-                                index: entry.log_id.index,
-                                now_ms: local_now.unwrap_or(request.now_ms),
-                                commands: &request.commands,
-                                replies: &response.replies,
-                            };
-                            listener.applied(&applied);
-                        }
-                    }
-                    listener.batch_applied();
-                }
-                Ok::<_, Error>((responses, clock_ms))
+        let commands: usize = entries
+            .iter()
+            .map(|entry| match &entry.payload {
+                EntryPayload::Normal(request) => request.commands.len(),
+                _ => 0,
             })
-            .await
-            .map_err(error::write_state_machine)?;
+            .sum();
+        let apply = move |on_task: bool| {
+            let planted = Planted {
+                bugs,
+                local_now,
+                repeat_first,
+            };
+            let (responses, clock_ms, pending) =
+                apply_batch(&db, &limits, clock_ms, &entries, planted, on_task)?;
+            Ok::<_, Error>((entries, responses, clock_ms, pending))
+        };
+        let (entries, responses, clock_ms) =
+            if self.io == StorageIo::BlockingPool && commands <= APPLY_ON_TASK_COMMANDS_MAX {
+                // A few commands cost less than the two thread switches of the blocking pool.
+                let (entries, responses, clock_ms, pending) =
+                    apply(true).map_err(error::write_state_machine)?;
+                if let Some(pending) = pending {
+                    let db = self.db.clone();
+                    self.io
+                        .run(move || db.finish_commit(pending))
+                        .await
+                        .map_err(error::write_state_machine)?;
+                }
+                (entries, responses, clock_ms)
+            } else {
+                let (entries, responses, clock_ms, _) = self
+                    .io
+                    .run(move || apply(false))
+                    .await
+                    .map_err(error::write_state_machine)?;
+                (entries, responses, clock_ms)
+            };
+        // Once committed: a blocked reader woken now reads what was applied.
+        if let Some(listener) = &self.listener {
+            for (entry, response) in entries.iter().zip(&responses) {
+                if let EntryPayload::Normal(request) = &entry.payload {
+                    let applied = AppliedEntry {
+                        index: entry.log_id.index,
+                        now_ms: local_now.unwrap_or(request.now_ms),
+                        commands: &request.commands,
+                        replies: &response.replies,
+                    };
+                    listener.applied(&applied);
+                }
+            }
+            listener.batch_applied();
+        }
         assert_eq!(responses.len(), count, "one response per applied entry");
         let commands: usize = responses
             .iter()

@@ -31,6 +31,7 @@ use crate::compactor::Compactor;
 use crate::digest::Fnv64;
 use crate::error::StorageError;
 use crate::fsync_guard;
+use crate::overlay::Written;
 use crate::txn::Txn;
 
 /// How to open a [`Db`].
@@ -109,6 +110,16 @@ pub struct Db {
     /// The options the instance was opened with: their statistics let tests count WAL syncs.
     #[cfg(test)]
     pub(crate) db_options: Options,
+}
+
+/// A commit [`Db::commit_with_meta_unless_stalled`] did not write: its batch, for
+/// [`Db::finish_commit`].
+pub struct PendingCommit {
+    data: Vec<u8>,
+    /// The applied index the txn began at; the commit holds only while it is still current.
+    began_at: u64,
+    applied_index: u64,
+    written: Written,
 }
 
 impl Db {
@@ -322,12 +333,66 @@ impl Db {
         applied_index: u64,
         meta: &[(NodeMeta, &[u8])],
     ) -> Result<(), StorageError> {
+        let (mut committed, batch, written) = self.prepare_commit(txn, applied_index, meta)?;
+        self.write_batch(batch, self.sync)?;
+        self.committed(&mut committed, applied_index, &written);
+        Ok(())
+    }
+
+    /// As [`Db::commit_with_meta`], for a caller on an async task, which must not wait out an
+    /// fsync nor a write stall (RocksDB's memtables full until a flush ends): where the commit
+    /// would wait for either, nothing is written and it comes back, to be written by
+    /// [`Db::finish_commit`] on a thread that may wait.
+    pub fn commit_with_meta_unless_stalled(
+        &self,
+        txn: Txn<'_>,
+        applied_index: u64,
+        meta: &[(NodeMeta, &[u8])],
+    ) -> Result<Option<PendingCommit>, StorageError> {
+        let (mut committed, batch, written) = self.prepare_commit(txn, applied_index, meta)?;
+        // RocksDB takes the batch even when it refuses to write it.
+        let data = batch.data().to_vec();
+        if self.sync || !self.write_batch_unless_stalled(batch)? {
+            return Ok(Some(PendingCommit {
+                data,
+                began_at: *committed,
+                applied_index,
+                written,
+            }));
+        }
+        self.committed(&mut committed, applied_index, &written);
+        Ok(None)
+    }
+
+    /// Writes a commit [`Db::commit_with_meta_unless_stalled`] gave back, waiting as long as
+    /// RocksDB makes it. Refuses it if another commit landed in between.
+    pub fn finish_commit(&self, commit: PendingCommit) -> Result<(), StorageError> {
+        let mut committed = self.lock_commits();
+        if *committed != commit.began_at {
+            return Err(StorageError::ConcurrentCommit {
+                began_at: commit.began_at,
+                current: *committed,
+            });
+        }
+        self.write_batch(WriteBatch::from_data(&commit.data), self.sync)?;
+        self.committed(&mut committed, commit.applied_index, &commit.written);
+        Ok(())
+    }
+
+    /// The batch that commits `txn` at `applied_index`, once checked, with the commit lock
+    /// held until it is written.
+    fn prepare_commit(
+        &self,
+        txn: Txn<'_>,
+        applied_index: u64,
+        meta: &[(NodeMeta, &[u8])],
+    ) -> Result<(MutexGuard<'_, u64>, WriteBatch, Written), StorageError> {
         assert!(
             ptr::eq(txn.db(), self),
             "txn committed to a Db that did not begin it"
         );
         let txn = txn.into_committable()?;
-        let mut committed = self.lock_commits();
+        let committed = self.lock_commits();
         if txn.applied_index != *committed {
             return Err(StorageError::ConcurrentCommit {
                 began_at: txn.applied_index,
@@ -351,16 +416,20 @@ impl Db {
             let key = node_meta::key(*record);
             batch.put_cf(self.handle(Cf::Node), key, checked::encode(&key, bytes));
         }
-        self.write_batch(batch, self.sync)?;
+        Ok((committed, batch, written))
+    }
+
+    /// A commit's batch is written: the next commit begins at `applied_index`, and the
+    /// compactor hears what it deleted.
+    fn committed(&self, committed: &mut u64, applied_index: u64, written: &Written) {
         *committed = applied_index;
-        for (cf, range) in written.reclaim {
-            self.compactor.request(cf, range);
+        for (cf, range) in &written.reclaim {
+            self.compactor.request(*cf, range.clone());
         }
         for cf in Cf::STATE {
             self.compactor
                 .deleted(cf, written.point_deletes[cf.index()]);
         }
-        Ok(())
     }
 
     /// Asks for the files under `range` of `cf`, just deleted, to be compacted soon.

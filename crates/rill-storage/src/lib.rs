@@ -33,7 +33,7 @@ mod tests;
 
 pub use cf::node_meta::NodeMeta;
 pub use cf::raft_meta::LogMeta;
-pub use db::{Db, DbOptions, WriteJournal};
+pub use db::{Db, DbOptions, PendingCommit, WriteJournal};
 pub use error::{DecodeError, StorageError};
 pub use image::{read_image_meta, ImageMeta};
 pub use txn::Txn;

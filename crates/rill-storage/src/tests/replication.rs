@@ -257,15 +257,7 @@ fn log_write_unless_stalled_writes_without_an_fsync() {
 #[test]
 fn log_write_unless_stalled_declines_a_write_rocksdb_would_stall() {
     let (_dir, db) = temp_db();
-    let log = db.handle(Cf::RaftLog);
-    let stall = [
-        ("level0_file_num_compaction_trigger", "8"),
-        ("level0_slowdown_writes_trigger", "1"),
-        ("level0_stop_writes_trigger", "1"),
-    ];
-    db.rocks().set_options_cf(log, &stall).expect("set options");
-    db.log_write(&entries(1..=2)).expect("write");
-    db.rocks().flush_cf(log).expect("flush to one level-0 file");
+    stall_writes(&db, &entries(1..=2));
 
     assert_eq!(db.log_write_unless_stalled(&entries(3..=4)), Ok(false));
     assert_eq!(
@@ -274,16 +266,86 @@ fn log_write_unless_stalled_declines_a_write_rocksdb_would_stall() {
         "written anyway"
     );
 
+    let_writes_flow(&db);
+    assert_eq!(db.log_write_unless_stalled(&entries(3..=4)), Ok(true));
+    assert_eq!(db.log_range(0, u64::MAX), Ok(entries(1..=4)));
+}
+
+/// Makes RocksDB stall every write to `db` (its write controller is the store's: a stopped
+/// family stops every write): the log's family, with `log` written and flushed, then holds
+/// as many level-0 files as it may, too few for a compaction.
+fn stall_writes(db: &Db, log: &[(u64, Vec<u8>)]) {
+    let stall = [
+        ("level0_file_num_compaction_trigger", "8"),
+        ("level0_slowdown_writes_trigger", "1"),
+        ("level0_stop_writes_trigger", "1"),
+    ];
+    let family = db.handle(Cf::RaftLog);
+    db.rocks()
+        .set_options_cf(family, &stall)
+        .expect("set options");
+    db.log_write(log).expect("write");
+    db.rocks()
+        .flush_cf(family)
+        .expect("flush to one level-0 file");
+}
+
+/// Undoes [`stall_writes`]: RocksDB's defaults again.
+fn let_writes_flow(db: &Db) {
     let flowing = [
         ("level0_stop_writes_trigger", "36"),
         ("level0_slowdown_writes_trigger", "20"),
         ("level0_file_num_compaction_trigger", "4"),
     ];
     db.rocks()
-        .set_options_cf(log, &flowing)
+        .set_options_cf(db.handle(Cf::RaftLog), &flowing)
         .expect("set options");
-    assert_eq!(db.log_write_unless_stalled(&entries(3..=4)), Ok(true));
-    assert_eq!(db.log_range(0, u64::MAX), Ok(entries(1..=4)));
+}
+
+/// A state commit made on an async task: written at once while RocksDB would not stall it;
+/// where it would, nothing is written and the commit comes back, and `finish_commit` writes
+/// all of it (state, applied index, meta) once writes flow again. A store that fsyncs state
+/// commits hands every one back. `finish_commit` refuses a commit another one overtook.
+#[test]
+fn a_commit_rocksdb_would_stall_comes_back_unwritten_and_finishes_later() {
+    let (_dir, db) = temp_db();
+    let commit = |db: &Db, key: &[u8], index: u64| {
+        let mut txn = db.begin();
+        txn.put_stream(key, &StreamMeta::default());
+        db.commit_with_meta_unless_stalled(txn, index, &[(NodeMeta::ClockMs, b"clock")])
+    };
+    assert!(matches!(commit(&db, b"a", 1), Ok(None)), "written at once");
+    assert!(db.read().stream(b"a").is_some());
+
+    stall_writes(&db, &entries(1..=2));
+    let pending = commit(&db, b"b", 2)
+        .expect("no error")
+        .expect("handed back");
+    assert_eq!(db.applied_index(), Ok(1), "nothing written");
+    assert!(db.read().stream(b"b").is_none());
+
+    let_writes_flow(&db);
+    db.finish_commit(pending).expect("finish");
+    assert_eq!(db.applied_index(), Ok(2));
+    assert!(db.read().stream(b"b").is_some());
+    assert_eq!(db.node_meta(NodeMeta::ClockMs), Ok(Some(b"clock".to_vec())));
+
+    // A commit handed back, then overtaken by a commit made in the meantime, is refused.
+    let synced_dir = tempfile::tempdir().expect("temp dir");
+    let synced = Db::open(synced_dir.path(), &DbOptions::default()).expect("open");
+    let first = commit(&synced, b"a", 1)
+        .expect("no error")
+        .expect("a synced store hands every commit back");
+    assert_eq!(synced.applied_index(), Ok(0));
+    write_state(&synced, b"c", 1, 1);
+    assert!(matches!(
+        synced.finish_commit(first),
+        Err(StorageError::ConcurrentCommit {
+            began_at: 0,
+            current: 1
+        })
+    ));
+    assert!(synced.read().stream(b"a").is_none());
 }
 
 /// A failed fsync, of the group commit's flush or of a synced write, leaves the marker: the
