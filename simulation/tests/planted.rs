@@ -242,7 +242,7 @@ fn caught_reply_before_commit() {
 
 #[test]
 fn caught_apply_twice_after_snapshot_install() {
-    caught_by("apply_twice_after_snapshot_install", 1);
+    caught_by("apply_twice_after_snapshot_install", 2);
 }
 
 #[test]

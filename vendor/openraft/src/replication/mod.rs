@@ -679,10 +679,9 @@ where
 
                 self.committed = c;
 
-                // If there is no action, fill in an heartbeat action to send committed index.
-                if self.next_action.is_none() {
-                    self.next_action = Some(Data::new_heartbeat());
-                }
+                // Rill's patch: no heartbeat of its own to carry the committed index. The next
+                // AppendEntries carries it (the next entries, or the next heartbeat), so a
+                // write costs each follower one round trip, not two (RILL.md).
             }
             Replicate::Heartbeat => {
                 // Never overwrite action with payload.
