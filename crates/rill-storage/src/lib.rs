@@ -24,6 +24,7 @@ mod fsync_guard;
 mod image;
 mod log_store;
 mod overlay;
+mod read_cache;
 mod scan;
 mod txn;
 mod upgrade;

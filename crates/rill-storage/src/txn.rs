@@ -27,6 +27,7 @@ use crate::codec::KeyRange;
 use crate::db::Db;
 use crate::error::{DecodeError, StorageError};
 use crate::overlay::Overlay;
+use crate::read_cache::ReadCache;
 use crate::scan::{scan, scan_each, Record};
 
 /// Removing more entries than this at once is one range delete, and its disk is compacted
@@ -45,6 +46,9 @@ pub struct Txn<'db> {
     applied_index: u64,
     writable: bool,
     overlay: Overlay,
+    /// What this txn read from `snapshot`, so a record read again is not fetched again; used
+    /// only when `writable`.
+    reads: ReadCache,
     /// First error met. Reads take `&self`, hence the cell; set once, later errors are its
     /// consequences.
     error: OnceLock<StorageError>,
@@ -223,6 +227,7 @@ impl<'db> Txn<'db> {
             applied_index: 0,
             writable,
             overlay: Overlay::default(),
+            reads: ReadCache::default(),
             error: OnceLock::new(),
             stale_firsts: BTreeMap::new(),
         };
@@ -283,8 +288,20 @@ impl<'db> Txn<'db> {
         if let Some(answer) = self.overlay.get(cf, key) {
             return answer.map(<[u8]>::to_vec);
         }
+        // Only a write txn remembers: there is one at a time (the state machine's), while read
+        // views are one per command in flight and would multiply the bound.
+        if self.writable {
+            if let Some(answer) = self.reads.get(cf, key) {
+                return answer;
+            }
+        }
         match self.snapshot.get_cf(self.db.handle(cf), key) {
-            Ok(value) => value,
+            Ok(value) => {
+                if self.writable {
+                    self.reads.remember(cf, key, value.as_deref());
+                }
+                value
+            }
             Err(error) => {
                 self.fail(error.into());
                 None

@@ -161,6 +161,48 @@ fn read_view_keeps_its_snapshot_across_commits() {
     assert_eq!(db.read().applied_index(), 1);
 }
 
+/// A txn remembers what it read from its snapshot (`read_cache.rs`); its own later writes,
+/// point and range deletes included, must still win over what it remembered, and a commit
+/// made elsewhere after the read must stay unseen.
+#[test]
+fn a_txn_sees_its_own_writes_over_what_it_read_before() {
+    let (_dir, db) = temp_db();
+    let id = StreamId::new(1, 0);
+    let mut txn = db.begin();
+    txn.put_stream(b"s", &meta(1));
+    txn.put_entry(b"s", id, &fields(b"old"));
+    txn.put_group(b"s", b"g", &GroupMeta::default());
+    txn.put_pending(b"s", b"g", id, &PendingEntry::held(b"c", 1, 1));
+    db.commit(txn, 1).expect("commit");
+
+    let mut txn = db.begin();
+    assert_eq!(txn.entry(b"s", id), Some(fields(b"old")));
+    assert_eq!(
+        txn.pending(b"s", b"g", id),
+        Some(PendingEntry::held(b"c", 1, 1))
+    );
+    assert_eq!(txn.stream(b"s"), Some(meta(1)));
+    assert_eq!(txn.stream(b"t"), None);
+
+    // A commit by another txn after those reads: this one keeps its snapshot.
+    let mut other = db.begin();
+    other.put_stream(b"t", &meta(5));
+    db.commit(other, 2).expect("commit");
+    assert_eq!(txn.stream(b"t"), None);
+
+    txn.put_entry(b"s", id, &fields(b"new"));
+    assert_eq!(txn.entry(b"s", id), Some(fields(b"new")));
+    txn.delete_pending(b"s", b"g", id);
+    assert_eq!(txn.pending(b"s", b"g", id), None);
+    txn.put_stream(b"s", &meta(2));
+    assert_eq!(txn.stream(b"s"), Some(meta(2)));
+    // Deleting the stream removes its entries with a range delete.
+    txn.delete_stream(b"s");
+    assert_eq!(txn.stream(b"s"), None);
+    assert_eq!(txn.entry(b"s", id), None);
+    assert_eq!(txn.group(b"s", b"g"), None);
+}
+
 /// The cascades use range deletes; records of a neighbouring stream (`a` vs `a\0`) or group
 /// must survive them, in the overlay and on disk.
 #[test]
