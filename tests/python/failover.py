@@ -141,9 +141,11 @@ class Consumer(threading.Thread):
                 entries = [e for _, es in got or [] for e in es]
                 if start == "0" and not entries:
                     start = ">"
+                now = time.time()
                 for entry_id, _ in entries:
-                    self.delivered.append((time.time(), entry_id, issued))
-                    self.client.xack(self.stream, "g", entry_id)
+                    self.delivered.append((now, entry_id, issued))
+                if entries:
+                    self.client.xack(self.stream, "g", *[entry_id for entry_id, _ in entries])
             except PASSING:
                 start = "0"
                 time.sleep(0.01)
@@ -158,8 +160,8 @@ def first_write_after(producer, t):
 
 def first_delivery_after(consumer, t):
     """Seconds from t to the first delivery by a read the consumer sent after t. (Not the first
-    delivery of an entry written after t: this consumer acknowledges one entry per call, so
-    that would time its backlog, not the failover.)"""
+    delivery of an entry written after t: that would time the consumer's backlog, if it had
+    one, not the failover.)"""
     later = [d for d, _, issued in list(consumer.delivered) if issued > t]
     return later[0] - t if later else None
 
