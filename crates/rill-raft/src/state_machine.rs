@@ -42,7 +42,7 @@ use crate::types::{
 /// two thread switches, and so does every apply of one client's writes; 8 commands take tens of
 /// microseconds, a bigger batch (50 consumers' reads, up to `batch_commands_max`) milliseconds,
 /// which would hold up the other tasks of a worker.
-const APPLY_ON_TASK_COMMANDS_MAX: usize = 8;
+pub(crate) const APPLY_ON_TASK_COMMANDS_MAX: usize = 8;
 
 /// The applied state of one node. Limits must be the same on every node of a cluster: they
 /// decide replies, and replies decide state.

@@ -22,12 +22,19 @@ struct Fixture {
 }
 
 fn fixture() -> Fixture {
+    fixture_syncing(false)
+}
+
+/// With `sync`, every state commit fsyncs, so one made on the state machine's task is handed
+/// back and finished on the blocking pool (`Db::commit_with_meta_unless_stalled`), as one
+/// RocksDB would stall is.
+fn fixture_syncing(sync: bool) -> Fixture {
     let dir = tempfile::tempdir().expect("temp dir");
     let db = Arc::new(
         Db::open(
             dir.path(),
             &DbOptions {
-                sync: false,
+                sync,
                 ..DbOptions::default()
             },
         )
@@ -119,6 +126,34 @@ async fn apply_answers_each_entry_and_records_what_it_applied() {
         1002,
         "an older stamp does not lower the floor"
     );
+}
+
+/// A batch of a few commands is applied on the state machine's task; when its commit comes
+/// back unwritten (here: the store fsyncs state commits), it is finished on the blocking pool.
+/// A bigger batch goes to the pool whole. Either way the replies, the applied index and the
+/// state are those of a store that wrote every commit at once.
+#[tokio::test]
+async fn a_commit_handed_back_on_the_task_is_finished_on_the_pool() {
+    let mut at_once = fixture_syncing(false);
+    let mut handed_back = fixture_syncing(true);
+    let small = history(3);
+    let big: Vec<Entry> = (0..crate::state_machine::APPLY_ON_TASK_COMMANDS_MAX as u64 + 4)
+        .map(|i| normal(5 + i, &["XADD", "s", "*", "f", "v"], 2000 + i))
+        .collect();
+    let last = 4 + big.len() as u64;
+    for batch in [small, big] {
+        let expected = at_once.sm.apply(batch.clone()).await.expect("apply");
+        let got = handed_back.sm.apply(batch).await.expect("apply");
+        let replies =
+            |r: Vec<crate::Response>| r.into_iter().map(|r| r.replies).collect::<Vec<_>>();
+        assert_eq!(replies(got), replies(expected));
+    }
+    for f in [&mut at_once, &mut handed_back] {
+        let (applied, _) = f.sm.applied_state().await.expect("applied state");
+        assert_eq!(applied, Some(log_id(last)));
+        assert_eq!(f.db.applied_index(), Ok(last + 1));
+    }
+    assert_eq!(handed_back.db.digest(), at_once.db.digest());
 }
 
 #[tokio::test]
