@@ -12,8 +12,8 @@
 //! twice and the lowest-pending records of its group, of the group's delivery order and of its
 //! consumer once each; acknowledging it reads its pending record twice. Measured with
 //! `apply_bench 50000 26 3` against the build before, six alternating rounds: 2% to 14% less
-//! time per XREADGROUP or XACK (mean 7%), never more. XADD, which reads little twice, costs the
-//! same.
+//! time per XREADGROUP or XACK (mean 7%), and no round slower. XADD, which reads little twice,
+//! costs the same.
 //!
 //! Bounded by bytes: once [`READ_CACHE_BYTES_MAX`] are held, further reads go to the snapshot
 //! every time, so a batch that reads many keys does not hold them all. Only a write txn uses
@@ -38,7 +38,7 @@ const _: () = assert!(READ_CACHE_RECORDS_MAX >= 1024 && READ_CACHE_RECORDS_MAX <
 
 type Records = HashMap<Vec<u8>, Option<Vec<u8>>>;
 
-/// Behind a mutex because reads take `&self` and a read view is shared between tasks.
+/// Behind a mutex: reads take `&self`, and `Txn` must stay `Sync` (read views are shared).
 #[derive(Debug, Default)]
 pub(crate) struct ReadCache {
     inner: Mutex<Inner>,

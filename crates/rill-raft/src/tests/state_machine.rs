@@ -26,8 +26,8 @@ fn fixture() -> Fixture {
 }
 
 /// With `sync`, every state commit fsyncs, so one made on the state machine's task is handed
-/// back and finished on the blocking pool (`Db::commit_with_meta_unless_stalled`), as one
-/// RocksDB would stall is.
+/// back and finished on the blocking pool (`Db::commit_with_meta_unless_stalled`): the path a
+/// commit RocksDB would stall takes.
 fn fixture_syncing(sync: bool) -> Fixture {
     let dir = tempfile::tempdir().expect("temp dir");
     let db = Arc::new(
