@@ -5,6 +5,7 @@
 mod bounds;
 mod cluster;
 mod lease;
+mod network;
 mod state_machine;
 mod suite;
 
