@@ -20,7 +20,7 @@
 //! its cache, and outside tests only the state machine begins one, a batch at a time.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use crate::cf::Cf;
 
@@ -51,22 +51,22 @@ struct Inner {
 }
 
 impl ReadCache {
+    /// The records, also after a panic on another thread: each change to them is one insert,
+    /// so a poisoned lock still guards whole records.
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     /// The snapshot's answer for `key` if it was read before: `Some(None)` absent.
     pub(crate) fn get(&self, cf: Cf, key: &[u8]) -> Option<Option<Vec<u8>>> {
-        let inner = self
-            .inner
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let inner = self.lock();
         inner.records[cf.index()].get(key).cloned()
     }
 
     /// Remembers the snapshot's answer for `key`, unless that would pass the byte bound.
     pub(crate) fn remember(&self, cf: Cf, key: &[u8], value: Option<&[u8]>) {
         let cost = RECORD_OVERHEAD_BYTES + key.len() + value.map_or(0, <[u8]>::len);
-        let mut inner = self
-            .inner
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut inner = self.lock();
         if inner.bytes + cost > READ_CACHE_BYTES_MAX {
             return;
         }
@@ -80,10 +80,7 @@ impl ReadCache {
 
     #[cfg(test)]
     fn held(&self) -> (usize, usize) {
-        let inner = self
-            .inner
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let inner = self.lock();
         let records = inner.records.iter().map(HashMap::len).sum();
         (records, inner.bytes)
     }
