@@ -2,6 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Bound::{Excluded, Included, Unbounded};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::id::StreamId;
 use crate::store::{
@@ -32,6 +33,8 @@ pub struct MemStore {
     pub idmp: BTreeMap<(Key, Key, Key), StreamId>,
     pub idmp_by_producer: BTreeMap<(Key, Key, StreamId), Key>,
     pub idmp_by_id: BTreeMap<(Key, StreamId), (Key, Key)>,
+    /// How many entries were read with their fields, for tests of what a command costs.
+    pub fields_read: ReadCount,
 }
 
 impl MemStore {
@@ -39,6 +42,36 @@ impl MemStore {
         MemStore::default()
     }
 }
+
+/// A count of reads, outside the state: any two are equal, and a clone starts where its
+/// original was. An entry read with its fields is the costly read on a disk store (a value to
+/// decode and copy), so tests count those.
+#[derive(Debug, Default)]
+pub struct ReadCount(AtomicU64);
+
+impl ReadCount {
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+
+    fn add(&self, n: usize) {
+        self.0.fetch_add(n as u64, Ordering::Relaxed);
+    }
+}
+
+impl Clone for ReadCount {
+    fn clone(&self) -> ReadCount {
+        ReadCount(AtomicU64::new(self.get()))
+    }
+}
+
+impl PartialEq for ReadCount {
+    fn eq(&self, _: &ReadCount) -> bool {
+        true
+    }
+}
+
+impl Eq for ReadCount {}
 
 fn retain_prefix<K: Ord + Clone, V>(map: &mut BTreeMap<K, V>, keep: impl Fn(&K) -> bool) {
     map.retain(|k, _| keep(k));
@@ -78,7 +111,9 @@ impl Store for MemStore {
     }
 
     fn entry(&self, key: &[u8], id: StreamId) -> Option<Fields> {
-        self.entries.get(&(key.to_vec(), id)).cloned()
+        let found = self.entries.get(&(key.to_vec(), id)).cloned();
+        self.fields_read.add(usize::from(found.is_some()));
+        found
     }
 
     fn entries(
@@ -121,6 +156,7 @@ impl Store for MemStore {
                 break;
             }
         }
+        self.fields_read.add(out.len());
         out
     }
 

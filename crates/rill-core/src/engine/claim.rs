@@ -41,7 +41,7 @@ impl<S: Store> Exec<'_, S> {
             return id_reply(id);
         }
         let fields = self.store.entry(key, id).unwrap_or_default();
-        entry_reply(id, &fields)
+        entry_reply(id, fields)
     }
 
     pub(super) fn xclaim(&mut self, c: &XClaim) -> Reply {

@@ -42,7 +42,7 @@ pub(super) struct Claimable {
 }
 
 /// An entry of a CLAIM read's reply: `[id, fields, idle, delivery count]`.
-pub(super) fn claim_entry_reply(id: StreamId, fields: &Fields, idle: u64, count: u64) -> Reply {
+pub(super) fn claim_entry_reply(id: StreamId, fields: Fields, idle: u64, count: u64) -> Reply {
     let int = |n: u64| Reply::Int(n.min(DELIVERY_COUNT_MAX) as i64);
     Reply::Array(vec![
         id_reply(id),
@@ -121,7 +121,7 @@ impl<S: Store> Exec<'_, S> {
             let idle = self.now_ms.saturating_sub(c.pending.delivery_ms);
             replies.push(claim_entry_reply(
                 c.id,
-                &c.fields,
+                c.fields,
                 idle,
                 c.pending.delivery_count,
             ));

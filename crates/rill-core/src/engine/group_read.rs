@@ -8,12 +8,14 @@
 //!  XACK           ──▶ out of the PEL
 //! ```
 
+use std::collections::HashSet;
+
 use crate::command::{Key, ReadFrom, XReadGroup};
 use crate::id::StreamId;
 use crate::reply::Reply;
-use crate::store::{entry_reply_bytes, ConsumerMeta, GroupMeta, PendingEntry, Store};
+use crate::store::{entry_reply_bytes, ConsumerMeta, Fields, GroupMeta, PendingEntry, Store};
 
-use super::claim_read::{claim_entry_reply, redelivered};
+use super::claim_read::{claim_entry_reply, redelivered, Claimable};
 use super::entries_read::advance_group;
 use super::{entry_reply, id_reply, nogroup_read, too_large, too_many, Exec};
 
@@ -22,12 +24,33 @@ fn left_after(count: Option<u64>, taken: usize) -> Option<u64> {
     count.map(|n| n.saturating_sub(taken as u64))
 }
 
+/// What the precheck read for one stream read with `>`, kept to serve it: nothing an
+/// XREADGROUP does changes entries, so reading them again would only cost (their fields
+/// decoded and copied, on every replica). Held together they are within the reply's byte bound,
+/// which the precheck counted them against.
+#[derive(Default)]
+struct Prefetched {
+    /// What CLAIM would take, for the min-idle time it was read with.
+    claimed: Option<(u64, Vec<Claimable>)>,
+    fresh: Option<Fresh>,
+}
+
+/// New entries: where the read started (after the group's last delivered ID), the COUNT it
+/// had left after CLAIM, and what it got.
+struct Fresh {
+    start: StreamId,
+    left: Option<u64>,
+    got: Vec<(StreamId, Fields)>,
+}
+
 impl<S: Store> Exec<'_, S> {
     /// Everything that can refuse an XREADGROUP, checked before anything changes: a refused
     /// read must leave groups, PELs and consumers as they were (the write path commits whatever
-    /// a command did, error or not). The ranges are read again when serving; that costs one
-    /// extra range read of at most COUNT entries.
-    fn xreadgroup_precheck(&self, r: &XReadGroup) -> Result<(), Reply> {
+    /// a command did, error or not). What it read for `>` it hands back, one slot per stream,
+    /// for serving; a history read is read again when served (one extra read of at most COUNT
+    /// entries).
+    fn xreadgroup_precheck(&self, r: &XReadGroup) -> Result<Vec<Option<Prefetched>>, Reply> {
+        let mut prefetched = Vec::with_capacity(r.streams.len());
         let mut total = 0usize;
         let mut spent = 0usize;
         let mut claim = r.claim_min_idle_ms;
@@ -38,6 +61,7 @@ impl<S: Store> Exec<'_, S> {
             let group_meta = self.store.group(key, &r.group).unwrap_or_default();
             let limit = self.fetch_limit(r.count);
             let mut claimed = 0;
+            let mut fetched = None;
             let served = match from {
                 ReadFrom::After(after) => match after.next() {
                     None => 0,
@@ -63,29 +87,32 @@ impl<S: Store> Exec<'_, S> {
                     }
                 },
                 _ => {
+                    let mut read = Prefetched::default();
                     if let Some(min_idle) = claim {
-                        claimed = self
-                            .claimable(key, &r.group, min_idle, limit, &mut spent)?
-                            .len();
+                        let got = self.claimable(key, &r.group, min_idle, limit, &mut spent)?;
+                        claimed = got.len();
+                        read.claimed = Some((min_idle, got));
                     }
-                    match (
+                    let served = match (
                         left_after(r.count, claimed),
                         group_meta.last_delivered_id.next(),
                     ) {
                         (Some(0), _) | (_, None) => claimed,
                         (left, Some(start)) => {
-                            claimed
-                                + self
-                                    .reply_entries(
-                                        key,
-                                        (start, StreamId::MAX),
-                                        false,
-                                        left,
-                                        &mut spent,
-                                    )?
-                                    .len()
+                            let got = self.reply_entries(
+                                key,
+                                (start, StreamId::MAX),
+                                false,
+                                left,
+                                &mut spent,
+                            )?;
+                            let served = claimed + got.len();
+                            read.fresh = Some(Fresh { start, left, got });
+                            served
                         }
-                    }
+                    };
+                    fetched = Some(read);
+                    served
                 }
             };
             if matches!(from, ReadFrom::After(_)) {
@@ -100,8 +127,9 @@ impl<S: Store> Exec<'_, S> {
                 // Claimed entries are pending already.
                 self.check_pending_room(&group_meta, (served - claimed) as u64)?;
             }
+            prefetched.push(fetched);
         }
-        Ok(())
+        Ok(prefetched)
     }
 
     pub(super) fn xreadgroup(&mut self, r: &XReadGroup) -> Reply {
@@ -110,13 +138,21 @@ impl<S: Store> Exec<'_, S> {
                 return nogroup_read(key, &r.group);
             }
         }
-        if let Err(reply) = self.xreadgroup_precheck(r) {
-            return reply;
-        }
+        let mut prefetched = match self.xreadgroup_precheck(r) {
+            Ok(prefetched) => prefetched,
+            Err(reply) => return reply,
+        };
         let mut out = Vec::new();
         let mut total = 0usize;
         let mut claim = r.claim_min_idle_ms;
-        for (key, from) in &r.streams {
+        let mut named = HashSet::with_capacity(r.streams.len());
+        for (i, (key, from)) in r.streams.iter().enumerate() {
+            // A key named before has delivered or claimed since the precheck read it.
+            let first_named = named.insert(key.as_slice());
+            let fetched = prefetched
+                .get_mut(i)
+                .and_then(Option::take)
+                .filter(|_| first_named);
             let consumer = match self.touch_consumer(key, &r.group, &r.consumer) {
                 Ok(consumer) => consumer,
                 Err(reply) => return reply,
@@ -126,7 +162,7 @@ impl<S: Store> Exec<'_, S> {
                     claim = None;
                     Some(self.read_history(key, r, *after))
                 }
-                _ => self.read_new_or_claimed(key, r, claim, consumer),
+                _ => self.read_new_or_claimed(key, r, claim, consumer, fetched),
             };
             let Some(served) = served else { continue };
             let entries = match served {
@@ -147,25 +183,35 @@ impl<S: Store> Exec<'_, S> {
     }
 
     /// `>`: with CLAIM, idle pending entries first (`claim_read`); then entries after the
-    /// group's last delivered ID, as many as COUNT leaves. `None` when there are none.
+    /// group's last delivered ID, as many as COUNT leaves, `fetched` by the precheck if it read
+    /// the same. `None` when there are none.
     fn read_new_or_claimed(
         &mut self,
         key: &[u8],
         r: &XReadGroup,
         claim: Option<u64>,
         mut consumer: ConsumerMeta,
+        fetched: Option<Prefetched>,
     ) -> Option<Result<Vec<Reply>, Reply>> {
         // Everything is read and checked before anything changes: a refusal leaves no claim
-        // behind.
+        // behind. What the precheck read with a budget no larger than this one, and was not
+        // refused, is what these reads would get.
+        let Prefetched {
+            claimed: fetched_claimed,
+            fresh: fetched_fresh,
+        } = fetched.unwrap_or_default();
         let claimed = match claim {
             None => Vec::new(),
-            Some(min_idle) => {
-                let limit = self.fetch_limit(r.count);
-                match self.claimable(key, &r.group, min_idle, limit, &mut 0) {
-                    Ok(claimed) => claimed,
-                    Err(refusal) => return Some(Err(refusal)),
+            Some(min_idle) => match fetched_claimed.filter(|&(at, _)| at == min_idle) {
+                Some((_, claimed)) => claimed,
+                None => {
+                    let limit = self.fetch_limit(r.count);
+                    match self.claimable(key, &r.group, min_idle, limit, &mut 0) {
+                        Ok(claimed) => claimed,
+                        Err(refusal) => return Some(Err(refusal)),
+                    }
                 }
-            }
+            },
         };
         // Read the group afresh per stream: a key named twice must see the first delivery.
         let mut group_meta = self.store.group(key, &r.group).unwrap_or_default();
@@ -175,9 +221,14 @@ impl<S: Store> Exec<'_, S> {
         ) {
             (Some(0), _) | (_, None) => Vec::new(),
             (left, Some(start)) => {
-                match self.reply_entries(key, (start, StreamId::MAX), false, left, &mut 0) {
-                    Ok(got) => got,
-                    Err(refusal) => return Some(Err(refusal)),
+                match fetched_fresh.filter(|f| f.start == start && f.left == left) {
+                    Some(fresh) => fresh.got,
+                    None => {
+                        match self.reply_entries(key, (start, StreamId::MAX), false, left, &mut 0) {
+                            Ok(got) => got,
+                            Err(refusal) => return Some(Err(refusal)),
+                        }
+                    }
                 }
             }
         };
@@ -194,21 +245,21 @@ impl<S: Store> Exec<'_, S> {
             claimed,
         );
         let meta = self.store.stream(key).unwrap_or_default();
-        for (id, fields) in &got {
-            advance_group(&meta, &mut group_meta, *id);
+        for (id, fields) in got {
+            advance_group(&meta, &mut group_meta, id);
             if !r.noack {
                 self.deliver(
                     key,
                     &r.group,
                     &r.consumer,
-                    *id,
+                    id,
                     &mut group_meta,
                     &mut consumer,
                 );
             }
             replies.push(match claim {
-                Some(_) => claim_entry_reply(*id, fields, 0, 0),
-                None => entry_reply(*id, fields),
+                Some(_) => claim_entry_reply(id, fields, 0, 0),
+                None => entry_reply(id, fields),
             });
         }
         if replies.is_empty() {
@@ -275,7 +326,7 @@ impl<S: Store> Exec<'_, S> {
                         pe.delivery_count = redelivered(pe.delivery_count);
                         self.store.put_pending(key, &r.group, id, &pe);
                     }
-                    replies.push(entry_reply(id, &fields));
+                    replies.push(entry_reply(id, fields));
                 }
             }
         }

@@ -90,8 +90,9 @@ impl<S: Store> Exec<'_, S> {
             let got = self
                 .store
                 .entries(key, StreamId::MIN, StreamId::MAX, rev, 1);
-            got.first()
-                .map_or(Reply::Nil, |(id, f)| entry_reply(*id, f))
+            got.into_iter()
+                .next()
+                .map_or(Reply::Nil, |(id, f)| entry_reply(id, f))
         };
         map.push((
             Reply::text("groups"),
@@ -113,7 +114,12 @@ impl<S: Store> Exec<'_, S> {
         let mut map = self.info_stream_head(key, meta);
         map.push((
             Reply::text("entries"),
-            Reply::Array(entries.iter().map(|(id, f)| entry_reply(*id, f)).collect()),
+            Reply::Array(
+                entries
+                    .into_iter()
+                    .map(|(id, f)| entry_reply(id, f))
+                    .collect(),
+            ),
         ));
         let mut groups = Vec::new();
         for (name, g) in self.store.groups(key) {

@@ -156,16 +156,17 @@ pub fn resolve_read_from<S: Store>(store: &S, key: &[u8], from: ReadFrom) -> Rea
     }
 }
 
-pub fn entry_reply(id: StreamId, fields: &Fields) -> Reply {
+pub fn entry_reply(id: StreamId, fields: Fields) -> Reply {
     Reply::Array(vec![id_reply(id), fields_reply(fields)])
 }
 
-/// An entry's fields and values, flat.
-fn fields_reply(fields: &Fields) -> Reply {
+/// An entry's fields and values, flat, moved into the reply rather than copied: every read
+/// that answers with entries has just decoded them for it.
+fn fields_reply(fields: Fields) -> Reply {
     let mut flat = Vec::with_capacity(fields.len() * 2);
     for (f, v) in fields {
-        flat.push(Reply::bulk(f));
-        flat.push(Reply::bulk(v));
+        flat.push(Reply::Bulk(f));
+        flat.push(Reply::Bulk(v));
     }
     Reply::Array(flat)
 }

@@ -28,7 +28,7 @@ impl<S: Store> Exec<'_, S> {
             Ok(got) => got,
             Err(refusal) => return refusal,
         };
-        Reply::Array(got.iter().map(|(id, f)| entry_reply(*id, f)).collect())
+        Reply::Array(got.into_iter().map(|(id, f)| entry_reply(id, f)).collect())
     }
 
     pub(super) fn xread(&mut self, r: &XRead) -> Reply {
@@ -52,7 +52,7 @@ impl<S: Store> Exec<'_, S> {
             if total > self.limits.reply_entries_max {
                 return too_many(self.limits);
             }
-            let entries = got.iter().map(|(id, f)| entry_reply(*id, f)).collect();
+            let entries = got.into_iter().map(|(id, f)| entry_reply(id, f)).collect();
             out.push((Reply::bulk(key), Reply::Array(entries)));
         }
         if out.is_empty() {

@@ -843,3 +843,62 @@ fn refused_xreadgroup_leaves_no_trace() {
         "#]],
     );
 }
+
+/// What XREADGROUP reads: each entry it serves, new or claimed, is decoded once, by the
+/// precheck, which hands it on. A key named twice is read again for its second turn, which
+/// must see what the first delivered or claimed. Counted on the store's reads, which are what a
+/// disk store pays for.
+#[test]
+fn xreadgroup_reads_each_served_entry_once() {
+    use crate::{execute, parse, Limits, MemStore};
+
+    let mut store = MemStore::new();
+    let mut run = |now_ms: u64, line: &str| -> (String, u64) {
+        let argv = super::split_args(line);
+        let cmd = parse(&argv).expect("an engine command").expect("parses");
+        let before = store.fields_read.get();
+        let reply = execute(&mut store, &cmd, now_ms, &Limits::default());
+        (super::render(&reply), store.fields_read.get() - before)
+    };
+    for ms in 1..=20 {
+        run(1000, &format!("XADD s {ms}-0 f v"));
+    }
+    run(1000, "XGROUP CREATE s g 0");
+    let (reply, reads) = run(1000, "XREADGROUP GROUP g c COUNT 10 STREAMS s >");
+    assert!(
+        reply.contains("\"10-0\"") && !reply.contains("\"11-0\""),
+        "{reply}"
+    );
+    assert_eq!(reads, 10, "ten entries served, each read once");
+
+    let (reply, reads) = run(1000, "XREADGROUP GROUP g c COUNT 3 STREAMS s s > >");
+    assert!(
+        reply.contains("\"16-0\"") && !reply.contains("\"17-0\""),
+        "{reply}"
+    );
+    // The precheck reads 11-13 for both turns (nothing is delivered yet); the second turn
+    // starts at 14 and reads again.
+    assert_eq!(reads, 3 + 3 + 3);
+
+    let (reply, reads) = run(1000, "XREADGROUP GROUP g c2 COUNT 2 CLAIM 100 STREAMS s >");
+    assert_eq!(
+        reply,
+        r#"{"s" => [["17-0", ["f", "v"], :0, :0], ["18-0", ["f", "v"], :0, :0]]}"#
+    );
+    assert_eq!(reads, 2, "nothing idle enough to claim yet");
+
+    // Later, 1-0 onwards are idle: the first turn claims 1-0 and 2-0, the second the next two.
+    let (reply, reads) = run(
+        5000,
+        "XREADGROUP GROUP g c2 COUNT 2 CLAIM 100 STREAMS s s > >",
+    );
+    for id in ["1-0", "2-0", "3-0", "4-0"] {
+        let quoted = format!("\"{id}\"");
+        assert_eq!(reply.matches(&quoted).count(), 1, "{id} once in {reply}");
+    }
+    assert_eq!(
+        reads,
+        2 + 2 + 2,
+        "the precheck claims 1-0 and 2-0 for both turns"
+    );
+}
