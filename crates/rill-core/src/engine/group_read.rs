@@ -8,7 +8,7 @@
 //!  XACK           ──▶ out of the PEL
 //! ```
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 
 use crate::command::{Key, ReadFrom, XReadGroup};
 use crate::id::StreamId;
@@ -338,12 +338,28 @@ impl<S: Store> Exec<'_, S> {
             return Reply::Int(0);
         };
         let mut acked = 0;
+        // What each owner gave up, so its record is read and written once however many of its
+        // entries go (a consumer acknowledges what one read gave it).
+        let mut owners: BTreeMap<Vec<u8>, i64> = BTreeMap::new();
         for &id in ids {
             let Some(pe) = self.store.pending(key, group, id) else {
                 continue;
             };
-            self.drop_pending(key, group, id, &pe, &mut group_meta);
+            self.store.delete_pending(key, group, id);
+            match pe.owner() {
+                Some(owner) => match owners.get_mut(owner) {
+                    Some(held) => *held += 1,
+                    None => {
+                        owners.insert(pe.consumer, 1);
+                    }
+                },
+                None => group_meta.nacked_count -= 1,
+            }
+            group_meta.pending_count -= 1;
             acked += 1;
+        }
+        for (owner, held) in owners {
+            self.adjust_consumer_count(key, group, &owner, -held);
         }
         if acked > 0 {
             self.store.put_group(key, group, &group_meta);
