@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use rill_core::{GroupMeta, PendingEntry, Store, StreamId, StreamMeta};
+use rocksdb::statistics::Ticker;
 
 use super::temp_db;
 use crate::cf::{entries, streams, Cf};
@@ -201,6 +202,42 @@ fn a_txn_sees_its_own_writes_over_what_it_read_before() {
     assert_eq!(txn.stream(b"s"), None);
     assert_eq!(txn.entry(b"s", id), None);
     assert_eq!(txn.group(b"s", b"g"), None);
+}
+
+/// What the read cache saves: a write txn asks its snapshot for a record once, present or
+/// absent, however often it reads it; a read view, which does not remember, asks every time.
+#[test]
+fn a_write_txn_asks_its_snapshot_once_per_record() {
+    let (_dir, db) = temp_db();
+    let id = StreamId::new(1, 0);
+    let held = PendingEntry::held(b"c", 1, 1);
+    let mut txn = db.begin();
+    txn.put_stream(b"s", &meta(1));
+    txn.put_group(b"s", b"g", &GroupMeta::default());
+    txn.put_pending(b"s", b"g", id, &held);
+    db.commit(txn, 1).expect("commit");
+    let gets = || db.db_options.get_ticker_count(Ticker::NumberKeysRead);
+    fn read_two(store: &impl Store, id: StreamId, held: &PendingEntry) {
+        assert_eq!(store.pending(b"s", b"g", id).as_ref(), Some(held));
+        assert_eq!(store.stream(b"t"), None);
+    }
+
+    let txn = db.begin();
+    let started = gets();
+    read_two(&txn, id, &held);
+    let once = gets() - started;
+    assert!(once >= 2, "{once} Gets for two records");
+    for _ in 0..4 {
+        read_two(&txn, id, &held);
+    }
+    assert_eq!(gets() - started, once, "read again from the cache");
+
+    let view = db.read();
+    let started = gets();
+    for _ in 0..5 {
+        read_two(&view, id, &held);
+    }
+    assert_eq!(gets() - started, 5 * once, "a read view asks every time");
 }
 
 /// The cascades use range deletes; records of a neighbouring stream (`a` vs `a\0`) or group
