@@ -33,8 +33,12 @@ pub struct MemStore {
     pub idmp: BTreeMap<(Key, Key, Key), StreamId>,
     pub idmp_by_producer: BTreeMap<(Key, Key, StreamId), Key>,
     pub idmp_by_id: BTreeMap<(Key, StreamId), (Key, Key)>,
-    /// How many entries were read with their fields, for tests of what a command costs.
-    pub fields_read: ReadCount,
+    /// What a command costs on a disk store, for tests: entries read with their fields (a
+    /// value to decode and copy), consumer records written, PEL range scans begun (each a
+    /// seek).
+    pub fields_read: CallCount,
+    pub consumer_writes: CallCount,
+    pub pending_scans: CallCount,
 }
 
 impl MemStore {
@@ -43,13 +47,12 @@ impl MemStore {
     }
 }
 
-/// A count of reads, outside the state: any two are equal, and a clone starts where its
-/// original was. An entry read with its fields is the costly read on a disk store (a value to
-/// decode and copy), so tests count those.
+/// A count of calls, outside the state: any two are equal, and a clone starts where its
+/// original was.
 #[derive(Debug, Default)]
-pub struct ReadCount(AtomicU64);
+pub struct CallCount(AtomicU64);
 
-impl ReadCount {
+impl CallCount {
     pub fn get(&self) -> u64 {
         self.0.load(Ordering::Relaxed)
     }
@@ -59,19 +62,19 @@ impl ReadCount {
     }
 }
 
-impl Clone for ReadCount {
-    fn clone(&self) -> ReadCount {
-        ReadCount(AtomicU64::new(self.get()))
+impl Clone for CallCount {
+    fn clone(&self) -> CallCount {
+        CallCount(AtomicU64::new(self.get()))
     }
 }
 
-impl PartialEq for ReadCount {
-    fn eq(&self, _: &ReadCount) -> bool {
+impl PartialEq for CallCount {
+    fn eq(&self, _: &CallCount) -> bool {
         true
     }
 }
 
-impl Eq for ReadCount {}
+impl Eq for CallCount {}
 
 fn retain_prefix<K: Ord + Clone, V>(map: &mut BTreeMap<K, V>, keep: impl Fn(&K) -> bool) {
     map.retain(|k, _| keep(k));
@@ -248,6 +251,7 @@ impl Store for MemStore {
     }
 
     fn put_consumer(&mut self, key: &[u8], group: &[u8], consumer: &[u8], meta: &ConsumerMeta) {
+        self.consumer_writes.add(1);
         self.consumers.insert(
             (key.to_vec(), group.to_vec(), consumer.to_vec()),
             meta.clone(),
@@ -273,6 +277,7 @@ impl Store for MemStore {
         end: StreamId,
         limit: usize,
     ) -> Vec<(StreamId, PendingEntry)> {
+        self.pending_scans.add(1);
         if start > end {
             return Vec::new();
         }

@@ -4,14 +4,19 @@
 use crate::command::{XAutoClaim, XClaim};
 use crate::id::StreamId;
 use crate::reply::Reply;
-use crate::store::{entry_reply_bytes, GroupMeta, PendingEntry, Store};
+use crate::store::{entry_reply_bytes, Fields, GroupMeta, PendingEntry, Store};
 
 use super::claim_read::redelivered;
+use super::groups::Holds;
 use super::{entry_reply, id_reply, nogroup, too_large, too_many, Exec};
+
+/// PEL records an XAUTOCLAIM walk reads with one scan, at most.
+const AUTOCLAIM_SCAN_CHUNK: usize = 64;
 
 impl<S: Store> Exec<'_, S> {
     /// Moves a pending entry to `consumer` (or creates it, for FORCE), with the given delivery
-    /// time and count, keeping group and consumer counts in step.
+    /// time and count, keeping the group's count (`group_meta`) and the consumers' (`holds`) in
+    /// step; the caller writes the one back and settles the other.
     fn claim_one(
         &mut self,
         key: &[u8],
@@ -19,29 +24,21 @@ impl<S: Store> Exec<'_, S> {
         id: StreamId,
         old: Option<PendingEntry>,
         new: PendingEntry,
-        group_meta: &mut GroupMeta,
+        (group_meta, holds): (&mut GroupMeta, &mut Holds),
     ) {
         let consumer = new.consumer.as_slice();
         match &old {
             Some(old) if old.owner() == Some(consumer) => {}
             Some(old) => {
-                self.unhold(key, group, old, group_meta);
-                self.adjust_consumer_count(key, group, consumer, 1);
+                holds.take(old, group_meta);
+                holds.give(consumer);
             }
             None => {
                 group_meta.pending_count += 1;
-                self.adjust_consumer_count(key, group, consumer, 1);
+                holds.give(consumer);
             }
         }
         self.store.put_pending(key, group, id, &new);
-    }
-
-    fn claimed_reply(&self, key: &[u8], id: StreamId, justid: bool) -> Reply {
-        if justid {
-            return id_reply(id);
-        }
-        let fields = self.store.entry(key, id).unwrap_or_default();
-        entry_reply(id, fields)
     }
 
     pub(super) fn xclaim(&mut self, c: &XClaim) -> Reply {
@@ -69,32 +66,39 @@ impl<S: Store> Exec<'_, S> {
         } else {
             delivery_ms
         } as u64;
-        // The entries a reply would carry, bounded before anything changes. Counts every named
-        // entry, claimable or not: a refusal does not depend on idle times.
-        if !c.justid {
-            let mut bytes = 0usize;
-            for &id in &c.ids {
-                if let Some(fields) = self.store.entry(key, id) {
+        // The entries a reply would carry, bounded before anything changes and kept for the
+        // reply. Counts every named entry, claimable or not: a refusal does not depend on idle
+        // times. With JUSTID only whether each exists is kept.
+        let mut entries = Vec::with_capacity(c.ids.len());
+        let mut bytes = 0usize;
+        for &id in &c.ids {
+            let fields = self.store.entry(key, id);
+            entries.push(match fields {
+                Some(_) if c.justid => Some(Fields::default()),
+                Some(fields) => {
                     bytes += entry_reply_bytes(&fields);
                     if bytes > self.limits.reply_bytes_max {
                         return too_large(self.limits, "claim fewer IDs or use JUSTID");
                     }
+                    Some(fields)
                 }
-            }
+                None => None,
+            });
         }
         // Redis 7.2+ creates (and refreshes) the claiming consumer even when nothing is claimed.
         if let Err(reply) = self.touch_consumer(key, group, &c.consumer) {
             return reply;
         }
         let mut out = Vec::new();
-        for &id in &c.ids {
+        let mut holds = Holds::default();
+        for (&id, fields) in c.ids.iter().zip(entries) {
             let old = self.store.pending(key, group, id);
-            if self.store.entry(key, id).is_none() {
+            let Some(fields) = fields else {
                 if let Some(pe) = old {
-                    self.drop_pending(key, group, id, &pe, &mut group_meta);
+                    self.drop_pending(key, group, id, &pe, &mut group_meta, &mut holds);
                 }
                 continue;
-            }
+            };
             let (base_count, check_idle) = match &old {
                 // A released entry (XNACK) is claimable whatever its idle time.
                 Some(pe) => (pe.delivery_count, !pe.released),
@@ -115,9 +119,16 @@ impl<S: Store> Exec<'_, S> {
                 _ => redelivered(base_count),
             };
             let new = PendingEntry::held(&c.consumer, delivery_ms, delivery_count);
-            self.claim_one(key, group, id, old, new, &mut group_meta);
+            self.claim_one(key, group, id, old, new, (&mut group_meta, &mut holds));
+            out.push(if c.justid {
+                id_reply(id)
+            } else {
+                entry_reply(id, fields)
+            });
+        }
+        self.settle(key, group, holds);
+        if !out.is_empty() {
             self.mark_active(key, group, &c.consumer);
-            out.push(self.claimed_reply(key, id, c.justid));
         }
         self.store.put_group(key, group, &group_meta);
         Reply::Array(out)
@@ -149,20 +160,44 @@ impl<S: Store> Exec<'_, S> {
         let mut spent = 0usize;
         // Mirrors the rax walk in `xautoclaimCommand`: stop after `attempts` visits or `count`
         // results; the cursor is the first pending ID not visited.
-        let mut cursor = Some(c.start);
-        while let Some((id, pe)) = cursor.and_then(|from| {
-            self.store
-                .pending_range(key, group, from, StreamId::MAX, 1)
-                .pop()
-        }) {
+        let mut holds = Holds::default();
+        // The PEL is read a chunk at a time, not one scan per visit: what the walk changes
+        // (the record it visits) is behind it, so a chunk read ahead stays what a fresh scan
+        // would find.
+        let mut next_scan = Some(c.start);
+        let mut chunk = Vec::new().into_iter();
+        loop {
+            let (id, pe) = match chunk.next() {
+                Some(visit) => visit,
+                None => {
+                    let Some(from) = next_scan else { break };
+                    // One more than the visits left: the first not visited is the cursor.
+                    let want = usize::try_from(attempts)
+                        .unwrap_or(usize::MAX)
+                        .saturating_add(1)
+                        .min(AUTOCLAIM_SCAN_CHUNK);
+                    let got = self
+                        .store
+                        .pending_range(key, group, from, StreamId::MAX, want);
+                    // A short chunk ends the PEL.
+                    next_scan = match got.last() {
+                        Some((last, _)) if got.len() == want => last.next(),
+                        _ => None,
+                    };
+                    chunk = got.into_iter();
+                    match chunk.next() {
+                        Some(visit) => visit,
+                        None => break,
+                    }
+                }
+            };
             if attempts == 0 || count == 0 {
                 next_cursor = id;
                 break;
             }
             attempts -= 1;
-            cursor = id.next();
             let Some(fields) = self.store.entry(key, id) else {
-                self.drop_pending(key, group, id, &pe, &mut group_meta);
+                self.drop_pending(key, group, id, &pe, &mut group_meta, &mut holds);
                 deleted.push(id_reply(id));
                 count -= 1;
                 continue;
@@ -186,10 +221,17 @@ impl<S: Store> Exec<'_, S> {
                 redelivered(pe.delivery_count)
             };
             let new = PendingEntry::held(&c.consumer, self.now_ms, delivery_count);
-            self.claim_one(key, group, id, Some(pe), new, &mut group_meta);
-            self.mark_active(key, group, &c.consumer);
-            claimed.push(self.claimed_reply(key, id, c.justid));
+            self.claim_one(key, group, id, Some(pe), new, (&mut group_meta, &mut holds));
+            claimed.push(if c.justid {
+                id_reply(id)
+            } else {
+                entry_reply(id, fields)
+            });
             count -= 1;
+        }
+        self.settle(key, group, holds);
+        if !claimed.is_empty() {
+            self.mark_active(key, group, &c.consumer);
         }
         self.store.put_group(key, group, &group_meta);
         Reply::Array(vec![

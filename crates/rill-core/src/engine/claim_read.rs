@@ -19,6 +19,7 @@ use crate::id::StreamId;
 use crate::reply::Reply;
 use crate::store::{entry_reply_bytes, ConsumerMeta, Fields, GroupMeta, PendingEntry, Store};
 
+use super::groups::Holds;
 use super::{fields_reply, id_reply, too_large, Exec};
 
 /// Pending records of deleted entries a CLAIM read (and the wake-time probe) steps over in one
@@ -107,13 +108,14 @@ impl<S: Store> Exec<'_, S> {
     }
 
     /// Delivers `claimed` to the reader (its name and record): each changes owner, its count
-    /// goes up by one and its delivery time is now. Returns the reply's entries.
+    /// goes up by one and its delivery time is now; what their holders lose goes in `holds`.
+    /// Returns the reply's entries.
     pub(super) fn claim_for_read(
         &mut self,
         key: &[u8],
         group: &[u8],
         (reader, consumer): (&[u8], &mut ConsumerMeta),
-        group_meta: &mut GroupMeta,
+        (group_meta, holds): (&mut GroupMeta, &mut Holds),
         claimed: Vec<Claimable>,
     ) -> Vec<Reply> {
         let mut replies = Vec::with_capacity(claimed.len());
@@ -126,7 +128,7 @@ impl<S: Store> Exec<'_, S> {
                 c.pending.delivery_count,
             ));
             if c.pending.owner() != Some(reader) {
-                self.unhold(key, group, &c.pending, group_meta);
+                holds.take(&c.pending, group_meta);
                 consumer.pending_count += 1;
             }
             let count = redelivered(c.pending.delivery_count);

@@ -8,7 +8,7 @@
 //!  XACK           ──▶ out of the PEL
 //! ```
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 
 use crate::command::{Key, ReadFrom, XReadGroup};
 use crate::id::StreamId;
@@ -17,6 +17,7 @@ use crate::store::{entry_reply_bytes, ConsumerMeta, Fields, GroupMeta, PendingEn
 
 use super::claim_read::{claim_entry_reply, redelivered, Claimable};
 use super::entries_read::advance_group;
+use super::groups::Holds;
 use super::{entry_reply, id_reply, nogroup_read, too_large, too_many, Exec};
 
 /// What COUNT leaves for new entries once `taken` were claimed (`None`: no COUNT).
@@ -237,11 +238,14 @@ impl<S: Store> Exec<'_, S> {
                 return Some(Err(reply));
             }
         }
+        // What other consumers lose to this read: entries claimed from them, or taken back
+        // after XGROUP SETID moved the group back. The reader's own count is in `consumer`.
+        let mut holds = Holds::default();
         let mut replies = self.claim_for_read(
             key,
             &r.group,
             (&r.consumer, &mut consumer),
-            &mut group_meta,
+            (&mut group_meta, &mut holds),
             claimed,
         );
         let meta = self.store.stream(key).unwrap_or_default();
@@ -254,7 +258,7 @@ impl<S: Store> Exec<'_, S> {
                     &r.consumer,
                     id,
                     &mut group_meta,
-                    &mut consumer,
+                    (&mut consumer, &mut holds),
                 );
             }
             replies.push(match claim {
@@ -265,6 +269,11 @@ impl<S: Store> Exec<'_, S> {
         if replies.is_empty() {
             return None;
         }
+        debug_assert!(
+            !holds.touches(&r.consumer),
+            "the reader's count is in its record"
+        );
+        self.settle(key, &r.group, holds);
         self.store.put_group(key, &r.group, &group_meta);
         self.store
             .put_consumer(key, &r.group, &r.consumer, &consumer);
@@ -280,11 +289,11 @@ impl<S: Store> Exec<'_, S> {
         name: &[u8],
         id: StreamId,
         group_meta: &mut GroupMeta,
-        consumer: &mut ConsumerMeta,
+        (consumer, holds): (&mut ConsumerMeta, &mut Holds),
     ) {
         match self.store.pending(key, group, id) {
             Some(old) if old.owner() == Some(name) => consumer.pending_count -= 1,
-            Some(old) => self.unhold(key, group, &old, group_meta),
+            Some(old) => holds.take(&old, group_meta),
             None => group_meta.pending_count += 1,
         }
         let entry = PendingEntry::held(name, self.now_ms, 1);
@@ -338,29 +347,15 @@ impl<S: Store> Exec<'_, S> {
             return Reply::Int(0);
         };
         let mut acked = 0;
-        // What each owner gave up, so its record is read and written once however many of its
-        // entries go (a consumer acknowledges what one read gave it).
-        let mut owners: BTreeMap<Vec<u8>, i64> = BTreeMap::new();
+        let mut holds = Holds::default();
         for &id in ids {
             let Some(pe) = self.store.pending(key, group, id) else {
                 continue;
             };
-            self.store.delete_pending(key, group, id);
-            match pe.owner() {
-                Some(owner) => match owners.get_mut(owner) {
-                    Some(held) => *held += 1,
-                    None => {
-                        owners.insert(pe.consumer, 1);
-                    }
-                },
-                None => group_meta.nacked_count -= 1,
-            }
-            group_meta.pending_count -= 1;
+            self.drop_pending(key, group, id, &pe, &mut group_meta, &mut holds);
             acked += 1;
         }
-        for (owner, held) in owners {
-            self.adjust_consumer_count(key, group, &owner, -held);
-        }
+        self.settle(key, group, holds);
         if acked > 0 {
             self.store.put_group(key, group, &group_meta);
         }

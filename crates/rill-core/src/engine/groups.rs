@@ -2,6 +2,8 @@
 //! consumer within `consumers_per_group_max`, the `pending_per_group_max` check, and the
 //! helpers that move a consumer's pending count and drop a pending entry.
 
+use std::collections::BTreeMap;
+
 use crate::command::{GroupStart, XGroup};
 use crate::id::StreamId;
 use crate::reply::{errors, Reply};
@@ -146,9 +148,9 @@ impl<S: Store> Exec<'_, S> {
         group: &[u8],
         consumer: &[u8],
     ) -> Result<ConsumerMeta, Reply> {
-        let mut meta = match self.store.consumer(key, group, consumer) {
-            Some(meta) => meta,
-            None => self.create_consumer(key, group, consumer)?,
+        let Some(mut meta) = self.store.consumer(key, group, consumer) else {
+            // Created seen now.
+            return self.create_consumer(key, group, consumer);
         };
         meta.seen_ms = self.now_ms;
         self.store.put_consumer(key, group, consumer, &meta);
@@ -183,8 +185,8 @@ impl<S: Store> Exec<'_, S> {
         Reply::Int(ids.len() as i64)
     }
 
-    /// Removes a pending entry with its owner's count and the group's (`group_meta`, which the
-    /// caller writes back).
+    /// Removes a pending entry: from the group's count (`group_meta`, which the caller writes
+    /// back) and from its holder's (`holds`, which the caller settles).
     pub(super) fn drop_pending(
         &mut self,
         key: &[u8],
@@ -192,43 +194,70 @@ impl<S: Store> Exec<'_, S> {
         id: StreamId,
         pe: &PendingEntry,
         group_meta: &mut GroupMeta,
+        holds: &mut Holds,
     ) {
         self.store.delete_pending(key, group, id);
-        self.unhold(key, group, pe, group_meta);
+        holds.take(pe, group_meta);
         group_meta.pending_count -= 1;
     }
 
-    /// Takes pending entry `pe` from whoever holds it: its consumer's count, or for a released
-    /// entry the group's (`group_meta`, which the caller writes back).
-    pub(super) fn unhold(
-        &mut self,
-        key: &[u8],
-        group: &[u8],
-        pe: &PendingEntry,
-        group_meta: &mut GroupMeta,
-    ) {
+    /// Writes what `holds` gathered: each consumer's record read and written once, in name
+    /// order.
+    pub(super) fn settle(&mut self, key: &[u8], group: &[u8], holds: Holds) {
+        for (name, delta) in holds.deltas {
+            if delta == 0 {
+                continue;
+            }
+            let Some(mut meta) = self.store.consumer(key, group, &name) else {
+                debug_assert!(false, "pending entry owned by a missing consumer");
+                continue;
+            };
+            meta.pending_count = meta
+                .pending_count
+                .checked_add_signed(delta)
+                .expect("consumer pending count underflow");
+            self.store.put_consumer(key, group, &name, &meta);
+        }
+    }
+}
+
+/// What one command takes from and gives to consumers' pending counts in one group, gathered
+/// so that [`Exec::settle`] reads and writes each consumer's record once however many of its
+/// entries moved: a consumer acknowledges, or loses to a claim, what one read gave it.
+#[derive(Debug, Default)]
+pub(super) struct Holds {
+    /// Consumer name to the change in its count.
+    deltas: BTreeMap<Vec<u8>, i64>,
+}
+
+impl Holds {
+    /// Takes pending entry `pe` from whoever holds it: its consumer, or for a released entry
+    /// the group (`group_meta`, which the caller writes back).
+    pub(super) fn take(&mut self, pe: &PendingEntry, group_meta: &mut GroupMeta) {
         match pe.owner() {
-            Some(owner) => self.adjust_consumer_count(key, group, owner, -1),
+            Some(owner) => self.add(owner, -1),
             None => group_meta.nacked_count -= 1,
         }
     }
 
-    pub(super) fn adjust_consumer_count(
-        &mut self,
-        key: &[u8],
-        group: &[u8],
-        name: &[u8],
-        delta: i64,
-    ) {
-        let Some(mut meta) = self.store.consumer(key, group, name) else {
-            debug_assert!(false, "pending entry owned by a missing consumer");
-            return;
-        };
-        meta.pending_count = meta
-            .pending_count
-            .checked_add_signed(delta)
-            .expect("consumer pending count underflow");
-        self.store.put_consumer(key, group, name, &meta);
+    /// Gives `consumer` one more pending entry.
+    pub(super) fn give(&mut self, consumer: &[u8]) {
+        self.add(consumer, 1);
+    }
+
+    /// Whether `consumer`'s count is to change: a caller that writes that consumer's record
+    /// itself must not also settle it.
+    pub(super) fn touches(&self, consumer: &[u8]) -> bool {
+        self.deltas.contains_key(consumer)
+    }
+
+    fn add(&mut self, consumer: &[u8], delta: i64) {
+        match self.deltas.get_mut(consumer) {
+            Some(held) => *held += delta,
+            None => {
+                self.deltas.insert(consumer.to_vec(), delta);
+            }
+        }
     }
 }
 

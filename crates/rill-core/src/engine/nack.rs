@@ -17,6 +17,7 @@ use crate::reply::Reply;
 use crate::store::{PendingEntry, Store};
 
 use super::claim_read::DELIVERY_COUNT_MAX;
+use super::groups::Holds;
 use super::{nogroup, Exec};
 
 impl<S: Store> Exec<'_, S> {
@@ -32,6 +33,7 @@ impl<S: Store> Exec<'_, S> {
             }
         }
         let mut released = 0i64;
+        let mut holds = Holds::default();
         for &id in &n.ids {
             let old = self.store.pending(key, group, id);
             let count = match &old {
@@ -49,7 +51,7 @@ impl<S: Store> Exec<'_, S> {
             match &old {
                 Some(pe) if pe.released => {}
                 Some(pe) => {
-                    self.unhold(key, group, pe, &mut group_meta);
+                    holds.take(pe, &mut group_meta);
                     group_meta.nacked_count += 1;
                 }
                 None => {
@@ -61,6 +63,7 @@ impl<S: Store> Exec<'_, S> {
                 .put_pending(key, group, id, &PendingEntry::released(count));
             released += 1;
         }
+        self.settle(key, group, holds);
         if released > 0 {
             self.store.put_group(key, group, &group_meta);
         }

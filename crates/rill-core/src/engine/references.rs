@@ -13,6 +13,7 @@ use crate::id::StreamId;
 use crate::reply::Reply;
 use crate::store::{Store, StreamMeta};
 
+use super::groups::Holds;
 use super::Exec;
 
 /// What XDELEX and XACKDEL answer per ID.
@@ -68,7 +69,9 @@ impl<S: Store> Exec<'_, S> {
             let Some(mut group_meta) = self.store.group(key, group) else {
                 continue;
             };
-            self.drop_pending(key, group, id, &pe, &mut group_meta);
+            let mut holds = Holds::default();
+            self.drop_pending(key, group, id, &pe, &mut group_meta, &mut holds);
+            self.settle(key, group, holds);
             self.store.put_group(key, group, &group_meta);
         }
     }
@@ -157,6 +160,9 @@ impl<S: Store> Exec<'_, S> {
         let old_first = meta.first_id;
         let mut answers = Vec::with_capacity(ids.len());
         let mut deleted = 0;
+        // This group's owners, settled once at the end. DELREF's walk over the groups does
+        // not reach them: it finds no pending entry here for an ID already dropped.
+        let mut holds = Holds::default();
         for &id in ids {
             let Some(pe) = self.store.pending(key, group, id) else {
                 answers.push(Reply::Int(NOT_FOUND));
@@ -167,7 +173,7 @@ impl<S: Store> Exec<'_, S> {
                 answers.push(Reply::Int(NOT_FOUND));
                 continue;
             };
-            self.drop_pending(key, group, id, &pe, &mut group_meta);
+            self.drop_pending(key, group, id, &pe, &mut group_meta, &mut holds);
             self.store.put_group(key, group, &group_meta);
             if self.kept_by(policy, key, &groups, id) {
                 answers.push(Reply::Int(KEPT));
@@ -176,6 +182,7 @@ impl<S: Store> Exec<'_, S> {
             deleted += u64::from(self.delete_one(key, &mut meta, id));
             answers.push(Reply::Int(DELETED));
         }
+        self.settle(key, group, holds);
         if deleted > 0 {
             self.finish_deletes(key, &mut meta, old_first);
         }

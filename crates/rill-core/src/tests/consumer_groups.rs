@@ -844,21 +844,40 @@ fn refused_xreadgroup_leaves_no_trace() {
     );
 }
 
+/// Runs `line` on `store` at `now_ms`: its reply, and what it cost as counted by the store
+/// (`fields_read`, `consumer_writes`, `pending_scans`), the reads and writes a disk store pays
+/// for.
+fn costed(store: &mut crate::MemStore, now_ms: u64, line: &str) -> (String, [u64; 3]) {
+    let argv = super::split_args(line);
+    let cmd = crate::parse(&argv)
+        .expect("an engine command")
+        .expect("parses");
+    let counts = |store: &crate::MemStore| {
+        [
+            store.fields_read.get(),
+            store.consumer_writes.get(),
+            store.pending_scans.get(),
+        ]
+    };
+    let before = counts(store);
+    let reply = crate::execute(store, &cmd, now_ms, &crate::Limits::default());
+    let after = counts(store);
+    (
+        super::render(&reply),
+        std::array::from_fn(|i| after[i] - before[i]),
+    )
+}
+
 /// What XREADGROUP reads: each entry it serves, new or claimed, is decoded once, by the
 /// precheck, which hands it on. A key named twice is read again for its second turn, which
 /// must see what the first delivered or claimed. Counted on the store's reads, which are what a
 /// disk store pays for.
 #[test]
 fn xreadgroup_reads_each_served_entry_once() {
-    use crate::{execute, parse, Limits, MemStore};
-
-    let mut store = MemStore::new();
-    let mut run = |now_ms: u64, line: &str| -> (String, u64) {
-        let argv = super::split_args(line);
-        let cmd = parse(&argv).expect("an engine command").expect("parses");
-        let before = store.fields_read.get();
-        let reply = execute(&mut store, &cmd, now_ms, &Limits::default());
-        (super::render(&reply), store.fields_read.get() - before)
+    let mut store = crate::MemStore::new();
+    let mut run = |now_ms: u64, line: &str| {
+        let (reply, [reads, _, _]) = costed(&mut store, now_ms, line);
+        (reply, reads)
     };
     for ms in 1..=20 {
         run(1000, &format!("XADD s {ms}-0 f v"));
@@ -901,4 +920,105 @@ fn xreadgroup_reads_each_served_entry_once() {
         2 + 2 + 2,
         "the precheck claims 1-0 and 2-0 for both turns"
     );
+}
+
+/// What claims and acknowledgements write: each consumer whose count changes has its record
+/// written once per command, however many of its entries move (they used to be written once
+/// per entry, three times for each claimed one).
+#[test]
+fn claims_and_acks_write_each_consumer_once() {
+    let mut store = crate::MemStore::new();
+    let mut run = |now_ms: u64, line: &str| costed(&mut store, now_ms, line);
+    for ms in 1..=12 {
+        run(1000, &format!("XADD s {ms}-0 f v"));
+    }
+    run(1000, "XGROUP CREATE s g 0");
+    for consumer in ["c1", "c2", "c3"] {
+        run(
+            1000,
+            &format!("XREADGROUP GROUP g {consumer} COUNT 4 STREAMS s >"),
+        );
+    }
+    let ids: Vec<String> = (1..=12).map(|ms| format!("{ms}-0")).collect();
+    let (reply, [_, writes, _]) = run(2000, &format!("XCLAIM s g c4 0 {} JUSTID", ids.join(" ")));
+    assert_eq!(
+        reply.matches('"').count(),
+        24,
+        "all twelve claimed: {reply}"
+    );
+    // c4 created (1), then c1, c2, c3 and c4 settled (4), then c4 marked active (1). It was 38:
+    // the creation written twice, then three writes per claimed entry.
+    assert_eq!(writes, 6);
+
+    let (reply, [_, writes, scans]) = run(3000, "XAUTOCLAIM s g c5 0 0-0 COUNT 100 JUSTID");
+    assert!(reply.starts_with("[\"0-0\", [\"1-0\""), "{reply}");
+    assert_eq!(
+        writes,
+        1 + 2 + 1,
+        "c5 created, c4 and c5 settled, c5 active"
+    );
+    assert_eq!(scans, 1, "twelve pending entries are one chunk");
+
+    let (reply, [reads, writes, _]) = run(4000, "XCLAIM s g c5 0 1-0 2-0 3-0");
+    assert_eq!(reply.matches("[\"f\", \"v\"]").count(), 3, "{reply}");
+    assert_eq!(
+        reads, 3,
+        "each entry read once, by the reply's bound, and kept (it was 9)"
+    );
+    assert_eq!(
+        writes,
+        1 + 1,
+        "c5 seen, then active; its count did not change"
+    );
+
+    let (reply, [_, writes, _]) = run(4000, &format!("XACK s g {}", ids.join(" ")));
+    assert_eq!(reply, ":12");
+    assert_eq!(writes, 1, "only c5 held them");
+    let (reply, _) = run(4000, "XINFO CONSUMERS s g");
+    for consumer in ["c1", "c2", "c3", "c4", "c5"] {
+        assert!(
+            reply.contains(&format!("\"name\": \"{consumer}\", \"pending\": :0")),
+            "{consumer} in {reply}"
+        );
+    }
+}
+
+/// XAUTOCLAIM walks the PEL a chunk at a time (one scan per 64 records, not one per record),
+/// and its cursor is still the first pending ID it did not visit, as in Redis: after COUNT
+/// claims, or after COUNT * 10 visits, which can end inside a chunk.
+#[test]
+fn xautoclaim_reads_the_pel_a_chunk_at_a_time() {
+    let mut store = crate::MemStore::new();
+    let mut run = |now_ms: u64, line: &str| {
+        let (reply, [_, _, scans]) = costed(&mut store, now_ms, line);
+        (reply, scans)
+    };
+    for ms in 1..=200 {
+        run(1000, &format!("XADD s {ms}-0 f v"));
+    }
+    run(1000, "XGROUP CREATE s g 0");
+    run(1000, "XREADGROUP GROUP g c1 COUNT 200 STREAMS s >");
+
+    // Nothing idle enough: COUNT 10 visits 100 records, the 101st is the cursor.
+    let (reply, scans) = run(2000, "XAUTOCLAIM s g c2 60000 0-0 COUNT 10 JUSTID");
+    assert_eq!(reply, r#"["101-0", [], []]"#);
+    assert_eq!(scans, 2, "64 records, then the 37 left to visit");
+
+    let (reply, scans) = run(90_000, "XAUTOCLAIM s g c2 60000 0-0 COUNT 150 JUSTID");
+    assert!(reply.starts_with("[\"151-0\", [\"1-0\""), "{reply}");
+    assert_eq!(
+        reply.matches("-0\"").count(),
+        151,
+        "150 claimed and the cursor"
+    );
+    assert_eq!(scans, 3, "151 visits in chunks of 64");
+
+    let (reply, scans) = run(90_000, "XAUTOCLAIM s g c2 60000 151-0 COUNT 100 JUSTID");
+    assert!(reply.starts_with("[\"0-0\", [\"151-0\""), "{reply}");
+    assert_eq!(
+        reply.matches("-0\"").count(),
+        51,
+        "the 50 left and the cursor"
+    );
+    assert_eq!(scans, 1, "a short chunk ends the PEL");
 }
