@@ -25,15 +25,18 @@ fn left_after(count: Option<u64>, taken: usize) -> Option<u64> {
     count.map(|n| n.saturating_sub(taken as u64))
 }
 
-/// What the precheck read for one stream read with `>`, kept to serve it: nothing an
-/// XREADGROUP does changes entries, so reading them again would only cost (their fields
-/// decoded and copied, on every replica). Held together they are within the reply's byte bound,
-/// which the precheck counted them against.
+/// What the precheck read for one stream, kept to serve it: nothing an XREADGROUP does changes
+/// entries, so reading them again would only cost (their fields decoded and copied, on every
+/// replica). Held together they are within the reply's byte bound, which the precheck counted
+/// them against.
 #[derive(Default)]
 struct Prefetched {
     /// What CLAIM would take, for the min-idle time it was read with.
     claimed: Option<(u64, Vec<Claimable>)>,
     fresh: Option<Fresh>,
+    /// A history read: the consumer's pending IDs after the ID it named, each with its entry's
+    /// fields (`None`: deleted).
+    history: Option<Vec<(StreamId, Option<Fields>)>>,
 }
 
 /// New entries: where the read started (after the group's last delivered ID), the COUNT it
@@ -47,9 +50,8 @@ struct Fresh {
 impl<S: Store> Exec<'_, S> {
     /// Everything that can refuse an XREADGROUP, checked before anything changes: a refused
     /// read must leave groups, PELs and consumers as they were (the write path commits whatever
-    /// a command did, error or not). What it read for `>` it hands back, one slot per stream,
-    /// for serving; a history read is read again when served (one extra read of at most COUNT
-    /// entries).
+    /// a command did, error or not). What it read it hands back, one slot per stream, for
+    /// serving.
     fn xreadgroup_precheck(&self, r: &XReadGroup) -> Result<Vec<Option<Prefetched>>, Reply> {
         let mut prefetched = Vec::with_capacity(r.streams.len());
         let mut total = 0usize;
@@ -62,31 +64,15 @@ impl<S: Store> Exec<'_, S> {
             let group_meta = self.store.group(key, &r.group).unwrap_or_default();
             let limit = self.fetch_limit(r.count);
             let mut claimed = 0;
-            let mut fetched = None;
-            let served = match from {
-                ReadFrom::After(after) => match after.next() {
-                    None => 0,
-                    Some(start) => {
-                        let ids = self.store.consumer_pending_range(
-                            key,
-                            &r.group,
-                            &r.consumer,
-                            start,
-                            StreamId::MAX,
-                            limit,
-                        );
-                        // The entries the reply would carry, one at a time.
-                        for &id in &ids {
-                            if let Some(fields) = self.store.entry(key, id) {
-                                spent += entry_reply_bytes(&fields);
-                                if spent > self.limits.reply_bytes_max {
-                                    return Err(too_large(self.limits, "use COUNT to page"));
-                                }
-                            }
-                        }
-                        ids.len()
-                    }
-                },
+            let (served, fetched) = match from {
+                ReadFrom::After(after) => {
+                    let read = self.history(key, r, *after, limit, &mut spent)?;
+                    let fetched = Prefetched {
+                        history: Some(read),
+                        ..Prefetched::default()
+                    };
+                    (fetched.history.as_ref().map_or(0, Vec::len), fetched)
+                }
                 _ => {
                     let mut read = Prefetched::default();
                     if let Some(min_idle) = claim {
@@ -112,8 +98,7 @@ impl<S: Store> Exec<'_, S> {
                             served
                         }
                     };
-                    fetched = Some(read);
-                    served
+                    (served, read)
                 }
             };
             if matches!(from, ReadFrom::After(_)) {
@@ -128,9 +113,48 @@ impl<S: Store> Exec<'_, S> {
                 // Claimed entries are pending already.
                 self.check_pending_room(&group_meta, (served - claimed) as u64)?;
             }
-            prefetched.push(fetched);
+            prefetched.push(Some(fetched));
         }
         Ok(prefetched)
+    }
+
+    /// The consumer's pending entries after `after` that a history read serves, with their
+    /// fields: `Err` past either of the reply's bounds, `spent` counting its bytes so far. Reads
+    /// only.
+    fn history(
+        &self,
+        key: &[u8],
+        r: &XReadGroup,
+        after: StreamId,
+        limit: usize,
+        spent: &mut usize,
+    ) -> Result<Vec<(StreamId, Option<Fields>)>, Reply> {
+        let Some(start) = after.next() else {
+            return Ok(Vec::new());
+        };
+        let ids = self.store.consumer_pending_range(
+            key,
+            &r.group,
+            &r.consumer,
+            start,
+            StreamId::MAX,
+            limit,
+        );
+        if self.over_limit(&ids) {
+            return Err(too_many(self.limits));
+        }
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            let fields = self.store.entry(key, id);
+            if let Some(fields) = &fields {
+                *spent += entry_reply_bytes(fields);
+                if *spent > self.limits.reply_bytes_max {
+                    return Err(too_large(self.limits, "use COUNT to page"));
+                }
+            }
+            out.push((id, fields));
+        }
+        Ok(out)
     }
 
     pub(super) fn xreadgroup(&mut self, r: &XReadGroup) -> Reply {
@@ -161,7 +185,7 @@ impl<S: Store> Exec<'_, S> {
             let served = match from {
                 ReadFrom::After(after) => {
                     claim = None;
-                    Some(self.read_history(key, r, *after))
+                    Some(self.read_history(key, r, *after, fetched))
                 }
                 _ => self.read_new_or_claimed(key, r, claim, consumer, fetched),
             };
@@ -200,6 +224,7 @@ impl<S: Store> Exec<'_, S> {
         let Prefetched {
             claimed: fetched_claimed,
             fresh: fetched_fresh,
+            history: _,
         } = fetched.unwrap_or_default();
         let claimed = match claim {
             None => Vec::new(),
@@ -302,32 +327,23 @@ impl<S: Store> Exec<'_, S> {
         consumer.active_ms = Some(self.now_ms);
     }
 
-    /// A history read: the consumer's own pending entries after `after`. Deleted entries come
-    /// back as `[id, nil]`; delivered ones have their delivery time and count bumped.
+    /// A history read: the consumer's own pending entries after `after`, as `fetched` by the
+    /// precheck if it read them. Deleted entries come back as `[id, nil]`; delivered ones have
+    /// their delivery time and count bumped.
     fn read_history(
         &mut self,
         key: &[u8],
         r: &XReadGroup,
         after: StreamId,
+        fetched: Option<Prefetched>,
     ) -> Result<Vec<Reply>, Reply> {
-        let Some(start) = after.next() else {
-            return Ok(Vec::new());
+        let read = match fetched.and_then(|f| f.history) {
+            Some(read) => read,
+            None => self.history(key, r, after, self.fetch_limit(r.count), &mut 0)?,
         };
-        let limit = self.fetch_limit(r.count);
-        let ids = self.store.consumer_pending_range(
-            key,
-            &r.group,
-            &r.consumer,
-            start,
-            StreamId::MAX,
-            limit,
-        );
-        if self.over_limit(&ids) {
-            return Err(too_many(self.limits));
-        }
-        let mut replies = Vec::with_capacity(ids.len());
-        for id in ids {
-            match self.store.entry(key, id) {
+        let mut replies = Vec::with_capacity(read.len());
+        for (id, fields) in read {
+            match fields {
                 None => replies.push(Reply::Array(vec![id_reply(id), Reply::NilArray])),
                 Some(fields) => {
                     if let Some(mut pe) = self.store.pending(key, &r.group, id) {

@@ -868,10 +868,10 @@ fn costed(store: &mut crate::MemStore, now_ms: u64, line: &str) -> (String, [u64
     )
 }
 
-/// What XREADGROUP reads: each entry it serves, new or claimed, is decoded once, by the
-/// precheck, which hands it on. A key named twice is read again for its second turn, which
-/// must see what the first delivered or claimed. Counted on the store's reads, which are what a
-/// disk store pays for.
+/// What XREADGROUP reads: each entry it serves, new, claimed or from history, is decoded once,
+/// by the precheck, which hands it on. A key named twice is read again for its second turn,
+/// which must see what the first delivered or claimed. Counted on the store's reads, which are
+/// what a disk store pays for.
 #[test]
 fn xreadgroup_reads_each_served_entry_once() {
     let mut store = crate::MemStore::new();
@@ -898,6 +898,18 @@ fn xreadgroup_reads_each_served_entry_once() {
     // The precheck reads 11-13 for both turns (nothing is delivered yet); the second turn
     // starts at 14 and reads again.
     assert_eq!(reads, 3 + 3 + 3);
+
+    // A history read serves what its precheck read; named twice, the second turn reads again.
+    let (reply, reads) = run(1000, "XREADGROUP GROUP g c COUNT 4 STREAMS s 0");
+    assert!(
+        reply.starts_with(r#"{"s" => [["1-0""#)
+            && reply.contains("\"4-0\"")
+            && !reply.contains("\"5-0\""),
+        "{reply}"
+    );
+    assert_eq!(reads, 4, "four entries served, each read once");
+    let (_, reads) = run(1000, "XREADGROUP GROUP g c COUNT 4 STREAMS s s 0 2-0");
+    assert_eq!(reads, 4 + 4 + 4);
 
     let (reply, reads) = run(1000, "XREADGROUP GROUP g c2 COUNT 2 CLAIM 100 STREAMS s >");
     assert_eq!(
