@@ -8,6 +8,7 @@
 
 use rill_core::{execute, parse, Limits, Reply, StreamId};
 use rocksdb::perf::{set_perf_stats, PerfContext, PerfMetric, PerfStatsLevel};
+use rocksdb::statistics::Ticker;
 
 use super::temp_db;
 use crate::cf::Cf;
@@ -268,4 +269,34 @@ fn listing_keys_after_many_deletes_walks_few_tombstones() {
         panic!("KEYS: {keys:?}");
     };
     assert_eq!(keys.len(), 10);
+}
+
+/// XAUTOCLAIM walks the PEL a chunk at a time on the disk store too: claiming 150 of 200
+/// pending entries seeks 6 times (3 chunks of the PEL), where one scan per visited record
+/// seeked 154 times.
+#[test]
+fn xautoclaim_seeks_once_per_chunk_of_the_pel() {
+    let mut node = Node::new();
+    for ms in 1..=200 {
+        node.run(&format!("XADD s {ms}-0 f v"));
+    }
+    node.run("XGROUP CREATE s g 0");
+    assert_eq!(
+        delivered(&node.run("XREADGROUP GROUP g c1 COUNT 200 STREAMS s >")).len(),
+        200
+    );
+    let seeks = |node: &Node| node.db.db_options.get_ticker_count(Ticker::NumberDbSeek);
+    let before = seeks(&node);
+    let reply = node.run("XAUTOCLAIM s g c2 0 0-0 COUNT 150 JUSTID");
+    let used = seeks(&node) - before;
+    let Reply::Array(parts) = &reply else {
+        panic!("XAUTOCLAIM: {reply:?}");
+    };
+    assert!(
+        matches!(parts.as_slice(), [Reply::Bulk(cursor), Reply::Array(claimed), _]
+            if cursor.as_slice() == b"151-0" && claimed.len() == 150),
+        "{reply:?}"
+    );
+    assert!(used <= 10, "{used} seeks for 151 visits");
+    node.check_invariants();
 }
