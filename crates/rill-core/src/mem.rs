@@ -297,12 +297,24 @@ impl Store for MemStore {
             .map(|((_, _, id), _)| *id)
     }
 
-    fn put_pending(&mut self, key: &[u8], group: &[u8], id: StreamId, entry: &PendingEntry) {
+    fn put_pending(
+        &mut self,
+        key: &[u8],
+        group: &[u8],
+        id: StreamId,
+        caller_old: Option<&PendingEntry>,
+        entry: &PendingEntry,
+    ) {
         let (k, g) = (key.to_vec(), group.to_vec());
-        if let Some(old) = self
+        let old = self
             .pending
-            .insert((k.clone(), g.clone(), id), entry.clone())
-        {
+            .insert((k.clone(), g.clone(), id), entry.clone());
+        assert_eq!(
+            old.as_ref(),
+            caller_old,
+            "put_pending's caller misread the record"
+        );
+        if let Some(old) = old {
             if let Some(owner) = old.owner() {
                 self.consumer_pending
                     .remove(&(k.clone(), g.clone(), owner.to_vec(), id));
@@ -314,9 +326,21 @@ impl Store for MemStore {
         }
     }
 
-    fn delete_pending(&mut self, key: &[u8], group: &[u8], id: StreamId) {
+    fn delete_pending(
+        &mut self,
+        key: &[u8],
+        group: &[u8],
+        id: StreamId,
+        caller_old: &PendingEntry,
+    ) {
         let (k, g) = (key.to_vec(), group.to_vec());
-        if let Some(old) = self.pending.remove(&(k.clone(), g.clone(), id)) {
+        let old = self.pending.remove(&(k.clone(), g.clone(), id));
+        assert_eq!(
+            old.as_ref(),
+            Some(caller_old),
+            "delete_pending's caller misread the record"
+        );
+        if let Some(old) = old {
             if let Some(owner) = old.owner() {
                 self.consumer_pending.remove(&(k, g, owner.to_vec(), id));
             }

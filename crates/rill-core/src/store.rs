@@ -276,10 +276,19 @@ pub trait Store {
     /// The group's highest pending ID.
     fn last_pending(&self, key: &[u8], group: &[u8]) -> Option<StreamId>;
     /// Inserts or replaces a pending entry, keeping the per-consumer index in step (an entry
-    /// that changes owner leaves the old owner's index).
-    fn put_pending(&mut self, key: &[u8], group: &[u8], id: StreamId, entry: &PendingEntry);
-    /// Removes a pending entry and its per-consumer index record.
-    fn delete_pending(&mut self, key: &[u8], group: &[u8], id: StreamId);
+    /// that changes owner leaves the old owner's index). `old` is the record it replaces as
+    /// the caller read it (`None`: not pending), so a store that keeps indexes finds the old
+    /// record's index records without reading it again.
+    fn put_pending(
+        &mut self,
+        key: &[u8],
+        group: &[u8],
+        id: StreamId,
+        old: Option<&PendingEntry>,
+        entry: &PendingEntry,
+    );
+    /// Removes pending entry `old`, as the caller read it, and its index records.
+    fn delete_pending(&mut self, key: &[u8], group: &[u8], id: StreamId, old: &PendingEntry);
     /// The group's pending entries in delivery order (earliest `delivery_ms` first, then by
     /// ID), each handed to `visit` as `(delivery_ms, id)` until it returns false. From an
     /// index: the cost follows the entries visited, not the group's history.

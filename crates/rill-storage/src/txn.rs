@@ -744,11 +744,23 @@ impl Store for Txn<'_> {
         self.edge_in(Cf::Pel, &range, true, |k| Ok(pel::decode_key(k)?.id))
     }
 
-    fn put_pending(&mut self, key: &[u8], group: &[u8], id: StreamId, entry: &PendingEntry) {
+    fn put_pending(
+        &mut self,
+        key: &[u8],
+        group: &[u8],
+        id: StreamId,
+        old: Option<&PendingEntry>,
+        entry: &PendingEntry,
+    ) {
+        debug_assert_eq!(
+            old.cloned(),
+            self.pending(key, group, id),
+            "put_pending's caller misread the record"
+        );
         // The old owner's index record must go, or the entry would be pending for two consumers;
         // so must its old place in delivery order.
-        if let Some(old) = self.pending(key, group, id) {
-            if old == *entry {
+        if let Some(old) = old {
+            if old == entry {
                 // Nothing to write (a record, its index and its place in delivery order).
                 return;
             }
@@ -791,10 +803,12 @@ impl Store for Txn<'_> {
         }
     }
 
-    fn delete_pending(&mut self, key: &[u8], group: &[u8], id: StreamId) {
-        let Some(old) = self.pending(key, group, id) else {
-            return;
-        };
+    fn delete_pending(&mut self, key: &[u8], group: &[u8], id: StreamId, old: &PendingEntry) {
+        debug_assert_eq!(
+            Some(old),
+            self.pending(key, group, id).as_ref(),
+            "delete_pending's caller misread the record"
+        );
         if let Some(owner) = old.owner() {
             self.delete_consumer_index(key, group, owner, id);
         }

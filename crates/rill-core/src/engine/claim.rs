@@ -38,7 +38,7 @@ impl<S: Store> Exec<'_, S> {
                 holds.give(consumer);
             }
         }
-        self.store.put_pending(key, group, id, &new);
+        self.store.put_pending(key, group, id, old.as_ref(), &new);
     }
 
     pub(super) fn xclaim(&mut self, c: &XClaim) -> Reply {

@@ -133,7 +133,8 @@ impl<S: Store> Exec<'_, S> {
             }
             let count = redelivered(c.pending.delivery_count);
             let entry = PendingEntry::held(reader, self.now_ms, count);
-            self.store.put_pending(key, group, c.id, &entry);
+            self.store
+                .put_pending(key, group, c.id, Some(&c.pending), &entry);
             consumer.active_ms = Some(self.now_ms);
         }
         replies

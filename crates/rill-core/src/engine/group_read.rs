@@ -316,13 +316,14 @@ impl<S: Store> Exec<'_, S> {
         group_meta: &mut GroupMeta,
         (consumer, holds): (&mut ConsumerMeta, &mut Holds),
     ) {
-        match self.store.pending(key, group, id) {
+        let old = self.store.pending(key, group, id);
+        match &old {
             Some(old) if old.owner() == Some(name) => consumer.pending_count -= 1,
-            Some(old) => holds.take(&old, group_meta),
+            Some(old) => holds.take(old, group_meta),
             None => group_meta.pending_count += 1,
         }
         let entry = PendingEntry::held(name, self.now_ms, 1);
-        self.store.put_pending(key, group, id, &entry);
+        self.store.put_pending(key, group, id, old.as_ref(), &entry);
         consumer.pending_count += 1;
         consumer.active_ms = Some(self.now_ms);
     }
@@ -346,10 +347,13 @@ impl<S: Store> Exec<'_, S> {
             match fields {
                 None => replies.push(Reply::Array(vec![id_reply(id), Reply::NilArray])),
                 Some(fields) => {
-                    if let Some(mut pe) = self.store.pending(key, &r.group, id) {
-                        pe.delivery_ms = self.now_ms;
-                        pe.delivery_count = redelivered(pe.delivery_count);
-                        self.store.put_pending(key, &r.group, id, &pe);
+                    if let Some(old) = self.store.pending(key, &r.group, id) {
+                        let pe = PendingEntry {
+                            delivery_ms: self.now_ms,
+                            delivery_count: redelivered(old.delivery_count),
+                            ..old.clone()
+                        };
+                        self.store.put_pending(key, &r.group, id, Some(&old), &pe);
                     }
                     replies.push(entry_reply(id, fields));
                 }

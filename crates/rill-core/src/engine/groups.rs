@@ -176,8 +176,10 @@ impl<S: Store> Exec<'_, S> {
             usize::MAX,
         );
         debug_assert_eq!(ids.len() as u64, meta.pending_count);
-        for id in &ids {
-            self.store.delete_pending(key, group, *id);
+        for &id in &ids {
+            if let Some(pe) = self.store.pending(key, group, id) {
+                self.store.delete_pending(key, group, id, &pe);
+            }
         }
         group_meta.pending_count -= ids.len() as u64;
         self.store.put_group(key, group, &group_meta);
@@ -196,7 +198,7 @@ impl<S: Store> Exec<'_, S> {
         group_meta: &mut GroupMeta,
         holds: &mut Holds,
     ) {
-        self.store.delete_pending(key, group, id);
+        self.store.delete_pending(key, group, id, pe);
         holds.take(pe, group_meta);
         group_meta.pending_count -= 1;
     }

@@ -60,7 +60,7 @@ impl<S: Store> Exec<'_, S> {
                 }
             }
             self.store
-                .put_pending(key, group, id, &PendingEntry::released(count));
+                .put_pending(key, group, id, old.as_ref(), &PendingEntry::released(count));
             released += 1;
         }
         self.settle(key, group, holds);

@@ -173,7 +173,7 @@ fn a_txn_sees_its_own_writes_over_what_it_read_before() {
     txn.put_stream(b"s", &meta(1));
     txn.put_entry(b"s", id, &fields(b"old"));
     txn.put_group(b"s", b"g", &GroupMeta::default());
-    txn.put_pending(b"s", b"g", id, &PendingEntry::held(b"c", 1, 1));
+    txn.put_pending(b"s", b"g", id, None, &PendingEntry::held(b"c", 1, 1));
     db.commit(txn, 1).expect("commit");
 
     let mut txn = db.begin();
@@ -193,7 +193,7 @@ fn a_txn_sees_its_own_writes_over_what_it_read_before() {
 
     txn.put_entry(b"s", id, &fields(b"new"));
     assert_eq!(txn.entry(b"s", id), Some(fields(b"new")));
-    txn.delete_pending(b"s", b"g", id);
+    txn.delete_pending(b"s", b"g", id, &PendingEntry::held(b"c", 1, 1));
     assert_eq!(txn.pending(b"s", b"g", id), None);
     txn.put_stream(b"s", &meta(2));
     assert_eq!(txn.stream(b"s"), Some(meta(2)));
@@ -214,7 +214,7 @@ fn a_write_txn_asks_its_snapshot_once_per_record() {
     let mut txn = db.begin();
     txn.put_stream(b"s", &meta(1));
     txn.put_group(b"s", b"g", &GroupMeta::default());
-    txn.put_pending(b"s", b"g", id, &held);
+    txn.put_pending(b"s", b"g", id, None, &held);
     db.commit(txn, 1).expect("commit");
     let gets = || db.db_options.get_ticker_count(Ticker::NumberKeysRead);
     fn read_two(store: &impl Store, id: StreamId, held: &PendingEntry) {
@@ -250,7 +250,7 @@ fn cascading_deletes_spare_prefix_neighbours() {
     for key in [&b"a"[..], b"a\0"] {
         for group in [&b"g"[..], b"g\0"] {
             txn.put_group(key, group, &GroupMeta::default());
-            txn.put_pending(key, group, StreamId::new(1, 0), &pending);
+            txn.put_pending(key, group, StreamId::new(1, 0), None, &pending);
         }
     }
     db.commit(txn, 1).expect("commit");
@@ -357,7 +357,13 @@ fn upgraded_on_open(format_2: bool) {
         txn.put_stream(b"s", &meta(0));
         txn.put_group(b"s", b"g", &GroupMeta::default());
         for (seq, consumer, ms) in [(3, &b"a"[..], 4), (1, b"b", 9), (2, b"a", 5)] {
-            txn.put_pending(b"s", b"g", StreamId::new(1, seq), &pending(consumer, ms));
+            txn.put_pending(
+                b"s",
+                b"g",
+                StreamId::new(1, seq),
+                None,
+                &pending(consumer, ms),
+            );
         }
         db.commit(txn, 1).expect("commit");
         // Make it look like format 1 (or 2).

@@ -292,7 +292,7 @@ pub(crate) fn load(store: &mut impl Store, model: &MemStore) {
         store.put_consumer(key, group, consumer, meta);
     }
     for ((key, group, id), entry) in &model.pending {
-        store.put_pending(key, group, *id, entry);
+        store.put_pending(key, group, *id, None, entry);
     }
     for (key, meta) in &model.idmp_meta {
         store.put_idmp_meta(key, meta);

@@ -176,12 +176,17 @@ fn apply(store: &mut impl Store, model: &mut MemStore, op: &Op) {
             } else {
                 PendingEntry::held(CONSUMERS[c], count * 10, count)
             };
+            let old = model.pending(KEYS[k], GROUPS[g], id);
             both(store, model, |s| {
-                s.put_pending(KEYS[k], GROUPS[g], id, &entry)
+                s.put_pending(KEYS[k], GROUPS[g], id, old.as_ref(), &entry)
             });
         }
         Op::DeletePending(k, g, id) => {
-            both(store, model, |s| s.delete_pending(KEYS[k], GROUPS[g], id))
+            if let Some(old) = model.pending(KEYS[k], GROUPS[g], id) {
+                both(store, model, |s| {
+                    s.delete_pending(KEYS[k], GROUPS[g], id, &old)
+                })
+            }
         }
         Op::PutProducer(p, last_seq, touched_ms) => {
             let state = ProducerState {
