@@ -52,7 +52,7 @@ impl<S: Store> Exec<'_, S> {
     /// read must leave groups, PELs and consumers as they were (the write path commits whatever
     /// a command did, error or not). What it read it hands back, one slot per stream, for
     /// serving.
-    fn xreadgroup_precheck(&self, r: &XReadGroup) -> Result<Vec<Option<Prefetched>>, Reply> {
+    fn xreadgroup_precheck(&self, r: &XReadGroup) -> Result<Vec<Prefetched>, Reply> {
         let mut prefetched = Vec::with_capacity(r.streams.len());
         let mut total = 0usize;
         let mut spent = 0usize;
@@ -67,11 +67,12 @@ impl<S: Store> Exec<'_, S> {
             let (served, fetched) = match from {
                 ReadFrom::After(after) => {
                     let read = self.history(key, r, *after, limit, &mut spent)?;
+                    let served = read.len();
                     let fetched = Prefetched {
                         history: Some(read),
                         ..Prefetched::default()
                     };
-                    (fetched.history.as_ref().map_or(0, Vec::len), fetched)
+                    (served, fetched)
                 }
                 _ => {
                     let mut read = Prefetched::default();
@@ -113,7 +114,7 @@ impl<S: Store> Exec<'_, S> {
                 // Claimed entries are pending already.
                 self.check_pending_room(&group_meta, (served - claimed) as u64)?;
             }
-            prefetched.push(Some(fetched));
+            prefetched.push(fetched);
         }
         Ok(prefetched)
     }
@@ -176,7 +177,7 @@ impl<S: Store> Exec<'_, S> {
             let first_named = named.insert(key.as_slice());
             let fetched = prefetched
                 .get_mut(i)
-                .and_then(Option::take)
+                .map(std::mem::take)
                 .filter(|_| first_named);
             let consumer = match self.touch_consumer(key, &r.group, &r.consumer) {
                 Ok(consumer) => consumer,
