@@ -18,6 +18,10 @@ use rill_storage::{Db, DbOptions};
 
 const CONSUMERS: usize = 50;
 
+/// The allocator `rill-server` runs with.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 fn main() {
     let args: Vec<usize> = std::env::args()
         .skip(1)

@@ -22,6 +22,12 @@ use rill_server::{Member, Server, ServerConfig};
 use serde::Deserialize;
 use tokio::signal::unix::{signal, SignalKind};
 
+/// jemalloc rather than glibc's malloc, for Rust's allocations and, its symbols unprefixed,
+/// for RocksDB's: a node allocates and frees many small buffers per command on several threads,
+/// and glibc's malloc and free took 15% of its CPU time (ARCHITECTURE.md, "Allocator").
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 /// One Rill node: the Redis protocol and gRPC over a Raft-replicated stream store.
 #[derive(Debug, Default, Parser)]
 #[command(name = "rill-server", version)]
