@@ -37,12 +37,28 @@ use crate::types::{
     Entry, LogId, Response, Snapshot, SnapshotMeta, StorageError, StoredMembership, TypeConfig,
 };
 
-/// Batches of at most this many commands are applied on the state machine's task, larger ones
+/// Batches that cost at most this much to apply run on the state machine's task, costlier ones
 /// on the blocking pool (`StorageIo::BlockingPool`). Handing a batch to the pool and back costs
-/// two thread switches, and so does every apply of one client's writes; 8 commands take tens of
-/// microseconds, a bigger batch (50 consumers' reads, up to `batch_commands_max`) milliseconds,
-/// which would hold up the other tasks of a worker.
-pub(crate) const APPLY_ON_TASK_COMMANDS_MAX: usize = 8;
+/// two thread switches, tens of microseconds of CPU each on a small virtual machine: worth it
+/// for 26 consumers' reads and acks (more than a millisecond), not for 50 clients' XADDs (about
+/// 2 µs each, `apply_bench`), which would otherwise pay the switches on every node for every
+/// log entry. Costs are in plain XADDs; see [`apply_cost`].
+pub(crate) const APPLY_ON_TASK_COST_MAX: usize = 64;
+
+/// What a command that may read or change many records (a group read, an ack, a trim) counts
+/// for in [`APPLY_ON_TASK_COST_MAX`]: eight of them fit, as before costs were counted.
+const APPLY_COST_HEAVY: usize = 8;
+
+/// A rough cost of applying `command`, in plain XADDs. It only decides where a batch is
+/// applied, never what applying it does.
+pub(crate) fn apply_cost(command: &Command) -> usize {
+    match command {
+        Command::XAdd { trim: None, .. } => 1,
+        Command::Produce(produce) => apply_cost(&produce.add),
+        Command::Idempotent(idempotent) => apply_cost(&idempotent.add),
+        _ => APPLY_COST_HEAVY,
+    }
+}
 
 /// The applied state of one node. Limits must be the same on every node of a cluster: they
 /// decide replies, and replies decide state.
@@ -388,10 +404,10 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         let local_now = bugs.apply_with_local_clock.then(|| self.stamper.stamp());
         let repeat_first = bugs.apply_twice_after_snapshot_install
             && std::mem::take(&mut self.installed_since_apply);
-        let commands: usize = entries
+        let cost: usize = entries
             .iter()
             .map(|entry| match &entry.payload {
-                EntryPayload::Normal(request) => request.commands.len(),
+                EntryPayload::Normal(request) => request.commands.iter().map(apply_cost).sum(),
                 _ => 0,
             })
             .sum();
@@ -406,8 +422,8 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             Ok::<_, Error>((entries, responses, clock_ms, pending))
         };
         let (entries, responses, clock_ms) =
-            if self.io == StorageIo::BlockingPool && commands <= APPLY_ON_TASK_COMMANDS_MAX {
-                // A few commands cost less than the two thread switches of the blocking pool.
+            if self.io == StorageIo::BlockingPool && cost <= APPLY_ON_TASK_COST_MAX {
+                // A cheap batch costs less than the two thread switches of the blocking pool.
                 let (entries, responses, clock_ms, pending) =
                     apply(true).map_err(error::write_state_machine)?;
                 if let Some(pending) = pending {

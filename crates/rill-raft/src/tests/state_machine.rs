@@ -137,7 +137,7 @@ async fn a_commit_handed_back_on_the_task_is_finished_on_the_pool() {
     let mut at_once = fixture_syncing(false);
     let mut handed_back = fixture_syncing(true);
     let small = history(3);
-    let big: Vec<Entry> = (0..crate::state_machine::APPLY_ON_TASK_COMMANDS_MAX as u64 + 4)
+    let big: Vec<Entry> = (0..crate::state_machine::APPLY_ON_TASK_COST_MAX as u64 + 4)
         .map(|i| normal(5 + i, &["XADD", "s", "*", "f", "v"], 2000 + i))
         .collect();
     let last = 4 + big.len() as u64;
@@ -154,6 +154,29 @@ async fn a_commit_handed_back_on_the_task_is_finished_on_the_pool() {
         assert_eq!(f.db.applied_index(), Ok(last + 1));
     }
     assert_eq!(handed_back.db.digest(), at_once.db.digest());
+}
+
+/// Where a batch is applied follows what it costs, not how many commands it holds: a leader's
+/// entry of 50 clients' XADDs stays on the task, 26 consumers' reads and acks go to the pool.
+#[test]
+fn a_batch_is_applied_on_the_task_by_its_cost() {
+    use crate::state_machine::{apply_cost, APPLY_ON_TASK_COST_MAX};
+    let cost = |line: &str, times: usize| -> usize {
+        let words: Vec<&str> = line.split(' ').collect();
+        apply_cost(&super::command(&words)) * times
+    };
+    let xadd = "XADD s * f v";
+    let trimming = "XADD s MAXLEN ~ 1000 * f v";
+    let read = "XREADGROUP GROUP g c COUNT 10 STREAMS s >";
+    let ack = "XACK s g 1-0 2-0";
+    assert!(cost(xadd, 50) <= APPLY_ON_TASK_COST_MAX);
+    assert!(cost(xadd, 65) > APPLY_ON_TASK_COST_MAX);
+    assert!(cost(read, 4) + cost(ack, 4) <= APPLY_ON_TASK_COST_MAX);
+    assert!(cost(read, 13) + cost(ack, 13) > APPLY_ON_TASK_COST_MAX);
+    assert!(
+        cost(trimming, 9) > APPLY_ON_TASK_COST_MAX,
+        "a trim is heavy"
+    );
 }
 
 #[tokio::test]
