@@ -49,11 +49,20 @@ pub(crate) const APPLY_ON_TASK_COST_MAX: usize = 64;
 /// for in [`APPLY_ON_TASK_COST_MAX`]: eight of them fit, as before costs were counted.
 const APPLY_COST_HEAVY: usize = 8;
 
-/// A rough cost of applying `command`, in plain XADDs. It only decides where a batch is
-/// applied, never what applying it does.
+/// The bytes of fields and values a plain XADD counts 1 for: a big entry (up to
+/// `entry_bytes_max`, 1 MiB) costs as much as many small ones to encode and insert.
+const APPLY_COST_BYTES: usize = 4096;
+
+/// A rough cost of applying `command`, in plain XADDs of a few hundred bytes. It only decides
+/// where a batch is applied, never what applying it does.
 pub(crate) fn apply_cost(command: &Command) -> usize {
     match command {
-        Command::XAdd { trim: None, .. } => 1,
+        Command::XAdd {
+            trim: None, fields, ..
+        } => {
+            let bytes: usize = fields.iter().map(|(f, v)| f.len() + v.len()).sum();
+            1 + bytes / APPLY_COST_BYTES
+        }
         Command::Produce(produce) => apply_cost(&produce.add),
         Command::Idempotent(idempotent) => apply_cost(&idempotent.add),
         _ => APPLY_COST_HEAVY,

@@ -177,6 +177,10 @@ fn a_batch_is_applied_on_the_task_by_its_cost() {
         cost(trimming, 9) > APPLY_ON_TASK_COST_MAX,
         "a trim is heavy"
     );
+    // One big entry is as costly as many small ones.
+    let big = format!("XADD s * f {}", "v".repeat(256 << 10));
+    assert!(cost(&big, 1) > APPLY_ON_TASK_COST_MAX, "a 256 KiB entry");
+    assert_eq!(cost(&format!("XADD s * f {}", "v".repeat(1000)), 1), 1);
 }
 
 #[tokio::test]
