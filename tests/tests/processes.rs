@@ -394,6 +394,31 @@ async fn a_follower_whose_disk_is_lost_joins_again_and_nothing_acknowledged_is_l
             .collect::<Vec<_>>()
     );
 
+    // The leader lists the new voter as soon as it has appended the change. The other two must
+    // hold it as well before the leader dies: a survivor without it still counts the dead
+    // leader and itself as the only voters, and no election could succeed.
+    for (id, node) in &nodes {
+        let one =
+            Client::connect(vec![node.grpc.to_string()], ClientOptions::default()).expect("client");
+        let deadline = Instant::now() + DEADLINE;
+        loop {
+            if let Ok(status) = one.status().await {
+                let new_voter = status
+                    .members
+                    .iter()
+                    .any(|m| m.id == wiped && m.voter && m.incarnation != old);
+                if new_voter && status.members.iter().filter(|m| m.voter).count() == 3 {
+                    break;
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "node {id} does not hold node {wiped} as a voter"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     let leader = status.leader_id.expect("a leader");
     nodes.get_mut(&leader).expect("leader").kill();
     produce(&client, 10, &mut acked).await;
