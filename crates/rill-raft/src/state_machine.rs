@@ -69,6 +69,17 @@ pub(crate) fn apply_cost(command: &Command) -> usize {
     }
 }
 
+/// What applying `entries` costs by [`apply_cost`]; membership and blank entries cost nothing.
+pub(crate) fn batch_cost(entries: &[Entry]) -> usize {
+    entries
+        .iter()
+        .map(|entry| match &entry.payload {
+            EntryPayload::Normal(request) => request.commands.iter().map(apply_cost).sum(),
+            _ => 0,
+        })
+        .sum()
+}
+
 /// The applied state of one node. Limits must be the same on every node of a cluster: they
 /// decide replies, and replies decide state.
 pub struct StateMachine {
@@ -413,13 +424,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         let local_now = bugs.apply_with_local_clock.then(|| self.stamper.stamp());
         let repeat_first = bugs.apply_twice_after_snapshot_install
             && std::mem::take(&mut self.installed_since_apply);
-        let cost: usize = entries
-            .iter()
-            .map(|entry| match &entry.payload {
-                EntryPayload::Normal(request) => request.commands.iter().map(apply_cost).sum(),
-                _ => 0,
-            })
-            .sum();
+        let cost = batch_cost(&entries);
         let apply = move |on_task: bool| {
             let planted = Planted {
                 bugs,

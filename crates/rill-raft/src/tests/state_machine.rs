@@ -160,7 +160,7 @@ async fn a_commit_handed_back_on_the_task_is_finished_on_the_pool() {
 /// entry of 50 clients' XADDs stays on the task, 26 consumers' reads and acks go to the pool.
 #[test]
 fn a_batch_is_applied_on_the_task_by_its_cost() {
-    use crate::state_machine::{apply_cost, APPLY_ON_TASK_COST_MAX};
+    use crate::state_machine::{apply_cost, batch_cost, APPLY_ON_TASK_COST_MAX};
     let cost = |line: &str, times: usize| -> usize {
         let words: Vec<&str> = line.split(' ').collect();
         apply_cost(&super::command(&words)) * times
@@ -177,6 +177,18 @@ fn a_batch_is_applied_on_the_task_by_its_cost() {
         cost(trimming, 9) > APPLY_ON_TASK_COST_MAX,
         "a trim is heavy"
     );
+    // A batch's cost sums its log entries' commands; membership and blank entries add nothing.
+    let xadds = history(50);
+    assert_eq!(batch_cost(&xadds), 50);
+    let consumers: Vec<Entry> = (0..13)
+        .flat_map(|i| {
+            [
+                normal(2 * i, &read.split(' ').collect::<Vec<_>>(), 1),
+                normal(2 * i + 1, &ack.split(' ').collect::<Vec<_>>(), 1),
+            ]
+        })
+        .collect();
+    assert!(batch_cost(&consumers) > APPLY_ON_TASK_COST_MAX);
     // One big entry is as costly as many small ones.
     let big = format!("XADD s * f {}", "v".repeat(256 << 10));
     assert!(cost(&big, 1) > APPLY_ON_TASK_COST_MAX, "a 256 KiB entry");
