@@ -22,7 +22,7 @@ use openraft::error::{CheckIsLeaderError, ClientWriteError, RaftError};
 use openraft::{ChangeMembers, ServerState};
 use rill_core::{Command, Limits, Reply};
 use rill_storage::Db;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::bugs::Bugs;
 use crate::config::RaftConfig;
@@ -147,6 +147,9 @@ pub struct RaftNode {
     /// This node's store's incarnation (`crate::identity`).
     incarnation: u64,
     raft: Raft,
+    /// openraft's metrics, kept: `Raft::metrics` hands out a new receiver on every call, and
+    /// `is_leader` runs for every command.
+    metrics: watch::Receiver<openraft::RaftMetrics<NodeId, Peer>>,
     db: Arc<Db>,
     proposals: mpsc::Sender<Proposal>,
     /// Checked before a command is proposed, so that an oversized one is refused at once
@@ -286,6 +289,7 @@ impl RaftNode {
         Ok(RaftNode {
             id,
             incarnation,
+            metrics: raft.metrics(),
             raft,
             db,
             proposals,
@@ -327,7 +331,8 @@ impl RaftNode {
     /// The leader to send clients and forwarded commands to: the one this node knows of,
     /// unless it has been silent for an election timeout ([`Status::leader_silent`]).
     pub fn live_leader(&self) -> Option<(NodeId, Peer)> {
-        leader_of(&self.raft).filter(|(id, _)| !self.leader_silent(Some(*id)))
+        self.leader()
+            .filter(|(id, _)| !self.leader_silent(Some(*id)))
     }
 
     /// Where this node runs storage work: blocking reads of its store should run there too.
@@ -423,8 +428,7 @@ impl RaftNode {
         if self.read_lease.is_zero() {
             return None;
         }
-        let metrics = self.raft.metrics();
-        let metrics = metrics.borrow();
+        let metrics = self.metrics.borrow();
         let vote = metrics.vote;
         if metrics.state != ServerState::Leader || vote.leader_id().voted_for() != Some(self.id) {
             return None;
@@ -525,7 +529,7 @@ impl RaftNode {
 
     /// The leader this node knows of, with its address.
     pub fn leader(&self) -> Option<(NodeId, Peer)> {
-        leader_of(&self.raft)
+        leader_in(&self.metrics.borrow())
     }
 
     /// Whether this node's membership lists it: false on a store that has not joined a
@@ -541,7 +545,7 @@ impl RaftNode {
     }
 
     pub fn is_leader(&self) -> bool {
-        self.raft.metrics().borrow().state == ServerState::Leader
+        self.metrics.borrow().state == ServerState::Leader
     }
 
     /// Completes once this node is not the leader (at once if it is not now).
@@ -663,7 +667,11 @@ impl RaftNode {
 /// from a leader before it holds the membership (its first entries still on their way) knows
 /// no leader yet, rather than one without an address.
 pub(crate) fn leader_of(raft: &Raft) -> Option<(NodeId, Peer)> {
-    let metrics = raft.metrics().borrow().clone();
+    leader_in(&raft.metrics().borrow())
+}
+
+/// The leader `metrics` name, with its address, if the membership lists it.
+fn leader_in(metrics: &openraft::RaftMetrics<NodeId, Peer>) -> Option<(NodeId, Peer)> {
     let id = metrics.current_leader?;
     let peer = metrics
         .membership_config
