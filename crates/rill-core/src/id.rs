@@ -67,9 +67,33 @@ impl StreamId {
         }
     }
 
+    /// `ms-seq`, as `Display` writes it, without the formatting machinery: a reply holds one
+    /// for every entry it returns.
     pub fn to_bytes(self) -> Vec<u8> {
-        self.to_string().into_bytes()
+        let mut out = Vec::with_capacity(ID_TEXT_BYTES_MAX);
+        push_decimal(&mut out, self.ms);
+        out.push(b'-');
+        push_decimal(&mut out, self.seq);
+        out
     }
+}
+
+/// The longest `ms-seq`: two 20-digit numbers and the dash.
+const ID_TEXT_BYTES_MAX: usize = 41;
+
+/// Appends `n` in decimal, without allocating (the reply encoder's lengths and integers too).
+pub fn push_decimal(out: &mut Vec<u8>, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut start = digits.len();
+    loop {
+        start -= 1;
+        digits[start] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[start..]);
 }
 
 impl fmt::Display for StreamId {
@@ -230,6 +254,25 @@ mod tests {
             prop_assert_eq!(StreamId::from_be_bytes(x.to_be_bytes()), x);
             prop_assert_eq!(x.cmp(&y), x.to_be_bytes().cmp(&y.to_be_bytes()));
             prop_assert_eq!(parse_id(x.to_string().as_bytes()), Some(x));
+        }
+
+        #[test]
+        fn to_bytes_writes_what_display_writes(ms in any::<u64>(), seq in any::<u64>()) {
+            let id = StreamId::new(ms, seq);
+            prop_assert_eq!(id.to_bytes(), id.to_string().into_bytes());
+        }
+    }
+
+    #[test]
+    fn to_bytes_at_the_edges() {
+        for (id, text) in [
+            (StreamId::MIN, "0-0"),
+            (StreamId::new(9, 10), "9-10"),
+            (StreamId::new(1_700_000_000_000, 99), "1700000000000-99"),
+            (StreamId::MAX, "18446744073709551615-18446744073709551615"),
+        ] {
+            assert_eq!(id.to_bytes(), text.as_bytes());
+            assert!(id.to_bytes().len() <= ID_TEXT_BYTES_MAX);
         }
     }
 }

@@ -172,7 +172,7 @@ fn fields_reply(fields: Fields) -> Reply {
 }
 
 fn id_reply(id: StreamId) -> Reply {
-    Reply::bulk(id.to_string())
+    Reply::Bulk(id.to_bytes())
 }
 
 fn nogroup(key: &[u8], group: &[u8]) -> Reply {

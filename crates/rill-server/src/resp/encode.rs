@@ -122,18 +122,7 @@ fn push_header(out: &mut Vec<u8>, prefix: u8, n: i64) {
     if n < 0 {
         out.push(b'-');
     }
-    let mut digits = [0u8; 20];
-    let mut rest = n.unsigned_abs();
-    let mut start = digits.len();
-    loop {
-        start -= 1;
-        digits[start] = b'0' + (rest % 10) as u8;
-        rest /= 10;
-        if rest == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&digits[start..]);
+    rill_core::id::push_decimal(out, n.unsigned_abs());
     out.extend_from_slice(b"\r\n");
 }
 
