@@ -147,6 +147,14 @@ fn check_group<S: Store>(
             ),
         );
     }
+    if let (Some(max), Some((last, _))) = (group_meta.pending_max, pel.last()) {
+        if *last > max {
+            return fail(
+                key,
+                format!("group {g}: {last} is pending, above the bound {max}"),
+            );
+        }
+    }
     let consumers = store.consumers(key, group);
     let mut owned = 0u64;
     for (name, meta) in &consumers {

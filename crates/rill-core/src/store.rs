@@ -57,6 +57,28 @@ pub struct GroupMeta {
     /// Pending entries no consumer holds (released by XNACK, Redis 8.8): XINFO STREAM FULL's
     /// `nacked-count`. Included in `pending_count`.
     pub nacked_count: u64,
+    /// No pending entry's ID is above this one, so `XREADGROUP >` need not look each new entry
+    /// up in the PEL (one is pending there only after XGROUP SETID moved the group back, or
+    /// XCLAIM FORCE or XNACK FORCE made it so). `None`: not known (a group stored before it
+    /// was kept, or never delivered to), and every new entry is looked up. Only ever raised,
+    /// except that the first entry pending in an empty PEL sets it.
+    pub pending_max: Option<StreamId>,
+}
+
+impl GroupMeta {
+    /// Counts `id`, which was not pending, as pending.
+    pub fn add_pending(&mut self, id: StreamId) {
+        self.pending_max = match self.pending_max {
+            _ if self.pending_count == 0 => Some(id),
+            bound => bound.map(|max| max.max(id)),
+        };
+        self.pending_count += 1;
+    }
+
+    /// Whether `id` may be in the PEL: false when it is empty or `id` is above `pending_max`.
+    pub fn may_hold(&self, id: StreamId) -> bool {
+        self.pending_count > 0 && self.pending_max.is_none_or(|max| id <= max)
+    }
 }
 
 /// A consumer within a group.

@@ -34,7 +34,7 @@ impl<S: Store> Exec<'_, S> {
                 holds.give(consumer);
             }
             None => {
-                group_meta.pending_count += 1;
+                group_meta.add_pending(id);
                 holds.give(consumer);
             }
         }

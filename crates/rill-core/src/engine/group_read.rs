@@ -317,11 +317,17 @@ impl<S: Store> Exec<'_, S> {
         group_meta: &mut GroupMeta,
         (consumer, holds): (&mut ConsumerMeta, &mut Holds),
     ) {
-        let old = self.store.pending(key, group, id);
+        // A new entry is above the group's last-delivered ID, and so normally above every
+        // pending one: a lookup (which misses) only when the group says it may not be.
+        let old = if group_meta.may_hold(id) {
+            self.store.pending(key, group, id)
+        } else {
+            None
+        };
         match &old {
             Some(old) if old.owner() == Some(name) => consumer.pending_count -= 1,
             Some(old) => holds.take(old, group_meta),
-            None => group_meta.pending_count += 1,
+            None => group_meta.add_pending(id),
         }
         let entry = PendingEntry::held(name, self.now_ms, 1);
         self.store.put_pending(key, group, id, old.as_ref(), &entry);

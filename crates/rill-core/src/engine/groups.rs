@@ -63,6 +63,7 @@ impl<S: Store> Exec<'_, S> {
                     entries_read: *entries_read,
                     pending_count: 0,
                     nacked_count: 0,
+                    pending_max: None,
                 };
                 self.store.put_group(key, group, &group_meta);
                 Reply::ok()

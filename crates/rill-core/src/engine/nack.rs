@@ -55,7 +55,7 @@ impl<S: Store> Exec<'_, S> {
                     group_meta.nacked_count += 1;
                 }
                 None => {
-                    group_meta.pending_count += 1;
+                    group_meta.add_pending(id);
                     group_meta.nacked_count += 1;
                 }
             }

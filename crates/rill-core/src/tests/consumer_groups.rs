@@ -1034,3 +1034,57 @@ fn xautoclaim_reads_the_pel_a_chunk_at_a_time() {
     );
     assert_eq!(scans, 1, "a short chunk ends the PEL");
 }
+
+/// `XREADGROUP >` looks a new entry up in the PEL only when the group's bound on pending IDs
+/// (`GroupMeta::pending_max`) says it may be there: after XCLAIM FORCE or XNACK FORCE made an
+/// undelivered entry pending, or XGROUP SETID moved the group back. Each read below delivers an
+/// entry that is already pending, and must move it rather than count it twice (the invariants,
+/// checked after every line, compare the group's count with its PEL).
+#[test]
+fn a_new_entry_made_pending_beforehand_is_moved_not_added() {
+    check(
+        r#"
+        XADD s 1-0 f 1
+        XADD s 2-0 f 2
+        XADD s 3-0 f 3
+        XADD s 4-0 f 4
+        XGROUP CREATE s g 0
+        XREADGROUP GROUP g alice COUNT 1 STREAMS s >
+        XCLAIM s g carol 0 3-0 FORCE JUSTID
+        XNACK s g SILENT FORCE IDS 1 4-0
+        XREADGROUP GROUP g bob COUNT 10 STREAMS s >
+        XPENDING s g - + 10
+        XGROUP SETID s g 0
+        XREADGROUP GROUP g dave COUNT 2 STREAMS s >
+        XPENDING s g
+        "#,
+        expect![[r#"
+            > XADD s 1-0 f 1
+            "1-0"
+            > XADD s 2-0 f 2
+            "2-0"
+            > XADD s 3-0 f 3
+            "3-0"
+            > XADD s 4-0 f 4
+            "4-0"
+            > XGROUP CREATE s g 0
+            +OK
+            > XREADGROUP GROUP g alice COUNT 1 STREAMS s >
+            {"s" => [["1-0", ["f", "1"]]]}
+            > XCLAIM s g carol 0 3-0 FORCE JUSTID
+            ["3-0"]
+            > XNACK s g SILENT FORCE IDS 1 4-0
+            :1
+            > XREADGROUP GROUP g bob COUNT 10 STREAMS s >
+            {"s" => [["2-0", ["f", "2"]], ["3-0", ["f", "3"]], ["4-0", ["f", "4"]]]}
+            > XPENDING s g - + 10
+            [["1-0", "alice", :0, :1], ["2-0", "bob", :0, :1], ["3-0", "bob", :0, :1], ["4-0", "bob", :0, :1]]
+            > XGROUP SETID s g 0
+            +OK
+            > XREADGROUP GROUP g dave COUNT 2 STREAMS s >
+            {"s" => [["1-0", ["f", "1"]], ["2-0", ["f", "2"]]]}
+            > XPENDING s g
+            [:4, "1-0", "4-0", [["bob", "2"], ["dave", "2"]]]
+        "#]],
+    );
+}

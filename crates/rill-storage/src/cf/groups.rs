@@ -6,6 +6,9 @@
 //!        | pending_count u64`, all big-endian: 34 bytes. The flag is 0 (unknown, value 0) or 1.
 //!        A group holding released entries (XNACK) has version `0x02` and their count after:
 //!        `| nacked_count u64`, 42 bytes. A group without has the first form, as before XNACK.
+//!        A group that knows a bound on its pending IDs (`GroupMeta::pending_max`) has version
+//!        `0x03`: `| nacked_count u64 | pending_max (ms u64 | seq u64)`, 58 bytes; groups
+//!        stored before it was kept have one of the first two forms and no bound.
 
 use rill_core::GroupMeta;
 
@@ -16,6 +19,8 @@ use crate::error::DecodeError;
 const VALUE_BYTES: usize = 1 + 16 + 9 + 8;
 /// The version byte of a group that holds released entries.
 const WITH_NACKED: u8 = 2;
+/// The version byte of a group with a bound on its pending IDs.
+const WITH_BOUND: u8 = 3;
 
 pub(crate) fn key(stream: &[u8], group: &[u8]) -> Vec<u8> {
     let mut out = tagged_prefix(KeyTag::Group, &[stream]);
@@ -42,7 +47,11 @@ pub(crate) fn encode_value(meta: &GroupMeta) -> Vec<u8> {
     put_opt_u64(&mut out, meta.entries_read);
     put_u64(&mut out, meta.pending_count);
     assert_eq!(out.len(), VALUE_BYTES);
-    if meta.nacked_count > 0 {
+    if let Some(max) = meta.pending_max {
+        out[0] = WITH_BOUND;
+        put_u64(&mut out, meta.nacked_count);
+        put_id(&mut out, max);
+    } else if meta.nacked_count > 0 {
         out[0] = WITH_NACKED;
         put_u64(&mut out, meta.nacked_count);
     }
@@ -50,9 +59,10 @@ pub(crate) fn encode_value(meta: &GroupMeta) -> Vec<u8> {
 }
 
 pub(crate) fn decode_value(bytes: &[u8]) -> Result<GroupMeta, DecodeError> {
-    let with_nacked = bytes.first() == Some(&WITH_NACKED);
+    let version = bytes.first().copied();
+    let (with_nacked, with_bound) = (version == Some(WITH_NACKED), version == Some(WITH_BOUND));
     let mut reader = Reader::new(bytes);
-    if with_nacked {
+    if with_nacked || with_bound {
         reader.u8()?;
     } else {
         reader.expect_version()?;
@@ -62,6 +72,7 @@ pub(crate) fn decode_value(bytes: &[u8]) -> Result<GroupMeta, DecodeError> {
         entries_read: reader.opt_u64()?,
         pending_count: reader.u64()?,
         nacked_count: 0,
+        pending_max: None,
     };
     if with_nacked {
         meta.nacked_count = reader.u64()?;
@@ -70,6 +81,10 @@ pub(crate) fn decode_value(bytes: &[u8]) -> Result<GroupMeta, DecodeError> {
                 "a released count of 0 in the long form",
             ));
         }
+    }
+    if with_bound {
+        meta.nacked_count = reader.u64()?;
+        meta.pending_max = Some(reader.id()?);
     }
     reader.finish()?;
     Ok(meta)
@@ -80,6 +95,7 @@ mod tests {
     use super::*;
     use crate::codec::strategy::{assert_strict, id, name, opt_u64};
     use proptest::prelude::*;
+    use rill_core::StreamId;
 
     #[test]
     fn layout_is_pinned() {
@@ -102,6 +118,16 @@ mod tests {
         let mut zero = nacked.clone();
         zero[VALUE_BYTES..].fill(0);
         assert!(decode_value(&zero).is_err(), "one encoding per value");
+        let bounded = encode_value(&GroupMeta {
+            pending_max: Some(StreamId::new(5, 1)),
+            ..GroupMeta::default()
+        });
+        assert_eq!(bounded.len(), VALUE_BYTES + 8 + 16);
+        assert_eq!(bounded[0], 3);
+        assert_eq!(
+            bounded[VALUE_BYTES + 8..],
+            [0, 0, 0, 0, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0, 1]
+        );
     }
 
     proptest! {
@@ -120,8 +146,8 @@ mod tests {
         }
 
         #[test]
-        fn value_round_trips_strictly(last in id(), read in opt_u64(), pending in any::<u64>(), nacked in prop_oneof![Just(0u64), any::<u64>()]) {
-            let meta = GroupMeta { last_delivered_id: last, entries_read: read, pending_count: pending, nacked_count: nacked };
+        fn value_round_trips_strictly(last in id(), read in opt_u64(), pending in any::<u64>(), nacked in prop_oneof![Just(0u64), any::<u64>()], bound in prop::option::of(id())) {
+            let meta = GroupMeta { last_delivered_id: last, entries_read: read, pending_count: pending, nacked_count: nacked, pending_max: bound };
             let bytes = encode_value(&meta);
             prop_assert_eq!(decode_value(&bytes), Ok(meta));
             assert_strict(&bytes, decode_value);

@@ -84,14 +84,24 @@ fn stream_meta() -> impl Strategy<Value = StreamMeta> {
 }
 
 fn group_meta() -> impl Strategy<Value = GroupMeta> {
-    (id(), prop::option::of(0u64..10), 0u64..10, 0u64..3).prop_map(
-        |(last_delivered_id, entries_read, pending_count, nacked_count)| GroupMeta {
-            last_delivered_id,
-            entries_read,
-            pending_count,
-            nacked_count,
-        },
+    (
+        id(),
+        prop::option::of(0u64..10),
+        0u64..10,
+        0u64..3,
+        prop::option::of(id()),
     )
+        .prop_map(
+            |(last_delivered_id, entries_read, pending_count, nacked_count, pending_max)| {
+                GroupMeta {
+                    last_delivered_id,
+                    entries_read,
+                    pending_count,
+                    nacked_count,
+                    pending_max,
+                }
+            },
+        )
 }
 
 fn consumer_meta() -> impl Strategy<Value = ConsumerMeta> {
