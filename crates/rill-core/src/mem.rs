@@ -35,10 +35,11 @@ pub struct MemStore {
     pub idmp_by_id: BTreeMap<(Key, StreamId), (Key, Key)>,
     /// What a command costs on a disk store, for tests: entries read with their fields (a
     /// value to decode and copy), consumer records written, PEL range scans begun (each a
-    /// seek).
+    /// seek), PEL records looked up one by one (each a point read).
     pub fields_read: CallCount,
     pub consumer_writes: CallCount,
     pub pending_scans: CallCount,
+    pub pending_reads: CallCount,
 }
 
 impl MemStore {
@@ -264,6 +265,7 @@ impl Store for MemStore {
     }
 
     fn pending(&self, key: &[u8], group: &[u8], id: StreamId) -> Option<PendingEntry> {
+        self.pending_reads.add(1);
         self.pending
             .get(&(key.to_vec(), group.to_vec(), id))
             .cloned()

@@ -847,7 +847,7 @@ fn refused_xreadgroup_leaves_no_trace() {
 /// Runs `line` on `store` at `now_ms`: its reply, and what it cost as counted by the store
 /// (`fields_read`, `consumer_writes`, `pending_scans`), the reads and writes a disk store pays
 /// for.
-fn costed(store: &mut crate::MemStore, now_ms: u64, line: &str) -> (String, [u64; 3]) {
+fn costed(store: &mut crate::MemStore, now_ms: u64, line: &str) -> (String, [u64; 4]) {
     let argv = super::split_args(line);
     let cmd = crate::parse(&argv)
         .expect("an engine command")
@@ -857,6 +857,7 @@ fn costed(store: &mut crate::MemStore, now_ms: u64, line: &str) -> (String, [u64
             store.fields_read.get(),
             store.consumer_writes.get(),
             store.pending_scans.get(),
+            store.pending_reads.get(),
         ]
     };
     let before = counts(store);
@@ -876,7 +877,7 @@ fn costed(store: &mut crate::MemStore, now_ms: u64, line: &str) -> (String, [u64
 fn xreadgroup_reads_each_served_entry_once() {
     let mut store = crate::MemStore::new();
     let mut run = |now_ms: u64, line: &str| {
-        let (reply, [reads, _, _]) = costed(&mut store, now_ms, line);
+        let (reply, [reads, _, _, _]) = costed(&mut store, now_ms, line);
         (reply, reads)
     };
     for ms in 1..=20 {
@@ -952,7 +953,8 @@ fn claims_and_acks_write_each_consumer_once() {
         );
     }
     let ids: Vec<String> = (1..=12).map(|ms| format!("{ms}-0")).collect();
-    let (reply, [_, writes, _]) = run(2000, &format!("XCLAIM s g c4 0 {} JUSTID", ids.join(" ")));
+    let (reply, [_, writes, _, _]) =
+        run(2000, &format!("XCLAIM s g c4 0 {} JUSTID", ids.join(" ")));
     assert_eq!(
         reply.matches('"').count(),
         24,
@@ -962,7 +964,7 @@ fn claims_and_acks_write_each_consumer_once() {
     // the creation written twice, then three writes per claimed entry.
     assert_eq!(writes, 6);
 
-    let (reply, [_, writes, scans]) = run(3000, "XAUTOCLAIM s g c5 0 0-0 COUNT 100 JUSTID");
+    let (reply, [_, writes, scans, _]) = run(3000, "XAUTOCLAIM s g c5 0 0-0 COUNT 100 JUSTID");
     assert!(reply.starts_with("[\"0-0\", [\"1-0\""), "{reply}");
     assert_eq!(
         writes,
@@ -971,7 +973,7 @@ fn claims_and_acks_write_each_consumer_once() {
     );
     assert_eq!(scans, 1, "twelve pending entries are one chunk");
 
-    let (reply, [reads, writes, _]) = run(4000, "XCLAIM s g c5 0 1-0 2-0 3-0");
+    let (reply, [reads, writes, _, _]) = run(4000, "XCLAIM s g c5 0 1-0 2-0 3-0");
     assert_eq!(reply.matches("[\"f\", \"v\"]").count(), 3, "{reply}");
     assert_eq!(
         reads, 3,
@@ -983,7 +985,7 @@ fn claims_and_acks_write_each_consumer_once() {
         "c5 seen, then active; its count did not change"
     );
 
-    let (reply, [_, writes, _]) = run(4000, &format!("XACK s g {}", ids.join(" ")));
+    let (reply, [_, writes, _, _]) = run(4000, &format!("XACK s g {}", ids.join(" ")));
     assert_eq!(reply, ":12");
     assert_eq!(writes, 1, "only c5 held them");
     let (reply, _) = run(4000, "XINFO CONSUMERS s g");
@@ -1002,7 +1004,7 @@ fn claims_and_acks_write_each_consumer_once() {
 fn xautoclaim_reads_the_pel_a_chunk_at_a_time() {
     let mut store = crate::MemStore::new();
     let mut run = |now_ms: u64, line: &str| {
-        let (reply, [_, _, scans]) = costed(&mut store, now_ms, line);
+        let (reply, [_, _, scans, _]) = costed(&mut store, now_ms, line);
         (reply, scans)
     };
     for ms in 1..=200 {
@@ -1086,5 +1088,30 @@ fn a_new_entry_made_pending_beforehand_is_moved_not_added() {
             > XPENDING s g
             [:4, "1-0", "4-0", [["bob", "2"], ["dave", "2"]]]
         "#]],
+    );
+}
+
+/// What the bound saves: a work queue's `XREADGROUP >` looks none of its new entries up in the
+/// PEL, pending entries or not, and a group with an entry pending above what it delivered (XCLAIM
+/// FORCE) looks up those at or below it.
+#[test]
+fn a_delivery_looks_up_the_pel_only_below_the_bound() {
+    let mut store = crate::MemStore::new();
+    let mut lookups = |line: &str| {
+        let (reply, [_, _, _, lookups]) = costed(&mut store, 1000, line);
+        assert!(!reply.starts_with("-"), "{line}: {reply}");
+        lookups
+    };
+    for ms in 1..=30 {
+        lookups(&format!("XADD s {ms}-0 f v"));
+    }
+    lookups("XGROUP CREATE s g 0");
+    assert_eq!(lookups("XREADGROUP GROUP g c1 COUNT 10 STREAMS s >"), 0);
+    assert_eq!(lookups("XREADGROUP GROUP g c2 COUNT 10 STREAMS s >"), 0);
+    lookups("XCLAIM s g c3 0 25-0 FORCE JUSTID");
+    assert_eq!(
+        lookups("XREADGROUP GROUP g c1 COUNT 10 STREAMS s >"),
+        5,
+        "21-0 to 25-0 may be pending; 26-0 and on are above the bound"
     );
 }
