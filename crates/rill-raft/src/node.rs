@@ -535,9 +535,8 @@ impl RaftNode {
     /// Whether this node's membership lists it: false on a store that has not joined a
     /// cluster yet (new, or a lost disk's replacement that the cluster has not taken back).
     pub fn is_member(&self) -> bool {
-        let metrics = self.raft.metrics();
-        let metrics = metrics.borrow();
-        metrics
+        self.metrics
+            .borrow()
             .membership_config
             .membership()
             .get_node(&self.id)
