@@ -3,6 +3,7 @@
 
 mod db;
 mod history;
+mod memtable;
 mod model;
 mod replication;
 
