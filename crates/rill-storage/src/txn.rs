@@ -88,9 +88,45 @@ struct StaleFirst {
     kind: FirstKind,
     from: Position,
     rest: KeyRange,
+    /// The record whose pending count is the number of places taken in the scope.
+    counted: Counted,
+}
+
+/// Whose pending count covers a scope: a consumer's counts its index, a group's its PEL and
+/// so its delivery order too.
+enum Counted {
+    Group {
+        key: Vec<u8>,
+        group: Vec<u8>,
+    },
+    Consumer {
+        key: Vec<u8>,
+        group: Vec<u8>,
+        consumer: Vec<u8>,
+    },
 }
 
 impl StaleFirst {
+    /// At commit, the first place taken at or after `from`. A scope whose count the txn leaves
+    /// at zero holds none and is not scanned: a consumer that acknowledges all it was given (a
+    /// work queue's every XACK) would otherwise open an iterator at every commit to learn
+    /// that. Only at commit: the counts match the indexes after every command
+    /// (`rill_core::check_invariants`), not within one.
+    fn find_at_commit(&self, txn: &Txn<'_>) -> Option<Position> {
+        let count = match &self.counted {
+            Counted::Group { key, group } => txn.group(key, group).map(|g| g.pending_count),
+            Counted::Consumer {
+                key,
+                group,
+                consumer,
+            } => txn.consumer(key, group, consumer).map(|c| c.pending_count),
+        };
+        if count == Some(0) {
+            return None;
+        }
+        self.scan(txn)
+    }
+
     /// The first place taken at or after `from`.
     fn scan(&self, txn: &Txn<'_>) -> Option<Position> {
         let cf = self.kind.cf();
@@ -204,10 +240,28 @@ impl FirstScope<'_> {
                 unreachable!("a delivery record is stale from a delivery")
             }
         };
+        let counted = match self {
+            FirstScope::Group { key, group } | FirstScope::Delivery { key, group } => {
+                Counted::Group {
+                    key: key.to_vec(),
+                    group: group.to_vec(),
+                }
+            }
+            FirstScope::Consumer {
+                key,
+                group,
+                consumer,
+            } => Counted::Consumer {
+                key: key.to_vec(),
+                group: group.to_vec(),
+                consumer: consumer.to_vec(),
+            },
+        };
         StaleFirst {
             kind: self.kind(),
             from,
             rest,
+            counted,
         }
     }
 }
@@ -262,7 +316,7 @@ impl<'db> Txn<'db> {
     /// Consumes the txn for commit: its writes, or the reason it must not be committed.
     pub(crate) fn into_committable(mut self) -> Result<Committable, StorageError> {
         for (record, stale) in std::mem::take(&mut self.stale_firsts) {
-            let first = stale.scan(&self);
+            let first = stale.find_at_commit(&self);
             self.set_first(stale.kind, record, first);
         }
         if let Some(error) = self.error.into_inner() {

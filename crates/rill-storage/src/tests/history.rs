@@ -300,3 +300,66 @@ fn xautoclaim_seeks_once_per_chunk_of_the_pel() {
     assert!(used <= 10, "{used} seeks for 151 visits");
     node.check_invariants();
 }
+
+/// A commit finds a first record again by a seek only when the scope still holds something:
+/// an acknowledgement of everything a consumer holds leaves its count at zero, and its first
+/// record goes without a scan. Without that check, each XACK below seeked once more per
+/// emptied consumer (3 and 3 instead of 2 and 0).
+#[test]
+fn a_scope_left_empty_is_not_scanned_for_its_first_place() {
+    let mut node = Node::new();
+    node.run("XGROUP CREATE q g $ MKSTREAM");
+    for ms in 1..=20 {
+        node.run(&format!("XADD q {ms}-0 f v"));
+    }
+    let a = delivered(&node.run("XREADGROUP GROUP g a COUNT 10 STREAMS q >"));
+    let b = delivered(&node.run("XREADGROUP GROUP g b COUNT 10 STREAMS q >"));
+    assert_eq!((a.len(), b.len()), (10, 10));
+    let acknowledge = |node: &mut Node, ids: &[String]| {
+        let seeks = |node: &Node| node.db.db_options.get_ticker_count(Ticker::NumberDbSeek);
+        let before = seeks(node);
+        let reply = node.run(&format!("XACK q g {}", ids.join(" ")));
+        assert_eq!(reply, Reply::Int(10));
+        let used = seeks(node) - before;
+        node.check_invariants();
+        used
+    };
+    // `a` held the group's first entries: the group's first ID and first delivery are found
+    // again among `b`'s, and `a`, left empty, is not scanned.
+    assert_eq!(
+        acknowledge(&mut node, &a),
+        2,
+        "seeks acknowledging a's entries"
+    );
+    // The first records found again: XPENDING's summary starts at `b`'s first, and `b`'s own
+    // list starts there too.
+    let summary = node.run("XPENDING q g");
+    let Reply::Array(parts) = &summary else {
+        panic!("XPENDING: {summary:?}");
+    };
+    assert_eq!(
+        parts[..2],
+        [Reply::Int(10), Reply::bulk(b[0].clone())],
+        "{summary:?}"
+    );
+    let listed = node.run("XPENDING q g - + 1 b");
+    let Reply::Array(entries) = &listed else {
+        panic!("XPENDING b: {listed:?}");
+    };
+    assert!(
+        matches!(entries.as_slice(), [Reply::Array(entry)] if entry[0] == Reply::bulk(b[0].clone())),
+        "{listed:?}"
+    );
+    // Now the group is empty too: nothing to find.
+    assert_eq!(
+        acknowledge(&mut node, &b),
+        0,
+        "seeks acknowledging b's entries"
+    );
+    let pending = node.run("XPENDING q g");
+    assert_eq!(
+        pending,
+        Reply::Array(vec![Reply::Int(0), Reply::Nil, Reply::Nil, Reply::NilArray]),
+        "{pending:?}"
+    );
+}
