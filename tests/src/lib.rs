@@ -490,13 +490,34 @@ impl TestCluster {
             .await
             .expect("learner added");
         }
-        let voters = (1..=n).collect();
-        within(
-            "change membership",
-            admin.change_membership(authorized(&config, ChangeMembershipRequest { voters })),
-        )
-        .await
-        .expect("membership changed");
+        let voters: Vec<u64> = (1..=n).collect();
+        let deadline = tokio::time::Instant::now() + DEADLINE;
+        loop {
+            let request = ChangeMembershipRequest {
+                voters: voters.clone(),
+            };
+            match within(
+                "change membership",
+                admin.change_membership(authorized(&config, request)),
+            )
+            .await
+            {
+                Ok(_) => break,
+                // Until node 1 has committed an entry of its own term, the membership it was
+                // formed with is not known to be committed, and openraft refuses a change as
+                // one already in progress.
+                Err(status)
+                    if status.code() == tonic::Code::FailedPrecondition
+                        && status
+                            .message()
+                            .contains("undergoing a configuration change")
+                        && tokio::time::Instant::now() < deadline =>
+                {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                Err(status) => panic!("membership changed: {status:?}"),
+            }
+        }
         cluster
     }
 
@@ -562,13 +583,26 @@ impl TestCluster {
         within("node shutdown", handle.shutdown()).await;
     }
 
-    /// Starts node `id` again on its directory and ports.
+    /// Starts node `id` again on its directory and ports. A port can be taken while the node
+    /// is down (by another test's socket, or by a connection to the stopped node that the
+    /// kernel gave that same port as its own, a TCP self-connect), so a bind refused as in use
+    /// is tried again until the deadline.
     pub async fn restart(&mut self, id: u64) {
         let node = self.nodes.get_mut(&id).expect("a node");
         assert!(node.handle.is_none(), "node {id} is running");
-        let handle = within("node restart", Server::start(node.config.clone()))
-            .await
-            .expect("node restarts");
+        let deadline = tokio::time::Instant::now() + DEADLINE;
+        let handle = loop {
+            match within("node restart", Server::start(node.config.clone())).await {
+                Ok(handle) => break handle,
+                Err(rill_server::ServerError::Bind { source, .. })
+                    if source.kind() == std::io::ErrorKind::AddrInUse
+                        && tokio::time::Instant::now() < deadline =>
+                {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(error) => panic!("node restarts: {error:?}"),
+            }
+        };
         node.handle = Some(handle);
     }
 
