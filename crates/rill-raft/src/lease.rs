@@ -80,7 +80,8 @@ impl Lease {
     }
 
     /// Whether a majority of `voters`, not counting `me`, accepted AppendEntries carrying
-    /// `vote` that were sent less than `budget` ago.
+    /// `vote` that were sent less than `budget` ago. Forgets the acks of nodes that are no
+    /// longer voters, so the map holds at most the voters and the learners acked since.
     pub(crate) fn holds(
         &self,
         me: NodeId,
@@ -89,7 +90,8 @@ impl Lease {
         budget: Duration,
     ) -> bool {
         let now = self.now();
-        let acks = self.acks.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut acks = self.acks.lock().unwrap_or_else(PoisonError::into_inner);
+        acks.retain(|id, _| voters.contains(id));
         let fresh = voters
             .iter()
             .filter(|id| **id != me)
@@ -167,5 +169,26 @@ mod tests {
             !lease.holds(1, &vote, &three, budget),
             "node 3 now follows another leader"
         );
+    }
+
+    #[test]
+    fn a_node_removed_from_the_voters_is_forgotten() {
+        let lease = Lease::with_clock(Arc::new(|| Duration::from_secs(1)));
+        let vote = committed(3, 1);
+        let budget = Duration::from_millis(200);
+        for node in 2..=9 {
+            lease.acked(node, vote, lease.now());
+        }
+        let three: BTreeSet<NodeId> = [1, 2, 3].into();
+        assert!(lease.holds(1, &vote, &three, budget));
+        let mut kept: Vec<NodeId> = lease
+            .acks
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .keys()
+            .copied()
+            .collect();
+        kept.sort_unstable();
+        assert_eq!(kept, [2, 3], "acks of nodes outside the voters are dropped");
     }
 }
