@@ -70,18 +70,19 @@ fn ci_seed_4() {
 }
 
 /// A node whose fsyncs fail stops itself and is restarted; a node crashes right after
-/// installing a snapshot; nothing acknowledged is lost.
+/// installing a snapshot; nothing acknowledged is lost. (Seed 2 had both until AppendEntries
+/// went on one stream per follower, which moved the timing its faults fell on.)
 #[test]
-fn ci_seed_2() {
-    let report = ci_seed(2);
+fn ci_seed_19() {
+    let report = ci_seed(19);
     let has = |what: &str| report.faults.iter().any(|f| f.contains(what));
     assert!(
         has("stopped itself"),
-        "seed 2: no node stopped on a failed fsync"
+        "seed 19: no node stopped on a failed fsync"
     );
     assert!(
         has("right after installing"),
-        "seed 2: no crash after an install"
+        "seed 19: no crash after an install"
     );
 }
 

@@ -172,6 +172,57 @@ async fn leader_failover_keeps_acknowledged_writes_and_the_old_leader_catches_up
     cluster.shutdown().await;
 }
 
+/// The leader sends AppendEntries on one stream per follower, not a call each; a follower
+/// that restarts gets a new stream, and nothing falls back to unary calls.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn appends_go_on_one_stream_per_follower_which_a_restart_opens_again() {
+    let mut cluster = TestCluster::start(3, |_| {}).await;
+    let leader = cluster.wait_leader().await;
+    let traffic = |cluster: &TestCluster| {
+        cluster
+            .handle(leader)
+            .peer_traffic()
+            .expect("the leader is running")
+    };
+    let before = traffic(&cluster);
+    let mut conn = connect(cluster.handle(leader).addr()).await;
+    for n in 0..50 {
+        add(&mut conn, "s", n).await;
+    }
+    let after = traffic(&cluster);
+    assert_eq!(after.appends_unary, 0, "{after:?}");
+    assert!(
+        after.appends_streamed >= before.appends_streamed + 50,
+        "each write went to the followers on a stream: {before:?} {after:?}"
+    );
+    // One per follower; a stream is opened again only after a call on it timed out, which a
+    // slow start may cause once or twice.
+    assert!((2..=6).contains(&after.append_streams_opened), "{after:?}");
+    let follower = cluster
+        .running()
+        .into_iter()
+        .find(|&id| id != leader)
+        .expect("a follower");
+    cluster.stop(follower).await;
+    for n in 50..60 {
+        add(&mut conn, "s", n).await;
+    }
+    cluster.restart(follower).await;
+    for n in 60..70 {
+        add(&mut conn, "s", n).await;
+    }
+    cluster.assert_converged().await;
+    assert_eq!(local_xlen(cluster.handle(follower).addr(), "s").await, 70);
+    let restarted = traffic(&cluster);
+    assert!(
+        restarted.append_streams_opened > after.append_streams_opened,
+        "the restarted follower is sent appends on a new stream: {after:?} {restarted:?}"
+    );
+    assert_eq!(restarted.appends_unary, 0, "{restarted:?}");
+    drop(conn);
+    cluster.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_node_behind_a_purged_log_catches_up_through_a_snapshot() {
     let mut cluster = TestCluster::start(3, |config| {

@@ -29,6 +29,7 @@
 //! Time: writes carry the leader's stamp (`rill_raft::Stamper`); reads use `apply::Clock`.
 //! The engine itself reads no clock.
 
+mod append_stream;
 mod apply;
 mod auth;
 mod blocking;
@@ -63,7 +64,7 @@ use tonic::transport::server::{Connected, TcpIncoming};
 
 pub use crate::auth::{is_local as is_local_address, CLUSTER_SECRET_HEADER};
 pub use crate::config::{Member, ServerConfig, ServerLimits};
-pub use crate::peers::Dial;
+pub use crate::peers::{Dial, PeerTraffic};
 pub use crate::tls::TlsFiles;
 pub use rill_raft::{NodeOptions, RaftConfig, Role, Status};
 
@@ -455,6 +456,11 @@ impl ServerHandle {
     /// This node's view of the cluster; `None` once it has stopped.
     pub fn status(&self) -> Option<Status> {
         self.shared.upgrade().map(|shared| shared.node.status())
+    }
+
+    /// How this node's AppendEntries went out (streamed or unary); `None` once stopped.
+    pub fn peer_traffic(&self) -> Option<PeerTraffic> {
+        self.shared.upgrade().map(|shared| shared.peers.traffic())
     }
 
     /// Fault injection for tests: while isolated, this node sends and accepts no node-to-node

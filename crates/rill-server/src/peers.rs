@@ -1,8 +1,9 @@
 //! Connections to the other nodes: one lazily connected gRPC channel per address, shared by
-//! the Raft transport and by forwarding. Every call has a deadline.
+//! the Raft transport and by forwarding, and on it one AppendEntries stream per address
+//! (`crate::append_stream`). Every call has a deadline.
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -13,6 +14,7 @@ use rill_raft::{NodeId, Peer, RpcKind, Transport, TransportError};
 use tonic::metadata::{Ascii, MetadataValue};
 use tonic::transport::{Channel, ClientTlsConfig, Endpoint};
 
+use crate::append_stream::{AppendStream, OpenError};
 use crate::auth::CLUSTER_SECRET_HEADER;
 
 /// Largest gRPC message between nodes: a snapshot chunk (3 MiB by default) or AppendEntries
@@ -75,6 +77,11 @@ pub type Dial = Arc<dyn Fn(Endpoint) -> Channel + Send + Sync>;
 #[derive(Clone, Default)]
 pub struct Peers {
     channels: Arc<Mutex<HashMap<String, RaftClient<Channel>>>>,
+    /// The open AppendEntries stream to each address.
+    streams: Arc<Mutex<HashMap<String, Arc<AppendStream>>>>,
+    /// Addresses whose node has no AppendEntries stream (an older build): unary calls there.
+    unary_only: Arc<Mutex<HashSet<String>>>,
+    traffic: Arc<Traffic>,
     dial: Option<Dial>,
     /// The cluster secret, sent with every call (`crate::auth`).
     secret: Option<MetadataValue<Ascii>>,
@@ -138,6 +145,15 @@ impl Peers {
         self.isolated.load(Ordering::SeqCst)
     }
 
+    /// How this node's AppendEntries went out since it started.
+    pub fn traffic(&self) -> PeerTraffic {
+        PeerTraffic {
+            append_streams_opened: self.traffic.append_streams_opened.load(Ordering::Relaxed),
+            appends_streamed: self.traffic.appends_streamed.load(Ordering::Relaxed),
+            appends_unary: self.traffic.appends_unary.load(Ordering::Relaxed),
+        }
+    }
+
     fn client(&self, addr: &str) -> Result<RaftClient<Channel>, TransportError> {
         let mut channels = self.channels.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(client) = channels.get(addr) {
@@ -189,9 +205,17 @@ impl Peers {
             status.code(),
             tonic::Code::Cancelled | tonic::Code::DeadlineExceeded
         ) {
-            let mut channels = self.channels.lock().unwrap_or_else(PoisonError::into_inner);
-            channels.remove(addr);
+            self.forget(addr);
         }
+    }
+
+    /// Drops the channel to `addr` and the AppendEntries stream on it.
+    fn forget(&self, addr: &str) {
+        let mut channels = self.channels.lock().unwrap_or_else(PoisonError::into_inner);
+        channels.remove(addr);
+        drop(channels);
+        let mut streams = self.streams.lock().unwrap_or_else(PoisonError::into_inner);
+        streams.remove(addr);
     }
 
     /// Runs `commands` on the node at `raft_addr` (the leader) in order; a reply per command.
@@ -399,12 +423,47 @@ impl Transport for Peers {
         if self.is_isolated() {
             return Err(TransportError::Unreachable("isolated".to_owned()));
         }
-        let mut client = self.client(&peer.raft_addr)?;
+        let addr = &peer.raft_addr;
+        if kind == RpcKind::AppendEntries && !self.is_unary_only(addr) {
+            let deadline = tokio::time::Instant::now() + timeout;
+            let opened = tokio::time::timeout_at(deadline, self.append_stream(addr)).await;
+            match opened {
+                Ok(Ok(stream)) => {
+                    let answer = tokio::time::timeout_at(deadline, stream.call(payload)).await;
+                    self.traffic
+                        .appends_streamed
+                        .fetch_add(1, Ordering::Relaxed);
+                    return answer.unwrap_or_else(|_| {
+                        // As after a unary call's timeout: the connection may be half-open.
+                        self.forget(addr);
+                        Err(TransportError::Network(format!(
+                            "no answer from {addr} within {timeout:?}"
+                        )))
+                    });
+                }
+                Ok(Err(OpenError::Failed(error))) => return Err(error),
+                Ok(Err(OpenError::Unimplemented)) => {
+                    tracing::info!(%addr, "the peer has no AppendEntries stream: unary calls");
+                    let mut unary = self
+                        .unary_only
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner);
+                    unary.insert(addr.clone());
+                }
+                Err(_) => {
+                    self.forget(addr);
+                    return Err(TransportError::Network(format!(
+                        "no stream to {addr} within {timeout:?}"
+                    )));
+                }
+            }
+        }
+        let mut client = self.client(addr)?;
         let mut request = self.request(RaftPayload { payload });
         request.set_timeout(timeout);
-        let addr = &peer.raft_addr;
         let answer = match kind {
             RpcKind::AppendEntries => {
+                self.traffic.appends_unary.fetch_add(1, Ordering::Relaxed);
                 self.within(addr, Some(timeout), client.append_entries(request))
                     .await
             }
@@ -414,13 +473,67 @@ impl Transport for Peers {
                     .await
             }
         };
-        match answer {
-            Ok(answer) => Ok(answer.into_inner().payload),
-            Err(status) if status.code() == tonic::Code::Unavailable => {
-                Err(TransportError::Unreachable(status.message().to_owned()))
+        answer
+            .map(|answer| answer.into_inner().payload)
+            .map_err(|status| transport_error(&status))
+    }
+}
+
+/// What a failed call to a peer tells openraft: `UNAVAILABLE` is a peer not reached (it
+/// backs off), anything else a call whose effect is unknown.
+pub(crate) fn transport_error(status: &tonic::Status) -> TransportError {
+    if status.code() == tonic::Code::Unavailable {
+        TransportError::Unreachable(status.message().to_owned())
+    } else {
+        TransportError::Network(status.to_string())
+    }
+}
+
+/// How a node's AppendEntries went out ([`Peers::traffic`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PeerTraffic {
+    /// AppendEntries streams opened (one per follower, and one more after each failure).
+    pub append_streams_opened: u64,
+    /// AppendEntries sent on a stream.
+    pub appends_streamed: u64,
+    /// AppendEntries sent as unary calls (to a node without the stream).
+    pub appends_unary: u64,
+}
+
+#[derive(Default)]
+struct Traffic {
+    append_streams_opened: AtomicU64,
+    appends_streamed: AtomicU64,
+    appends_unary: AtomicU64,
+}
+
+impl Peers {
+    fn is_unary_only(&self, addr: &str) -> bool {
+        let unary = self
+            .unary_only
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        unary.contains(addr)
+    }
+
+    /// The open AppendEntries stream to `addr`, opened if there is none (or it ended).
+    async fn append_stream(&self, addr: &str) -> Result<Arc<AppendStream>, OpenError> {
+        {
+            let streams = self.streams.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Some(stream) = streams.get(addr) {
+                if !stream.has_ended() {
+                    return Ok(Arc::clone(stream));
+                }
             }
-            Err(status) => Err(TransportError::Network(status.to_string())),
         }
+        let mut client = self.client(addr).map_err(OpenError::Failed)?;
+        let stream = Arc::new(AppendStream::open(&mut client, |calls| self.request(calls)).await?);
+        self.traffic
+            .append_streams_opened
+            .fetch_add(1, Ordering::Relaxed);
+        let mut streams = self.streams.lock().unwrap_or_else(PoisonError::into_inner);
+        streams.insert(addr.to_owned(), Arc::clone(&stream));
+        Ok(stream)
     }
 }
 
@@ -435,7 +548,7 @@ mod tests {
     use super::*;
 
     /// The peer's connection opens and then says nothing: every call still ends by its
-    /// deadline, forwarded or Raft. (This passes with tonic's deadline alone too; the hang the
+    /// deadline, forwarded, Raft or on the AppendEntries stream. (This passes with tonic's deadline alone too; the hang the
     /// simulator saw, a forwarded XRANGE waiting 15 s for a deadline of 4 s, which `within`
     /// ends, came from a state of turmoil's network this stream does not reproduce.)
     #[tokio::test]
@@ -464,26 +577,22 @@ mod tests {
         .await
         .expect("the forwarded call ended");
         assert!(forwarded.is_err(), "a silent peer answered: {forwarded:?}");
-        let raft = tokio::time::timeout(
-            Duration::from_secs(10),
-            peers.call(
-                2,
-                &Peer {
-                    raft_addr: "127.0.0.1:9".to_owned(),
-                    ..Peer::default()
-                },
-                RpcKind::Vote,
-                Vec::new(),
-                deadline,
-            ),
-        )
-        .await
-        .expect("the Raft call ended");
-        assert!(raft.is_err(), "a silent peer answered a vote");
+        let peer = Peer {
+            raft_addr: "127.0.0.1:9".to_owned(),
+            ..Peer::default()
+        };
+        // A vote is a unary call; an AppendEntries waits for a stream the peer never opens.
+        for kind in [RpcKind::Vote, RpcKind::AppendEntries] {
+            let call = peers.call(2, &peer, kind, Vec::new(), deadline);
+            let raft = tokio::time::timeout(Duration::from_secs(10), call)
+                .await
+                .expect("the Raft call ended");
+            assert!(raft.is_err(), "a silent peer answered a {kind:?}");
+        }
         let elapsed = started.elapsed();
         assert!(
-            elapsed < 2 * (deadline + DEADLINE_GRACE) + Duration::from_millis(500),
-            "two calls with a {deadline:?} deadline took {elapsed:?}"
+            elapsed < 3 * (deadline + DEADLINE_GRACE) + Duration::from_millis(500),
+            "three calls with a {deadline:?} deadline took {elapsed:?}"
         );
         assert!(!silent
             .lock()

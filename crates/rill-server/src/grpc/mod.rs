@@ -50,7 +50,10 @@ where
     IO: AsyncRead + AsyncWrite + Connected + Unpin + Send + 'static,
     IE: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    let service = Service { shared };
+    let service = Service {
+        shared,
+        shutdown: shutdown.clone(),
+    };
     let incoming = admission::Admitted::new(incoming, limits.grpc_connections_max);
     let streams_max = limits.grpc_streams_per_connection_max;
     let (health, health_service) = tonic_health::server::health_reporter();
@@ -105,6 +108,8 @@ where
 #[derive(Clone)]
 struct Service {
     shared: Weak<Shared>,
+    /// Ends long-lived calls (`AppendEntriesStream`) so that a graceful stop is not held by them.
+    shutdown: watch::Receiver<bool>,
 }
 
 impl Service {
