@@ -488,6 +488,15 @@ impl Db {
         &self.rocks
     }
 
+    /// Flushes every family's memtable: the write-ahead log switches to another file, and the
+    /// one before is obsolete.
+    #[cfg(test)]
+    pub(crate) fn flush_memtables(&self) {
+        for cf in Cf::ALL {
+            self.rocks.flush_cf(self.handle(cf)).expect("flush");
+        }
+    }
+
     pub(crate) fn handle(&self, cf: Cf) -> &ColumnFamily {
         // `open` creates every family in `Cf::ALL`; a missing one is a bug, not bad data.
         self.rocks
@@ -550,6 +559,11 @@ impl Memory {
         // Families written rarely (votes, node records) would otherwise pin old WAL files, and
         // a restart replays the WAL: bounding it bounds both disk use and recovery time.
         options.set_max_total_wal_size(WAL_BYTES_MAX);
+        // The next write-ahead log file is an obsolete one written over, not a new one: an
+        // fsync of a file that grows also writes its inode (the size, the blocks), one more
+        // device write to wait for on every commit; of a file written over, the data only.
+        // With one client writing to a warmed cluster, 14% more XADDs per second.
+        options.set_recycle_log_file_num(WAL_FILES_RECYCLED);
         // A queue deletes what it wrote; files that are mostly tombstones are compacted soon,
         // so tombstones (and the disk they hold) do not wait for the level above to fill.
         options.add_compact_on_deletion_collector_factory(
@@ -570,6 +584,8 @@ pub(crate) const MEMTABLE_INSERT_HINTS: &str =
 
 /// The write-ahead log kept before the families it pins are flushed.
 const WAL_BYTES_MAX: u64 = 64 << 20;
+/// Write-ahead log files kept once obsolete, to be written over instead of new ones.
+const WAL_FILES_RECYCLED: usize = 1;
 /// A file with a quarter of any `DELETION_WINDOW` consecutive records deleted, or this share of
 /// deletions overall, is compacted without waiting.
 const DELETION_WINDOW: usize = 4096;

@@ -439,3 +439,53 @@ fn upgraded_on_open(format_2: bool) {
     drop(view);
     crate::tests::dump(&db);
 }
+
+/// The write-ahead log is written over once a file is obsolete (`db::WAL_FILES_RECYCLED`):
+/// after two switches the live file is the first one renamed, still as long as what the first
+/// held, although little was written to it since.
+#[test]
+fn an_obsolete_write_ahead_log_file_is_written_over() {
+    let (dir, db) = temp_db();
+    let limits = rill_core::Limits::default();
+    let mut applied = 0;
+    let mut xadd = |value: &[u8]| {
+        applied += 1;
+        let argv = [&b"XADD"[..], b"s", b"*", b"f", value].map(<[u8]>::to_vec);
+        let command = match rill_core::parse(&argv) {
+            Some(Ok(command)) => command,
+            other => panic!("not a command: {other:?}"),
+        };
+        let mut txn = db.begin();
+        rill_core::execute(&mut txn, &command, applied, &limits);
+        db.commit(txn, applied).expect("commit");
+    };
+    let live_log = || {
+        let mut logs: Vec<(String, u64)> = std::fs::read_dir(dir.path())
+            .expect("list the store")
+            .map(|entry| entry.expect("a directory entry"))
+            .filter(|entry| entry.file_name().to_string_lossy().ends_with(".log"))
+            .map(|entry| {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                (name, entry.metadata().expect("metadata").len())
+            })
+            .collect();
+        logs.sort();
+        logs.pop().expect("a write-ahead log file")
+    };
+    let big = vec![b'x'; 64 << 10];
+    for _ in 0..32 {
+        xadd(&big);
+    }
+    let (first, first_len) = live_log();
+    assert!(first_len >= 2 << 20, "{first}: {first_len} bytes");
+    db.flush_memtables();
+    xadd(b"small");
+    db.flush_memtables();
+    xadd(b"small");
+    let (live, live_len) = live_log();
+    assert_ne!(live, first);
+    assert!(
+        live_len >= first_len,
+        "{live} ({live_len} bytes) is a new file, not {first} ({first_len} bytes) written over"
+    );
+}
