@@ -548,9 +548,10 @@ mod tests {
     use super::*;
 
     /// The peer's connection opens and then says nothing: every call still ends by its
-    /// deadline, forwarded, Raft or on the AppendEntries stream. (This passes with tonic's deadline alone too; the hang the
-    /// simulator saw, a forwarded XRANGE waiting 15 s for a deadline of 4 s, which `within`
-    /// ends, came from a state of turmoil's network this stream does not reproduce.)
+    /// deadline, forwarded, Raft or on the AppendEntries stream. (This passes with tonic's
+    /// deadline alone too; the hang the simulator saw, a forwarded XRANGE waiting 15 s for a
+    /// deadline of 4 s, which `within` ends, came from a state of turmoil's network this stream
+    /// does not reproduce.)
     #[tokio::test]
     async fn a_call_to_a_peer_that_never_answers_ends_by_its_deadline() {
         // The peer's ends of the connections, held open and silent.
