@@ -259,6 +259,7 @@ mod tests {
     const STATUS: &str = "/rill.v1.Cluster/Status";
     const MEMBERSHIP: &str = "/rill.v1.Cluster/ChangeMembership";
     const RAFT: &str = "/rill.raft.v1.Raft/AppendEntries";
+    const RAFT_STREAM: &str = "/rill.raft.v1.Raft/AppendEntriesStream";
     const HEALTH: &str = "/grpc.health.v1.Health/Check";
     const LOCAL: &str = "127.0.0.1:4000";
     const REMOTE: &str = "127.0.0.2:4000";
@@ -293,7 +294,7 @@ mod tests {
         let mut config = ServerConfig::new("/unused");
         let access = Access::new(&config, true);
         let none = headers(&[]);
-        for path in [STREAMS, STATUS, MEMBERSHIP, RAFT] {
+        for path in [STREAMS, STATUS, MEMBERSHIP, RAFT, RAFT_STREAM] {
             assert_eq!(code(&access, path, &none, LOCAL), None, "{path}");
             assert_eq!(
                 code(&access, path, &none, REMOTE),
@@ -341,9 +342,11 @@ mod tests {
             assert_eq!(code(&access, MEMBERSHIP, &data, from), unauthenticated);
             assert_eq!(code(&access, MEMBERSHIP, &admin, from), None);
             assert_eq!(code(&access, MEMBERSHIP, &peer, from), None);
-            assert_eq!(code(&access, RAFT, &data, from), unauthenticated);
-            assert_eq!(code(&access, RAFT, &admin, from), unauthenticated);
-            assert_eq!(code(&access, RAFT, &peer, from), None);
+            for raft in [RAFT, RAFT_STREAM] {
+                assert_eq!(code(&access, raft, &data, from), unauthenticated);
+                assert_eq!(code(&access, raft, &admin, from), unauthenticated);
+                assert_eq!(code(&access, raft, &peer, from), None);
+            }
         }
         // Without an admin password, the client password serves for admin calls.
         config.admin_password = None;
