@@ -369,6 +369,10 @@ impl Store for MemStore {
         }
     }
 
+    fn keep_delivery_order(&mut self, _key: &[u8], _group: &[u8]) {
+        // Ordered on every visit.
+    }
+
     fn consumer_pending_range(
         &self,
         key: &[u8],

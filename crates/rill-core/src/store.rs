@@ -313,13 +313,19 @@ pub trait Store {
     fn delete_pending(&mut self, key: &[u8], group: &[u8], id: StreamId, old: &PendingEntry);
     /// The group's pending entries in delivery order (earliest `delivery_ms` first, then by
     /// ID), each handed to `visit` as `(delivery_ms, id)` until it returns false. From an
-    /// index: the cost follows the entries visited, not the group's history.
+    /// index once the group keeps one ([`Store::keep_delivery_order`]): the cost follows the
+    /// entries visited, not the group's history. Before, the whole PEL is read and sorted.
     fn visit_pending_by_delivery(
         &self,
         key: &[u8],
         group: &[u8],
         visit: &mut dyn FnMut(u64, StreamId) -> bool,
     );
+    /// From now on `group` (which exists) keeps its pending entries in delivery order, an
+    /// index written and deleted with each pending entry: ordered once, from its PEL, the
+    /// first time. Only a CLAIM read needs the order, so only a group read with CLAIM pays
+    /// for it; the others write no index record per delivery.
+    fn keep_delivery_order(&mut self, key: &[u8], group: &[u8]);
     /// IDs pending for one consumer with `start <= id <= end`, ascending, from the per-consumer
     /// index (no scan of the whole group).
     fn consumer_pending_range(

@@ -111,6 +111,8 @@ impl Db {
         }
         // The lowest-pending-id records and the delivery order are derived, not copied: exact
         // whatever the image holds, and present when it comes from a store older than them.
+        // A group's ordered record (in `groups`) comes before its PEL (in `pel`): families
+        // come in `FAMILIES` order, which `decode_image` holds images to.
         let mut derive = Derive::default();
         for (cf, key, value) in records {
             match key.first().copied() {
@@ -118,6 +120,7 @@ impl Db {
                 Some(tag) if tag == KeyTag::ConsumerPendingFirst as u8 => continue,
                 Some(tag) if tag == KeyTag::PendingByDelivery as u8 => continue,
                 Some(tag) if tag == KeyTag::DeliveryFirst as u8 => continue,
+                Some(tag) if tag == KeyTag::DeliveryOrdered as u8 => derive.ordered(key),
                 Some(tag) if tag == KeyTag::Pending as u8 => derive.pending(key, value),
                 Some(tag) if tag == KeyTag::ConsumerPending as u8 => derive.index_key(key),
                 _ => Ok(()),
@@ -201,7 +204,7 @@ fn family_tags(cf: Cf) -> Option<&'static [KeyTag]> {
     match cf {
         Cf::Streams => Some(&[KeyTag::Stream, KeyTag::KeyVersion, KeyTag::VersionCounter]),
         Cf::Entries => Some(&[KeyTag::Entry]),
-        Cf::Groups => Some(&[KeyTag::Group]),
+        Cf::Groups => Some(&[KeyTag::Group, KeyTag::DeliveryOrdered]),
         Cf::Consumers => Some(&[KeyTag::Consumer]),
         Cf::Pel => Some(&[
             KeyTag::Pending,

@@ -515,6 +515,7 @@ impl Store for Txn<'_> {
             self.delete_range(Cf::Entries, entries);
         }
         self.delete_range(Cf::Groups, groups::stream_range(key));
+        self.delete_range(Cf::Groups, pel_by_delivery::ordered_stream_range(key));
         self.delete_range(Cf::Consumers, consumers::stream_range(key));
         self.delete_range(Cf::Pel, pel::stream_range(key));
         self.delete_range(Cf::ConsumerPel, consumer_pel::stream_range(key));
@@ -701,6 +702,7 @@ impl Store for Txn<'_> {
 
     fn delete_group(&mut self, key: &[u8], group: &[u8]) {
         self.delete(Cf::Groups, groups::key(key, group));
+        self.delete(Cf::Groups, pel_by_delivery::ordered_key(key, group));
         self.delete_range(Cf::Consumers, consumers::group_range(key, group));
         self.delete_range(Cf::Pel, pel::group_range(key, group));
         self.delete_range(Cf::ConsumerPel, consumer_pel::group_range(key, group));
@@ -821,24 +823,17 @@ impl Store for Txn<'_> {
             if let Some(owner) = old.owner().filter(|&owner| entry.owner() != Some(owner)) {
                 self.delete_consumer_index(key, group, owner, id);
             }
-            if old.delivery_ms != entry.delivery_ms {
+            if old.delivery_ms != entry.delivery_ms && self.keeps_delivery_order(key, group) {
                 self.delete_delivery(key, group, old.delivery_ms, id);
             }
         }
         let bytes = pel::encode_value(entry);
         debug_assert_eq!(pel::decode_value(&bytes).as_ref(), Ok(entry));
         self.put(Cf::Pel, pel::key(key, group, id), bytes);
-        let at = Delivery {
-            ms: entry.delivery_ms,
-            id,
-        };
-        self.put(
-            Cf::Pel,
-            pel_by_delivery::key(key, group, at),
-            pel_by_delivery::VALUE.to_vec(),
-        );
         self.first_added(FirstScope::Group { key, group }, Position::Id(id));
-        self.first_added(FirstScope::Delivery { key, group }, Position::Delivery(at));
+        if self.keeps_delivery_order(key, group) {
+            self.add_delivery(key, group, entry.delivery_ms, id);
+        }
         // A released entry (XNACK) is in no consumer's index.
         if let Some(consumer) = entry.owner() {
             self.put(
@@ -866,7 +861,9 @@ impl Store for Txn<'_> {
         if let Some(owner) = old.owner() {
             self.delete_consumer_index(key, group, owner, id);
         }
-        self.delete_delivery(key, group, old.delivery_ms, id);
+        if self.keeps_delivery_order(key, group) {
+            self.delete_delivery(key, group, old.delivery_ms, id);
+        }
         self.delete(Cf::Pel, pel::key(key, group, id));
         self.first_removed(FirstScope::Group { key, group }, Position::Id(id));
     }
@@ -877,6 +874,23 @@ impl Store for Txn<'_> {
         group: &[u8],
         visit: &mut dyn FnMut(u64, StreamId) -> bool,
     ) {
+        if !self.keeps_delivery_order(key, group) {
+            // Ordered here, once: the first CLAIM read reads this way before it orders the
+            // group (`keep_delivery_order`). The cost follows the group's PEL, as ordering
+            // it does.
+            let pending = self.pending_range(key, group, StreamId::MIN, StreamId::MAX, usize::MAX);
+            let mut order: Vec<(u64, StreamId)> = pending
+                .into_iter()
+                .map(|(id, entry)| (entry.delivery_ms, id))
+                .collect();
+            order.sort_unstable();
+            for (ms, id) in order {
+                if !visit(ms, id) {
+                    return;
+                }
+            }
+            return;
+        }
         // Start at the earliest delivery, past the tombstones of everything redelivered or
         // acknowledged.
         let Some(Position::Delivery(first)) = self.first_of(FirstScope::Delivery { key, group })
@@ -890,6 +904,21 @@ impl Store for Txn<'_> {
             expect_parent(found.group, group, "delivery record outside its group")?;
             Ok(visit(found.at.ms, found.at.id))
         });
+    }
+
+    fn keep_delivery_order(&mut self, key: &[u8], group: &[u8]) {
+        if self.keeps_delivery_order(key, group) {
+            return;
+        }
+        self.put(
+            Cf::Groups,
+            pel_by_delivery::ordered_key(key, group),
+            pel_by_delivery::VALUE.to_vec(),
+        );
+        let pending = self.pending_range(key, group, StreamId::MIN, StreamId::MAX, usize::MAX);
+        for (id, entry) in pending {
+            self.add_delivery(key, group, entry.delivery_ms, id);
+        }
     }
 
     fn consumer_pending_range(
@@ -1169,6 +1198,23 @@ impl Txn<'_> {
             consumer,
         };
         self.first_removed(scope, Position::Id(id));
+    }
+
+    /// Whether `group` keeps its pending entries in delivery order (`pel_by_delivery`).
+    fn keeps_delivery_order(&self, key: &[u8], group: &[u8]) -> bool {
+        self.get_raw(Cf::Groups, &pel_by_delivery::ordered_key(key, group))
+            .is_some()
+    }
+
+    /// Adds `id`'s delivery record (delivered at `ms`) to its group's order.
+    fn add_delivery(&mut self, key: &[u8], group: &[u8], ms: u64, id: StreamId) {
+        let at = Delivery { ms, id };
+        self.put(
+            Cf::Pel,
+            pel_by_delivery::key(key, group, at),
+            pel_by_delivery::VALUE.to_vec(),
+        );
+        self.first_added(FirstScope::Delivery { key, group }, Position::Delivery(at));
     }
 
     /// Removes `id`'s delivery record (delivered at `ms`) from its group's order.

@@ -2,10 +2,12 @@
 //!
 //! ```text
 //!   open ── format record (cf::format) == CURRENT ──▶ nothing to do
-//!        └─ absent or 2: derive lowest-pending-id records and the delivery order from the
-//!                   PEL (one pass, key order), write them with the format record in one
-//!                   synced batch (a format-2 store rewrites its lowest-pending-id records
-//!                   with the values they hold)
+//!        ├─ 3: an ordered record for each group whose delivery order it holds (each group
+//!        │     with a first delivery record), then the format record, synced
+//!        └─ absent or 2: derive lowest-pending-id records from the PEL (one pass, key
+//!                   order), write them with the format record in one synced batch (a
+//!                   format-2 store rewrites them with the values they hold); no group has
+//!                   an ordered record, so none gets a delivery order
 //! ```
 //!
 //! A fresh store has no PEL, so its pass is two empty seeks.
@@ -13,7 +15,7 @@
 use rocksdb::{IteratorMode, WriteBatch, WriteOptions, DB};
 
 use crate::cf::pending_first::Derive;
-use crate::cf::{format, Cf, KeyTag};
+use crate::cf::{format, pel_by_delivery, Cf, KeyTag};
 use crate::error::{DecodeError, StorageError};
 
 pub(crate) fn to_current_format(rocks: &DB) -> Result<(), StorageError> {
@@ -23,6 +25,9 @@ pub(crate) fn to_current_format(rocks: &DB) -> Result<(), StorageError> {
             .map_err(|source| corrupt(Cf::RaftMeta, &format::KEY, source))?;
         if found == format::CURRENT {
             return Ok(());
+        }
+        if found == format::DELIVERY_ORDER_OF_EVERY_GROUP {
+            return keep_the_delivery_orders(rocks);
         }
         if found != format::WITHOUT_DELIVERY_ORDER {
             return Err(corrupt(
@@ -69,6 +74,43 @@ pub(crate) fn to_current_format(rocks: &DB) -> Result<(), StorageError> {
     let derived = derived_count;
     tracing::info!(
         derived,
+        format = format::CURRENT,
+        "store brought to the current format"
+    );
+    Ok(())
+}
+
+/// A format-3 store kept every group's delivery order: each group with a first delivery
+/// record (one with anything pending) gets an ordered record, so it keeps its order.
+fn keep_the_delivery_orders(rocks: &DB) -> Result<(), StorageError> {
+    let tag = KeyTag::DeliveryFirst as u8;
+    let iter = rocks.iterator_cf(
+        handle(rocks, Cf::Pel),
+        IteratorMode::From(&[tag], rocksdb::Direction::Forward),
+    );
+    let mut ordered = Vec::new();
+    let mut written = 0;
+    for item in iter {
+        let (key, _) = item?;
+        if key.first() != Some(&tag) {
+            break;
+        }
+        let found = pel_by_delivery::decode_group_record(KeyTag::DeliveryFirst, &key)
+            .map_err(|source| corrupt(Cf::Pel, &key, source))?;
+        let record = pel_by_delivery::ordered_key(found.0, found.1);
+        ordered.push((Cf::Groups, record, pel_by_delivery::VALUE.to_vec()));
+        if ordered.len() >= CHUNK_RECORDS {
+            written += write(rocks, std::mem::take(&mut ordered), None)?;
+        }
+    }
+    let last = (
+        handle(rocks, Cf::RaftMeta),
+        format::KEY.to_vec(),
+        format::encode_value(format::CURRENT),
+    );
+    written += write(rocks, ordered, Some(last))?;
+    tracing::info!(
+        ordered = written,
         format = format::CURRENT,
         "store brought to the current format"
     );

@@ -240,6 +240,10 @@ impl<S: Store> Exec<'_, S> {
                 }
             },
         };
+        if claim.is_some() {
+            // Before the claims move entries: from this read on the group's order is kept.
+            self.store.keep_delivery_order(key, &r.group);
+        }
         // Read the group afresh per stream: a key named twice must see the first delivery.
         let mut group_meta = self.store.group(key, &r.group).unwrap_or_default();
         let got = match (

@@ -6,6 +6,7 @@
 //!                 0x0e                                                -> stamp counter u64
 //!   entries       0x02 | len | stream_key | id                        -> Fields
 //!   groups        0x03 | len | stream_key | group                     -> GroupMeta
+//!                 0x17 | len | stream_key | len | group                -> (empty): keeps 0x15
 //!   consumers     0x04 | len | stream_key | len | group | consumer    -> ConsumerMeta
 //!   pel           0x05 | len | stream_key | len | group | id          -> PendingEntry
 //!   consumer_pel  0x06 | len | stream_key | len | group | len | consumer | id -> (empty)
@@ -69,6 +70,7 @@ pub(crate) enum KeyTag {
     IdmpCount = 0x14,
     PendingByDelivery = 0x15,
     DeliveryFirst = 0x16,
+    DeliveryOrdered = 0x17,
     AppliedIndex = 0x40,
     NodeMeta = 0x41,
     RaftLog = 0x50,

@@ -1,15 +1,22 @@
 //! A group's pending entries in delivery order (oldest delivery first, then by ID): where
-//! XREADGROUP's CLAIM looks for idle entries and how long a blocked CLAIM read waits.
+//! XREADGROUP's CLAIM looks for idle entries and how long a blocked CLAIM read waits. Kept
+//! only for a group that has been read with CLAIM: a work queue that never uses it does not
+//! pay a record written and deleted per delivery.
 //!
-//! Record: `0x15 | u32 BE len | stream_key | u32 BE len | group | delivery_ms u64 BE | id`
-//!         -> `0x01` (version only), kept in `pel`, one per pending entry.
-//! First:  `0x16 | u32 BE len | stream_key | u32 BE len | group`
-//!         -> `0x01 (version) | delivery_ms u64 BE | ms u64 BE | seq u64 BE`, the lowest record.
+//! Record:  `0x15 | u32 BE len | stream_key | u32 BE len | group | delivery_ms u64 BE | id`
+//!          -> `0x01` (version only), kept in `pel`, one per pending entry.
+//! First:   `0x16 | u32 BE len | stream_key | u32 BE len | group`
+//!          -> `0x01 (version) | delivery_ms u64 BE | ms u64 BE | seq u64 BE`, the lowest record.
+//! Ordered: `0x17 | u32 BE len | stream_key | u32 BE len | group` -> `0x01` (version only),
+//!          kept in `groups`: the group keeps the two above. Written by the first CLAIM read
+//!          (`Store::keep_delivery_order`, which orders what is pending then), removed with
+//!          the group. A group without it has neither.
 //!
 //! A redelivery moves an entry's record to the tail and an acknowledgement removes it, so the
 //! head of a busy group is all tombstones until compaction: scans start at the first record,
 //! which `Txn` keeps as `pending_first` keeps the lowest pending ID. Both are derived from the
-//! PEL (`Derive::pending`): images and stores written before them get them on import or open.
+//! PEL and the ordered records (`Derive::pending`): images get them on import. The ordered
+//! records are state, in images and digests: every replica applies the same CLAIM reads.
 
 use rill_core::StreamId;
 
@@ -65,8 +72,32 @@ pub(crate) fn stream_range(stream: &[u8]) -> KeyRange {
     KeyRange::prefix(tagged_prefix(KeyTag::PendingByDelivery, &[stream]))
 }
 
+/// The record that says `group` keeps its delivery order.
+pub(crate) fn ordered_key(stream: &[u8], group: &[u8]) -> Vec<u8> {
+    tagged_prefix(KeyTag::DeliveryOrdered, &[stream, group])
+}
+
+/// Every ordered record of one stream.
+pub(crate) fn ordered_stream_range(stream: &[u8]) -> KeyRange {
+    KeyRange::prefix(tagged_prefix(KeyTag::DeliveryOrdered, &[stream]))
+}
+
 pub(crate) fn first_key(stream: &[u8], group: &[u8]) -> Vec<u8> {
     tagged_prefix(KeyTag::DeliveryFirst, &[stream, group])
+}
+
+/// The stream and group a record of one group names: a first record (`tag`
+/// `DeliveryFirst`) or an ordered record (`DeliveryOrdered`).
+pub(crate) fn decode_group_record(
+    tag: KeyTag,
+    bytes: &[u8],
+) -> Result<(&[u8], &[u8]), DecodeError> {
+    let mut reader = Reader::new(bytes);
+    reader.expect_tag(tag)?;
+    let stream = reader.prefixed()?;
+    let group = reader.prefixed()?;
+    reader.finish()?;
+    Ok((stream, group))
 }
 
 /// Every first record of one stream.
@@ -142,6 +173,16 @@ mod tests {
             first_key(b"s", b"g"),
             b"\x16\0\0\0\x01s\0\0\0\x01g".to_vec()
         );
+        assert_eq!(
+            ordered_key(b"s", b"g"),
+            b"\x17\0\0\0\x01s\0\0\0\x01g".to_vec()
+        );
+        assert_eq!(
+            decode_group_record(KeyTag::DeliveryOrdered, &ordered_key(b"s", b"g")),
+            Ok((&b"s"[..], &b"g"[..]))
+        );
+        assert!(ordered_stream_range(b"s").contains(&ordered_key(b"s", b"g")));
+        assert!(!ordered_stream_range(b"s2").contains(&ordered_key(b"s", b"g")));
         assert_eq!(VALUE, [1]);
         assert_eq!(encode_first(at)[0], 1);
         assert_eq!(encode_first(at).len(), 25);

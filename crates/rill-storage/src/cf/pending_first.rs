@@ -17,6 +17,8 @@
 //! lowest once, when the record is read or at commit. The storage tests' `dump` checks the
 //! records against the PEL after every case.
 
+use std::collections::HashSet;
+
 use crate::cf::pel_by_delivery::{self, Delivery};
 use crate::cf::{consumer_pel, pel, Cf, KeyTag};
 use crate::codec::{tagged_prefix, KeyRange};
@@ -55,11 +57,16 @@ pub(crate) use crate::codec::decode_id_value as decode_value;
 /// The records a PEL implies, from its `pel` and `consumer_pel` records given in key order (so
 /// the first key under a group or consumer holds its lowest ID): how a store written before
 /// these records existed, or an image, gets them. With values ([`Derive::pending`]) it also
-/// derives the delivery order (`pel_by_delivery`) and its first records.
+/// derives the delivery order (`pel_by_delivery`) and its first records, for the groups its
+/// ordered records named first ([`Derive::ordered`]).
 #[derive(Default)]
 pub(crate) struct Derive {
     records: Vec<(Cf, Vec<u8>, Vec<u8>)>,
+    /// The ordered records seen: groups that keep their delivery order.
+    ordered: HashSet<Vec<u8>>,
     last_group: Option<Vec<u8>>,
+    /// Whether the group `last_group` names keeps its delivery order.
+    last_group_ordered: bool,
     last_consumer: Option<Vec<u8>>,
     /// The group being read and its earliest delivery so far.
     delivery_first: Option<(Vec<u8>, Delivery)>,
@@ -73,14 +80,29 @@ impl Derive {
             self.records
                 .push((Cf::Pel, record.clone(), encode_value(found.id)));
             self.last_group = Some(record);
+            self.last_group_ordered = self
+                .ordered
+                .contains(&pel_by_delivery::ordered_key(found.stream, found.group));
         }
     }
 
-    /// A `pel` record's key and value: its delivery record as well.
+    /// An ordered record (`pel_by_delivery`): its group's pending entries, given after it,
+    /// get delivery records.
+    pub(crate) fn ordered(&mut self, key: &[u8]) -> Result<(), DecodeError> {
+        pel_by_delivery::decode_group_record(KeyTag::DeliveryOrdered, key)?;
+        self.ordered.insert(key.to_vec());
+        Ok(())
+    }
+
+    /// A `pel` record's key and value: its delivery record as well if its group keeps the
+    /// order.
     pub(crate) fn pending(&mut self, key: &[u8], value: &[u8]) -> Result<(), DecodeError> {
         let found = pel::decode_key(key)?;
         self.group_first(&found);
         let entry = pel::decode_value(value)?;
+        if !self.last_group_ordered {
+            return Ok(());
+        }
         let at = Delivery {
             ms: entry.delivery_ms,
             id: found.id,

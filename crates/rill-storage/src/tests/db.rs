@@ -336,15 +336,16 @@ fn digest_covers_state_only_and_is_pinned() {
 
 /// A store written before the lowest-pending-id records existed (format 1: no format record,
 /// no such records), or before the delivery order (format 2), gets them when opened, so its
-/// pending entries are served as before.
+/// pending entries are served as before. A store that kept every group's delivery order
+/// (format 3) keeps it for the groups that have one: they get an ordered record.
 #[test]
-fn a_store_from_before_the_pending_first_records_is_upgraded_on_open() {
-    for format_2 in [false, true] {
-        upgraded_on_open(format_2);
+fn a_store_from_an_older_format_is_upgraded_on_open() {
+    for format in [1, 2, 3] {
+        upgraded_on_open(format);
     }
 }
 
-fn upgraded_on_open(format_2: bool) {
+fn upgraded_on_open(format: u32) {
     use crate::cf::pel_by_delivery::{self, Delivery};
     use crate::cf::{format, pending_first, KeyTag};
 
@@ -356,6 +357,7 @@ fn upgraded_on_open(format_2: bool) {
         let mut txn = db.begin();
         txn.put_stream(b"s", &meta(0));
         txn.put_group(b"s", b"g", &GroupMeta::default());
+        txn.keep_delivery_order(b"s", b"g");
         for (seq, consumer, ms) in [(3, &b"a"[..], 4), (1, b"b", 9), (2, b"a", 5)] {
             txn.put_pending(
                 b"s",
@@ -366,13 +368,14 @@ fn upgraded_on_open(format_2: bool) {
             );
         }
         db.commit(txn, 1).expect("commit");
-        // Make it look like format 1 (or 2).
+        // Make it look like format 1, 2 or 3: none of the later records.
         let rocks = db.rocks();
-        let mut dropped = vec![
-            (Cf::Pel, KeyTag::PendingByDelivery),
-            (Cf::Pel, KeyTag::DeliveryFirst),
-        ];
-        if !format_2 {
+        let mut dropped = vec![(Cf::Groups, KeyTag::DeliveryOrdered)];
+        if format < 3 {
+            dropped.push((Cf::Pel, KeyTag::PendingByDelivery));
+            dropped.push((Cf::Pel, KeyTag::DeliveryFirst));
+        }
+        if format < 2 {
             dropped.push((Cf::Pel, KeyTag::GroupPendingFirst));
             dropped.push((Cf::ConsumerPel, KeyTag::ConsumerPendingFirst));
         }
@@ -381,14 +384,14 @@ fn upgraded_on_open(format_2: bool) {
                 .delete_range_cf(db.handle(cf), [tag as u8], [tag as u8 + 1])
                 .expect("drop the records");
         }
-        if format_2 {
+        if format >= 2 {
             rocks
                 .put_cf(
                     db.handle(Cf::RaftMeta),
                     format::KEY,
-                    format::encode_value(format::WITHOUT_DELIVERY_ORDER),
+                    format::encode_value(format),
                 )
-                .expect("write format 2");
+                .expect("write the format");
         } else {
             rocks
                 .delete_cf(db.handle(Cf::RaftMeta), format::KEY)
@@ -398,13 +401,6 @@ fn upgraded_on_open(format_2: bool) {
                 .pending_range(b"s", b"g", StreamId::MIN, StreamId::MAX, 9)
                 .is_empty());
         }
-        let mut none = true;
-        db.read()
-            .visit_pending_by_delivery(b"s", b"g", &mut |_, _| {
-                none = false;
-                false
-            });
-        assert!(none, "the delivery order is gone before the upgrade");
     }
     let db = Db::open(dir.path(), &options).expect("reopen");
     let view = db.read();
@@ -424,13 +420,23 @@ fn upgraded_on_open(format_2: bool) {
         raw(Cf::Pel, pending_first::group_key(b"s", b"g")),
         Some(pending_first::encode_value(StreamId::new(1, 1)))
     );
+    // Only the format-3 store had the group's order, and only it keeps it.
     let earliest = Delivery {
         ms: 4,
         id: StreamId::new(1, 3),
     };
+    let (first, ordered) = match format {
+        3 => (
+            Some(pel_by_delivery::encode_first(earliest)),
+            Some(pel_by_delivery::VALUE.to_vec()),
+        ),
+        _ => (None, None),
+    };
+    assert_eq!(raw(Cf::Pel, pel_by_delivery::first_key(b"s", b"g")), first);
     assert_eq!(
-        raw(Cf::Pel, pel_by_delivery::first_key(b"s", b"g")),
-        Some(pel_by_delivery::encode_first(earliest))
+        raw(Cf::Groups, pel_by_delivery::ordered_key(b"s", b"g")),
+        ordered,
+        "format {format}"
     );
     assert_eq!(
         raw(Cf::RaftMeta, format::KEY.to_vec()),

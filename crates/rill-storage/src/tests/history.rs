@@ -304,7 +304,8 @@ fn xautoclaim_seeks_once_per_chunk_of_the_pel() {
 /// A commit finds a first record again by a seek only when the scope still holds something:
 /// an acknowledgement of everything a consumer holds leaves its count at zero, and its first
 /// record goes without a scan. Without that check, each XACK below seeked once more per
-/// emptied consumer (3 and 3 instead of 2 and 0).
+/// emptied consumer (3 and 3 instead of 2 and 0). The first read has CLAIM (which finds
+/// nothing idle), so the group keeps its delivery order and its first delivery too.
 #[test]
 fn a_scope_left_empty_is_not_scanned_for_its_first_place() {
     let mut node = Node::new();
@@ -312,7 +313,7 @@ fn a_scope_left_empty_is_not_scanned_for_its_first_place() {
     for ms in 1..=20 {
         node.run(&format!("XADD q {ms}-0 f v"));
     }
-    let a = delivered(&node.run("XREADGROUP GROUP g a COUNT 10 STREAMS q >"));
+    let a = delivered(&node.run("XREADGROUP GROUP g a COUNT 10 CLAIM 1000000 STREAMS q >"));
     let b = delivered(&node.run("XREADGROUP GROUP g b COUNT 10 STREAMS q >"));
     assert_eq!((a.len(), b.len()), (10, 10));
     let acknowledge = |node: &mut Node, ids: &[String]| {
@@ -362,4 +363,81 @@ fn a_scope_left_empty_is_not_scanned_for_its_first_place() {
         Reply::Array(vec![Reply::Int(0), Reply::Nil, Reply::Nil, Reply::NilArray]),
         "{pending:?}"
     );
+}
+
+/// A group pays for its delivery order (`pel_by_delivery`) only once a CLAIM read needs it:
+/// reads and acknowledgements without CLAIM write no delivery record. The first CLAIM read
+/// orders what is pending and claims the oldest delivery first; from then on each delivery
+/// and acknowledgement keeps the order, and the group's end takes its ordered record along.
+/// Fails if every group kept the order (the first count), or if a group ordered late got
+/// its order wrong (the claims, and `dump`'s check of the records against the PEL).
+#[test]
+fn only_a_group_read_with_claim_keeps_its_delivery_order() {
+    use crate::cf::KeyTag;
+
+    let mut node = Node::new();
+    let tagged = |node: &Node, cf: Cf, tag: KeyTag| {
+        super::raw_records(&node.db, cf)
+            .iter()
+            .filter(|(key, _)| key.first() == Some(&(tag as u8)))
+            .count()
+    };
+    node.run("XGROUP CREATE q g $ MKSTREAM");
+    for ms in 1..=30 {
+        node.run(&format!("XADD q {ms}-0 f v"));
+    }
+    // `a` reads 10, then `b` 10 (later), and `a` acknowledges its first 5.
+    let a = delivered(&node.run("XREADGROUP GROUP g a COUNT 10 STREAMS q >"));
+    let b = delivered(&node.run("XREADGROUP GROUP g b COUNT 10 STREAMS q >"));
+    assert_eq!(
+        node.run(&format!("XACK q g {}", a[..5].join(" "))),
+        Reply::Int(5)
+    );
+    node.flush();
+    assert_eq!(tagged(&node, Cf::Pel, KeyTag::PendingByDelivery), 0);
+    assert_eq!(tagged(&node, Cf::Pel, KeyTag::DeliveryFirst), 0);
+    assert_eq!(tagged(&node, Cf::Groups, KeyTag::DeliveryOrdered), 0);
+    super::dump(&node.db);
+
+    // `c` claims the 7 oldest deliveries: `a`'s last 5, then `b`'s first 2.
+    let claimed = delivered(&node.run("XREADGROUP GROUP g c COUNT 7 CLAIM 0 STREAMS q >"));
+    let mut oldest: Vec<String> = a[5..].to_vec();
+    oldest.extend_from_slice(&b[..2]);
+    assert_eq!(claimed, oldest);
+    node.check_invariants();
+    node.flush();
+    assert_eq!(tagged(&node, Cf::Groups, KeyTag::DeliveryOrdered), 1);
+    assert_eq!(tagged(&node, Cf::Pel, KeyTag::PendingByDelivery), 15);
+    super::dump(&node.db);
+
+    // Kept from then on: a read without CLAIM adds to the order, an acknowledgement takes
+    // from it, and the next CLAIM read finds `b`'s remaining entries oldest first.
+    let d = delivered(&node.run("XREADGROUP GROUP g d COUNT 5 STREAMS q >"));
+    assert_eq!(d.len(), 5);
+    assert_eq!(
+        node.run(&format!("XACK q g {}", claimed.join(" "))),
+        Reply::Int(7)
+    );
+    super::dump(&node.db);
+    let next = delivered(&node.run("XREADGROUP GROUP g e COUNT 9 CLAIM 0 STREAMS q >"));
+    let mut expected: Vec<String> = b[2..].to_vec();
+    expected.push(d[0].clone());
+    assert_eq!(next, expected);
+    node.check_invariants();
+    super::dump(&node.db);
+
+    // The group's end removes its ordered record (`dump` fails on one left without a group),
+    // and so does the stream's.
+    node.run("XGROUP DESTROY q g");
+    node.flush();
+    assert_eq!(tagged(&node, Cf::Groups, KeyTag::DeliveryOrdered), 0);
+    super::dump(&node.db);
+    node.run("XGROUP CREATE q h 0");
+    node.run("XREADGROUP GROUP h a COUNT 1 CLAIM 0 STREAMS q >");
+    node.flush();
+    assert_eq!(tagged(&node, Cf::Groups, KeyTag::DeliveryOrdered), 1);
+    assert_eq!(node.run("DEL q"), Reply::Int(1));
+    node.flush();
+    assert_eq!(tagged(&node, Cf::Groups, KeyTag::DeliveryOrdered), 0);
+    super::dump(&node.db);
 }

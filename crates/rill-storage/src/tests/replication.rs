@@ -545,6 +545,57 @@ fn export_import_copies_state_and_meta_exactly() {
     assert_eq!(b.applied_index(), Ok(10));
 }
 
+/// An image brings the groups' ordered records, and import derives the delivery order of
+/// those groups only: the same records the store it came from holds.
+#[test]
+fn an_image_brings_the_delivery_order_of_the_groups_that_keep_one() {
+    use crate::cf::KeyTag;
+    use rill_core::{GroupMeta, PendingEntry};
+
+    let (_a_dir, a) = temp_db();
+    let mut txn = a.begin();
+    txn.put_stream(b"s", &StreamMeta::default());
+    let groups = [&b"g"[..], b"h"];
+    for group in groups {
+        txn.put_group(b"s", group, &GroupMeta::default());
+    }
+    txn.keep_delivery_order(b"s", b"h");
+    for seq in 1..=3 {
+        for group in groups {
+            let entry = PendingEntry::held(b"c", 10 - seq, 1);
+            txn.put_pending(b"s", group, StreamId::new(1, seq), None, &entry);
+        }
+    }
+    a.commit(txn, 1).expect("commit");
+    let (_, image) = a.export_state().expect("export");
+    let (_b_dir, b) = temp_db();
+    b.import_state(&image).expect("import");
+    for cf in Cf::STATE {
+        assert_eq!(raw_records(&b, cf), raw_records(&a, cf), "{}", cf.name());
+    }
+    let tagged = |cf: Cf, tag: KeyTag| {
+        raw_records(&b, cf)
+            .iter()
+            .filter(|(key, _)| key.first() == Some(&(tag as u8)))
+            .count()
+    };
+    assert_eq!(tagged(Cf::Groups, KeyTag::DeliveryOrdered), 1);
+    assert_eq!(
+        tagged(Cf::Pel, KeyTag::PendingByDelivery),
+        3,
+        "h's entries, none of g's"
+    );
+    assert_eq!(tagged(Cf::Pel, KeyTag::DeliveryFirst), 1);
+    let mut order = Vec::new();
+    b.read()
+        .visit_pending_by_delivery(b"s", b"h", &mut |ms, id| {
+            order.push((ms, id.seq));
+            true
+        });
+    assert_eq!(order, [(7, 3), (8, 2), (9, 1)]);
+    crate::tests::dump(&b);
+}
+
 #[test]
 fn export_of_a_fresh_store_imports_as_empty() {
     let (_a_dir, a) = temp_db();
