@@ -2,8 +2,8 @@
 //!
 //! ```text
 //!   open ── format record (cf::format) == CURRENT ──▶ nothing to do
-//!        ├─ 3: an ordered record for each group whose delivery order it holds (each group
-//!        │     with a first delivery record), then the format record, synced
+//!        ├─ 3: drop every group's delivery order (two range deletes) with the format
+//!        │     record, synced; no group has an ordered record
 //!        └─ absent or 2: derive lowest-pending-id records from the PEL (one pass, key
 //!                   order), write them with the format record in one synced batch (a
 //!                   format-2 store rewrites them with the values they hold); no group has
@@ -15,7 +15,7 @@
 use rocksdb::{IteratorMode, WriteBatch, WriteOptions, DB};
 
 use crate::cf::pending_first::Derive;
-use crate::cf::{format, pel_by_delivery, Cf, KeyTag};
+use crate::cf::{format, Cf, KeyTag};
 use crate::error::{DecodeError, StorageError};
 
 pub(crate) fn to_current_format(rocks: &DB) -> Result<(), StorageError> {
@@ -27,7 +27,7 @@ pub(crate) fn to_current_format(rocks: &DB) -> Result<(), StorageError> {
             return Ok(());
         }
         if found == format::DELIVERY_ORDER_OF_EVERY_GROUP {
-            return keep_the_delivery_orders(rocks);
+            return drop_the_delivery_orders(rocks);
         }
         if found != format::WITHOUT_DELIVERY_ORDER {
             return Err(corrupt(
@@ -80,39 +80,30 @@ pub(crate) fn to_current_format(rocks: &DB) -> Result<(), StorageError> {
     Ok(())
 }
 
-/// A format-3 store kept every group's delivery order: each group with a first delivery
-/// record (one with anything pending) gets an ordered record, so it keeps its order.
-fn keep_the_delivery_orders(rocks: &DB) -> Result<(), StorageError> {
-    let tag = KeyTag::DeliveryFirst as u8;
-    let iter = rocks.iterator_cf(
-        handle(rocks, Cf::Pel),
-        IteratorMode::From(&[tag], rocksdb::Direction::Forward),
-    );
-    let mut ordered = Vec::new();
-    let mut written = 0;
-    for item in iter {
-        let (key, _) = item?;
-        if key.first() != Some(&tag) {
-            break;
-        }
-        let found = pel_by_delivery::decode_group_record(KeyTag::DeliveryFirst, &key)
-            .map_err(|source| corrupt(Cf::Pel, &key, source))?;
-        let record = pel_by_delivery::ordered_key(found.0, found.1);
-        ordered.push((Cf::Groups, record, pel_by_delivery::VALUE.to_vec()));
-        if ordered.len() >= CHUNK_RECORDS {
-            written += write(rocks, std::mem::take(&mut ordered), None)?;
-        }
+/// A format-3 store kept every group's delivery order. It drops them all (the delivery and
+/// first delivery records: two range deletes, in one synced batch with the format record),
+/// and no group gets an ordered record: each orders itself again at its next CLAIM read.
+/// Keeping the order of the groups with anything pending would make what a node holds depend
+/// on where it stopped: a follower a few entries behind the leader could reopen with a group
+/// pending that the leader reopened with empty, and from then on one of them would keep
+/// delivery records the other does not (the same answers, other bytes).
+fn drop_the_delivery_orders(rocks: &DB) -> Result<(), StorageError> {
+    let mut batch = WriteBatch::default();
+    let pel = handle(rocks, Cf::Pel);
+    for tag in [KeyTag::PendingByDelivery, KeyTag::DeliveryFirst] {
+        batch.delete_range_cf(pel, [tag as u8], [tag as u8 + 1]);
     }
-    let last = (
+    batch.put_cf(
         handle(rocks, Cf::RaftMeta),
-        format::KEY.to_vec(),
+        format::KEY,
         format::encode_value(format::CURRENT),
     );
-    written += write(rocks, ordered, Some(last))?;
+    let mut options = WriteOptions::default();
+    options.set_sync(true);
+    rocks.write_opt(batch, &options)?;
     tracing::info!(
-        ordered = written,
         format = format::CURRENT,
-        "store brought to the current format"
+        "store brought to the current format: delivery orders dropped"
     );
     Ok(())
 }

@@ -240,10 +240,6 @@ impl<S: Store> Exec<'_, S> {
                 }
             },
         };
-        if claim.is_some() {
-            // Before the claims move entries: from this read on the group's order is kept.
-            self.store.keep_delivery_order(key, &r.group);
-        }
         // Read the group afresh per stream: a key named twice must see the first delivery.
         let mut group_meta = self.store.group(key, &r.group).unwrap_or_default();
         let got = match (
@@ -267,6 +263,11 @@ impl<S: Store> Exec<'_, S> {
             if let Err(reply) = self.check_pending_room(&group_meta, got.len() as u64) {
                 return Some(Err(reply));
             }
+        }
+        if claim.is_some() {
+            // Once the read is sure to go through (a refused one changes nothing) and before
+            // the claims move entries: from this read on the group's order is kept.
+            self.store.keep_delivery_order(key, &r.group);
         }
         // What other consumers lose to this read: entries claimed from them, or taken back
         // after XGROUP SETID moved the group back. The reader's own count is in `consumer`.

@@ -7,8 +7,8 @@
 //! (`pel_by_delivery`) for every group, format 4 kept it only for groups read with CLAIM
 //! (its ordered records). A store without this record, or at format 2, was written before the
 //! first two: [`crate::Db::open`] derives them from its PEL once, in one batch with the record,
-//! so an upgraded node serves its pending entries as before. A format-3 store gets an ordered
-//! record for each group with a delivery order, which it keeps.
+//! so an upgraded node serves its pending entries as before. A format-3 store drops its
+//! delivery orders: each group orders itself again at its next CLAIM read.
 
 use crate::cf::KeyTag;
 use crate::codec::{Reader, VALUE_VERSION};

@@ -169,6 +169,7 @@ mod tests {
             KeyTag::IdmpCount,
             KeyTag::PendingByDelivery,
             KeyTag::DeliveryFirst,
+            KeyTag::DeliveryOrdered,
             KeyTag::AppliedIndex,
             KeyTag::NodeMeta,
             KeyTag::RaftLog,
@@ -179,7 +180,7 @@ mod tests {
             tags.map(|t| t as u8),
             [
                 1, 2, 3, 4, 5, 6, 7, 8, 9, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x10, 0x11, 0x12, 0x13,
-                0x14, 0x15, 0x16, 0x40, 0x41, 0x50, 0x51, 0x52
+                0x14, 0x15, 0x16, 0x17, 0x40, 0x41, 0x50, 0x51, 0x52
             ]
         );
         let names = Cf::ALL.map(Cf::name);
