@@ -410,6 +410,18 @@ impl<'db> Txn<'db> {
         rev: bool,
         visit: &mut dyn FnMut(&[u8]) -> Result<bool, DecodeError>,
     ) {
+        self.scan_records(cf, range, rev, |key, _| visit(key));
+    }
+
+    /// Hands the records of a range to `visit`, nothing copied, until it answers false; an
+    /// undecodable record is recorded and ends the walk.
+    fn scan_records(
+        &self,
+        cf: Cf,
+        range: &KeyRange,
+        rev: bool,
+        mut visit: impl FnMut(&[u8], &[u8]) -> Result<bool, DecodeError>,
+    ) {
         let mut corrupt = None;
         let walked = scan_each(
             &self.snapshot,
@@ -418,7 +430,7 @@ impl<'db> Txn<'db> {
             cf,
             range,
             rev,
-            |key, _| match visit(key) {
+            |key, value| match visit(key, value) {
                 Ok(more) => more,
                 Err(source) => {
                     corrupt = Some((key.to_vec(), source));
@@ -490,6 +502,22 @@ fn expect_parent(found: &[u8], expected: &[u8], what: &'static str) -> Result<()
         return Err(DecodeError::Misplaced(what));
     }
     Ok(())
+}
+
+/// The ID of a PEL record's key, which must be `group`'s of stream `key`.
+fn pending_id_in(record: &[u8], key: &[u8], group: &[u8]) -> Result<StreamId, DecodeError> {
+    let found = pel::decode_key(record)?;
+    expect_parent(
+        found.stream,
+        key,
+        "pending entry outside its stream's range",
+    )?;
+    expect_parent(
+        found.group,
+        group,
+        "pending entry outside its group's range",
+    )?;
+    Ok(found.id)
 }
 
 impl Store for Txn<'_> {
@@ -777,20 +805,7 @@ impl Store for Txn<'_> {
             &pel::id_range(key, group, start, end),
             false,
             limit,
-            |k, v| {
-                let found = pel::decode_key(k)?;
-                expect_parent(
-                    found.stream,
-                    key,
-                    "pending entry outside its stream's range",
-                )?;
-                expect_parent(
-                    found.group,
-                    group,
-                    "pending entry outside its group's range",
-                )?;
-                Ok((found.id, pel::decode_value(v)?))
-            },
+            |k, v| Ok((pending_id_in(k, key, group)?, pel::decode_value(v)?)),
         )
     }
 
@@ -878,11 +893,7 @@ impl Store for Txn<'_> {
             // Ordered here, once: the first CLAIM read reads this way before it orders the
             // group (`keep_delivery_order`). The cost follows the group's PEL, as ordering
             // it does.
-            let pending = self.pending_range(key, group, StreamId::MIN, StreamId::MAX, usize::MAX);
-            let mut order: Vec<(u64, StreamId)> = pending
-                .into_iter()
-                .map(|(id, entry)| (entry.delivery_ms, id))
-                .collect();
+            let mut order = self.delivery_times(key, group);
             order.sort_unstable();
             for (ms, id) in order {
                 if !visit(ms, id) {
@@ -915,9 +926,8 @@ impl Store for Txn<'_> {
             pel_by_delivery::ordered_key(key, group),
             pel_by_delivery::VALUE.to_vec(),
         );
-        let pending = self.pending_range(key, group, StreamId::MIN, StreamId::MAX, usize::MAX);
-        for (id, entry) in pending {
-            self.add_delivery(key, group, entry.delivery_ms, id);
+        for (ms, id) in self.delivery_times(key, group) {
+            self.add_delivery(key, group, ms, id);
         }
     }
 
@@ -1204,6 +1214,22 @@ impl Txn<'_> {
     fn keeps_delivery_order(&self, key: &[u8], group: &[u8]) -> bool {
         self.get_raw(Cf::Groups, &pel_by_delivery::ordered_key(key, group))
             .is_some()
+    }
+
+    /// Each pending entry of `group` as `(delivery_ms, id)`, by ID: 24 bytes an entry held, not
+    /// the records (a group may hold `pending_per_group_max` of them).
+    fn delivery_times(&self, key: &[u8], group: &[u8]) -> Vec<(u64, StreamId)> {
+        let mut out = Vec::new();
+        let Some(first) = self.group_pending_first(key, group) else {
+            return out;
+        };
+        let range = pel::id_range(key, group, first, StreamId::MAX);
+        self.scan_records(Cf::Pel, &range, false, |k, v| {
+            let id = pending_id_in(k, key, group)?;
+            out.push((pel::decode_value(v)?.delivery_ms, id));
+            Ok(true)
+        });
+        out
     }
 
     /// Adds `id`'s delivery record (delivered at `ms`) to its group's order.
