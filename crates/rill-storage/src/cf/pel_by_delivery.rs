@@ -86,14 +86,10 @@ pub(crate) fn first_key(stream: &[u8], group: &[u8]) -> Vec<u8> {
     tagged_prefix(KeyTag::DeliveryFirst, &[stream, group])
 }
 
-/// The stream and group a record of one group names: a first record (`tag`
-/// `DeliveryFirst`) or an ordered record (`DeliveryOrdered`).
-pub(crate) fn decode_group_record(
-    tag: KeyTag,
-    bytes: &[u8],
-) -> Result<(&[u8], &[u8]), DecodeError> {
+/// The stream and group an ordered record names.
+pub(crate) fn decode_ordered_key(bytes: &[u8]) -> Result<(&[u8], &[u8]), DecodeError> {
     let mut reader = Reader::new(bytes);
-    reader.expect_tag(tag)?;
+    reader.expect_tag(KeyTag::DeliveryOrdered)?;
     let stream = reader.prefixed()?;
     let group = reader.prefixed()?;
     reader.finish()?;
@@ -178,7 +174,7 @@ mod tests {
             b"\x17\0\0\0\x01s\0\0\0\x01g".to_vec()
         );
         assert_eq!(
-            decode_group_record(KeyTag::DeliveryOrdered, &ordered_key(b"s", b"g")),
+            decode_ordered_key(&ordered_key(b"s", b"g")),
             Ok((&b"s"[..], &b"g"[..]))
         );
         assert!(ordered_stream_range(b"s").contains(&ordered_key(b"s", b"g")));

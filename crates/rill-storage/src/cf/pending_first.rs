@@ -89,7 +89,7 @@ impl Derive {
     /// An ordered record (`pel_by_delivery`): its group's pending entries, given after it,
     /// get delivery records.
     pub(crate) fn ordered(&mut self, key: &[u8]) -> Result<(), DecodeError> {
-        pel_by_delivery::decode_group_record(KeyTag::DeliveryOrdered, key)?;
+        pel_by_delivery::decode_ordered_key(key)?;
         self.ordered.insert(key.to_vec());
         Ok(())
     }

@@ -376,12 +376,7 @@ fn only_a_group_read_with_claim_keeps_its_delivery_order() {
     use crate::cf::KeyTag;
 
     let mut node = Node::new();
-    let tagged = |node: &Node, cf: Cf, tag: KeyTag| {
-        super::raw_records(&node.db, cf)
-            .iter()
-            .filter(|(key, _)| key.first() == Some(&(tag as u8)))
-            .count()
-    };
+    let tagged = |node: &Node, cf: Cf, tag: KeyTag| super::tagged_count(&node.db, cf, tag);
     node.run("XGROUP CREATE q g $ MKSTREAM");
     for ms in 1..=30 {
         node.run(&format!("XADD q {ms}-0 f v"));

@@ -60,6 +60,14 @@ pub(crate) fn raw_records(db: &Db, cf: Cf) -> Vec<(Vec<u8>, Vec<u8>)> {
         .collect()
 }
 
+/// How many records of `cf` have keys tagged `tag`.
+pub(crate) fn tagged_count(db: &Db, cf: Cf, tag: KeyTag) -> usize {
+    raw_records(db, cf)
+        .iter()
+        .filter(|(key, _)| key.first() == Some(&(tag as u8)))
+        .count()
+}
+
 /// The committed state decoded from the raw column families: catches leftovers a cascade
 /// missed, which no `Store` read would show.
 pub(crate) fn dump(db: &Db) -> MemStore {
@@ -88,8 +96,7 @@ pub(crate) fn dump(db: &Db) -> MemStore {
     let mut ordered = BTreeSet::new();
     for (k, v) in raw_records(db, Cf::Groups) {
         if k.first() == Some(&(KeyTag::DeliveryOrdered as u8)) {
-            let (s, g) =
-                pel_by_delivery::decode_group_record(KeyTag::DeliveryOrdered, &k).expect("key");
+            let (s, g) = pel_by_delivery::decode_ordered_key(&k).expect("key");
             pel_by_delivery::decode_value(&v).expect("value");
             ordered.insert((s.to_vec(), g.to_vec()));
             continue;

@@ -573,12 +573,7 @@ fn an_image_brings_the_delivery_order_of_the_groups_that_keep_one() {
     for cf in Cf::STATE {
         assert_eq!(raw_records(&b, cf), raw_records(&a, cf), "{}", cf.name());
     }
-    let tagged = |cf: Cf, tag: KeyTag| {
-        raw_records(&b, cf)
-            .iter()
-            .filter(|(key, _)| key.first() == Some(&(tag as u8)))
-            .count()
-    };
+    let tagged = |cf: Cf, tag: KeyTag| crate::tests::tagged_count(&b, cf, tag);
     assert_eq!(tagged(Cf::Groups, KeyTag::DeliveryOrdered), 1);
     assert_eq!(
         tagged(Cf::Pel, KeyTag::PendingByDelivery),
