@@ -32,6 +32,7 @@ use crate::digest::Fnv64;
 use crate::error::StorageError;
 use crate::fsync_guard;
 use crate::overlay::Written;
+use crate::read_cache::{Remembered, Warm, WARM_BYTES_MAX};
 use crate::txn::Txn;
 
 /// How to open a [`Db`].
@@ -97,9 +98,16 @@ pub struct Db {
     /// Makes every fsync fail, as a failing disk would (tests of the marker).
     #[cfg(test)]
     pub(crate) fail_fsyncs: std::sync::atomic::AtomicBool,
+    /// Point reads txns asked their snapshot for (tests of the read cache: RocksDB's own
+    /// count also has the reads that check the cache's answers).
+    #[cfg(test)]
+    pub(crate) snapshot_gets: AtomicU64,
     /// Applied index of the last commit. The lock serialises commits; the value lets a commit
     /// check that nothing else committed since its txn's snapshot.
     committed_index: Mutex<u64>,
+    /// What the last commit left for the next write txn (`read_cache.rs`): taken by
+    /// [`Db::begin`], put back by each commit, cleared by an image's import.
+    warm: Mutex<Option<Warm>>,
     /// No log entry lives below this index: purges leave their range tombstones below it, and
     /// reads of the log's head start here instead of stepping over them.
     pub(crate) log_floor: AtomicU64,
@@ -120,6 +128,7 @@ pub struct PendingCommit {
     began_at: u64,
     applied_index: u64,
     written: Written,
+    warm: Warm,
 }
 
 impl Db {
@@ -162,6 +171,7 @@ impl Db {
             sync: options.sync,
             log_sync: options.log_sync,
             committed_index: Mutex::new(applied_index),
+            warm: Mutex::new(None),
             log_floor: AtomicU64::new(log_floor),
             synced_writes: AtomicU64::new(0),
             log_reported: AtomicU64::new(0),
@@ -172,6 +182,8 @@ impl Db {
             }),
             #[cfg(test)]
             fail_fsyncs: std::sync::atomic::AtomicBool::new(false),
+            #[cfg(test)]
+            snapshot_gets: AtomicU64::new(0),
             #[cfg(test)]
             db_options,
         })
@@ -333,9 +345,10 @@ impl Db {
         applied_index: u64,
         meta: &[(NodeMeta, &[u8])],
     ) -> Result<(), StorageError> {
-        let (mut committed, batch, written) = self.prepare_commit(txn, applied_index, meta)?;
+        let (mut committed, batch, written, warm) =
+            self.prepare_commit(txn, applied_index, meta)?;
         self.write_batch(batch, self.sync)?;
-        self.committed(&mut committed, applied_index, &written);
+        self.committed(&mut committed, applied_index, &written, warm);
         Ok(())
     }
 
@@ -349,7 +362,8 @@ impl Db {
         applied_index: u64,
         meta: &[(NodeMeta, &[u8])],
     ) -> Result<Option<PendingCommit>, StorageError> {
-        let (mut committed, batch, written) = self.prepare_commit(txn, applied_index, meta)?;
+        let (mut committed, batch, written, warm) =
+            self.prepare_commit(txn, applied_index, meta)?;
         // RocksDB takes the batch even when it refuses to write it.
         let data = batch.data().to_vec();
         if self.sync || !self.write_batch_unless_stalled(batch)? {
@@ -358,9 +372,10 @@ impl Db {
                 began_at: *committed,
                 applied_index,
                 written,
+                warm,
             }));
         }
-        self.committed(&mut committed, applied_index, &written);
+        self.committed(&mut committed, applied_index, &written, warm);
         Ok(None)
     }
 
@@ -375,7 +390,12 @@ impl Db {
             });
         }
         self.write_batch(WriteBatch::from_data(&commit.data), self.sync)?;
-        self.committed(&mut committed, commit.applied_index, &commit.written);
+        self.committed(
+            &mut committed,
+            commit.applied_index,
+            &commit.written,
+            commit.warm,
+        );
         Ok(())
     }
 
@@ -386,7 +406,7 @@ impl Db {
         txn: Txn<'_>,
         applied_index: u64,
         meta: &[(NodeMeta, &[u8])],
-    ) -> Result<(MutexGuard<'_, u64>, WriteBatch, Written), StorageError> {
+    ) -> Result<(MutexGuard<'_, u64>, WriteBatch, Written, Warm), StorageError> {
         assert!(
             ptr::eq(txn.db(), self),
             "txn committed to a Db that did not begin it"
@@ -406,7 +426,20 @@ impl Db {
             });
         }
         let mut batch = WriteBatch::default();
-        let written = txn.overlay.write_to(&mut batch, |cf| self.handle(cf));
+        let mut warm = txn.reads;
+        let written = txn
+            .overlay
+            .write_to(&mut batch, |cf| self.handle(cf), &mut warm);
+        // The node family changes below (the applied index), not through the overlay; only
+        // state is handed on.
+        for cf in Cf::ALL {
+            if !Cf::STATE.contains(&cf) {
+                warm.forget_family(cf);
+            }
+        }
+        if warm.bytes() > WARM_BYTES_MAX {
+            warm = Remembered::default();
+        }
         batch.put_cf(
             self.handle(Cf::Node),
             node::APPLIED_INDEX_KEY,
@@ -416,13 +449,18 @@ impl Db {
             let key = node_meta::key(*record);
             batch.put_cf(self.handle(Cf::Node), key, checked::encode(&key, bytes));
         }
-        Ok((committed, batch, written))
+        let warm = Warm {
+            as_of: applied_index,
+            records: warm,
+        };
+        Ok((committed, batch, written, warm))
     }
 
-    /// A commit's batch is written: the next commit begins at `applied_index`, and the
-    /// compactor hears what it deleted.
-    fn committed(&self, committed: &mut u64, applied_index: u64, written: &Written) {
+    /// A commit's batch is written: the next commit begins at `applied_index` with `warm`, and
+    /// the compactor hears what it deleted.
+    fn committed(&self, committed: &mut u64, applied_index: u64, written: &Written, warm: Warm) {
         *committed = applied_index;
+        *self.lock_warm() = Some(warm);
         for (cf, range) in &written.reclaim {
             self.compactor.request(*cf, range.clone());
         }
@@ -468,6 +506,25 @@ impl Db {
             hash.write(&records.to_be_bytes());
         }
         Ok((applied, hash.finish()))
+    }
+
+    /// What the last commit left warm, if a write txn whose snapshot is at `as_of` may start
+    /// with it; a write txn takes it, so the next one begun before a commit starts cold.
+    pub(crate) fn take_warm(&self, as_of: u64) -> Option<Remembered> {
+        self.lock_warm()
+            .take()
+            .filter(|warm| warm.as_of == as_of)
+            .map(|warm| warm.records)
+    }
+
+    /// Forgets what the last commit left warm: the state changed another way.
+    pub(crate) fn forget_warm(&self) {
+        *self.lock_warm() = None;
+    }
+
+    fn lock_warm(&self) -> MutexGuard<'_, Option<Warm>> {
+        // Poison only means a panic elsewhere while holding it; each change is one assignment.
+        self.warm.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Serialises everything that moves the applied index; the value is the applied index of

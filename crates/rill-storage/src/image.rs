@@ -105,6 +105,7 @@ impl Db {
     pub fn import_state(&self, image: &[u8]) -> Result<ImageMeta, StorageError> {
         let (meta, records) = decode_image(image).map_err(StorageError::BadImage)?;
         let mut committed = self.lock_commits();
+        self.forget_warm();
         let mut batch = WriteBatch::default();
         for (_, cf) in FAMILIES {
             batch.delete_range_cf(self.handle(cf), &[][..], &FAMILY_END[..]);

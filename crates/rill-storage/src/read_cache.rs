@@ -1,9 +1,11 @@
-//! What a [`crate::Txn`] has read from its snapshot, so a key read twice costs one RocksDB `Get`.
+//! What a [`crate::Txn`] has read from its snapshot, so a key read twice costs one RocksDB `Get`,
+//! and what the commits before it wrote and read, so a record read in the next batch costs none.
 //!
 //! ```text
 //!   get_raw(cf, key) ──▶ overlay (own writes) ──miss──▶ read cache ──miss──▶ snapshot Get
 //!                                                            ▲                    │
 //!                                                            └──── remembered ────┘
+//!   commit at index N: read cache + the overlay's writes ──▶ Warm { as_of: N } ──▶ next begin
 //! ```
 //!
 //! A snapshot never changes, so what it answered once stays its answer: the cache needs no
@@ -15,14 +17,26 @@
 //! time per XREADGROUP or XACK (mean 7%), and no round slower. XADD, which reads little twice,
 //! costs the same.
 //!
+//! Across batches ([`Warm`]): a commit leaves what its txn remembered, with its writes laid over
+//! it, as the records that hold at its applied index; the next write txn starts with them if its
+//! snapshot is at that index (`Db::begin`). An XACK then finds the pending records its
+//! XREADGROUP wrote a few log entries before without a RocksDB `Get`: with fifty consumers the
+//! memtable holds hundreds of thousands of records, and each `Get` was a search from the top of
+//! its skiplist with a cache miss per level (a third of a follower's CPU went to skiplist
+//! searches and their key compares). Writes the next batches will not read by key are left out
+//! ([`kept_warm`]); a deleted record is forgotten, not remembered absent; a range delete forgets
+//! its family. In tests every answer the cache gives is checked against the snapshot.
+//!
 //! Bounded by bytes: once [`READ_CACHE_BYTES_MAX`] are held, further reads go to the snapshot
-//! every time, so a batch that reads many keys does not hold them all. Only a write txn uses
-//! its cache, and outside tests only the state machine begins one, a batch at a time.
+//! every time, so a batch that reads many keys does not hold them all; a commit that would hand
+//! on more than half of that hands on nothing, so the next batch has room for its own reads.
+//! Only a write txn uses its cache, and outside tests only the state machine begins one, a
+//! batch at a time.
 
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use crate::cf::Cf;
+use crate::cf::{Cf, KeyTag};
 
 /// The most one txn remembers, keys, values and [`RECORD_OVERHEAD_BYTES`] per record counted.
 pub(crate) const READ_CACHE_BYTES_MAX: usize = 1 << 20;
@@ -36,24 +50,112 @@ pub(crate) const READ_CACHE_RECORDS_MAX: usize = READ_CACHE_BYTES_MAX / RECORD_O
 
 const _: () = assert!(READ_CACHE_RECORDS_MAX >= 1024 && READ_CACHE_RECORDS_MAX <= 1 << 16);
 
+/// The most a commit hands on to the next write txn ([`Warm`]): the rest of the bound is room
+/// for that txn's own reads.
+pub(crate) const WARM_BYTES_MAX: usize = READ_CACHE_BYTES_MAX / 2;
+
+/// A written value longer than this is not kept warm: a big record would crowd out many small
+/// ones, and the records read by key in every batch (metadata, pending entries, lowest-pending
+/// records) are far smaller.
+pub(crate) const WARM_VALUE_BYTES_MAX: usize = 1024;
+
+const _: () = assert!(WARM_VALUE_BYTES_MAX + RECORD_OVERHEAD_BYTES < WARM_BYTES_MAX / 64);
+
 type Records = HashMap<Vec<u8>, Option<Vec<u8>>>;
 
 /// Behind a mutex: reads take `&self`, and `Txn` must stay `Sync` (read views are shared).
 #[derive(Debug, Default)]
 pub(crate) struct ReadCache {
-    inner: Mutex<Inner>,
+    inner: Mutex<Remembered>,
 }
 
+/// Records by family, each `Some(value)` or `None` (absent), and the bytes they are charged.
 #[derive(Debug, Default)]
-struct Inner {
+pub(crate) struct Remembered {
     records: [Records; Cf::ALL.len()],
     bytes: usize,
 }
 
+/// What held at applied index `as_of`, handed from a commit to the next write txn.
+#[derive(Debug)]
+pub(crate) struct Warm {
+    pub(crate) as_of: u64,
+    pub(crate) records: Remembered,
+}
+
+fn cost(key: &[u8], value: Option<&[u8]>) -> usize {
+    RECORD_OVERHEAD_BYTES + key.len() + value.map_or(0, <[u8]>::len)
+}
+
+/// Whether a record written by a commit is kept for the next batches: state read by key, not
+/// entries (big, and read by scans) nor index records only ever scanned.
+pub(crate) fn kept_warm(cf: Cf, key: &[u8], value: &[u8]) -> bool {
+    const SCANNED_ONLY: [u8; 3] = [
+        KeyTag::ConsumerPending as u8,
+        KeyTag::PendingByDelivery as u8,
+        KeyTag::ProducerIdle as u8,
+    ];
+    Cf::STATE.contains(&cf)
+        && cf != Cf::Entries
+        && value.len() <= WARM_VALUE_BYTES_MAX
+        && key.first().is_some_and(|tag| !SCANNED_ONLY.contains(tag))
+}
+
+impl Remembered {
+    /// `key`'s value is now `value`, whatever was remembered of it. Not bounded here: the
+    /// caller bounds the whole ([`Remembered::bytes`]).
+    pub(crate) fn set(&mut self, cf: Cf, key: Vec<u8>, value: Option<Vec<u8>>) {
+        self.bytes += cost(&key, value.as_deref());
+        if let Some((key, old)) = self.records[cf.index()].remove_entry(&key) {
+            self.bytes -= cost(&key, old.as_deref());
+        }
+        self.records[cf.index()].insert(key, value);
+    }
+
+    /// Nothing is remembered of `key` any more.
+    pub(crate) fn forget(&mut self, cf: Cf, key: &[u8]) {
+        if let Some((key, old)) = self.records[cf.index()].remove_entry(key) {
+            self.bytes -= cost(&key, old.as_deref());
+        }
+    }
+
+    /// Nothing is remembered of `cf` any more.
+    pub(crate) fn forget_family(&mut self, cf: Cf) {
+        for (key, value) in self.records[cf.index()].drain() {
+            self.bytes -= cost(&key, value.as_deref());
+        }
+    }
+
+    /// What the records are charged: keys, values and [`RECORD_OVERHEAD_BYTES`] each.
+    pub(crate) fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    #[cfg(test)]
+    fn held(&self) -> (usize, usize) {
+        let records = self.records.iter().map(HashMap::len).sum();
+        (records, self.bytes)
+    }
+}
+
 impl ReadCache {
+    /// A cache that starts with `records`.
+    pub(crate) fn starting_with(records: Remembered) -> ReadCache {
+        ReadCache {
+            inner: Mutex::new(records),
+        }
+    }
+
+    /// What the cache holds, for the commit to hand on.
+    pub(crate) fn into_remembered(self) -> Remembered {
+        self.inner
+            .into_inner()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
     /// The records, also after a panic on another thread: each change to them is one insert,
     /// so a poisoned lock still guards whole records.
-    fn lock(&self) -> MutexGuard<'_, Inner> {
+    fn lock(&self) -> MutexGuard<'_, Remembered> {
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
@@ -65,7 +167,7 @@ impl ReadCache {
 
     /// Remembers the snapshot's answer for `key`, unless that would pass the byte bound.
     pub(crate) fn remember(&self, cf: Cf, key: &[u8], value: Option<&[u8]>) {
-        let cost = RECORD_OVERHEAD_BYTES + key.len() + value.map_or(0, <[u8]>::len);
+        let cost = cost(key, value);
         let mut inner = self.lock();
         if inner.bytes + cost > READ_CACHE_BYTES_MAX {
             return;
@@ -80,9 +182,7 @@ impl ReadCache {
 
     #[cfg(test)]
     fn held(&self) -> (usize, usize) {
-        let inner = self.lock();
-        let records = inner.records.iter().map(HashMap::len).sum();
-        (records, inner.bytes)
+        self.lock().held()
     }
 }
 

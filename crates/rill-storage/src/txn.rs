@@ -27,7 +27,7 @@ use crate::codec::KeyRange;
 use crate::db::Db;
 use crate::error::{DecodeError, StorageError};
 use crate::overlay::Overlay;
-use crate::read_cache::ReadCache;
+use crate::read_cache::{ReadCache, Remembered};
 use crate::scan::{scan, scan_each, Record};
 
 /// Removing more entries than this at once is one range delete, and its disk is compacted
@@ -46,8 +46,8 @@ pub struct Txn<'db> {
     applied_index: u64,
     writable: bool,
     overlay: Overlay,
-    /// What this txn read from `snapshot`, so a record read again is not fetched again; used
-    /// only when `writable`.
+    /// What this txn read from `snapshot`, so a record read again is not fetched again, and
+    /// what the commit before it left warm (`read_cache.rs`); used only when `writable`.
     reads: ReadCache,
     /// First error met. Reads take `&self`, hence the cell; set once, later errors are its
     /// consequences.
@@ -270,6 +270,8 @@ impl FirstScope<'_> {
 pub(crate) struct Committable {
     pub(crate) applied_index: u64,
     pub(crate) overlay: Overlay,
+    /// What the txn knew of its snapshot, for the commit to hand on with its writes laid over.
+    pub(crate) reads: Remembered,
 }
 
 impl<'db> Txn<'db> {
@@ -292,6 +294,11 @@ impl<'db> Txn<'db> {
                 node::decode_applied_index,
             )
             .unwrap_or(0);
+        if writable {
+            if let Some(warm) = db.take_warm(txn.applied_index) {
+                txn.reads = ReadCache::starting_with(warm);
+            }
+        }
         txn
     }
 
@@ -328,6 +335,7 @@ impl<'db> Txn<'db> {
         Ok(Committable {
             applied_index: self.applied_index,
             overlay: self.overlay,
+            reads: self.reads.into_remembered(),
         })
     }
 
@@ -346,9 +354,15 @@ impl<'db> Txn<'db> {
         // views are one per command in flight and would multiply the bound.
         if self.writable {
             if let Some(answer) = self.reads.get(cf, key) {
+                #[cfg(debug_assertions)]
+                self.check_remembered(cf, key, &answer);
                 return answer;
             }
         }
+        #[cfg(test)]
+        self.db
+            .snapshot_gets
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         match self.snapshot.get_cf(self.db.handle(cf), key) {
             Ok(value) => {
                 if self.writable {
@@ -360,6 +374,18 @@ impl<'db> Txn<'db> {
                 self.fail(error.into());
                 None
             }
+        }
+    }
+
+    /// Panics if the read cache's answer for `key` is not the snapshot's: what a commit left
+    /// warm for this txn must be what its snapshot holds.
+    #[cfg(debug_assertions)]
+    fn check_remembered(&self, cf: Cf, key: &[u8], answer: &Option<Vec<u8>>) {
+        if let Ok(read) = self.snapshot.get_cf(self.db.handle(cf), key) {
+            assert_eq!(
+                &read, answer,
+                "the read cache holds another value than the snapshot for {cf:?} key {key:?}"
+            );
         }
     }
 
