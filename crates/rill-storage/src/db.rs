@@ -430,10 +430,11 @@ impl Db {
         let written = txn
             .overlay
             .write_to(&mut batch, |cf| self.handle(cf), &mut warm);
-        // The node family changes below (the applied index), not through the overlay; only
-        // state is handed on.
+        // The node family changes below (the applied index), not through the overlay: only
+        // state is handed on, and of it no entries (`read_cache::kept_warm`), which would hold
+        // the bound without being read again.
         for cf in Cf::ALL {
-            if !Cf::STATE.contains(&cf) {
+            if !Cf::STATE.contains(&cf) || cf == Cf::Entries {
                 warm.forget_family(cf);
             }
         }

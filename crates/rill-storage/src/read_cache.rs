@@ -25,13 +25,15 @@
 //! its skiplist with a cache miss per level (a third of a follower's CPU went to skiplist
 //! searches and their key compares). Writes the next batches will not read by key are left out
 //! ([`kept_warm`]); a deleted record is forgotten, not remembered absent; a range delete forgets
-//! its family. In tests every answer the cache gives is checked against the snapshot.
+//! its family; entries read by key are not handed on either. In debug builds (every test and
+//! simulation) every answer the cache gives is checked against the snapshot.
 //!
 //! Bounded by bytes: once [`READ_CACHE_BYTES_MAX`] are held, further reads go to the snapshot
 //! every time, so a batch that reads many keys does not hold them all; a commit that would hand
 //! on more than half of that hands on nothing, so the next batch has room for its own reads.
-//! Only a write txn uses its cache, and outside tests only the state machine begins one, a
-//! batch at a time.
+//! Only a write txn uses its cache. Outside tests only the state machine begins one, a batch at
+//! a time, and the proposer's dry run for the planted bug `reply_before_commit` (which takes
+//! the warm records: the next batch starts cold).
 
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -135,6 +137,12 @@ impl Remembered {
     fn held(&self) -> (usize, usize) {
         let records = self.records.iter().map(HashMap::len).sum();
         (records, self.bytes)
+    }
+
+    /// What is remembered of `key`, if anything.
+    #[cfg(test)]
+    pub(crate) fn get(&self, cf: Cf, key: &[u8]) -> Option<&Option<Vec<u8>>> {
+        self.records[cf.index()].get(key)
     }
 }
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use rill_core::{GroupMeta, PendingEntry, Store, StreamId, StreamMeta};
 
 use super::temp_db;
-use crate::cf::{entries, streams, Cf};
+use crate::cf::{entries, node, streams, Cf};
 use crate::db::{Db, DbOptions};
 use crate::error::{DecodeError, StorageError};
 
@@ -274,12 +274,12 @@ fn the_next_write_txn_starts_with_what_the_last_commit_left() {
     assert_eq!(txn.pending(b"s", b"g", a).as_ref(), Some(&held));
     assert_eq!(txn.stream(b"t"), None);
     assert_eq!(snapshot_gets(&db) - started, 0, "all of it warm");
-    // Entries are not kept warm (big, and read by scans).
+    // Written entries are not kept warm (big, and read by scans).
     txn.put_entry(b"s", a, &fields(b"v"));
     txn.delete_pending(b"s", b"g", a, &held);
     db.commit(txn, 2).expect("commit");
 
-    let mut txn = db.begin();
+    let txn = db.begin();
     let started = snapshot_gets(&db);
     assert_eq!(
         txn.pending(b"s", b"g", a),
@@ -294,9 +294,21 @@ fn the_next_write_txn_starts_with_what_the_last_commit_left() {
         2,
         "still warm two commits later"
     );
-    // The stream's end deletes its groups and pending records by range.
-    txn.delete_stream(b"s");
     db.commit(txn, 3).expect("commit");
+
+    let mut txn = db.begin();
+    let started = snapshot_gets(&db);
+    assert_eq!(txn.entry(b"s", a), Some(fields(b"v")));
+    assert_eq!(
+        snapshot_gets(&db) - started,
+        1,
+        "an entry read by key is not handed on"
+    );
+    // The stream's end deletes its groups and pending records by range; a group written after
+    // it in the same txn is a write like any other.
+    txn.delete_stream(b"s");
+    txn.put_group(b"s", b"h", &GroupMeta::default());
+    db.commit(txn, 4).expect("commit");
 
     let txn = db.begin();
     let started = snapshot_gets(&db);
@@ -307,13 +319,18 @@ fn the_next_write_txn_starts_with_what_the_last_commit_left() {
         2,
         "a range delete forgets its families"
     );
+    assert_eq!(txn.group(b"s", b"h"), Some(GroupMeta::default()));
+    assert_eq!(
+        snapshot_gets(&db) - started,
+        2,
+        "a write after the range delete is handed on"
+    );
     drop(txn);
 
-    // A write txn begun while another holds the warm records, or at another snapshot,
-    // starts cold.
+    // A write txn begun while another holds the warm records starts cold.
     let mut txn = db.begin();
     txn.put_stream(b"u", &meta(1));
-    db.commit(txn, 4).expect("commit");
+    db.commit(txn, 5).expect("commit");
     let first = db.begin();
     let second = db.begin();
     let started = snapshot_gets(&db);
@@ -323,18 +340,53 @@ fn the_next_write_txn_starts_with_what_the_last_commit_left() {
     assert_eq!(snapshot_gets(&db) - started, 1, "the first txn has them");
     drop((first, second));
 
+    // So does one whose snapshot is not at the index the records hold at.
+    let mut txn = db.begin();
+    txn.put_stream(b"u", &meta(3));
+    db.commit(txn, 6).expect("commit");
+    let applied_around_the_commits = |index| {
+        db.rocks()
+            .put_cf(
+                db.handle(Cf::Node),
+                node::APPLIED_INDEX_KEY,
+                node::encode_applied_index(index),
+            )
+            .expect("raw put");
+    };
+    applied_around_the_commits(7);
+    let txn = db.begin();
+    assert_eq!(txn.applied_index(), 7);
+    let started = snapshot_gets(&db);
+    assert_eq!(txn.stream(b"u"), Some(meta(3)));
+    assert_eq!(
+        snapshot_gets(&db) - started,
+        1,
+        "records of index 6 are not used"
+    );
+    drop(txn);
+    applied_around_the_commits(6);
+
+    // The node family (the applied index, read by every txn as it begins) is not handed on:
+    // the commit writes it around the overlay.
+    let mut txn = db.begin();
+    txn.put_stream(b"v", &meta(1));
+    db.commit(txn, 8).expect("commit");
+    let warm = db.take_warm(8).expect("handed on");
+    assert_eq!(warm.get(Cf::Node, &node::APPLIED_INDEX_KEY), None);
+    assert!(warm.get(Cf::Streams, &streams::key(b"v")).is_some());
+
     // An image replaces the state under the warm records: they go.
     let (_other_dir, other) = temp_db();
     let mut txn = other.begin();
     txn.put_stream(b"u", &meta(9));
-    other.commit(txn, 5).expect("commit");
+    other.commit(txn, 9).expect("commit");
     let (_, image) = other.export_state().expect("export");
     let mut txn = db.begin();
     txn.put_stream(b"u", &meta(2));
-    db.commit(txn, 5).expect("commit");
+    db.commit(txn, 9).expect("commit");
     db.import_state(&image).expect("import");
     let txn = db.begin();
-    assert_eq!(txn.applied_index(), 5, "the same index as the commit's");
+    assert_eq!(txn.applied_index(), 9, "the same index as the commit's");
     assert_eq!(
         txn.stream(b"u"),
         Some(meta(9)),
