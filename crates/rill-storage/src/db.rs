@@ -32,7 +32,7 @@ use crate::digest::Fnv64;
 use crate::error::StorageError;
 use crate::fsync_guard;
 use crate::overlay::Written;
-use crate::read_cache::{Remembered, Warm, WARM_BYTES_MAX};
+use crate::read_cache::{Remembered, Warm};
 use crate::txn::Txn;
 
 /// How to open a [`Db`].
@@ -430,17 +430,8 @@ impl Db {
         let written = txn
             .overlay
             .write_to(&mut batch, |cf| self.handle(cf), &mut warm);
-        // The node family changes below (the applied index), not through the overlay: only
-        // state is handed on, and of it no entries (`read_cache::kept_warm`), which would hold
-        // the bound without being read again.
-        for cf in Cf::ALL {
-            if !Cf::STATE.contains(&cf) || cf == Cf::Entries {
-                warm.forget_family(cf);
-            }
-        }
-        if warm.bytes() > WARM_BYTES_MAX {
-            warm = Remembered::default();
-        }
+        // Only state families are handed on: the node family changes below, around the overlay.
+        let warm = warm.into_warm(applied_index);
         batch.put_cf(
             self.handle(Cf::Node),
             node::APPLIED_INDEX_KEY,
@@ -450,10 +441,6 @@ impl Db {
             let key = node_meta::key(*record);
             batch.put_cf(self.handle(Cf::Node), key, checked::encode(&key, bytes));
         }
-        let warm = Warm {
-            as_of: applied_index,
-            records: warm,
-        };
         Ok((committed, batch, written, warm))
     }
 

@@ -20,7 +20,7 @@ use rocksdb::{ColumnFamily, WriteBatch};
 
 use crate::cf::Cf;
 use crate::codec::KeyRange;
-use crate::read_cache::{kept_warm, Remembered};
+use crate::read_cache::Remembered;
 
 type Writes = BTreeMap<Vec<u8>, Option<Vec<u8>>>;
 
@@ -109,8 +109,8 @@ impl Overlay {
     }
 
     /// Appends everything to `batch`: range deletes first, then point writes (see module doc).
-    /// Lays the same writes over `warm`, which then holds what the batch leaves (the records
-    /// [`kept_warm`] keeps). Returns what the compactor wants to hear once the batch is written.
+    /// Lays the same writes over `warm`, which then holds what the batch leaves
+    /// ([`Remembered::written`] says what stays). Returns what the compactor wants to hear once the batch is written.
     pub(crate) fn write_to<'a>(
         self,
         batch: &mut WriteBatch,
@@ -120,22 +120,18 @@ impl Overlay {
         let mut point_deletes = [0u64; Cf::ALL.len()];
         for (cf, range) in &self.range_deletes {
             batch.delete_range_cf(handle(*cf), &range.start, &range.end);
-            warm.forget_family(*cf);
+            warm.range_deleted(*cf);
         }
         for (cf, writes) in Cf::ALL.into_iter().zip(self.writes) {
             for (key, value) in writes {
                 match value {
                     Some(value) => {
                         batch.put_cf(handle(cf), &key, &value);
-                        if kept_warm(cf, &key, &value) {
-                            warm.set(cf, key, Some(value));
-                        } else {
-                            warm.forget(cf, &key);
-                        }
+                        warm.written(cf, key, Some(value));
                     }
                     None => {
                         batch.delete_cf(handle(cf), &key);
-                        warm.forget(cf, &key);
+                        warm.written(cf, key, None);
                         point_deletes[cf.index()] += 1;
                     }
                 }

@@ -25,7 +25,7 @@
 //! its skiplist with a cache miss per level (a quarter of a follower's `perf` samples were
 //! skiplist searches, inserts and their key compares; in `apply_bench`, the XACK's reads of
 //! its pending records were 14% of the instructions). Writes the next batches will not read
-//! by key are left out ([`kept_warm`]); a deleted record is forgotten, not remembered absent;
+//! by key are left out ([`Remembered::written`]); a deleted record is forgotten, not remembered absent;
 //! a range delete forgets its family; entries read by key are not handed on either. In debug
 //! builds (every test and simulation) every answer the cache gives is checked against the
 //! snapshot.
@@ -91,24 +91,60 @@ fn cost(key: &[u8], value: Option<&[u8]>) -> usize {
     RECORD_OVERHEAD_BYTES + key.len() + value.map_or(0, <[u8]>::len)
 }
 
-/// Whether a record written by a commit is kept for the next batches: state read by key, not
-/// entries (big, and read by scans) nor index records only ever scanned.
-pub(crate) fn kept_warm(cf: Cf, key: &[u8], value: &[u8]) -> bool {
+/// Whether records of `cf` are handed on: state, but not entries (big, read by scans).
+fn family_kept_warm(cf: Cf) -> bool {
+    Cf::STATE.contains(&cf) && cf != Cf::Entries
+}
+
+/// Whether a record written by a commit in a family that is handed on stays warm: not index
+/// records only ever scanned, nor a big value.
+fn record_kept_warm(key: &[u8], value: &[u8]) -> bool {
     const SCANNED_ONLY: [u8; 3] = [
         KeyTag::ConsumerPending as u8,
         KeyTag::PendingByDelivery as u8,
         KeyTag::ProducerIdle as u8,
     ];
-    Cf::STATE.contains(&cf)
-        && cf != Cf::Entries
-        && value.len() <= WARM_VALUE_BYTES_MAX
+    value.len() <= WARM_VALUE_BYTES_MAX
         && key.first().is_some_and(|tag| !SCANNED_ONLY.contains(tag))
 }
 
 impl Remembered {
-    /// `key`'s value is now `value`, whatever was remembered of it. Not bounded here: the
-    /// caller bounds the whole ([`Remembered::bytes`]).
-    pub(crate) fn set(&mut self, cf: Cf, key: Vec<u8>, value: Option<Vec<u8>>) {
+    /// The commit writes `value` (`None`: deletes) at `key`: remembered if it stays warm,
+    /// forgotten otherwise. Not bounded here: [`Remembered::into_warm`] bounds the whole.
+    pub(crate) fn written(&mut self, cf: Cf, key: Vec<u8>, value: Option<Vec<u8>>) {
+        if !family_kept_warm(cf) {
+            // The whole family is forgotten when handed on: nothing to look up per record.
+            return;
+        }
+        match value {
+            Some(value) if record_kept_warm(&key, &value) => self.set(cf, key, Some(value)),
+            _ => self.forget(cf, &key),
+        }
+    }
+
+    /// The commit deletes a range of `cf`: nothing of the family is known any more.
+    pub(crate) fn range_deleted(&mut self, cf: Cf) {
+        self.forget_family(cf);
+    }
+
+    /// What holds once the commit at `as_of` is written, for the next write txn: only the
+    /// families handed on, and nothing if that passes [`WARM_BYTES_MAX`].
+    pub(crate) fn into_warm(mut self, as_of: u64) -> Warm {
+        for cf in Cf::ALL {
+            if !family_kept_warm(cf) {
+                self.forget_family(cf);
+            }
+        }
+        if self.bytes > WARM_BYTES_MAX {
+            self = Remembered::default();
+        }
+        Warm {
+            as_of,
+            records: self,
+        }
+    }
+
+    fn set(&mut self, cf: Cf, key: Vec<u8>, value: Option<Vec<u8>>) {
         self.bytes += cost(&key, value.as_deref());
         if let Some((key, old)) = self.records[cf.index()].remove_entry(&key) {
             self.bytes -= cost(&key, old.as_deref());
@@ -117,22 +153,17 @@ impl Remembered {
     }
 
     /// Nothing is remembered of `key` any more.
-    pub(crate) fn forget(&mut self, cf: Cf, key: &[u8]) {
+    fn forget(&mut self, cf: Cf, key: &[u8]) {
         if let Some((key, old)) = self.records[cf.index()].remove_entry(key) {
             self.bytes -= cost(&key, old.as_deref());
         }
     }
 
     /// Nothing is remembered of `cf` any more.
-    pub(crate) fn forget_family(&mut self, cf: Cf) {
+    fn forget_family(&mut self, cf: Cf) {
         for (key, value) in self.records[cf.index()].drain() {
             self.bytes -= cost(&key, value.as_deref());
         }
-    }
-
-    /// What the records are charged: keys, values and [`RECORD_OVERHEAD_BYTES`] each.
-    pub(crate) fn bytes(&self) -> usize {
-        self.bytes
     }
 
     #[cfg(test)]
