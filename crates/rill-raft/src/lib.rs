@@ -4,7 +4,8 @@
 //!   RaftNode::write(command) ── batch, stamp now_ms ──▶ Raft::client_write_ff(Request)
 //!                                                   │ leader appends and replicates
 //!   LogStore::append ── Db::log_write ◀─────────────┤ (the leader does not wait for its fsync)
-//!   Flusher: one fsync for every queued append ──▶ tells openraft "flushed"
+//!   Flusher: one fsync for every queued append (started by the append that finds none
+//!            running) ──▶ tells openraft "flushed"
 //!                                                   │ committed by a quorum
 //!   StateMachine::apply ── rill_core::execute per entry, one Txn per batch
 //!                       └─ Db::commit_with_meta: state + applied log id + membership + clock,
