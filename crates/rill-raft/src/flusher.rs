@@ -307,7 +307,8 @@ mod tests {
         assert!(db.synced_writes() <= synced + 3);
     }
 
-    /// The queue is bounded: an append past it waits until the flusher has taken the queue.
+    /// The queue is bounded (inline): an append past it waits until the flusher has taken the
+    /// queue.
     #[tokio::test(flavor = "current_thread")]
     async fn a_full_queue_makes_the_append_wait() {
         let dir = tempfile::tempdir().expect("temp dir");
@@ -334,5 +335,55 @@ mod tests {
             answer.await.expect("answered").expect("flushed");
         }
         assert_eq!(db.log_reported(), 3);
+    }
+
+    /// A callback whose answer waits until the test lets it go.
+    struct Gate {
+        release: Option<std::sync::mpsc::Receiver<()>>,
+        answered: std::sync::mpsc::Sender<Result<(), io::Error>>,
+    }
+
+    impl Callback for Gate {
+        fn answer(self, result: Result<(), io::Error>) {
+            if let Some(release) = self.release {
+                let _ = release.recv();
+            }
+            let _ = self.answered.send(result);
+        }
+    }
+
+    /// The bound holds on the blocking pool too: an append's room comes back only once it is
+    /// answered, so while the first answer is held the second append waits.
+    #[tokio::test(flavor = "current_thread")]
+    async fn on_the_pool_a_full_queue_makes_the_append_wait() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db = Arc::new(Db::open(dir.path(), &DbOptions::default()).expect("open store"));
+        let flusher = Flusher::with_queue(db.clone(), StorageIo::BlockingPool, Bugs::default(), 1);
+        let (release, held) = std::sync::mpsc::channel();
+        let (answered, answers) = std::sync::mpsc::channel();
+        let first = Gate {
+            release: Some(held),
+            answered: answered.clone(),
+        };
+        flusher.flush(1, first).await;
+        let second = Gate {
+            release: None,
+            answered,
+        };
+        let mut second = std::pin::pin!(flusher.flush(2, second));
+        let pending = std::future::poll_fn(|cx| {
+            std::task::Poll::Ready(std::future::Future::poll(second.as_mut(), cx).is_pending())
+        })
+        .await;
+        assert!(pending, "queued past the bound");
+        release.send(()).expect("the first answer waits");
+        second.await;
+        for _ in 0..2 {
+            answers
+                .recv_timeout(std::time::Duration::from_secs(10))
+                .expect("answered")
+                .expect("flushed");
+        }
+        assert_eq!(db.log_reported(), 2);
     }
 }
