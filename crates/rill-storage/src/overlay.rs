@@ -110,7 +110,8 @@ impl Overlay {
 
     /// Appends everything to `batch`: range deletes first, then point writes (see module doc).
     /// Lays the same writes over `warm`, which then holds what the batch leaves
-    /// ([`Remembered::written`] says what stays). Returns what the compactor wants to hear once the batch is written.
+    /// ([`Remembered::written`] says what stays). Returns what the compactor wants to hear once
+    /// the batch is written.
     pub(crate) fn write_to<'a>(
         self,
         batch: &mut WriteBatch,

@@ -25,10 +25,10 @@
 //! its skiplist with a cache miss per level (a quarter of a follower's `perf` samples were
 //! skiplist searches, inserts and their key compares; in `apply_bench`, the XACK's reads of
 //! its pending records were 14% of the instructions). Writes the next batches will not read
-//! by key are left out ([`Remembered::written`]); a deleted record is forgotten, not remembered absent;
-//! a range delete forgets its family; entries read by key are not handed on either. In debug
-//! builds (every test and simulation) every answer the cache gives is checked against the
-//! snapshot.
+//! by key are left out ([`Remembered::written`]); a deleted record is forgotten, not
+//! remembered absent; a range delete forgets its family; entries read by key are not handed on
+//! either. In debug builds (every test and simulation) every answer the cache gives is checked
+//! against the snapshot.
 //!
 //! Bounded by bytes: once [`READ_CACHE_BYTES_MAX`] are held, further reads go to the snapshot
 //! every time, so a batch that reads many keys does not hold them all; a commit that would hand
