@@ -45,6 +45,19 @@ fi
 for exe in "$bin" "$bench"; do
   [ -x "$exe" ] || { echo "error: $exe not found or not executable" >&2; exit 1; }
 done
+# Anything else running skews every row (a stray redis-benchmark once held a core through a
+# whole set of runs): one second of /proc/stat before the cluster starts says how busy the
+# machine already is, and names the busiest processes when that is more than a tenth.
+cpu_times() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9, $5 + $6 }' /proc/stat; }
+read -r busy_before idle_before <<<"$(cpu_times)"
+sleep 1
+read -r busy_after idle_after <<<"$(cpu_times)"
+busy_pct=$(( 100 * (busy_after - busy_before) / (busy_after - busy_before + idle_after - idle_before + 1) ))
+echo "machine: ${busy_pct}% busy in the second before the benchmark"
+if [ "$busy_pct" -gt 10 ]; then
+  echo "warning: the machine is ${busy_pct}% busy before the benchmark; the ratios will be skewed" >&2
+  ps -eo pcpu,pid,comm --sort=-pcpu | head -6 >&2
+fi
 base="${RILL_BENCH_PORT:-16379}"
 work="$(mktemp -d)"
 pids=()
