@@ -273,9 +273,19 @@ mod tests {
         assert_eq!(db.log_reported(), 6);
     }
 
-    impl Callback for std::sync::mpsc::Sender<Result<(), io::Error>> {
+    /// A callback that sends its answer on a std channel, once the test lets it go if it holds
+    /// a `release`.
+    struct Gate {
+        release: Option<std::sync::mpsc::Receiver<()>>,
+        answered: std::sync::mpsc::Sender<Result<(), io::Error>>,
+    }
+
+    impl Callback for Gate {
         fn answer(self, result: Result<(), io::Error>) {
-            let _ = self.send(result);
+            if let Some(release) = self.release {
+                let _ = release.recv();
+            }
+            let _ = self.answered.send(result);
         }
     }
 
@@ -291,7 +301,11 @@ mod tests {
         let synced = db.synced_writes();
         let (tx, rx) = std::sync::mpsc::channel();
         for upto in 1..=3 {
-            flusher.flush(upto, tx.clone()).await;
+            let answered = Gate {
+                release: None,
+                answered: tx.clone(),
+            };
+            flusher.flush(upto, answered).await;
         }
         drop(tx);
         // Blocks the runtime's thread: no task runs until the answers are in.
@@ -335,21 +349,6 @@ mod tests {
             answer.await.expect("answered").expect("flushed");
         }
         assert_eq!(db.log_reported(), 3);
-    }
-
-    /// A callback whose answer waits until the test lets it go.
-    struct Gate {
-        release: Option<std::sync::mpsc::Receiver<()>>,
-        answered: std::sync::mpsc::Sender<Result<(), io::Error>>,
-    }
-
-    impl Callback for Gate {
-        fn answer(self, result: Result<(), io::Error>) {
-            if let Some(release) = self.release {
-                let _ = release.recv();
-            }
-            let _ = self.answered.send(result);
-        }
     }
 
     /// The bound holds on the blocking pool too: an append's room comes back only once it is
